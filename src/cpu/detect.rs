@@ -1,0 +1,110 @@
+//! Detectors on the CPU (mirrors `shaders/detect.wgsl`): power in rectangular regions, and the
+//! probe field a detector-region loss injects.
+
+use num_complex::Complex;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::real::Real;
+
+/// A rectangular detector region in grid pixels: columns `x0..x0+w`, rows `y0..y0+h`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Region {
+    /// First column.
+    pub x0: usize,
+    /// First row.
+    pub y0: usize,
+    /// Width in pixels.
+    pub w: usize,
+    /// Height in pixels.
+    pub h: usize,
+}
+
+impl Region {
+    /// True when the region lies inside an `nx × ny` grid and is not empty.
+    pub fn fits(&self, nx: usize, ny: usize) -> bool {
+        self.w > 0 && self.h > 0 && self.x0 + self.w <= nx && self.y0 + self.h <= ny
+    }
+}
+
+/// Powers `P[b][k] = Σ_{region k} |u|²·dx²`, row-major `[batch][regions]`.
+///
+/// # Panics
+/// If a region does not fit the grid or `data` is not a whole batch.
+pub fn detect<T: Real>(
+    data: &[Complex<T>],
+    nx: usize,
+    ny: usize,
+    regions: &[Region],
+    dx: f64,
+) -> Vec<T> {
+    check(data.len(), nx, ny, regions);
+    let area = T::of(dx * dx);
+    let mut out = vec![T::zero(); data.len() / (nx * ny) * regions.len()];
+    out.par_chunks_mut(regions.len().max(1))
+        .zip(data.par_chunks(nx * ny))
+        .for_each(|(p, img)| {
+            for (pk, r) in p.iter_mut().zip(regions) {
+                let mut acc = T::zero();
+                for y in r.y0..r.y0 + r.h {
+                    for v in &img[y * nx + r.x0..y * nx + r.x0 + r.w] {
+                        acc = acc + v.norm_sqr();
+                    }
+                }
+                *pk = acc * area;
+            }
+        });
+    out
+}
+
+/// The probe a detector loss injects: `b = conj(Σ_k ∂L/∂P_k · u · dx² · 1_k)`, written into
+/// `probe` (zero outside the regions). `dl_dp` is `[batch][regions]`.
+///
+/// # Panics
+/// If sizes disagree or a region does not fit.
+pub fn detect_probe<T: Real>(
+    u: &[Complex<T>],
+    nx: usize,
+    ny: usize,
+    regions: &[Region],
+    dx: f64,
+    dl_dp: &[T],
+    probe: &mut [Complex<T>],
+) {
+    check(u.len(), nx, ny, regions);
+    assert_eq!(u.len(), probe.len(), "detect_probe: probe buffer size");
+    assert_eq!(
+        dl_dp.len(),
+        u.len() / (nx * ny) * regions.len(),
+        "detect_probe: one dL/dP per image and region"
+    );
+    let area = T::of(dx * dx);
+    probe
+        .par_chunks_mut(nx * ny)
+        .zip(u.par_chunks(nx * ny))
+        .zip(dl_dp.par_chunks(regions.len().max(1)))
+        .for_each(|((b, img), g)| {
+            b.fill(Complex::new(T::zero(), T::zero()));
+            for (r, &gk) in regions.iter().zip(g) {
+                for y in r.y0..r.y0 + r.h {
+                    for x in r.x0..r.x0 + r.w {
+                        let i = y * nx + x;
+                        b[i] = b[i] + img[i].conj() * (gk * area);
+                    }
+                }
+            }
+        });
+}
+
+fn check(len: usize, nx: usize, ny: usize, regions: &[Region]) {
+    if len % (nx * ny) != 0 || regions.iter().any(|r| !r.fits(nx, ny)) {
+        bad(len, nx, ny, regions);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn bad(len: usize, nx: usize, ny: usize, regions: &[Region]) -> ! {
+    panic!("detect: {len} samples, {nx}×{ny} grid, regions {regions:?} do not fit")
+}

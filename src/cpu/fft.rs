@@ -1,0 +1,183 @@
+//! Unitary batched 2-D FFT on rustfft (mirrors `shaders/fft.wgsl`).
+//!
+//! Plans are made once per size. A transform runs the rows of every image as one batch, transposes
+//! into a work buffer owned by the plan, runs the columns as rows, and transposes back; each pass is
+//! split across all cores with rayon. Scratch is kept per worker thread and reused, so a call
+//! allocates nothing once the work buffer has grown to the largest batch seen.
+
+use std::sync::{Arc, Mutex};
+
+use num_complex::Complex;
+use rayon::prelude::*;
+use rustfft::{Fft, FftPlanner};
+
+use crate::real::Real;
+
+/// Forward (`e^{−2πi·kn/N}`) or inverse (`e^{+2πi·kn/N}`) transform.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Forward transform.
+    Forward,
+    /// Inverse transform.
+    Inverse,
+}
+
+/// Rows handed to one rayon task: enough work to amortise scheduling, small enough to balance.
+pub(crate) const MIN_ROWS_PER_TASK: usize = 8;
+
+/// One reusable scratch buffer per rayon worker thread.
+pub(crate) struct ScratchPool<T> {
+    slots: Vec<Mutex<Vec<Complex<T>>>>,
+}
+
+impl<T: Real> ScratchPool<T> {
+    pub(crate) fn new() -> Self {
+        let n = rayon::current_num_threads() + 1;
+        ScratchPool {
+            slots: (0..n).map(|_| Mutex::new(Vec::new())).collect(),
+        }
+    }
+
+    /// Runs `f` with a scratch slice of `len` elements private to the calling worker thread.
+    pub(crate) fn with<R>(&self, len: usize, f: impl FnOnce(&mut [Complex<T>]) -> R) -> R {
+        let i = rayon::current_thread_index().unwrap_or(self.slots.len() - 1) % self.slots.len();
+        // A poisoned slot only means another task panicked; its contents are scratch anyway.
+        let mut g = self.slots[i].lock().unwrap_or_else(|e| e.into_inner());
+        if g.len() < len {
+            g.resize(len, Complex::new(T::zero(), T::zero()));
+        }
+        f(&mut g[..len])
+    }
+}
+
+/// A pair of 1-D plans (forward, inverse) of one length.
+#[derive(Clone)]
+pub(crate) struct Plan1d<T> {
+    pub(crate) fwd: Arc<dyn Fft<T>>,
+    pub(crate) inv: Arc<dyn Fft<T>>,
+}
+
+impl<T: Real> Plan1d<T> {
+    pub(crate) fn new(planner: &mut FftPlanner<T>, n: usize) -> Self {
+        Plan1d {
+            fwd: planner.plan_fft_forward(n),
+            inv: planner.plan_fft_inverse(n),
+        }
+    }
+    pub(crate) fn get(&self, dir: Direction) -> &Arc<dyn Fft<T>> {
+        match dir {
+            Direction::Forward => &self.fwd,
+            Direction::Inverse => &self.inv,
+        }
+    }
+    pub(crate) fn scratch_len(&self) -> usize {
+        self.fwd
+            .get_inplace_scratch_len()
+            .max(self.inv.get_inplace_scratch_len())
+    }
+}
+
+/// `dst[b][c][r] = src[b][r][c]` for every image `b` of `rows × cols`, in parallel over `dst` rows.
+pub(crate) fn transpose<T: Real>(
+    src: &[Complex<T>],
+    dst: &mut [Complex<T>],
+    rows: usize,
+    cols: usize,
+) {
+    let n = rows * cols;
+    dst.par_chunks_mut(rows)
+        .with_min_len(MIN_ROWS_PER_TASK)
+        .enumerate()
+        .for_each(|(i, out)| {
+            let (b, c) = (i / cols, i % cols);
+            let img = &src[b * n..(b + 1) * n];
+            for (r, o) in out.iter_mut().enumerate() {
+                *o = img[r * cols + c];
+            }
+        });
+}
+
+/// A planned, unitary, batched 2-D FFT of `nx × ny` images stored row-major `[batch][y][x]`.
+pub struct Fft2<T: Real> {
+    nx: usize,
+    ny: usize,
+    rows: Plan1d<T>,
+    cols: Plan1d<T>,
+    pool: ScratchPool<T>,
+    work: Vec<Complex<T>>,
+}
+
+impl<T: Real> Fft2<T> {
+    /// Plans the transforms for `nx × ny` images.
+    ///
+    /// # Panics
+    /// If either side is zero.
+    pub fn new(nx: usize, ny: usize) -> Self {
+        assert!(nx > 0 && ny > 0, "Fft2::new: sides must be positive, got {nx}×{ny}");
+        let mut planner = FftPlanner::new();
+        Fft2 {
+            nx,
+            ny,
+            rows: Plan1d::new(&mut planner, nx),
+            cols: Plan1d::new(&mut planner, ny),
+            pool: ScratchPool::new(),
+            work: Vec::new(),
+        }
+    }
+
+    /// Image width.
+    pub fn nx(&self) -> usize {
+        self.nx
+    }
+
+    /// Image height.
+    pub fn ny(&self) -> usize {
+        self.ny
+    }
+
+    /// Unitary transform (scale `1/√(nx·ny)`) of every image in `data`, in place.
+    ///
+    /// # Panics
+    /// If `data.len()` is not a multiple of `nx·ny`.
+    pub fn process(&mut self, data: &mut [Complex<T>], dir: Direction) {
+        let scale = T::of(1.0 / ((self.nx * self.ny) as f64).sqrt());
+        self.process_scaled(data, dir, scale);
+    }
+
+    /// Transform of every image in `data` multiplied by `scale`, in place.
+    ///
+    /// # Panics
+    /// If `data.len()` is not a multiple of `nx·ny`.
+    pub fn process_scaled(&mut self, data: &mut [Complex<T>], dir: Direction, scale: T) {
+        let n = self.nx * self.ny;
+        if data.len() % n != 0 {
+            bad_len(data.len(), n);
+        }
+        if self.work.len() < data.len() {
+            self.work.resize(data.len(), Complex::new(T::zero(), T::zero()));
+        }
+        let work = &mut self.work[..data.len()];
+        let pool = &self.pool;
+        let (rows, cols) = (self.rows.get(dir), self.cols.get(dir));
+        let (sr, sc) = (self.rows.scratch_len(), self.cols.scratch_len());
+        data.par_chunks_mut(self.nx)
+            .with_min_len(MIN_ROWS_PER_TASK)
+            .for_each(|row| pool.with(sr, |s| rows.process_with_scratch(row, s)));
+        transpose(data, work, self.ny, self.nx);
+        work.par_chunks_mut(self.ny)
+            .with_min_len(MIN_ROWS_PER_TASK)
+            .for_each(|col| {
+                pool.with(sc, |s| cols.process_with_scratch(col, s));
+                for v in col.iter_mut() {
+                    *v = *v * scale;
+                }
+            });
+        transpose(work, data, self.nx, self.ny);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn bad_len(got: usize, n: usize) -> ! {
+    panic!("Fft2: buffer of {got} samples is not a whole number of {n}-sample images")
+}

@@ -1,0 +1,18 @@
+//! The CPU reference engine (rustfft + rayon), generic over `f32` and `f64`. One module per
+//! shader, same names, same indexing.
+
+pub mod absorber;
+pub mod detect;
+pub mod fft;
+pub mod lens;
+pub mod modulate;
+pub mod propagate;
+
+pub use absorber::{absorber_probe, absorber_pump};
+pub use detect::{detect, detect_probe, Region};
+pub use fft::{Direction, Fft2};
+pub use lens::Lens2f;
+pub use modulate::{
+    amplitude_grad, amplitude_mask, mask_correlation, modulate, phase_grad, phase_mask,
+};
+pub use propagate::Propagator;

@@ -1,0 +1,9 @@
+//! Element physics shared by both backends: f64 transfer functions, lens phases, absorber
+//! formulas and sampling diagnostics.
+
+pub mod absorber;
+pub mod lens;
+pub mod propagation;
+
+pub use absorber::{Absorber, AbsorberModel};
+pub use propagation::{sampling_report, transfer_function, SamplingReport};
