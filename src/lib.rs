@@ -23,6 +23,8 @@
 
 pub mod cpu;
 pub mod error;
+#[cfg(feature = "gpu")]
+pub mod gpu;
 pub mod grid;
 pub mod optics;
 pub mod real;

@@ -6,6 +6,7 @@ pub mod detect;
 pub mod fft;
 pub mod lens;
 pub mod modulate;
+pub mod optimizer;
 pub mod propagate;
 
 pub use absorber::{absorber_probe, absorber_pump};
@@ -15,4 +16,5 @@ pub use lens::Lens2f;
 pub use modulate::{
     amplitude_grad, amplitude_mask, mask_correlation, modulate, phase_grad, phase_mask,
 };
+pub use optimizer::{adam_step, sgd_step, AdamConfig};
 pub use propagate::Propagator;

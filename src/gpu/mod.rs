@@ -1,0 +1,1 @@
+//! The GPU engine (wgpu/WGSL): the only module that touches wgpu.
