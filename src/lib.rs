@@ -26,7 +26,9 @@ pub mod error;
 #[cfg(feature = "gpu")]
 pub mod gpu;
 pub mod grid;
+pub mod io;
 pub mod optics;
+pub mod plot;
 pub mod real;
 
 pub use error::{Error, Result};

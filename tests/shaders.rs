@@ -1,0 +1,1 @@
+//! WGSL shader validation (placeholder).
