@@ -21,15 +21,23 @@
 //!   the forward kernels in reverse order. Gradients: phase `∂L/∂φ = −2·Im(b·u)`, amplitude
 //!   `∂L/∂w = 2·Re(b·v)`.
 
+pub mod backend;
+pub mod checkpoint;
 pub mod cpu;
+pub mod data;
 pub mod error;
 #[cfg(feature = "gpu")]
 pub mod gpu;
 pub mod grid;
 pub mod io;
+pub mod loss;
+pub mod model;
 pub mod optics;
+pub mod plan;
 pub mod plot;
+pub mod presets;
 pub mod real;
+pub mod train;
 
 pub use error::{Error, Result};
 pub use grid::Grid;

@@ -29,6 +29,87 @@ enum Command {
     Absorber(AbsorberArgs),
     /// Check whether a grid can represent a free-space step (band limit, wrap-around).
     Sampling(SamplingArgs),
+    /// Train a network: pump pass forward, electronic loss, probe pass backward, update.
+    Train(TrainArgs),
+    /// Evaluate a checkpoint on the test split: accuracy and confusion matrix.
+    Eval(EvalArgs),
+    /// List the built-in presets, or print one as TOML.
+    Presets {
+        /// Print this preset's TOML.
+        name: Option<String>,
+    },
+}
+
+#[derive(clap::Args)]
+struct BackendArgs {
+    /// Compute backend: auto (a hardware GPU if present, else CPU), gpu (any adapter, software
+    /// ones such as lavapipe included) or cpu.
+    #[arg(long, default_value = "auto")]
+    backend: wavetrain::backend::BackendChoice,
+    /// Pick the GPU adapter whose name contains this text.
+    #[arg(long)]
+    adapter: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct TrainArgs {
+    /// Built-in network (see `wavetrain presets`); the default is d2nn-mnist.
+    #[arg(long, conflicts_with_all = ["config", "resume"])]
+    preset: Option<String>,
+    /// Network description in TOML.
+    #[arg(long, conflicts_with = "resume")]
+    config: Option<PathBuf>,
+    /// Continue the run in this folder from its checkpoint.
+    #[arg(long)]
+    resume: Option<PathBuf>,
+    #[command(flatten)]
+    backend: BackendArgs,
+    /// Gradient through the absorbers: optical (the probe's transmission) or exact.
+    #[arg(long)]
+    gradient: Option<wavetrain::model::GradientMode>,
+    /// Number of epochs.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Use at most this many training images.
+    #[arg(long)]
+    max_train: Option<usize>,
+    /// Images per step.
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Learning rate.
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Seed for initialisation and shuffling.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Folder with MNIST-format IDX files (train-images-idx3-ubyte[.gz], …, t10k-labels-idx1-ubyte[.gz]);
+    /// the bundled 4,000/500-image MNIST subset when absent.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Run folder (default runs/NAME-TIMESTAMP); must not exist or be empty.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// End with one JSON line of the final metrics on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Skip the pictures at the end.
+    #[arg(long)]
+    no_pictures: bool,
+}
+
+#[derive(clap::Args)]
+struct EvalArgs {
+    /// A checkpoint.safetensors written by `wavetrain train`.
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// Folder with MNIST-format IDX files; the bundled subset when absent.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    #[command(flatten)]
+    backend: BackendArgs,
+    /// Print one JSON line with the accuracy and confusion matrix.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -83,6 +164,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Absorber(a) => absorber(a),
         Command::Sampling(a) => sampling(a),
+        Command::Train(a) => train(a),
+        Command::Eval(a) => eval(a),
+        Command::Presets { name } => presets(name),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -165,6 +249,145 @@ fn sampling(a: SamplingArgs) -> Result<()> {
         }
         for line in w {
             eprintln!("warning: {line}");
+        }
+    }
+    Ok(())
+}
+
+fn presets(name: Option<String>) -> Result<()> {
+    match name {
+        Some(n) => {
+            let (_, text) = wavetrain::presets::PRESETS
+                .iter()
+                .find(|(p, _)| *p == n)
+                .ok_or_else(|| Error::config("preset", format!("unknown preset '{n}'")))?;
+            print!("{text}");
+        }
+        None => {
+            for (n, text) in wavetrain::presets::PRESETS {
+                let first = text.lines().next().unwrap_or("").trim_start_matches("# ");
+                println!("{n:<20} {first}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn load_data(dir: Option<&PathBuf>, classes: usize) -> Result<(wavetrain::data::Split, wavetrain::data::Split)> {
+    let d = dir.cloned().unwrap_or_else(wavetrain::data::idx::bundled_dir);
+    wavetrain::data::read_dir(&d, classes)
+}
+
+fn train(a: TrainArgs) -> Result<()> {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+    use wavetrain::checkpoint::Checkpoint;
+
+    let (mut cfg, resume) = if let Some(dir) = &a.resume {
+        let ck = Checkpoint::load(&dir.join("checkpoint.safetensors"))?;
+        (ck.config.clone(), Some(ck))
+    } else if let Some(path) = &a.config {
+        (wavetrain::model::Config::from_file(path)?, None)
+    } else {
+        (wavetrain::presets::preset(a.preset.as_deref().unwrap_or(wavetrain::presets::DEFAULT))?, None)
+    };
+    if let Some(g) = a.gradient {
+        cfg.train.gradient = g;
+    }
+    if let Some(e) = a.epochs {
+        cfg.train.epochs = e;
+    }
+    if let Some(m) = a.max_train {
+        cfg.train.max_train = Some(m);
+    }
+    if let Some(b) = a.batch {
+        cfg.train.batch = b;
+    }
+    if let Some(lr) = a.lr {
+        cfg.train.lr = lr;
+    }
+    if let Some(s) = a.seed {
+        cfg.train.seed = s;
+    }
+    cfg.validate()?;
+    let (train_set, test_set) = load_data(a.data.as_ref(), cfg.readout.classes)?;
+    for w in cfg.sampling_warnings() {
+        eprintln!("warning: {w}");
+    }
+    let out = match (&a.resume, &a.out) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(o)) => o.clone(),
+        (None, None) => {
+            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+            PathBuf::from("runs").join(format!("{}-{t}", cfg.name))
+        }
+    };
+    if resume.is_none() {
+        if out.exists() && std::fs::read_dir(&out).map(|mut d| d.next().is_some()).unwrap_or(true) {
+            return Err(Error::config("--out", format!("{} already exists and is not empty: choose a new folder, or continue it with --resume", out.display())));
+        }
+        std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
+    }
+    let state = match &resume {
+        Some(ck) => ck.state.clone(),
+        None => wavetrain::cpu::State::init(&wavetrain::plan::Plan::new(&cfg)?, cfg.train.seed),
+    };
+    let mut backend = wavetrain::backend::make(a.backend.backend, a.backend.adapter.as_deref(), &cfg, &state)?;
+    let quiet = a.json;
+    if !quiet {
+        eprintln!("training {} on {} ({} train / {} test images), backend: {}", cfg.name, a.data.as_ref().map(|d| d.display().to_string()).unwrap_or_else(|| "the bundled MNIST subset".into()), cfg.train.max_train.unwrap_or(train_set.len()).min(train_set.len()), test_set.len(), backend.name());
+    }
+    let (s, warnings) = wavetrain::train::absorber_report(backend.as_mut(), &cfg, &train_set)?;
+    if !s.is_empty() && !quiet {
+        let list: Vec<String> = s.iter().map(|v| format!("{v:.3}")).collect();
+        eprintln!("mean s = I/I_sat entering each absorber (first batch): [{}]", list.join(", "));
+    }
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        let _ = ctrlc::set_handler(move || stop.store(true, std::sync::atomic::Ordering::SeqCst));
+    }
+    let opts = wavetrain::train::RunOptions {
+        out: out.clone(),
+        progress: !quiet,
+        stop,
+        resume: resume.map(|c| c.progress),
+        pictures: !a.no_pictures,
+    };
+    let summary = wavetrain::train::train(&cfg, &train_set, &test_set, backend.as_mut(), &opts)?;
+    if a.json {
+        println!("{}", serde_json::to_string(&summary).unwrap_or_default());
+    } else {
+        println!(
+            "test accuracy {:.2}% after {} epochs ({:.1} s, {:.0} images/s on {}); run folder: {}",
+            100.0 * summary.test_accuracy,
+            summary.epochs,
+            summary.seconds,
+            summary.images_per_second,
+            summary.backend,
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+fn eval(a: EvalArgs) -> Result<()> {
+    let ck = wavetrain::checkpoint::Checkpoint::load(&a.checkpoint)?;
+    let cfg = ck.config;
+    let (_, test_set) = load_data(a.data.as_ref(), cfg.readout.classes)?;
+    let mut backend = wavetrain::backend::make(a.backend.backend, a.backend.adapter.as_deref(), &cfg, &ck.state)?;
+    let (acc, conf) = wavetrain::train::evaluate(backend.as_mut(), &cfg, &test_set)?;
+    if a.json {
+        println!("{}", serde_json::json!({"accuracy": acc, "confusion": conf, "images": test_set.len(), "backend": backend.name()}));
+    } else {
+        println!("accuracy {:.2}% on {} test images ({})", 100.0 * acc, test_set.len(), backend.name());
+        println!("confusion matrix (rows: true class, columns: predicted):");
+        for (i, row) in conf.iter().enumerate() {
+            let cells: Vec<String> = row.iter().map(|c| format!("{c:4}")).collect();
+            println!("{i:>3} |{}", cells.join(""));
         }
     }
     Ok(())

@@ -6,6 +6,7 @@ pub mod detect;
 pub mod fft;
 pub mod lens;
 pub mod modulate;
+pub mod network;
 pub mod optimizer;
 pub mod propagate;
 
@@ -17,4 +18,5 @@ pub use modulate::{
     amplitude_grad, amplitude_mask, mask_correlation, modulate, phase_grad, phase_mask,
 };
 pub use optimizer::{adam_step, sgd_step, AdamConfig};
+pub use network::{CpuNetwork, State};
 pub use propagate::Propagator;

@@ -1,0 +1,371 @@
+//! The trainer: epochs of pump/probe steps on a backend, metrics, checkpoints, pictures.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use num_complex::Complex32;
+use serde::Serialize;
+
+use crate::checkpoint::{Checkpoint, EpochMetrics, Progress};
+use crate::cpu::{CpuNetwork, State};
+use crate::data::{encode_batch, epoch_order, Split};
+use crate::error::{Error, Result};
+use crate::loss::LossStats;
+use crate::model::Config;
+
+/// A compute engine that runs a network's plan.
+pub trait Backend {
+    /// Human-readable name, e.g. `"cpu (2 threads)"` or the GPU adapter.
+    fn name(&self) -> String;
+    /// One training step on encoded inputs `[batch][ny][nx]`.
+    fn train_step(&mut self, input: &[f32], labels: &[u8]) -> Result<LossStats>;
+    /// Detector powers `[batch][classes]` for encoded inputs.
+    fn predict(&mut self, input: &[f32]) -> Result<Vec<f32>>;
+    /// Parameters and optimiser state.
+    fn state(&mut self) -> Result<State>;
+    /// Mean `s = I/I_sat` entering each absorber for these inputs.
+    fn absorber_intensity(&mut self, input: &[f32]) -> Result<Vec<f64>>;
+    /// First element (pump order) producing a non-finite field for these inputs.
+    fn locate_fault(&mut self, input: &[f32]) -> Result<Option<usize>>;
+}
+
+/// The CPU backend (f32).
+pub struct CpuBackend {
+    net: CpuNetwork<f32>,
+}
+
+impl CpuBackend {
+    /// A CPU backend for `cfg` starting from `state`.
+    pub fn new(cfg: &Config, state: &State) -> Result<Self> {
+        Ok(CpuBackend { net: CpuNetwork::new(cfg, state)? })
+    }
+    /// The underlying network.
+    pub fn network(&mut self) -> &mut CpuNetwork<f32> {
+        &mut self.net
+    }
+}
+
+impl Backend for CpuBackend {
+    fn name(&self) -> String {
+        format!("cpu ({} threads)", rayon::current_num_threads())
+    }
+    fn train_step(&mut self, input: &[f32], labels: &[u8]) -> Result<LossStats> {
+        Ok(self.net.train_step(input, labels))
+    }
+    fn predict(&mut self, input: &[f32]) -> Result<Vec<f32>> {
+        Ok(self.net.forward(input, None).to_vec())
+    }
+    fn state(&mut self) -> Result<State> {
+        Ok(self.net.state())
+    }
+    fn absorber_intensity(&mut self, input: &[f32]) -> Result<Vec<f64>> {
+        Ok(self.net.absorber_intensity(input))
+    }
+    fn locate_fault(&mut self, input: &[f32]) -> Result<Option<usize>> {
+        Ok(self.net.locate_fault(input))
+    }
+}
+
+/// Options of a training run.
+pub struct RunOptions {
+    /// Run folder.
+    pub out: PathBuf,
+    /// Show a progress bar and per-epoch lines on stderr.
+    pub progress: bool,
+    /// Set when the user asked to stop (Ctrl-C).
+    pub stop: Arc<AtomicBool>,
+    /// Resume from this checkpoint's progress.
+    pub resume: Option<Progress>,
+    /// Write pictures at the end.
+    pub pictures: bool,
+}
+
+/// The final metrics of a run (the `--json` line).
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    /// Mean training loss of the last epoch.
+    pub train_loss: f64,
+    /// Training accuracy of the last epoch.
+    pub train_accuracy: f64,
+    /// Test accuracy after the last epoch.
+    pub test_accuracy: f64,
+    /// Mean training throughput over the run.
+    pub images_per_second: f64,
+    /// Total wall time, seconds.
+    pub seconds: f64,
+    /// Backend name.
+    pub backend: String,
+    /// Epochs completed.
+    pub epochs: usize,
+    /// Run folder.
+    pub run_dir: String,
+}
+
+/// Test-set accuracy and confusion matrix `[true][predicted]`.
+pub fn evaluate(backend: &mut dyn Backend, cfg: &Config, split: &Split) -> Result<(f64, Vec<Vec<usize>>)> {
+    let (nx, ny) = (cfg.optics.nx, cfg.optics.ny);
+    let k = cfg.readout.classes;
+    let batch = cfg.train.batch.min(split.len()).max(1);
+    let mut conf = vec![vec![0usize; k]; k];
+    let mut input = vec![0.0f32; batch * nx * ny];
+    let idx: Vec<usize> = (0..split.len()).collect();
+    for chunk in idx.chunks(batch) {
+        let inp = &mut input[..chunk.len() * nx * ny];
+        encode_batch(&split.images, chunk, nx, ny, cfg.input.size, cfg.input.intensity, inp);
+        let p = backend.predict(inp)?;
+        for (b, &i) in chunk.iter().enumerate() {
+            let row = &p[b * k..(b + 1) * k];
+            let pred = (0..k).fold(0, |best, j| if row[j] > row[best] { j } else { best });
+            conf[split.labels[i] as usize][pred] += 1;
+        }
+    }
+    let correct: usize = (0..k).map(|i| conf[i][i]).sum();
+    Ok((correct as f64 / split.len() as f64, conf))
+}
+
+/// Absorber operating points for the first training batch, with a warning for each absorber that
+/// is effectively linear (far below saturation: a plain attenuator; far above: transparent).
+pub fn absorber_report(backend: &mut dyn Backend, cfg: &Config, train: &Split) -> Result<(Vec<f64>, Vec<String>)> {
+    let (nx, ny) = (cfg.optics.nx, cfg.optics.ny);
+    let n = cfg.train.batch.min(train.len());
+    let idx: Vec<usize> = epoch_order(train.len(), cfg.train.seed, 0)[..n].to_vec();
+    let mut input = vec![0.0f32; n * nx * ny];
+    encode_batch(&train.images, &idx, nx, ny, cfg.input.size, cfg.input.intensity, &mut input);
+    let s = backend.absorber_intensity(&input)?;
+    let mut warnings = Vec::new();
+    for (i, &m) in s.iter().enumerate() {
+        if m < 0.05 {
+            warnings.push(format!("absorber {i}: mean s = {m:.3} I_sat is far below saturation: it acts as a plain attenuator (field × e^(−α₀/2)), not a nonlinearity; raise input.intensity"));
+        } else if m > 50.0 {
+            warnings.push(format!("absorber {i}: mean s = {m:.1} I_sat is far above saturation: it is nearly transparent and linear; lower input.intensity or raise the optical depth"));
+        }
+    }
+    Ok((s, warnings))
+}
+
+fn metrics_csv(history: &[EpochMetrics]) -> String {
+    let mut s = String::from("epoch,train_loss,train_accuracy,test_accuracy,images_per_second,seconds\n");
+    for m in history {
+        s.push_str(&format!("{},{:.6},{:.6},{:.6},{:.2},{:.3}\n", m.epoch, m.train_loss, m.train_accuracy, m.test_accuracy, m.images_per_second, m.seconds));
+    }
+    s
+}
+
+/// Trains `cfg` on `train`, evaluating on `test` after every epoch; writes `config.toml`,
+/// `metrics.csv`, `checkpoint.safetensors` and pictures into the run folder.
+pub fn train(cfg: &Config, train: &Split, test: &Split, backend: &mut dyn Backend, opts: &RunOptions) -> Result<Summary> {
+    let (nx, ny) = (cfg.optics.nx, cfg.optics.ny);
+    let n_train = cfg.train.max_train.unwrap_or(train.len()).min(train.len());
+    let batch = cfg.train.batch;
+    let batches = n_train.div_ceil(batch);
+    let mut progress = opts.resume.clone().unwrap_or_default();
+    let ckpt_path = opts.out.join("checkpoint.safetensors");
+    crate::io::atomic_write(&opts.out.join("config.toml"), cfg.to_toml().as_bytes())?;
+    let start = Instant::now();
+    let mut input = vec![0.0f32; batch * nx * ny];
+    let bar = if opts.progress {
+        let b = indicatif::ProgressBar::new((cfg.train.epochs * batches) as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({eta})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        b.set_position((progress.epoch * batches + progress.batch) as u64);
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let mut total_images = 0usize;
+    let mut total_train_secs = 0.0f64;
+    let save = |state: State, progress: &Progress| -> Result<()> {
+        Checkpoint { config: cfg.clone(), state, progress: progress.clone() }.save(&ckpt_path)
+    };
+    while progress.epoch < cfg.train.epochs {
+        let epoch = progress.epoch;
+        bar.set_prefix(format!("{}/{}", epoch + 1, cfg.train.epochs));
+        let order = epoch_order(train.len(), cfg.train.seed, epoch);
+        let order = &order[..n_train];
+        let epoch_start = Instant::now();
+        let secs_before = progress.seconds;
+        while progress.batch < batches {
+            if opts.stop.load(Ordering::SeqCst) {
+                bar.abandon();
+                save(backend.state()?, &progress)?;
+                return Err(Error::Interrupted(format!(
+                    "stopped at epoch {}, batch {}/{}; checkpoint written to {}. Resume with: wavetrain train --resume {}",
+                    epoch + 1,
+                    progress.batch,
+                    batches,
+                    ckpt_path.display(),
+                    opts.out.display()
+                )));
+            }
+            let idx = &order[progress.batch * batch..((progress.batch + 1) * batch).min(n_train)];
+            let inp = &mut input[..idx.len() * nx * ny];
+            encode_batch(&train.images, idx, nx, ny, cfg.input.size, cfg.input.intensity, inp);
+            let labels: Vec<u8> = idx.iter().map(|&i| train.labels[i]).collect();
+            let t0 = Instant::now();
+            let stats = backend.train_step(inp, &labels)?;
+            let dt = t0.elapsed().as_secs_f64();
+            if !stats.loss_sum.is_finite() {
+                bar.abandon();
+                let step = epoch * batches + progress.batch + 1;
+                let at = backend.locate_fault(inp)?;
+                let plan = crate::plan::Plan::new(cfg)?;
+                let place = match at {
+                    Some(i) => format!("the field first became non-finite after {}", plan.names[i]),
+                    None => "the fields are finite: the loss or a gradient overflowed (lower train.lr or input.intensity)".into(),
+                };
+                return Err(Error::Numerical(format!(
+                    "loss is {} at step {step} (epoch {}, batch {}); {place}. The last good checkpoint (if any) is kept at {}",
+                    stats.loss_sum,
+                    epoch + 1,
+                    progress.batch + 1,
+                    ckpt_path.display()
+                )));
+            }
+            progress.loss_sum += stats.loss_sum;
+            progress.correct += stats.correct;
+            progress.seen += idx.len();
+            progress.batch += 1;
+            progress.seconds += dt;
+            total_images += idx.len();
+            total_train_secs += dt;
+            bar.inc(1);
+            bar.set_message(format!(
+                "loss {:.4} acc {:.1}% {:.0} img/s",
+                progress.loss_sum / progress.seen as f64,
+                100.0 * progress.correct as f64 / progress.seen as f64,
+                progress.seen as f64 / progress.seconds.max(1e-9)
+            ));
+        }
+        let (test_acc, _) = evaluate(backend, cfg, test)?;
+        let m = EpochMetrics {
+            epoch: epoch + 1,
+            train_loss: progress.loss_sum / progress.seen.max(1) as f64,
+            train_accuracy: progress.correct as f64 / progress.seen.max(1) as f64,
+            test_accuracy: test_acc,
+            images_per_second: progress.seen as f64 / progress.seconds.max(1e-9),
+            seconds: epoch_start.elapsed().as_secs_f64() + secs_before,
+        };
+        bar.println(format!(
+            "epoch {:>3}: train loss {:.4}, train accuracy {:.2}%, test accuracy {:.2}%, {:.0} images/s",
+            m.epoch,
+            m.train_loss,
+            100.0 * m.train_accuracy,
+            100.0 * m.test_accuracy,
+            m.images_per_second
+        ));
+        progress.history.push(m);
+        progress = Progress { epoch: epoch + 1, history: std::mem::take(&mut progress.history), ..Default::default() };
+        crate::io::atomic_write(&opts.out.join("metrics.csv"), metrics_csv(&progress.history).as_bytes())?;
+        save(backend.state()?, &progress)?;
+    }
+    bar.finish_and_clear();
+    if opts.pictures {
+        pictures(cfg, backend, test, &progress.history, &opts.out)?;
+    }
+    let last = progress.history.last().cloned().unwrap_or(EpochMetrics {
+        epoch: 0,
+        train_loss: f64::NAN,
+        train_accuracy: 0.0,
+        test_accuracy: 0.0,
+        images_per_second: 0.0,
+        seconds: 0.0,
+    });
+    Ok(Summary {
+        train_loss: last.train_loss,
+        train_accuracy: last.train_accuracy,
+        test_accuracy: last.test_accuracy,
+        images_per_second: if total_train_secs > 0.0 { total_images as f64 / total_train_secs } else { last.images_per_second },
+        seconds: start.elapsed().as_secs_f64(),
+        backend: backend.name(),
+        epochs: progress.history.len(),
+        run_dir: opts.out.display().to_string(),
+    })
+}
+
+/// Writes `masks.png` (the trained SLMs), `outputs.png` (detector-plane intensity for a few test
+/// digits, with the detector regions) and `learning_curves.png`.
+pub fn pictures(cfg: &Config, backend: &mut dyn Backend, test: &Split, history: &[EpochMetrics], out: &Path) -> Result<()> {
+    use crate::plot::{line_plot, panels, Panel, Series};
+    let state = backend.state()?;
+    let plan = crate::plan::Plan::new(cfg)?;
+    let data: Vec<Vec<f64>> = state.params.iter().map(|p| p.iter().map(|&v| v as f64).collect()).collect();
+    let ps: Vec<Panel> = plan
+        .params
+        .iter()
+        .zip(&data)
+        .enumerate()
+        .map(|(i, (s, d))| Panel {
+            title: format!("SLM {} ({})", i + 1, if s.kind == crate::plan::ParamKind::Phase { "phase" } else { "amplitude" }),
+            data: d,
+            nx: s.sx,
+            ny: s.sy,
+            cyclic: s.kind == crate::plan::ParamKind::Phase,
+        })
+        .collect();
+    let wrapped: Vec<Vec<f64>> = ps.iter().map(|p| if p.cyclic { p.data.iter().map(|v| (v + std::f64::consts::PI).rem_euclid(2.0 * std::f64::consts::PI) - std::f64::consts::PI).collect() } else { p.data.to_vec() }).collect();
+    let ps: Vec<Panel> = ps.into_iter().zip(&wrapped).map(|(p, w)| Panel { data: w, ..p }).collect();
+    panels(&out.join("masks.png"), &format!("{}: trained SLMs", cfg.name), &ps, 5)?;
+
+    // Output-plane intensity for the first test image of each of a few classes.
+    let mut cpu = CpuNetwork::<f32>::new(cfg, &state)?;
+    let (nx, ny) = (cfg.optics.nx, cfg.optics.ny);
+    let mut picks = Vec::new();
+    for c in 0..cfg.readout.classes.min(5) {
+        if let Some(i) = test.labels.iter().position(|&l| l as usize == c) {
+            picks.push(i);
+        }
+    }
+    let mut input = vec![0.0f32; picks.len() * nx * ny];
+    encode_batch(&test.images, &picks, nx, ny, cfg.input.size, cfg.input.intensity, &mut input);
+    let last = plan.pump.len() - 1;
+    let mut out_field: Vec<Complex32> = Vec::new();
+    let mut grab = |i: usize, f: &[Complex32]| {
+        if i == last {
+            out_field = f.to_vec();
+        }
+    };
+    let powers = cpu.forward(&input, Some(&mut grab)).to_vec();
+    let regions = cfg.regions()?;
+    let mut imgs: Vec<Vec<f64>> = Vec::new();
+    for b in 0..picks.len() {
+        imgs.push(input[b * nx * ny..(b + 1) * nx * ny].iter().map(|&a| (a as f64).powi(2)).collect());
+        let mut o: Vec<f64> = out_field[b * nx * ny..(b + 1) * nx * ny].iter().map(|v| v.norm_sqr() as f64).collect();
+        let peak = o.iter().copied().fold(0.0, f64::max);
+        for r in &regions {
+            for x in r.x0..r.x0 + r.w {
+                o[r.y0 * nx + x] = peak;
+                o[(r.y0 + r.h - 1) * nx + x] = peak;
+            }
+        }
+        imgs.push(o);
+    }
+    let k = cfg.readout.classes;
+    let mut ps = Vec::new();
+    for (b, &i) in picks.iter().enumerate() {
+        let row = &powers[b * k..(b + 1) * k];
+        let pred = (0..k).fold(0, |best, j| if row[j] > row[best] { j } else { best });
+        ps.push(Panel { title: format!("input, label {}", test.labels[i]), data: &imgs[2 * b], nx, ny, cyclic: false });
+        ps.push(Panel { title: format!("output, predicted {pred}"), data: &imgs[2 * b + 1], nx, ny, cyclic: false });
+    }
+    panels(&out.join("outputs.png"), &format!("{}: test digits and detector-plane intensity", cfg.name), &ps, 4)?;
+
+    if !history.is_empty() {
+        let pts = |f: &dyn Fn(&EpochMetrics) -> f64| history.iter().map(|m| (m.epoch as f64, f(m))).collect::<Vec<_>>();
+        line_plot(
+            &out.join("learning_curves.png"),
+            &format!("{}: learning curves", cfg.name),
+            "epoch",
+            "accuracy",
+            &[
+                Series { label: "train accuracy", points: pts(&|m| m.train_accuracy) },
+                Series { label: "test accuracy", points: pts(&|m| m.test_accuracy) },
+            ],
+        )?;
+    }
+    Ok(())
+}
