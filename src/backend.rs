@@ -29,7 +29,12 @@ impl std::str::FromStr for BackendChoice {
 }
 
 /// Builds the backend for `cfg` starting from `state`.
-pub fn make(choice: BackendChoice, adapter: Option<&str>, cfg: &Config, state: &State) -> Result<Box<dyn Backend>> {
+pub fn make(
+    choice: BackendChoice,
+    adapter: Option<&str>,
+    cfg: &Config,
+    state: &State,
+) -> Result<Box<dyn Backend>> {
     let _ = adapter;
     match choice {
         BackendChoice::Cpu | BackendChoice::Auto => Ok(Box::new(CpuBackend::new(cfg, state)?)),

@@ -74,10 +74,18 @@ impl Checkpoint {
         let plan = Plan::new(&self.config)?;
         let mut tensors = Vec::new();
         for (i, spec) in plan.params.iter().enumerate() {
-            for (name, v) in [("param", &self.state.params), ("adam_m", &self.state.m), ("adam_v", &self.state.v)] {
+            for (name, v) in [
+                ("param", &self.state.params),
+                ("adam_m", &self.state.m),
+                ("adam_v", &self.state.v),
+            ] {
                 if let Some(t) = v.get(i) {
-                    let view = safetensors::tensor::TensorView::new(Dtype::F32, vec![spec.sy, spec.sx], bytes_of(t))
-                        .map_err(|e| Error::config("checkpoint", format!("tensor {name}.{i}: {e}")))?;
+                    let view = safetensors::tensor::TensorView::new(
+                        Dtype::F32,
+                        vec![spec.sy, spec.sx],
+                        bytes_of(t),
+                    )
+                    .map_err(|e| Error::config("checkpoint", format!("tensor {name}.{i}: {e}")))?;
                     tensors.push((format!("{name}.{i}"), view));
                 }
             }
@@ -86,8 +94,12 @@ impl Checkpoint {
         meta.insert("format".to_string(), FORMAT.to_string());
         meta.insert("config".to_string(), self.config.to_toml());
         meta.insert("step".to_string(), self.state.step.to_string());
-        meta.insert("progress".to_string(), serde_json::to_string(&self.progress).unwrap_or_default());
-        safetensors::serialize(tensors, Some(meta)).map_err(|e| Error::config("checkpoint", e.to_string()))
+        meta.insert(
+            "progress".to_string(),
+            serde_json::to_string(&self.progress).unwrap_or_default(),
+        );
+        safetensors::serialize(tensors, Some(meta))
+            .map_err(|e| Error::config("checkpoint", e.to_string()))
     }
 
     /// Writes atomically (temporary file, fsync, rename).
@@ -103,35 +115,76 @@ impl Checkpoint {
 
     /// Parses checkpoint bytes; `path` names the file in errors.
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self> {
-        let bad = |m: String| Error::Checkpoint { path: path.to_path_buf(), message: m };
-        let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| bad(format!("not a safetensors file or corrupt ({e})")))?;
+        let bad = |m: String| Error::Checkpoint {
+            path: path.to_path_buf(),
+            message: m,
+        };
+        let (_, meta) = SafeTensors::read_metadata(bytes)
+            .map_err(|e| bad(format!("not a safetensors file or corrupt ({e})")))?;
         let info = meta.metadata().clone().unwrap_or_default();
         if info.get("format").map(String::as_str) != Some(FORMAT) {
-            return Err(bad(format!("not a wavetrain checkpoint (format tag {:?}, expected {FORMAT})", info.get("format"))));
+            return Err(bad(format!(
+                "not a wavetrain checkpoint (format tag {:?}, expected {FORMAT})",
+                info.get("format")
+            )));
         }
-        let config_text = info.get("config").ok_or_else(|| bad("no config in the metadata".into()))?;
-        let config = Config::from_toml(config_text, "checkpoint config").map_err(|e| bad(format!("its config is invalid: {e}")))?;
-        let step: u64 = info.get("step").and_then(|s| s.parse().ok()).ok_or_else(|| bad("missing or bad 'step'".into()))?;
+        let config_text = info
+            .get("config")
+            .ok_or_else(|| bad("no config in the metadata".into()))?;
+        let config = Config::from_toml(config_text, "checkpoint config")
+            .map_err(|e| bad(format!("its config is invalid: {e}")))?;
+        let step: u64 = info
+            .get("step")
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| bad("missing or bad 'step'".into()))?;
         let progress: Progress = info
             .get("progress")
             .and_then(|s| serde_json::from_str(s).ok())
             .ok_or_else(|| bad("missing or bad 'progress'".into()))?;
-        let st = SafeTensors::deserialize(bytes).map_err(|e| bad(format!("corrupt tensors ({e})")))?;
+        let st =
+            SafeTensors::deserialize(bytes).map_err(|e| bad(format!("corrupt tensors ({e})")))?;
         let plan = Plan::new(&config).map_err(|e| bad(e.to_string()))?;
-        let mut state = State { params: Vec::new(), m: Vec::new(), v: Vec::new(), step };
+        let mut state = State {
+            params: Vec::new(),
+            m: Vec::new(),
+            v: Vec::new(),
+            step,
+        };
         for (i, spec) in plan.params.iter().enumerate() {
-            for (name, dst) in [("param", &mut state.params), ("adam_m", &mut state.m), ("adam_v", &mut state.v)] {
-                let t = st.tensor(&format!("{name}.{i}")).map_err(|_| bad(format!("tensor {name}.{i} is missing")))?;
+            for (name, dst) in [
+                ("param", &mut state.params),
+                ("adam_m", &mut state.m),
+                ("adam_v", &mut state.v),
+            ] {
+                let t = st
+                    .tensor(&format!("{name}.{i}"))
+                    .map_err(|_| bad(format!("tensor {name}.{i} is missing")))?;
                 if t.dtype() != Dtype::F32 || t.shape() != [spec.sy, spec.sx] {
-                    return Err(bad(format!("tensor {name}.{i} is {:?} {:?}, expected F32 [{}, {}]", t.dtype(), t.shape(), spec.sy, spec.sx)));
+                    return Err(bad(format!(
+                        "tensor {name}.{i} is {:?} {:?}, expected F32 [{}, {}]",
+                        t.dtype(),
+                        t.shape(),
+                        spec.sy,
+                        spec.sx
+                    )));
                 }
-                let vals: Vec<f32> = t.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+                let vals: Vec<f32> = t
+                    .data()
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect();
                 if vals.iter().any(|v| !v.is_finite()) {
-                    return Err(bad(format!("tensor {name}.{i} holds NaN or infinite values")));
+                    return Err(bad(format!(
+                        "tensor {name}.{i} holds NaN or infinite values"
+                    )));
                 }
                 dst.push(vals);
             }
         }
-        Ok(Checkpoint { config, state, progress })
+        Ok(Checkpoint {
+            config,
+            state,
+            progress,
+        })
     }
 }

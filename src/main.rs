@@ -115,7 +115,7 @@ struct EvalArgs {
 #[derive(clap::Args)]
 struct AbsorberArgs {
     /// Optical depth α₀ (intensity, on resonance).
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, allow_negative_numbers = true)]
     od: f64,
     /// Absorber model: thin or beer-lambert.
     #[arg(long, default_value = "thin")]
@@ -179,20 +179,32 @@ fn main() -> ExitCode {
 
 fn absorber(a: AbsorberArgs) -> Result<()> {
     if !(a.od.is_finite() && a.od >= 0.0) {
-        return Err(Error::config("--od", format!("optical depth must be a finite number ≥ 0, got {}", a.od)));
+        return Err(Error::config(
+            "--od",
+            format!("optical depth must be a finite number ≥ 0, got {}", a.od),
+        ));
     }
     if !(a.from.is_finite() && a.to.is_finite()) {
         return Err(Error::config("--from/--to", "must be finite numbers"));
     }
     if !(a.step.is_finite() && a.step > 0.0) {
-        return Err(Error::config("--step", format!("must be a positive number, got {}", a.step)));
+        return Err(Error::config(
+            "--step",
+            format!("must be a positive number, got {}", a.step),
+        ));
     }
     if a.to < a.from {
-        return Err(Error::config("--to", format!("{} is below --from {}: give --to ≥ --from", a.to, a.from)));
+        return Err(Error::config(
+            "--to",
+            format!("{} is below --from {}: give --to ≥ --from", a.to, a.from),
+        ));
     }
     let n = ((a.to - a.from) / a.step + 1e-9).floor() as u64 + 1;
     if n > 10_000_000 {
-        return Err(Error::config("--step", format!("{n} points is too many: use a larger step")));
+        return Err(Error::config(
+            "--step",
+            format!("{n} points is too many: use a larger step"),
+        ));
     }
     let abs = Absorber::new(a.od, a.model);
     let mut out = String::from("z,g,t_probe,g_exact,ratio\n");
@@ -213,9 +225,18 @@ fn absorber(a: AbsorberArgs) -> Result<()> {
             "input field amplitude z (z² = I/I_sat)",
             "",
             &[
-                Series { label: "g(z) output field", points: g },
-                Series { label: "t_probe (optical gradient)", points: t },
-                Series { label: "g'(z) exact derivative", points: ge },
+                Series {
+                    label: "g(z) output field",
+                    points: g,
+                },
+                Series {
+                    label: "t_probe (optical gradient)",
+                    points: t,
+                },
+                Series {
+                    label: "g'(z) exact derivative",
+                    points: ge,
+                },
             ],
         )?;
     }
@@ -226,23 +247,45 @@ fn absorber(a: AbsorberArgs) -> Result<()> {
 fn sampling(a: SamplingArgs) -> Result<()> {
     let grid = wavetrain::Grid::new(a.nx, a.ny.unwrap_or(a.nx), a.pitch)?;
     if !(a.wavelength.is_finite() && a.wavelength > 0.0) {
-        return Err(Error::config("--wavelength", format!("must be a positive length in metres, got {}", a.wavelength)));
+        return Err(Error::config(
+            "--wavelength",
+            format!("must be a positive length in metres, got {}", a.wavelength),
+        ));
     }
     if !(a.pad.is_finite() && (1.0..=8.0).contains(&a.pad)) {
-        return Err(Error::config("--pad", format!("padding factor must be between 1 and 8, got {}", a.pad)));
+        return Err(Error::config(
+            "--pad",
+            format!("padding factor must be between 1 and 8, got {}", a.pad),
+        ));
     }
     if !a.distance.is_finite() {
-        return Err(Error::config("--distance", "must be a finite length in metres"));
+        return Err(Error::config(
+            "--distance",
+            "must be a finite length in metres",
+        ));
     }
-    let r = wavetrain::optics::sampling_report(grid.nx, grid.ny, grid.dx, a.pad, a.wavelength, a.distance);
+    let r = wavetrain::optics::sampling_report(
+        grid.nx,
+        grid.ny,
+        grid.dx,
+        a.pad,
+        a.wavelength,
+        a.distance,
+    );
     if a.json {
         println!("{}", serde_json::to_string(&r).unwrap_or_default());
     } else {
         println!("distance            {:.6} m", r.distance);
-        println!("band-limit cut-off  {:.4e} / {:.4e} cycles/m (Nyquist {:.4e})", r.cutoff.0, r.cutoff.1, r.nyquist);
+        println!(
+            "band-limit cut-off  {:.4e} / {:.4e} cycles/m (Nyquist {:.4e})",
+            r.cutoff.0, r.cutoff.1, r.nyquist
+        );
         println!("spectrum kept       {:.1} %", 100.0 * r.kept_fraction);
         println!("evanescent          {:.1} %", 100.0 * r.evanescent_fraction);
-        println!("lateral spread      {:.4e} m (padding margin {:.4e} m)", r.lateral_spread, r.margin);
+        println!(
+            "lateral spread      {:.4e} m (padding margin {:.4e} m)",
+            r.lateral_spread, r.margin
+        );
         let w = r.warnings();
         if w.is_empty() {
             println!("ok: the sampling represents this propagation");
@@ -273,8 +316,13 @@ fn presets(name: Option<String>) -> Result<()> {
     Ok(())
 }
 
-fn load_data(dir: Option<&PathBuf>, classes: usize) -> Result<(wavetrain::data::Split, wavetrain::data::Split)> {
-    let d = dir.cloned().unwrap_or_else(wavetrain::data::idx::bundled_dir);
+fn load_data(
+    dir: Option<&PathBuf>,
+    classes: usize,
+) -> Result<(wavetrain::data::Split, wavetrain::data::Split)> {
+    let d = dir
+        .cloned()
+        .unwrap_or_else(wavetrain::data::idx::bundled_dir);
     wavetrain::data::read_dir(&d, classes)
 }
 
@@ -289,7 +337,10 @@ fn train(a: TrainArgs) -> Result<()> {
     } else if let Some(path) = &a.config {
         (wavetrain::model::Config::from_file(path)?, None)
     } else {
-        (wavetrain::presets::preset(a.preset.as_deref().unwrap_or(wavetrain::presets::DEFAULT))?, None)
+        (
+            wavetrain::presets::preset(a.preset.as_deref().unwrap_or(wavetrain::presets::DEFAULT))?,
+            None,
+        )
     };
     if let Some(g) = a.gradient {
         cfg.train.gradient = g;
@@ -318,12 +369,19 @@ fn train(a: TrainArgs) -> Result<()> {
         (Some(dir), _) => dir.clone(),
         (None, Some(o)) => o.clone(),
         (None, None) => {
-            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
             PathBuf::from("runs").join(format!("{}-{t}", cfg.name))
         }
     };
     if resume.is_none() {
-        if out.exists() && std::fs::read_dir(&out).map(|mut d| d.next().is_some()).unwrap_or(true) {
+        if out.exists()
+            && std::fs::read_dir(&out)
+                .map(|mut d| d.next().is_some())
+                .unwrap_or(true)
+        {
             return Err(Error::config("--out", format!("{} already exists and is not empty: choose a new folder, or continue it with --resume", out.display())));
         }
         std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
@@ -332,15 +390,36 @@ fn train(a: TrainArgs) -> Result<()> {
         Some(ck) => ck.state.clone(),
         None => wavetrain::cpu::State::init(&wavetrain::plan::Plan::new(&cfg)?, cfg.train.seed),
     };
-    let mut backend = wavetrain::backend::make(a.backend.backend, a.backend.adapter.as_deref(), &cfg, &state)?;
+    let mut backend = wavetrain::backend::make(
+        a.backend.backend,
+        a.backend.adapter.as_deref(),
+        &cfg,
+        &state,
+    )?;
     let quiet = a.json;
     if !quiet {
-        eprintln!("training {} on {} ({} train / {} test images), backend: {}", cfg.name, a.data.as_ref().map(|d| d.display().to_string()).unwrap_or_else(|| "the bundled MNIST subset".into()), cfg.train.max_train.unwrap_or(train_set.len()).min(train_set.len()), test_set.len(), backend.name());
+        eprintln!(
+            "training {} on {} ({} train / {} test images), backend: {}",
+            cfg.name,
+            a.data
+                .as_ref()
+                .map(|d| d.display().to_string())
+                .unwrap_or_else(|| "the bundled MNIST subset".into()),
+            cfg.train
+                .max_train
+                .unwrap_or(train_set.len())
+                .min(train_set.len()),
+            test_set.len(),
+            backend.name()
+        );
     }
     let (s, warnings) = wavetrain::train::absorber_report(backend.as_mut(), &cfg, &train_set)?;
     if !s.is_empty() && !quiet {
         let list: Vec<String> = s.iter().map(|v| format!("{v:.3}")).collect();
-        eprintln!("mean s = I/I_sat entering each absorber (first batch): [{}]", list.join(", "));
+        eprintln!(
+            "mean s = I/I_sat entering each absorber (first batch): [{}]",
+            list.join(", ")
+        );
     }
     for w in warnings {
         eprintln!("warning: {w}");
@@ -378,12 +457,25 @@ fn eval(a: EvalArgs) -> Result<()> {
     let ck = wavetrain::checkpoint::Checkpoint::load(&a.checkpoint)?;
     let cfg = ck.config;
     let (_, test_set) = load_data(a.data.as_ref(), cfg.readout.classes)?;
-    let mut backend = wavetrain::backend::make(a.backend.backend, a.backend.adapter.as_deref(), &cfg, &ck.state)?;
+    let mut backend = wavetrain::backend::make(
+        a.backend.backend,
+        a.backend.adapter.as_deref(),
+        &cfg,
+        &ck.state,
+    )?;
     let (acc, conf) = wavetrain::train::evaluate(backend.as_mut(), &cfg, &test_set)?;
     if a.json {
-        println!("{}", serde_json::json!({"accuracy": acc, "confusion": conf, "images": test_set.len(), "backend": backend.name()}));
+        println!(
+            "{}",
+            serde_json::json!({"accuracy": acc, "confusion": conf, "images": test_set.len(), "backend": backend.name()})
+        );
     } else {
-        println!("accuracy {:.2}% on {} test images ({})", 100.0 * acc, test_set.len(), backend.name());
+        println!(
+            "accuracy {:.2}% on {} test images ({})",
+            100.0 * acc,
+            test_set.len(),
+            backend.name()
+        );
         println!("confusion matrix (rows: true class, columns: predicted):");
         for (i, row) in conf.iter().enumerate() {
             let cells: Vec<String> = row.iter().map(|c| format!("{c:4}")).collect();

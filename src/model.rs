@@ -192,7 +192,9 @@ impl std::str::FromStr for GradientMode {
         match s {
             "optical" => Ok(GradientMode::Optical),
             "exact" => Ok(GradientMode::Exact),
-            _ => Err(format!("unknown gradient mode '{s}': use 'optical' or 'exact'")),
+            _ => Err(format!(
+                "unknown gradient mode '{s}': use 'optical' or 'exact'"
+            )),
         }
     }
 }
@@ -258,7 +260,10 @@ fn positive(key: &str, v: f64, unit: &str) -> Result<()> {
     if v.is_finite() && v > 0.0 {
         Ok(())
     } else {
-        Err(Error::config(key, format!("must be a positive {unit}, got {v}")))
+        Err(Error::config(
+            key,
+            format!("must be a positive {unit}, got {v}"),
+        ))
     }
 }
 
@@ -301,46 +306,82 @@ impl Config {
             return Err(Error::config("optics", format!("wavelength {} m / pitch {} m look like wrong units: give metres (780e-9, 8e-6)", o.wavelength, o.pitch)));
         }
         crate::grid::Grid::new(o.nx, o.ny, o.pitch).map_err(|e| match e {
-            Error::Config { key, message } => Error::config(key.replace("grid.", "optics."), message),
+            Error::Config { key, message } => {
+                Error::config(key.replace("grid.", "optics."), message)
+            }
             other => other,
         })?;
         if !(o.padding.is_finite() && (1.0..=8.0).contains(&o.padding)) {
-            return Err(Error::config("optics.padding", format!("must be between 1 and 8, got {}", o.padding)));
+            return Err(Error::config(
+                "optics.padding",
+                format!("must be between 1 and 8, got {}", o.padding),
+            ));
         }
-        positive("input.intensity", self.input.intensity, "intensity in units of I_sat")?;
+        positive(
+            "input.intensity",
+            self.input.intensity,
+            "intensity in units of I_sat",
+        )?;
         if self.input.size == 0 || self.input.size > o.nx || self.input.size > o.ny {
-            return Err(Error::config("input.size", format!("{} does not fit the {}×{} grid: use 1..={}", self.input.size, o.nx, o.ny, o.nx.min(o.ny))));
+            return Err(Error::config(
+                "input.size",
+                format!(
+                    "{} does not fit the {}×{} grid: use 1..={}",
+                    self.input.size,
+                    o.nx,
+                    o.ny,
+                    o.nx.min(o.ny)
+                ),
+            ));
         }
         if self.elements.is_empty() {
-            return Err(Error::config("elements", "the network has no elements: add at least one [[elements]] table"));
+            return Err(Error::config(
+                "elements",
+                "the network has no elements: add at least one [[elements]] table",
+            ));
         }
         let mut trainable = 0;
         let mut square_needed = false;
         for (i, el) in self.elements.iter().enumerate() {
             let key = |f: &str| format!("elements[{i}].{f}");
             match *el {
-                Element::Phase { macro_pixel, init_std } => {
+                Element::Phase {
+                    macro_pixel,
+                    init_std,
+                } => {
                     trainable += 1;
                     check_macro(&key("macro_pixel"), macro_pixel, o.nx, o.ny)?;
                     if !(init_std.is_finite() && init_std >= 0.0) {
-                        return Err(Error::config(key("init_std"), format!("must be ≥ 0 radians, got {init_std}")));
+                        return Err(Error::config(
+                            key("init_std"),
+                            format!("must be ≥ 0 radians, got {init_std}"),
+                        ));
                     }
                 }
                 Element::Amplitude { macro_pixel, init } => {
                     trainable += 1;
                     check_macro(&key("macro_pixel"), macro_pixel, o.nx, o.ny)?;
                     if !(init.is_finite() && init.abs() <= 1.0) {
-                        return Err(Error::config(key("init"), format!("an amplitude SLM holds weights in [−1, 1], got {init}")));
+                        return Err(Error::config(
+                            key("init"),
+                            format!("an amplitude SLM holds weights in [−1, 1], got {init}"),
+                        ));
                     }
                 }
                 Element::FreeSpace { distance } => {
                     if !(distance.is_finite() && distance > 0.0) {
-                        return Err(Error::config(key("distance"), format!("must be a positive length in metres, got {distance}")));
+                        return Err(Error::config(
+                            key("distance"),
+                            format!("must be a positive length in metres, got {distance}"),
+                        ));
                     }
                 }
                 Element::Lens { focal_length } => {
                     if !(focal_length.is_finite() && focal_length != 0.0) {
-                        return Err(Error::config(key("focal_length"), format!("must be a non-zero length in metres, got {focal_length}")));
+                        return Err(Error::config(
+                            key("focal_length"),
+                            format!("must be a non-zero length in metres, got {focal_length}"),
+                        ));
                     }
                 }
                 Element::Fourier { focal_length } => {
@@ -349,32 +390,50 @@ impl Config {
                 }
                 Element::Absorber { od, .. } => {
                     if !(od.is_finite() && (0.0..=1000.0).contains(&od)) {
-                        return Err(Error::config(key("od"), format!("optical depth must be between 0 and 1000, got {od}")));
+                        return Err(Error::config(
+                            key("od"),
+                            format!("optical depth must be between 0 and 1000, got {od}"),
+                        ));
                     }
                 }
             }
         }
         if square_needed && (o.nx != o.ny || o.nx % 2 == 1) {
-            return Err(Error::config("optics", "a 'fourier' (2f lens) element needs a square grid with an even side"));
+            return Err(Error::config(
+                "optics",
+                "a 'fourier' (2f lens) element needs a square grid with an even side",
+            ));
         }
         if trainable == 0 {
-            return Err(Error::config("elements", "nothing to train: add a 'phase' or 'amplitude' element"));
+            return Err(Error::config(
+                "elements",
+                "nothing to train: add a 'phase' or 'amplitude' element",
+            ));
         }
         let r = &self.readout;
         if !(2..=256).contains(&r.classes) {
-            return Err(Error::config("readout.classes", format!("must be between 2 and 256, got {}", r.classes)));
+            return Err(Error::config(
+                "readout.classes",
+                format!("must be between 2 and 256, got {}", r.classes),
+            ));
         }
         positive("readout.temperature", r.temperature, "number")?;
         let regions = self.regions()?;
         for (k, reg) in regions.iter().enumerate() {
             if !reg.fits(o.nx, o.ny) {
-                return Err(Error::config(format!("readout.regions[{k}]"), format!("{reg:?} does not fit the {}×{} grid", o.nx, o.ny)));
+                return Err(Error::config(
+                    format!("readout.regions[{k}]"),
+                    format!("{reg:?} does not fit the {}×{} grid", o.nx, o.ny),
+                ));
             }
         }
         let t = &self.train;
         positive("train.lr", t.lr, "number")?;
         if t.batch == 0 || t.batch > 65536 {
-            return Err(Error::config("train.batch", format!("must be between 1 and 65536, got {}", t.batch)));
+            return Err(Error::config(
+                "train.batch",
+                format!("must be between 1 and 65536, got {}", t.batch),
+            ));
         }
         if t.max_train == Some(0) {
             return Err(Error::config("train.max_train", "must be at least 1"));
@@ -387,7 +446,14 @@ impl Config {
         let r = &self.readout;
         if !r.regions.is_empty() {
             if r.regions.len() != r.classes {
-                return Err(Error::config("readout.regions", format!("{} regions for {} classes: give one region per class", r.regions.len(), r.classes)));
+                return Err(Error::config(
+                    "readout.regions",
+                    format!(
+                        "{} regions for {} classes: give one region per class",
+                        r.regions.len(),
+                        r.classes
+                    ),
+                ));
             }
             return Ok(r.regions.clone());
         }
@@ -404,7 +470,11 @@ impl Config {
             match *el {
                 Element::FreeSpace { distance } => {
                     let r = sampling_report(o.nx, o.ny, dx, o.padding, o.wavelength, distance);
-                    out.extend(r.warnings().into_iter().map(|w| format!("elements[{i}]: {w}")));
+                    out.extend(
+                        r.warnings()
+                            .into_iter()
+                            .map(|w| format!("elements[{i}]: {w}")),
+                    );
                 }
                 Element::Fourier { focal_length } => {
                     dx = crate::optics::lens::fourier_pitch(o.nx, dx, o.wavelength, focal_length);
@@ -418,7 +488,10 @@ impl Config {
 
 fn check_macro(key: &str, k: usize, nx: usize, ny: usize) -> Result<()> {
     if k == 0 || nx % k != 0 || ny % k != 0 {
-        return Err(Error::config(key, format!("{k} does not divide the {nx}×{ny} grid: SLM pixels must tile the grid")));
+        return Err(Error::config(
+            key,
+            format!("{k} does not divide the {nx}×{ny} grid: SLM pixels must tile the grid"),
+        ));
     }
     Ok(())
 }
@@ -452,7 +525,12 @@ pub fn layout_regions(n: usize, d: usize, nx: usize, ny: usize) -> Option<Vec<Re
         let rw = count * pitch - gap;
         let x0 = (nx - rw) / 2;
         for c in 0..count {
-            out.push(Region { x0: x0 + c * pitch, y0: y0 + ri * pitch, w: d, h: d });
+            out.push(Region {
+                x0: x0 + c * pitch,
+                y0: y0 + ri * pitch,
+                w: d,
+                h: d,
+            });
         }
     }
     Some(out)

@@ -158,28 +158,80 @@ impl Plan {
         };
         for (i, el) in cfg.elements.iter().enumerate() {
             let (op, save, name) = match *el {
-                Element::Phase { macro_pixel: k, init_std } | Element::Amplitude { macro_pixel: k, init: init_std } => {
-                    let kind = if matches!(el, Element::Phase { .. }) { ParamKind::Phase } else { ParamKind::Amplitude };
-                    plan.params.push(ParamSpec { kind, sx: o.nx / k, sy: o.ny / k, k, element: i, init: init_std });
-                    let name = if kind == ParamKind::Phase { "phase SLM" } else { "amplitude SLM" };
-                    (Op::Mask { param: plan.params.len() - 1 }, true, name)
+                Element::Phase {
+                    macro_pixel: k,
+                    init_std,
+                }
+                | Element::Amplitude {
+                    macro_pixel: k,
+                    init: init_std,
+                } => {
+                    let kind = if matches!(el, Element::Phase { .. }) {
+                        ParamKind::Phase
+                    } else {
+                        ParamKind::Amplitude
+                    };
+                    plan.params.push(ParamSpec {
+                        kind,
+                        sx: o.nx / k,
+                        sy: o.ny / k,
+                        k,
+                        element: i,
+                        init: init_std,
+                    });
+                    let name = if kind == ParamKind::Phase {
+                        "phase SLM"
+                    } else {
+                        "amplitude SLM"
+                    };
+                    (
+                        Op::Mask {
+                            param: plan.params.len() - 1,
+                        },
+                        true,
+                        name,
+                    )
                 }
                 Element::FreeSpace { distance } => {
                     plan.propagators.push(PropSpec { dx, distance });
-                    (Op::Propagate { prop: plan.propagators.len() - 1 }, false, "free space")
+                    (
+                        Op::Propagate {
+                            prop: plan.propagators.len() - 1,
+                        },
+                        false,
+                        "free space",
+                    )
                 }
                 Element::Lens { focal_length } => {
                     plan.lenses.push(LensSpec { dx, focal_length });
-                    (Op::Lens { lens: plan.lenses.len() - 1 }, false, "thin lens")
+                    (
+                        Op::Lens {
+                            lens: plan.lenses.len() - 1,
+                        },
+                        false,
+                        "thin lens",
+                    )
                 }
                 Element::Fourier { focal_length } => {
                     plan.fouriers.push(LensSpec { dx, focal_length });
                     dx = crate::optics::lens::fourier_pitch(o.nx, dx, o.wavelength, focal_length);
-                    (Op::Fourier { lens: plan.fouriers.len() - 1 }, false, "2f lens")
+                    (
+                        Op::Fourier {
+                            lens: plan.fouriers.len() - 1,
+                        },
+                        false,
+                        "2f lens",
+                    )
                 }
                 Element::Absorber { od, model } => {
                     plan.absorbers.push(Absorber::new(od, model));
-                    (Op::Absorber { absorber: plan.absorbers.len() - 1 }, true, "absorber")
+                    (
+                        Op::Absorber {
+                            absorber: plan.absorbers.len() - 1,
+                        },
+                        true,
+                        "absorber",
+                    )
                 }
             };
             let save = if save {
@@ -193,11 +245,19 @@ impl Plan {
         }
         plan.out_dx = dx;
         // The probe runs back only as far as the first trainable SLM.
-        let first = plan.pump.iter().position(|s| matches!(s.op, Op::Mask { .. })).unwrap_or(0);
+        let first = plan
+            .pump
+            .iter()
+            .position(|s| matches!(s.op, Op::Mask { .. }))
+            .unwrap_or(0);
         plan.probe = plan.pump[first..]
             .iter()
             .rev()
-            .map(|s| ProbeStep { op: s.op, slot: s.save, pass: true })
+            .map(|s| ProbeStep {
+                op: s.op,
+                slot: s.save,
+                pass: true,
+            })
             .collect();
         if let Some(last) = plan.probe.last_mut() {
             last.pass = false;

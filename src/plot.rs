@@ -86,12 +86,17 @@ pub fn line_plot(
             let color = Palette99::pick(i).to_rgba();
             chart
                 .draw_series(LineSeries::new(
-                    s.points.iter().copied().filter(|(x, y)| x.is_finite() && y.is_finite()),
+                    s.points
+                        .iter()
+                        .copied()
+                        .filter(|(x, y)| x.is_finite() && y.is_finite()),
                     color.stroke_width(2),
                 ))
                 .map_err(|e| plot_err(path, e))?
                 .label(s.label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
         }
         chart
             .configure_series_labels()
@@ -152,16 +157,32 @@ pub fn panels(path: &Path, title: &str, panels: &[Panel<'_>], cols: usize) -> Re
     {
         let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
-        root.draw_text(title, &("sans-serif", 20).into_font().color(&BLACK), (10, 10))
-            .map_err(|e| plot_err(path, e))?;
+        root.draw_text(
+            title,
+            &("sans-serif", 20).into_font().color(&BLACK),
+            (10, 10),
+        )
+        .map_err(|e| plot_err(path, e))?;
         for (i, p) in panels.iter().enumerate() {
-            let (cx, cy) = ((i % cols) as u32 * cell_w, (i / cols) as u32 * (cell + 24) + head);
-            root.draw_text(&p.title, &("sans-serif", 14).into_font().color(&BLACK), (cx as i32 + 6, cy as i32 + 2))
-                .map_err(|e| plot_err(path, e))?;
+            let (cx, cy) = (
+                (i % cols) as u32 * cell_w,
+                (i / cols) as u32 * (cell + 24) + head,
+            );
+            root.draw_text(
+                &p.title,
+                &("sans-serif", 14).into_font().color(&BLACK),
+                (cx as i32 + 6, cy as i32 + 2),
+            )
+            .map_err(|e| plot_err(path, e))?;
             let (lo, hi) = if p.cyclic {
                 (-std::f64::consts::PI, std::f64::consts::PI)
             } else {
-                let hi = p.data.iter().copied().filter(|v| v.is_finite()).fold(0.0f64, f64::max);
+                let hi = p
+                    .data
+                    .iter()
+                    .copied()
+                    .filter(|v| v.is_finite())
+                    .fold(0.0f64, f64::max);
                 (0.0, if hi > 0.0 { hi } else { 1.0 })
             };
             let (side_w, side_h) = (cell_w - 12, cell - 12);

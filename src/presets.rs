@@ -6,7 +6,10 @@ use crate::model::Config;
 /// `(name, TOML)` of every preset.
 pub const PRESETS: &[(&str, &str)] = &[
     ("d2nn-mnist", include_str!("presets/d2nn-mnist.toml")),
-    ("d2nn-mnist-linear", include_str!("presets/d2nn-mnist-linear.toml")),
+    (
+        "d2nn-mnist-linear",
+        include_str!("presets/d2nn-mnist-linear.toml"),
+    ),
 ];
 
 /// The default preset.
@@ -16,7 +19,13 @@ pub const DEFAULT: &str = "d2nn-mnist";
 pub fn preset(name: &str) -> Result<Config> {
     let (_, text) = PRESETS.iter().find(|(n, _)| *n == name).ok_or_else(|| {
         let names: Vec<&str> = PRESETS.iter().map(|(n, _)| *n).collect();
-        Error::config("--preset", format!("unknown preset '{name}': choose one of {}", names.join(", ")))
+        Error::config(
+            "--preset",
+            format!(
+                "unknown preset '{name}': choose one of {}",
+                names.join(", ")
+            ),
+        )
     })?;
     Config::from_toml(text, &format!("preset {name}"))
 }

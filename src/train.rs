@@ -39,7 +39,9 @@ pub struct CpuBackend {
 impl CpuBackend {
     /// A CPU backend for `cfg` starting from `state`.
     pub fn new(cfg: &Config, state: &State) -> Result<Self> {
-        Ok(CpuBackend { net: CpuNetwork::new(cfg, state)? })
+        Ok(CpuBackend {
+            net: CpuNetwork::new(cfg, state)?,
+        })
     }
     /// The underlying network.
     pub fn network(&mut self) -> &mut CpuNetwork<f32> {
@@ -104,7 +106,11 @@ pub struct Summary {
 }
 
 /// Test-set accuracy and confusion matrix `[true][predicted]`.
-pub fn evaluate(backend: &mut dyn Backend, cfg: &Config, split: &Split) -> Result<(f64, Vec<Vec<usize>>)> {
+pub fn evaluate(
+    backend: &mut dyn Backend,
+    cfg: &Config,
+    split: &Split,
+) -> Result<(f64, Vec<Vec<usize>>)> {
     let (nx, ny) = (cfg.optics.nx, cfg.optics.ny);
     let k = cfg.readout.classes;
     let batch = cfg.train.batch.min(split.len()).max(1);
@@ -113,7 +119,15 @@ pub fn evaluate(backend: &mut dyn Backend, cfg: &Config, split: &Split) -> Resul
     let idx: Vec<usize> = (0..split.len()).collect();
     for chunk in idx.chunks(batch) {
         let inp = &mut input[..chunk.len() * nx * ny];
-        encode_batch(&split.images, chunk, nx, ny, cfg.input.size, cfg.input.intensity, inp);
+        encode_batch(
+            &split.images,
+            chunk,
+            nx,
+            ny,
+            cfg.input.size,
+            cfg.input.intensity,
+            inp,
+        );
         let p = backend.predict(inp)?;
         for (b, &i) in chunk.iter().enumerate() {
             let row = &p[b * k..(b + 1) * k];
@@ -127,12 +141,24 @@ pub fn evaluate(backend: &mut dyn Backend, cfg: &Config, split: &Split) -> Resul
 
 /// Absorber operating points for the first training batch, with a warning for each absorber that
 /// is effectively linear (far below saturation: a plain attenuator; far above: transparent).
-pub fn absorber_report(backend: &mut dyn Backend, cfg: &Config, train: &Split) -> Result<(Vec<f64>, Vec<String>)> {
+pub fn absorber_report(
+    backend: &mut dyn Backend,
+    cfg: &Config,
+    train: &Split,
+) -> Result<(Vec<f64>, Vec<String>)> {
     let (nx, ny) = (cfg.optics.nx, cfg.optics.ny);
     let n = cfg.train.batch.min(train.len());
     let idx: Vec<usize> = epoch_order(train.len(), cfg.train.seed, 0)[..n].to_vec();
     let mut input = vec![0.0f32; n * nx * ny];
-    encode_batch(&train.images, &idx, nx, ny, cfg.input.size, cfg.input.intensity, &mut input);
+    encode_batch(
+        &train.images,
+        &idx,
+        nx,
+        ny,
+        cfg.input.size,
+        cfg.input.intensity,
+        &mut input,
+    );
     let s = backend.absorber_intensity(&input)?;
     let mut warnings = Vec::new();
     for (i, &m) in s.iter().enumerate() {
@@ -146,16 +172,31 @@ pub fn absorber_report(backend: &mut dyn Backend, cfg: &Config, train: &Split) -
 }
 
 fn metrics_csv(history: &[EpochMetrics]) -> String {
-    let mut s = String::from("epoch,train_loss,train_accuracy,test_accuracy,images_per_second,seconds\n");
+    let mut s =
+        String::from("epoch,train_loss,train_accuracy,test_accuracy,images_per_second,seconds\n");
     for m in history {
-        s.push_str(&format!("{},{:.6},{:.6},{:.6},{:.2},{:.3}\n", m.epoch, m.train_loss, m.train_accuracy, m.test_accuracy, m.images_per_second, m.seconds));
+        s.push_str(&format!(
+            "{},{:.6},{:.6},{:.6},{:.2},{:.3}\n",
+            m.epoch,
+            m.train_loss,
+            m.train_accuracy,
+            m.test_accuracy,
+            m.images_per_second,
+            m.seconds
+        ));
     }
     s
 }
 
 /// Trains `cfg` on `train`, evaluating on `test` after every epoch; writes `config.toml`,
 /// `metrics.csv`, `checkpoint.safetensors` and pictures into the run folder.
-pub fn train(cfg: &Config, train: &Split, test: &Split, backend: &mut dyn Backend, opts: &RunOptions) -> Result<Summary> {
+pub fn train(
+    cfg: &Config,
+    train: &Split,
+    test: &Split,
+    backend: &mut dyn Backend,
+    opts: &RunOptions,
+) -> Result<Summary> {
     let (nx, ny) = (cfg.optics.nx, cfg.optics.ny);
     let n_train = cfg.train.max_train.unwrap_or(train.len()).min(train.len());
     let batch = cfg.train.batch;
@@ -168,9 +209,11 @@ pub fn train(cfg: &Config, train: &Split, test: &Split, backend: &mut dyn Backen
     let bar = if opts.progress {
         let b = indicatif::ProgressBar::new((cfg.train.epochs * batches) as u64);
         b.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({eta})")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-                .progress_chars("=> "),
+            indicatif::ProgressStyle::with_template(
+                "{spinner} epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
         );
         b.set_position((progress.epoch * batches + progress.batch) as u64);
         b
@@ -180,7 +223,12 @@ pub fn train(cfg: &Config, train: &Split, test: &Split, backend: &mut dyn Backen
     let mut total_images = 0usize;
     let mut total_train_secs = 0.0f64;
     let save = |state: State, progress: &Progress| -> Result<()> {
-        Checkpoint { config: cfg.clone(), state, progress: progress.clone() }.save(&ckpt_path)
+        Checkpoint {
+            config: cfg.clone(),
+            state,
+            progress: progress.clone(),
+        }
+        .save(&ckpt_path)
     };
     while progress.epoch < cfg.train.epochs {
         let epoch = progress.epoch;
@@ -204,7 +252,15 @@ pub fn train(cfg: &Config, train: &Split, test: &Split, backend: &mut dyn Backen
             }
             let idx = &order[progress.batch * batch..((progress.batch + 1) * batch).min(n_train)];
             let inp = &mut input[..idx.len() * nx * ny];
-            encode_batch(&train.images, idx, nx, ny, cfg.input.size, cfg.input.intensity, inp);
+            encode_batch(
+                &train.images,
+                idx,
+                nx,
+                ny,
+                cfg.input.size,
+                cfg.input.intensity,
+                inp,
+            );
             let labels: Vec<u8> = idx.iter().map(|&i| train.labels[i]).collect();
             let t0 = Instant::now();
             let stats = backend.train_step(inp, &labels)?;
@@ -259,8 +315,15 @@ pub fn train(cfg: &Config, train: &Split, test: &Split, backend: &mut dyn Backen
             m.images_per_second
         ));
         progress.history.push(m);
-        progress = Progress { epoch: epoch + 1, history: std::mem::take(&mut progress.history), ..Default::default() };
-        crate::io::atomic_write(&opts.out.join("metrics.csv"), metrics_csv(&progress.history).as_bytes())?;
+        progress = Progress {
+            epoch: epoch + 1,
+            history: std::mem::take(&mut progress.history),
+            ..Default::default()
+        };
+        crate::io::atomic_write(
+            &opts.out.join("metrics.csv"),
+            metrics_csv(&progress.history).as_bytes(),
+        )?;
         save(backend.state()?, &progress)?;
     }
     bar.finish_and_clear();
@@ -279,7 +342,11 @@ pub fn train(cfg: &Config, train: &Split, test: &Split, backend: &mut dyn Backen
         train_loss: last.train_loss,
         train_accuracy: last.train_accuracy,
         test_accuracy: last.test_accuracy,
-        images_per_second: if total_train_secs > 0.0 { total_images as f64 / total_train_secs } else { last.images_per_second },
+        images_per_second: if total_train_secs > 0.0 {
+            total_images as f64 / total_train_secs
+        } else {
+            last.images_per_second
+        },
         seconds: start.elapsed().as_secs_f64(),
         backend: backend.name(),
         epochs: progress.history.len(),
@@ -289,27 +356,69 @@ pub fn train(cfg: &Config, train: &Split, test: &Split, backend: &mut dyn Backen
 
 /// Writes `masks.png` (the trained SLMs), `outputs.png` (detector-plane intensity for a few test
 /// digits, with the detector regions) and `learning_curves.png`.
-pub fn pictures(cfg: &Config, backend: &mut dyn Backend, test: &Split, history: &[EpochMetrics], out: &Path) -> Result<()> {
+pub fn pictures(
+    cfg: &Config,
+    backend: &mut dyn Backend,
+    test: &Split,
+    history: &[EpochMetrics],
+    out: &Path,
+) -> Result<()> {
     use crate::plot::{line_plot, panels, Panel, Series};
     let state = backend.state()?;
     let plan = crate::plan::Plan::new(cfg)?;
-    let data: Vec<Vec<f64>> = state.params.iter().map(|p| p.iter().map(|&v| v as f64).collect()).collect();
+    let data: Vec<Vec<f64>> = state
+        .params
+        .iter()
+        .map(|p| p.iter().map(|&v| v as f64).collect())
+        .collect();
     let ps: Vec<Panel> = plan
         .params
         .iter()
         .zip(&data)
         .enumerate()
         .map(|(i, (s, d))| Panel {
-            title: format!("SLM {} ({})", i + 1, if s.kind == crate::plan::ParamKind::Phase { "phase" } else { "amplitude" }),
+            title: format!(
+                "SLM {} ({})",
+                i + 1,
+                if s.kind == crate::plan::ParamKind::Phase {
+                    "phase"
+                } else {
+                    "amplitude"
+                }
+            ),
             data: d,
             nx: s.sx,
             ny: s.sy,
             cyclic: s.kind == crate::plan::ParamKind::Phase,
         })
         .collect();
-    let wrapped: Vec<Vec<f64>> = ps.iter().map(|p| if p.cyclic { p.data.iter().map(|v| (v + std::f64::consts::PI).rem_euclid(2.0 * std::f64::consts::PI) - std::f64::consts::PI).collect() } else { p.data.to_vec() }).collect();
-    let ps: Vec<Panel> = ps.into_iter().zip(&wrapped).map(|(p, w)| Panel { data: w, ..p }).collect();
-    panels(&out.join("masks.png"), &format!("{}: trained SLMs", cfg.name), &ps, 5)?;
+    let wrapped: Vec<Vec<f64>> = ps
+        .iter()
+        .map(|p| {
+            if p.cyclic {
+                p.data
+                    .iter()
+                    .map(|v| {
+                        (v + std::f64::consts::PI).rem_euclid(2.0 * std::f64::consts::PI)
+                            - std::f64::consts::PI
+                    })
+                    .collect()
+            } else {
+                p.data.to_vec()
+            }
+        })
+        .collect();
+    let ps: Vec<Panel> = ps
+        .into_iter()
+        .zip(&wrapped)
+        .map(|(p, w)| Panel { data: w, ..p })
+        .collect();
+    panels(
+        &out.join("masks.png"),
+        &format!("{}: trained SLMs", cfg.name),
+        &ps,
+        5,
+    )?;
 
     // Output-plane intensity for the first test image of each of a few classes.
     let mut cpu = CpuNetwork::<f32>::new(cfg, &state)?;
@@ -321,7 +430,15 @@ pub fn pictures(cfg: &Config, backend: &mut dyn Backend, test: &Split, history: 
         }
     }
     let mut input = vec![0.0f32; picks.len() * nx * ny];
-    encode_batch(&test.images, &picks, nx, ny, cfg.input.size, cfg.input.intensity, &mut input);
+    encode_batch(
+        &test.images,
+        &picks,
+        nx,
+        ny,
+        cfg.input.size,
+        cfg.input.intensity,
+        &mut input,
+    );
     let last = plan.pump.len() - 1;
     let mut out_field: Vec<Complex32> = Vec::new();
     let mut grab = |i: usize, f: &[Complex32]| {
@@ -333,8 +450,16 @@ pub fn pictures(cfg: &Config, backend: &mut dyn Backend, test: &Split, history: 
     let regions = cfg.regions()?;
     let mut imgs: Vec<Vec<f64>> = Vec::new();
     for b in 0..picks.len() {
-        imgs.push(input[b * nx * ny..(b + 1) * nx * ny].iter().map(|&a| (a as f64).powi(2)).collect());
-        let mut o: Vec<f64> = out_field[b * nx * ny..(b + 1) * nx * ny].iter().map(|v| v.norm_sqr() as f64).collect();
+        imgs.push(
+            input[b * nx * ny..(b + 1) * nx * ny]
+                .iter()
+                .map(|&a| (a as f64).powi(2))
+                .collect(),
+        );
+        let mut o: Vec<f64> = out_field[b * nx * ny..(b + 1) * nx * ny]
+            .iter()
+            .map(|v| v.norm_sqr() as f64)
+            .collect();
         let peak = o.iter().copied().fold(0.0, f64::max);
         for r in &regions {
             for x in r.x0..r.x0 + r.w {
@@ -349,21 +474,49 @@ pub fn pictures(cfg: &Config, backend: &mut dyn Backend, test: &Split, history: 
     for (b, &i) in picks.iter().enumerate() {
         let row = &powers[b * k..(b + 1) * k];
         let pred = (0..k).fold(0, |best, j| if row[j] > row[best] { j } else { best });
-        ps.push(Panel { title: format!("input, label {}", test.labels[i]), data: &imgs[2 * b], nx, ny, cyclic: false });
-        ps.push(Panel { title: format!("output, predicted {pred}"), data: &imgs[2 * b + 1], nx, ny, cyclic: false });
+        ps.push(Panel {
+            title: format!("input, label {}", test.labels[i]),
+            data: &imgs[2 * b],
+            nx,
+            ny,
+            cyclic: false,
+        });
+        ps.push(Panel {
+            title: format!("output, predicted {pred}"),
+            data: &imgs[2 * b + 1],
+            nx,
+            ny,
+            cyclic: false,
+        });
     }
-    panels(&out.join("outputs.png"), &format!("{}: test digits and detector-plane intensity", cfg.name), &ps, 4)?;
+    panels(
+        &out.join("outputs.png"),
+        &format!("{}: test digits and detector-plane intensity", cfg.name),
+        &ps,
+        4,
+    )?;
 
     if !history.is_empty() {
-        let pts = |f: &dyn Fn(&EpochMetrics) -> f64| history.iter().map(|m| (m.epoch as f64, f(m))).collect::<Vec<_>>();
+        let pts = |f: &dyn Fn(&EpochMetrics) -> f64| {
+            history
+                .iter()
+                .map(|m| (m.epoch as f64, f(m)))
+                .collect::<Vec<_>>()
+        };
         line_plot(
             &out.join("learning_curves.png"),
             &format!("{}: learning curves", cfg.name),
             "epoch",
             "accuracy",
             &[
-                Series { label: "train accuracy", points: pts(&|m| m.train_accuracy) },
-                Series { label: "test accuracy", points: pts(&|m| m.test_accuracy) },
+                Series {
+                    label: "train accuracy",
+                    points: pts(&|m| m.train_accuracy),
+                },
+                Series {
+                    label: "test accuracy",
+                    points: pts(&|m| m.test_accuracy),
+                },
             ],
         )?;
     }

@@ -113,7 +113,10 @@ impl<T: Real> Fft2<T> {
     /// # Panics
     /// If either side is zero.
     pub fn new(nx: usize, ny: usize) -> Self {
-        assert!(nx > 0 && ny > 0, "Fft2::new: sides must be positive, got {nx}×{ny}");
+        assert!(
+            nx > 0 && ny > 0,
+            "Fft2::new: sides must be positive, got {nx}×{ny}"
+        );
         let mut planner = FftPlanner::new();
         Fft2 {
             nx,
@@ -154,7 +157,8 @@ impl<T: Real> Fft2<T> {
             bad_len(data.len(), n);
         }
         if self.work.len() < data.len() {
-            self.work.resize(data.len(), Complex::new(T::zero(), T::zero()));
+            self.work
+                .resize(data.len(), Complex::new(T::zero(), T::zero()));
         }
         let work = &mut self.work[..data.len()];
         let pool = &self.pool;

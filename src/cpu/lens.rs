@@ -59,10 +59,15 @@ impl<T: Real> Lens2f<T> {
 
     fn run(&mut self, data: &mut [Complex<T>], dir: Direction, scale: f64) {
         let (nx, ny) = (self.fft.nx(), self.fft.ny());
-        let sign = if (nx / 2 + ny / 2) % 2 == 0 { 1.0 } else { -1.0 };
+        let sign = if (nx / 2 + ny / 2) % 2 == 0 {
+            1.0
+        } else {
+            -1.0
+        };
         checkerboard(data, nx, ny);
         let unit = 1.0 / ((nx * ny) as f64).sqrt();
-        self.fft.process_scaled(data, dir, T::of(sign * scale * unit));
+        self.fft
+            .process_scaled(data, dir, T::of(sign * scale * unit));
         checkerboard(data, nx, ny);
     }
 }

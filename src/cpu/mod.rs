@@ -17,6 +17,6 @@ pub use lens::Lens2f;
 pub use modulate::{
     amplitude_grad, amplitude_mask, mask_correlation, modulate, phase_grad, phase_mask,
 };
-pub use optimizer::{adam_step, sgd_step, AdamConfig};
 pub use network::{CpuNetwork, State};
+pub use optimizer::{adam_step, sgd_step, AdamConfig};
 pub use propagate::Propagator;

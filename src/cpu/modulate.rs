@@ -16,7 +16,10 @@ use crate::real::Real;
 
 /// `e^{iφ}` for each SLM pixel.
 pub fn phase_mask<T: Real>(phase: &[T]) -> Vec<Complex<T>> {
-    phase.iter().map(|&p| Complex::from_polar(T::one(), p)).collect()
+    phase
+        .iter()
+        .map(|&p| Complex::from_polar(T::one(), p))
+        .collect()
 }
 
 /// Signed amplitudes as a complex mask.
@@ -70,7 +73,11 @@ pub fn mask_correlation<T: Real>(
 ) -> Vec<Complex<T>> {
     let (sx, sy) = (nx / k, ny / k);
     check(v.len(), nx, ny, sx * sy, k);
-    assert_eq!(v.len(), b.len(), "mask_correlation: pump and probe differ in size");
+    assert_eq!(
+        v.len(),
+        b.len(),
+        "mask_correlation: pump and probe differ in size"
+    );
     let batch = v.len() / (nx * ny);
     let mut out = vec![Complex::new(T::zero(), T::zero()); sx * sy];
     out.par_chunks_mut(sx).enumerate().for_each(|(py, orow)| {
@@ -104,8 +111,7 @@ pub fn amplitude_grad<T: Real>(c: &[Complex<T>]) -> Vec<T> {
 }
 
 fn check(len: usize, nx: usize, ny: usize, mlen: usize, k: usize) {
-    if k == 0 || nx % k != 0 || ny % k != 0 || mlen != (nx / k) * (ny / k) || len % (nx * ny) != 0
-    {
+    if k == 0 || nx % k != 0 || ny % k != 0 || mlen != (nx / k) * (ny / k) || len % (nx * ny) != 0 {
         bad_sizes(len, nx, ny, mlen, k);
     }
 }

@@ -37,7 +37,8 @@ impl State {
             .iter()
             .map(|p| match p.kind {
                 ParamKind::Phase if p.init > 0.0 => {
-                    let n = Normal::new(0.0, p.init).unwrap_or_else(|_| Normal::new(0.0, 1.0).expect("unit normal"));
+                    let n = Normal::new(0.0, p.init)
+                        .unwrap_or_else(|_| Normal::new(0.0, 1.0).expect("unit normal"));
                     (0..p.len()).map(|_| n.sample(&mut rng) as f32).collect()
                 }
                 ParamKind::Phase => vec![0.0; p.len()],
@@ -45,7 +46,12 @@ impl State {
             })
             .collect();
         let zeros: Vec<Vec<f32>> = params.iter().map(|p| vec![0.0; p.len()]).collect();
-        State { m: zeros.clone(), v: zeros, params, step: 0 }
+        State {
+            m: zeros.clone(),
+            v: zeros,
+            params,
+            step: 0,
+        }
     }
 }
 
@@ -88,19 +94,36 @@ impl<T: Real> CpuNetwork<T> {
             .iter()
             .map(|p| {
                 let g = Grid::new(o.nx, o.ny, p.dx)?;
-                Ok(Propagator::new(&g, o.wavelength, p.distance, o.padding, o.band_limit))
+                Ok(Propagator::new(
+                    &g,
+                    o.wavelength,
+                    p.distance,
+                    o.padding,
+                    o.band_limit,
+                ))
             })
             .collect::<crate::Result<Vec<_>>>()?;
-        let fouriers = plan.fouriers.iter().map(|l| Lens2f::new(o.nx, o.ny, l.dx, o.wavelength, l.focal_length)).collect();
+        let fouriers = plan
+            .fouriers
+            .iter()
+            .map(|l| Lens2f::new(o.nx, o.ny, l.dx, o.wavelength, l.focal_length))
+            .collect();
         let lenses = plan
             .lenses
             .iter()
             .map(|l| {
                 let g = Grid::new(o.nx, o.ny, l.dx)?;
-                Ok(thin_lens_phase(&g, o.wavelength, l.focal_length).iter().map(|&p| Complex::from_polar(T::one(), T::of(p))).collect())
+                Ok(thin_lens_phase(&g, o.wavelength, l.focal_length)
+                    .iter()
+                    .map(|&p| Complex::from_polar(T::one(), T::of(p)))
+                    .collect())
             })
             .collect::<crate::Result<Vec<_>>>()?;
-        let cvt = |v: &Vec<Vec<f32>>| v.iter().map(|p| p.iter().map(|&x| T::of(x as f64)).collect()).collect::<Vec<Vec<T>>>();
+        let cvt = |v: &Vec<Vec<f32>>| {
+            v.iter()
+                .map(|p| p.iter().map(|&x| T::of(x as f64)).collect())
+                .collect::<Vec<Vec<T>>>()
+        };
         let mut net = CpuNetwork {
             nx: o.nx,
             ny: o.ny,
@@ -121,16 +144,33 @@ impl<T: Real> CpuNetwork<T> {
             field: Vec::new(),
             probe: Vec::new(),
             slots: vec![Vec::new(); plan.slots],
-            grads: plan.params.iter().map(|p| vec![T::zero(); p.len()]).collect(),
+            grads: plan
+                .params
+                .iter()
+                .map(|p| vec![T::zero(); p.len()])
+                .collect(),
             powers: Vec::new(),
             dl_dp: Vec::new(),
             plan,
         };
-        if net.params.len() != net.plan.params.len() || net.params.iter().zip(&net.plan.params).any(|(p, s)| p.len() != s.len()) {
-            return Err(crate::Error::config("state", "parameter shapes do not match the network"));
+        if net.params.len() != net.plan.params.len()
+            || net
+                .params
+                .iter()
+                .zip(&net.plan.params)
+                .any(|(p, s)| p.len() != s.len())
+        {
+            return Err(crate::Error::config(
+                "state",
+                "parameter shapes do not match the network",
+            ));
         }
         if net.m.len() != net.params.len() {
-            net.m = net.params.iter().map(|p| vec![T::zero(); p.len()]).collect();
+            net.m = net
+                .params
+                .iter()
+                .map(|p| vec![T::zero(); p.len()])
+                .collect();
             net.v = net.m.clone();
         }
         net.refresh_masks();
@@ -154,8 +194,17 @@ impl<T: Real> CpuNetwork<T> {
 
     /// Parameters and optimiser state in f32.
     pub fn state(&self) -> State {
-        let cvt = |v: &Vec<Vec<T>>| v.iter().map(|p| p.iter().map(|x| x.f64() as f32).collect()).collect();
-        State { params: cvt(&self.params), m: cvt(&self.m), v: cvt(&self.v), step: self.step }
+        let cvt = |v: &Vec<Vec<T>>| {
+            v.iter()
+                .map(|p| p.iter().map(|x| x.f64() as f32).collect())
+                .collect()
+        };
+        State {
+            params: cvt(&self.params),
+            m: cvt(&self.m),
+            v: cvt(&self.v),
+            step: self.step,
+        }
     }
 
     /// Rebuilds the complex masks after the parameters changed.
@@ -174,9 +223,15 @@ impl<T: Real> CpuNetwork<T> {
 
     fn apply(&mut self, op: Op, probe: bool) {
         let (nx, ny) = (self.nx, self.ny);
-        let buf = if probe { &mut self.probe } else { &mut self.field };
+        let buf = if probe {
+            &mut self.probe
+        } else {
+            &mut self.field
+        };
         match op {
-            Op::Mask { param } => modulate(buf, nx, ny, &self.masks[param], self.plan.params[param].k),
+            Op::Mask { param } => {
+                modulate(buf, nx, ny, &self.masks[param], self.plan.params[param].k)
+            }
             Op::Lens { lens } => modulate(buf, nx, ny, &self.lenses[lens], 1),
             Op::Propagate { prop } => self.props[prop].apply(buf),
             Op::Fourier { lens } => self.fouriers[lens].apply(buf),
@@ -190,10 +245,18 @@ impl<T: Real> CpuNetwork<T> {
 
     /// Pump pass of real input amplitudes `[batch][ny][nx]`; returns detector powers
     /// `[batch][classes]`. With `on_plane`, calls it with every element's output field.
-    pub fn forward(&mut self, input: &[f32], mut on_plane: Option<&mut dyn FnMut(usize, &[Complex<T>])>) -> &[T] {
+    pub fn forward(
+        &mut self,
+        input: &[f32],
+        mut on_plane: Option<&mut dyn FnMut(usize, &[Complex<T>])>,
+    ) -> &[T] {
         let n = self.nx * self.ny;
         self.field.clear();
-        self.field.extend(input.iter().map(|&a| Complex::new(T::of(a as f64), T::zero())));
+        self.field.extend(
+            input
+                .iter()
+                .map(|&a| Complex::new(T::of(a as f64), T::zero())),
+        );
         let batch = input.len() / n;
         for i in 0..self.plan.pump.len() {
             let step = self.plan.pump[i];
@@ -206,7 +269,13 @@ impl<T: Real> CpuNetwork<T> {
                 f(i, &self.field);
             }
         }
-        self.powers = detect(&self.field, self.nx, self.ny, &self.regions, self.plan.out_dx);
+        self.powers = detect(
+            &self.field,
+            self.nx,
+            self.ny,
+            &self.regions,
+            self.plan.out_dx,
+        );
         debug_assert_eq!(self.powers.len(), batch * self.regions.len());
         &self.powers
     }
@@ -214,7 +283,14 @@ impl<T: Real> CpuNetwork<T> {
     /// Loss of the last forward pass against `labels`; fills `∂L/∂P`.
     pub fn loss(&mut self, labels: &[u8]) -> LossStats {
         self.dl_dp.resize(self.powers.len(), T::zero());
-        loss_and_grad(&self.powers, labels, self.regions.len(), self.loss, self.temperature, &mut self.dl_dp)
+        loss_and_grad(
+            &self.powers,
+            labels,
+            self.regions.len(),
+            self.loss,
+            self.temperature,
+            &mut self.dl_dp,
+        )
     }
 
     /// Probe pass after [`forward`](Self::forward) and [`loss`](Self::loss): fills
@@ -222,8 +298,17 @@ impl<T: Real> CpuNetwork<T> {
     /// (index in pump order).
     pub fn backward(&mut self, mut on_plane: Option<&mut dyn FnMut(usize, &[Complex<T>])>) {
         let (nx, ny) = (self.nx, self.ny);
-        self.probe.resize(self.field.len(), Complex::new(T::zero(), T::zero()));
-        detect_probe(&self.field, nx, ny, &self.regions, self.plan.out_dx, &self.dl_dp, &mut self.probe);
+        self.probe
+            .resize(self.field.len(), Complex::new(T::zero(), T::zero()));
+        detect_probe(
+            &self.field,
+            nx,
+            ny,
+            &self.regions,
+            self.plan.out_dx,
+            &self.dl_dp,
+            &mut self.probe,
+        );
         let exact = self.gradient == GradientMode::Exact;
         let first = self.plan.pump.len() - self.plan.probe.len();
         for j in 0..self.plan.probe.len() {
@@ -257,10 +342,20 @@ impl<T: Real> CpuNetwork<T> {
     /// Applies the optimiser to the gradients of the last backward pass.
     pub fn update(&mut self) {
         self.step += 1;
-        let cfg = super::AdamConfig { lr: self.lr, ..Default::default() };
+        let cfg = super::AdamConfig {
+            lr: self.lr,
+            ..Default::default()
+        };
         for (i, spec) in self.plan.params.iter().enumerate() {
             match self.optimizer {
-                Optimizer::Adam => super::adam_step(&mut self.params[i], &self.grads[i], &mut self.m[i], &mut self.v[i], self.step, &cfg),
+                Optimizer::Adam => super::adam_step(
+                    &mut self.params[i],
+                    &self.grads[i],
+                    &mut self.m[i],
+                    &mut self.v[i],
+                    self.step,
+                    &cfg,
+                ),
                 Optimizer::Sgd => super::sgd_step(&mut self.params[i], &self.grads[i], self.lr),
             }
             if spec.kind == ParamKind::Amplitude {
@@ -276,17 +371,40 @@ impl<T: Real> CpuNetwork<T> {
     /// that carry light (above 1e-3 of the brightest).
     pub fn absorber_intensity(&mut self, input: &[f32]) -> Vec<f64> {
         let mut means = Vec::new();
-        let absorber_steps: Vec<usize> = self.plan.pump.iter().enumerate().filter(|(_, s)| matches!(s.op, Op::Absorber { .. })).map(|(i, _)| i).collect();
+        let absorber_steps: Vec<usize> = self
+            .plan
+            .pump
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| matches!(s.op, Op::Absorber { .. }))
+            .map(|(i, _)| i)
+            .collect();
         // The field entering element i+1 is the output of element i; element 0 sees the input.
         if absorber_steps.first() == Some(&0) {
-            let s: Vec<f64> = input.iter().map(|&a| (a as f64).powi(2)).filter(|&s| s > 0.0).collect();
-            means.push(if s.is_empty() { 0.0 } else { s.iter().sum::<f64>() / s.len() as f64 });
+            let s: Vec<f64> = input
+                .iter()
+                .map(|&a| (a as f64).powi(2))
+                .filter(|&s| s > 0.0)
+                .collect();
+            means.push(if s.is_empty() {
+                0.0
+            } else {
+                s.iter().sum::<f64>() / s.len() as f64
+            });
         }
         let mut record = |i: usize, f: &[Complex<T>]| {
             if absorber_steps.contains(&(i + 1)) {
                 let peak = f.iter().map(|v| v.norm_sqr().f64()).fold(0.0, f64::max);
-                let lit: Vec<f64> = f.iter().map(|v| v.norm_sqr().f64()).filter(|&s| s > 1e-3 * peak).collect();
-                means.push(if lit.is_empty() { 0.0 } else { lit.iter().sum::<f64>() / lit.len() as f64 });
+                let lit: Vec<f64> = f
+                    .iter()
+                    .map(|v| v.norm_sqr().f64())
+                    .filter(|&s| s > 1e-3 * peak)
+                    .collect();
+                means.push(if lit.is_empty() {
+                    0.0
+                } else {
+                    lit.iter().sum::<f64>() / lit.len() as f64
+                });
             }
         };
         self.forward(input, Some(&mut record));

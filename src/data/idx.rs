@@ -53,7 +53,12 @@ pub fn decode_maybe_gz(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>> {
         flate2::read::GzDecoder::new(&raw[..])
             .take(MAX_BYTES + 1)
             .read_to_end(&mut out)
-            .map_err(|e| data_err(path, format!("gzip data is corrupt or truncated ({e}); re-download the file")))?;
+            .map_err(|e| {
+                data_err(
+                    path,
+                    format!("gzip data is corrupt or truncated ({e}); re-download the file"),
+                )
+            })?;
         if out.len() as u64 > MAX_BYTES {
             return Err(data_err(path, "decompressed data exceeds 4 GiB"));
         }
@@ -65,25 +70,54 @@ pub fn decode_maybe_gz(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>> {
 
 /// Parses an IDX header: returns the dimensions and the offset of the data.
 fn header(path: &Path, bytes: &[u8], want_dims: u8) -> Result<(Vec<usize>, usize)> {
-    let kind = if want_dims == 3 { "image (idx3)" } else { "label (idx1)" };
+    let kind = if want_dims == 3 {
+        "image (idx3)"
+    } else {
+        "label (idx1)"
+    };
     if bytes.len() < 4 {
-        return Err(data_err(path, format!("{} bytes is too short for an IDX header: expected an {kind} file", bytes.len())));
+        return Err(data_err(
+            path,
+            format!(
+                "{} bytes is too short for an IDX header: expected an {kind} file",
+                bytes.len()
+            ),
+        ));
     }
     if bytes[0] != 0 || bytes[1] != 0 {
         return Err(data_err(path, format!("bad magic number {:02x}{:02x}{:02x}{:02x}: not an IDX file (expected 0000080{want_dims})", bytes[0], bytes[1], bytes[2], bytes[3])));
     }
     if bytes[2] != 0x08 {
-        return Err(data_err(path, format!("element type 0x{:02x} is not supported: expected unsigned bytes (0x08)", bytes[2])));
+        return Err(data_err(
+            path,
+            format!(
+                "element type 0x{:02x} is not supported: expected unsigned bytes (0x08)",
+                bytes[2]
+            ),
+        ));
     }
     if bytes[3] != want_dims {
-        return Err(data_err(path, format!("has {} dimensions, expected {want_dims}: is this the {kind} file?", bytes[3])));
+        return Err(data_err(
+            path,
+            format!(
+                "has {} dimensions, expected {want_dims}: is this the {kind} file?",
+                bytes[3]
+            ),
+        ));
     }
     let off = 4 + 4 * want_dims as usize;
     if bytes.len() < off {
         return Err(data_err(path, "truncated IDX header"));
     }
     let dims: Vec<usize> = (0..want_dims as usize)
-        .map(|i| u32::from_be_bytes([bytes[4 + 4 * i], bytes[5 + 4 * i], bytes[6 + 4 * i], bytes[7 + 4 * i]]) as usize)
+        .map(|i| {
+            u32::from_be_bytes([
+                bytes[4 + 4 * i],
+                bytes[5 + 4 * i],
+                bytes[6 + 4 * i],
+                bytes[7 + 4 * i],
+            ]) as usize
+        })
         .collect();
     let mut total: u64 = 1;
     for &d in &dims {
@@ -100,7 +134,13 @@ fn header(path: &Path, bytes: &[u8], want_dims: u8) -> Result<(Vec<usize>, usize
 pub fn parse_images(path: &Path, bytes: &[u8]) -> Result<Images> {
     let (dims, off) = header(path, bytes, 3)?;
     if dims[1] == 0 || dims[2] == 0 || dims[1] > 4096 || dims[2] > 4096 {
-        return Err(data_err(path, format!("image size {}×{} is not supported (1–4096 pixels a side)", dims[1], dims[2])));
+        return Err(data_err(
+            path,
+            format!(
+                "image size {}×{} is not supported (1–4096 pixels a side)",
+                dims[1], dims[2]
+            ),
+        ));
     }
     Ok(Images {
         count: dims[0],
@@ -114,8 +154,18 @@ pub fn parse_images(path: &Path, bytes: &[u8]) -> Result<Images> {
 pub fn parse_labels(path: &Path, bytes: &[u8], classes: usize) -> Result<Vec<u8>> {
     let (_, off) = header(path, bytes, 1)?;
     let labels = bytes[off..].to_vec();
-    if let Some((i, &l)) = labels.iter().enumerate().find(|(_, &l)| l as usize >= classes) {
-        return Err(data_err(path, format!("label {l} at index {i} is out of range: expected 0..{}", classes - 1)));
+    if let Some((i, &l)) = labels
+        .iter()
+        .enumerate()
+        .find(|(_, &l)| l as usize >= classes)
+    {
+        return Err(data_err(
+            path,
+            format!(
+                "label {l} at index {i} is out of range: expected 0..{}",
+                classes - 1
+            ),
+        ));
     }
     Ok(labels)
 }
@@ -145,12 +195,23 @@ pub fn read_split(images: &Path, labels: &Path, classes: usize) -> Result<Split>
     let im = parse_images(images, &read_maybe_gz(images)?)?;
     let lb = parse_labels(labels, &read_maybe_gz(labels)?, classes)?;
     if im.count != lb.len() {
-        return Err(data_err(labels, format!("{} labels for {} images in {}: the files do not belong together", lb.len(), im.count, images.display())));
+        return Err(data_err(
+            labels,
+            format!(
+                "{} labels for {} images in {}: the files do not belong together",
+                lb.len(),
+                im.count,
+                images.display()
+            ),
+        ));
     }
     if im.count == 0 {
         return Err(data_err(images, "holds no images"));
     }
-    Ok(Split { images: im, labels: lb })
+    Ok(Split {
+        images: im,
+        labels: lb,
+    })
 }
 
 /// Finds `stem` in `dir` as `stem` or `stem.gz`.
@@ -174,16 +235,43 @@ pub fn read_dir(dir: &Path, classes: usize) -> Result<(Split, Split)> {
         return Err(data_err(dir, "is not a folder: --data expects a folder with train-images-idx3-ubyte(.gz), train-labels-idx1-ubyte(.gz), t10k-images-idx3-ubyte(.gz) and t10k-labels-idx1-ubyte(.gz)"));
     }
     let need = |stems: &[&str]| {
-        find(dir, stems).ok_or_else(|| data_err(dir, format!("no {} (or .gz) in this folder: --data expects the standard MNIST file names", stems[0])))
+        find(dir, stems).ok_or_else(|| {
+            data_err(
+                dir,
+                format!(
+                    "no {} (or .gz) in this folder: --data expects the standard MNIST file names",
+                    stems[0]
+                ),
+            )
+        })
     };
-    let tri = need(&["train-images-idx3-ubyte", "train-images.idx3-ubyte", "mnist5k-train-images-idx3-ubyte"])?;
-    let trl = need(&["train-labels-idx1-ubyte", "train-labels.idx1-ubyte", "mnist5k-train-labels-idx1-ubyte"])?;
-    let tei = need(&["t10k-images-idx3-ubyte", "t10k-images.idx3-ubyte", "mnist5k-test-images-idx3-ubyte"])?;
-    let tel = need(&["t10k-labels-idx1-ubyte", "t10k-labels.idx1-ubyte", "mnist5k-test-labels-idx1-ubyte"])?;
+    let tri = need(&[
+        "train-images-idx3-ubyte",
+        "train-images.idx3-ubyte",
+        "mnist5k-train-images-idx3-ubyte",
+    ])?;
+    let trl = need(&[
+        "train-labels-idx1-ubyte",
+        "train-labels.idx1-ubyte",
+        "mnist5k-train-labels-idx1-ubyte",
+    ])?;
+    let tei = need(&[
+        "t10k-images-idx3-ubyte",
+        "t10k-images.idx3-ubyte",
+        "mnist5k-test-images-idx3-ubyte",
+    ])?;
+    let tel = need(&[
+        "t10k-labels-idx1-ubyte",
+        "t10k-labels.idx1-ubyte",
+        "mnist5k-test-labels-idx1-ubyte",
+    ])?;
     let train = read_split(&tri, &trl, classes)?;
     let test = read_split(&tei, &tel, classes)?;
     if train.images.rows != test.images.rows || train.images.cols != test.images.cols {
-        return Err(data_err(&tei, "test images differ in size from the training images"));
+        return Err(data_err(
+            &tei,
+            "test images differ in size from the training images",
+        ));
     }
     Ok((train, test))
 }

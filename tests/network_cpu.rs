@@ -1,0 +1,232 @@
+//! Whole-network gradients (every trainable element, absorbers in between, detector loss) against
+//! central finite differences in f64; optical vs exact mode; the plan's shape.
+mod common;
+use common::*;
+use wavetrain::cpu::{CpuNetwork, State};
+use wavetrain::model::{Config, GradientMode};
+use wavetrain::plan::{Op, Plan};
+
+fn small_config(od: f64, loss: &str) -> Config {
+    let text = format!(
+        r#"
+name = "fd"
+[optics]
+wavelength = 780e-9
+pitch = 4e-6
+nx = 16
+ny = 16
+[input]
+intensity = 2.0
+size = 12
+[[elements]]
+type = "phase"
+macro_pixel = 2
+init_std = 1.0
+[[elements]]
+type = "free-space"
+distance = 200e-6
+[[elements]]
+type = "absorber"
+od = {od}
+[[elements]]
+type = "amplitude"
+macro_pixel = 4
+init = 0.7
+[[elements]]
+type = "lens"
+focal_length = 5e-3
+[[elements]]
+type = "free-space"
+distance = 150e-6
+[[elements]]
+type = "absorber"
+od = {od}
+model = "beer-lambert"
+[[elements]]
+type = "phase"
+init_std = 0.5
+[[elements]]
+type = "fourier"
+focal_length = 2e-3
+[readout]
+classes = 4
+detector_size = 3
+loss = "{loss}"
+temperature = 0.3
+[train]
+batch = 3
+"#
+    );
+    Config::from_toml(&text, "test").unwrap()
+}
+
+fn input(cfg: &Config, batch: usize, seed: u64) -> Vec<f32> {
+    let n = cfg.optics.nx * cfg.optics.ny;
+    random_real::<f32>(batch * n, 0.0, 1.5, seed)
+}
+
+fn check_fd(od: f64, loss: &str) {
+    let cfg = small_config(od, loss);
+    let plan = Plan::new(&cfg).unwrap();
+    let mut state = State::init(&plan, 3);
+    // Random amplitudes so the amplitude SLM is not uniform.
+    state.params[1] = random_real(state.params[1].len(), -1.0, 1.0, 4);
+    let x = input(&cfg, 3, 5);
+    let labels = [0u8, 3, 1];
+    let mut net = CpuNetwork::<f64>::new(&cfg, &state).unwrap();
+    net.set_gradient(GradientMode::Exact);
+    net.forward(&x, None);
+    net.loss(&labels);
+    net.backward(None);
+    let grads = net.grads.clone();
+    let base = net.params.clone();
+    let gmax = grads.iter().flatten().fold(0.0f64, |m, g| m.max(g.abs()));
+    assert!(gmax > 1e-4, "gradient vanishes: {gmax}");
+    let h = 1e-6;
+    let mut worst = 0.0f64;
+    for p in 0..base.len() {
+        for j in 0..base[p].len() {
+            let mut eval = |d: f64| {
+                net.params = base.clone();
+                net.params[p][j] += d;
+                net.refresh_masks();
+                net.forward(&x, None);
+                net.loss(&labels).loss_sum / labels.len() as f64
+            };
+            let fd = (eval(h) - eval(-h)) / (2.0 * h);
+            let err = (fd - grads[p][j]).abs() / gmax;
+            worst = worst.max(err);
+            assert!(
+                err < 1e-6,
+                "od {od} {loss}: param {p}[{j}]: probe {:.6e}, finite difference {fd:.6e}",
+                grads[p][j]
+            );
+        }
+    }
+    eprintln!("od {od} {loss}: worst error {worst:.2e} of the largest gradient");
+}
+
+#[test]
+fn exact_network_gradient_matches_finite_differences() {
+    check_fd(3.0, "cross-entropy");
+}
+
+#[test]
+fn exact_network_gradient_matches_finite_differences_mse() {
+    check_fd(1.0, "mse");
+}
+
+fn grads(cfg: &Config, mode: GradientMode) -> Vec<Vec<f64>> {
+    let plan = Plan::new(cfg).unwrap();
+    let state = State::init(&plan, 3);
+    let mut net = CpuNetwork::<f64>::new(cfg, &state).unwrap();
+    net.set_gradient(mode);
+    net.forward(&input(cfg, 3, 6), None);
+    net.loss(&[1, 2, 3]);
+    net.backward(None);
+    net.grads.clone()
+}
+
+#[test]
+fn optical_equals_exact_without_absorption_and_differs_with_it() {
+    let cfg = small_config(0.0, "cross-entropy");
+    let (o, e) = (
+        grads(&cfg, GradientMode::Optical),
+        grads(&cfg, GradientMode::Exact),
+    );
+    for (a, b) in o.iter().flatten().zip(e.iter().flatten()) {
+        assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()));
+    }
+    let cfg = small_config(5.0, "cross-entropy");
+    let (o, e) = (
+        grads(&cfg, GradientMode::Optical),
+        grads(&cfg, GradientMode::Exact),
+    );
+    let diff: f64 = o[0].iter().zip(&e[0]).map(|(a, b)| (a - b).abs()).sum();
+    let norm: f64 = e[0].iter().map(|b| b.abs()).sum();
+    assert!(
+        diff > 1e-3 * norm,
+        "optical and exact should differ at α₀ = 5: {diff} vs {norm}"
+    );
+    // The last SLM sees no absorber downstream: identical gradients.
+    for (a, b) in o[2].iter().zip(&e[2]) {
+        assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()));
+    }
+}
+
+#[test]
+fn plan_keeps_only_what_the_probe_needs() {
+    let mut cfg = small_config(1.0, "mse");
+    // An absorber before the first SLM: its input need not be kept, and the probe stops at SLM 0.
+    cfg.elements.insert(
+        0,
+        wavetrain::model::Element::Absorber {
+            od: 1.0,
+            model: Default::default(),
+        },
+    );
+    let plan = Plan::new(&cfg).unwrap();
+    assert_eq!(plan.pump.len(), cfg.elements.len());
+    assert_eq!(
+        plan.pump[0].save, None,
+        "the first absorber is before any SLM"
+    );
+    assert_eq!(plan.probe.len(), plan.pump.len() - 1);
+    assert_eq!(plan.probe.last().unwrap().op, Op::Mask { param: 0 });
+    assert!(!plan.probe.last().unwrap().pass);
+    assert!(plan.probe.iter().take(plan.probe.len() - 1).all(|s| s.pass));
+    // Reverse order.
+    let pumped: Vec<Op> = plan.pump[1..].iter().map(|s| s.op).rev().collect();
+    let probed: Vec<Op> = plan.probe.iter().map(|s| s.op).collect();
+    assert_eq!(pumped, probed);
+    assert_eq!(plan.params.len(), 3);
+    assert!((plan.out_dx - 780e-9 * 2e-3 / (16.0 * 4e-6)).abs() < 1e-18);
+}
+
+#[test]
+fn config_errors_name_the_key() {
+    let good = wavetrain::presets::preset("d2nn-mnist").unwrap().to_toml();
+    let cases = [
+        (
+            good.replace("wavelength = 0.00000078", "wavelength = -0.00000078"),
+            "optics.wavelength",
+        ),
+        (good.replace("[optics]", "[optics]\ncolour = 3"), "colour"),
+        (
+            good.replacen("distance = 0.003", "distance = 0.0", 1),
+            "elements[0].distance",
+        ),
+        (good.replacen("od = 10.0", "od = -1.0", 1), ".od"),
+        (good.replace("nx = 50", "nx = 0"), "optics.nx"),
+        (good.replace("size = 28", "size = 80"), "input.size"),
+        (
+            good.replace("detector_size = 5", "detector_size = 40"),
+            "readout.detector_size",
+        ),
+        (good.replace("lr = 0.05", "lr = 0.0"), "train.lr"),
+    ];
+    for (text, key) in cases {
+        assert_ne!(text, good, "test case for {key} did not change the config");
+        let err = Config::from_toml(&text, "t.toml").unwrap_err().to_string();
+        assert!(err.contains(key), "error for {key} should name it: {err}");
+    }
+}
+
+#[test]
+fn presets_pass_the_sampling_check() {
+    for (name, _) in wavetrain::presets::PRESETS {
+        let cfg = wavetrain::presets::preset(name).unwrap();
+        assert!(
+            cfg.sampling_warnings().is_empty(),
+            "{name}: {:?}",
+            cfg.sampling_warnings()
+        );
+    }
+    // A distance far beyond what the padding holds is flagged.
+    let mut cfg = wavetrain::presets::preset("d2nn-mnist").unwrap();
+    cfg.elements[0] = wavetrain::model::Element::FreeSpace { distance: 0.05 };
+    assert!(cfg
+        .sampling_warnings()
+        .iter()
+        .any(|w| w.contains("wrap-around")));
+}
