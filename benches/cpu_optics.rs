@@ -11,7 +11,12 @@ use wavetrain::Grid;
 
 fn field(n: usize) -> Vec<Complex32> {
     (0..n)
-        .map(|i| Complex32::new(((i * 7919) % 1000) as f32 / 1000.0, ((i * 104729) % 997) as f32 / 997.0))
+        .map(|i| {
+            Complex32::new(
+                ((i * 7919) % 1000) as f32 / 1000.0,
+                ((i * 104729) % 997) as f32 / 997.0,
+            )
+        })
         .collect()
 }
 
@@ -31,7 +36,9 @@ fn sizes() -> Vec<(usize, usize)> {
 fn configure(c: &mut Criterion) -> criterion::BenchmarkGroup<'_, criterion::measurement::WallTime> {
     let mut g = c.benchmark_group("cpu");
     if std::env::var_os("WAVETRAIN_BENCH_FULL").is_none() {
-        g.sample_size(10).warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(2));
+        g.sample_size(10)
+            .warm_up_time(Duration::from_millis(300))
+            .measurement_time(Duration::from_secs(2));
     }
     g
 }
@@ -42,9 +49,11 @@ fn bench_fft(c: &mut Criterion) {
         let mut plan = Fft2::<f32>::new(n, n);
         let mut data = field(n * n * b);
         g.throughput(Throughput::Elements((n * n * b) as u64));
-        g.bench_with_input(BenchmarkId::new("fft2", format!("{n}x{n}/b{b}")), &(), |bench, _| {
-            bench.iter(|| plan.process(&mut data, Direction::Forward))
-        });
+        g.bench_with_input(
+            BenchmarkId::new("fft2", format!("{n}x{n}/b{b}")),
+            &(),
+            |bench, _| bench.iter(|| plan.process(&mut data, Direction::Forward)),
+        );
     }
     g.finish();
 }
@@ -56,9 +65,11 @@ fn bench_propagate(c: &mut Criterion) {
         let mut p = Propagator::<f32>::new(&grid, 780e-9, 5e-3, 2.0, true);
         let mut data = field(n * n * b);
         g.throughput(Throughput::Elements((n * n * b) as u64));
-        g.bench_with_input(BenchmarkId::new("propagate", format!("{n}x{n}/b{b}")), &(), |bench, _| {
-            bench.iter(|| p.apply(&mut data))
-        });
+        g.bench_with_input(
+            BenchmarkId::new("propagate", format!("{n}x{n}/b{b}")),
+            &(),
+            |bench, _| bench.iter(|| p.apply(&mut data)),
+        );
     }
     g.finish();
 }

@@ -21,7 +21,10 @@ fn main() -> wavetrain::Result<()> {
         })
         .collect();
     println!("Rayleigh range z_R = {:.3} mm", z_r * 1e3);
-    println!("{:>8} {:>12} {:>12} {:>8}", "z (mm)", "w meas (µm)", "w theo (µm)", "err %");
+    println!(
+        "{:>8} {:>12} {:>12} {:>8}",
+        "z (mm)", "w meas (µm)", "w theo (µm)", "err %"
+    );
     let steps = 64;
     let z_max = 3.0 * z_r;
     let mut cut = vec![0.0; steps * grid.nx];
@@ -42,7 +45,13 @@ fn main() -> wavetrain::Result<()> {
         if s % 9 == 0 || s == steps - 1 {
             let w = 2.0 * (m2 / m0).sqrt();
             let theo = w0 * (1.0 + (z / z_r).powi(2)).sqrt();
-            println!("{:8.3} {:12.3} {:12.3} {:8.3}", z * 1e3, w * 1e6, theo * 1e6, 100.0 * (w / theo - 1.0));
+            println!(
+                "{:8.3} {:12.3} {:12.3} {:8.3}",
+                z * 1e3,
+                w * 1e6,
+                theo * 1e6,
+                100.0 * (w / theo - 1.0)
+            );
         }
     }
     // Normalise each row to its peak so the spreading is visible along z.
@@ -55,8 +64,18 @@ fn main() -> wavetrain::Result<()> {
     let path = std::path::Path::new("out/gaussian_beam.png");
     panels(
         path,
-        &format!("Gaussian beam, w0 = {} µm, z = 0 … {:.1} mm (top → bottom)", w0 * 1e6, z_max * 1e3),
-        &[Panel { title: "|E|² along x (row-normalised)".into(), data: &cut, nx: grid.nx, ny: steps, cyclic: false }],
+        &format!(
+            "Gaussian beam, w0 = {} µm, z = 0 … {:.1} mm (top → bottom)",
+            w0 * 1e6,
+            z_max * 1e3
+        ),
+        &[Panel {
+            title: "|E|² along x (row-normalised)".into(),
+            data: &cut,
+            nx: grid.nx,
+            ny: steps,
+            cyclic: false,
+        }],
         1,
     )?;
     println!("wrote {}", path.display());

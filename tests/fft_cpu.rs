@@ -36,7 +36,13 @@ fn check_fft<T: Real>(nx: usize, ny: usize, batch: usize, rel: f64) {
             let img = to_f64(&x[b * nx * ny..(b + 1) * nx * ny]);
             let want = naive_dft2(&img, nx, ny, dir == Direction::Inverse);
             let tol = rel * ((nx * ny) as f64).log2();
-            assert_close(&y[b * nx * ny..(b + 1) * nx * ny], &want, tol, tol, &format!("{}×{} {:?} {}", nx, ny, dir, T::NAME));
+            assert_close(
+                &y[b * nx * ny..(b + 1) * nx * ny],
+                &want,
+                tol,
+                tol,
+                &format!("{}×{} {:?} {}", nx, ny, dir, T::NAME),
+            );
         }
     }
     // Round trip.

@@ -23,16 +23,34 @@ impl Chain {
     fn new(model: AbsorberModel, od: f64) -> Self {
         let grid = Grid::new(16, 16, 4e-6).unwrap();
         let regions = vec![
-            Region { x0: 2, y0: 3, w: 4, h: 3 },
-            Region { x0: 9, y0: 8, w: 5, h: 6 },
-            Region { x0: 1, y0: 11, w: 3, h: 4 },
+            Region {
+                x0: 2,
+                y0: 3,
+                w: 4,
+                h: 3,
+            },
+            Region {
+                x0: 9,
+                y0: 8,
+                w: 5,
+                h: 6,
+            },
+            Region {
+                x0: 1,
+                y0: 11,
+                w: 3,
+                h: 4,
+            },
         ];
         let batch = 2;
         Chain {
             p: Propagator::new(&grid, 780e-9, 300e-6, 2.0, true),
             absorber: Absorber::new(od, model),
             weights: random_real(batch * regions.len(), -1.0, 1.0, 40),
-            input: random_field(grid.len() * batch, 41).iter().map(|v| v * 1.5).collect(),
+            input: random_field(grid.len() * batch, 41)
+                .iter()
+                .map(|v| v * 1.5)
+                .collect(),
             grid,
             regions,
         }
@@ -78,7 +96,10 @@ impl Chain {
         cpu::modulate(&mut b, nx, ny, &cpu::amplitude_mask(amp), K_AMP);
         cpu::absorber_probe(&mut b, &v_abs, &self.absorber, exact);
         self.p.apply(&mut b);
-        let g_phase = cpu::phase_grad(phase, &cpu::mask_correlation(&self.input, &b, nx, ny, K_PHASE));
+        let g_phase = cpu::phase_grad(
+            phase,
+            &cpu::mask_correlation(&self.input, &b, nx, ny, K_PHASE),
+        );
         (g_phase, g_amp)
     }
 }
@@ -98,7 +119,11 @@ fn check_model(model: AbsorberModel) {
         let fd = (c.forward(&a, &amp).0 - c.forward(&b, &amp).0) / (2.0 * h);
         let err = (fd - gp[j]).abs() / gmax;
         worst = worst.max(err);
-        assert!(err < 1e-6, "{model:?} phase {j}: probe {} vs FD {fd}", gp[j]);
+        assert!(
+            err < 1e-6,
+            "{model:?} phase {j}: probe {} vs FD {fd}",
+            gp[j]
+        );
     }
     for j in 0..amp.len() {
         let (mut a, mut b) = (amp.clone(), amp.clone());
@@ -107,7 +132,11 @@ fn check_model(model: AbsorberModel) {
         let fd = (c.forward(&phase, &a).0 - c.forward(&phase, &b).0) / (2.0 * h);
         let err = (fd - ga[j]).abs() / gmax;
         worst = worst.max(err);
-        assert!(err < 1e-6, "{model:?} amplitude {j}: probe {} vs FD {fd}", ga[j]);
+        assert!(
+            err < 1e-6,
+            "{model:?} amplitude {j}: probe {} vs FD {fd}",
+            ga[j]
+        );
     }
     assert!(gmax > 1e-3, "gradients should not vanish: {gmax}");
     eprintln!("{model:?}: worst relative gradient error {worst:.2e}");
@@ -128,15 +157,24 @@ fn optical_probe_equals_exact_only_without_absorption() {
     let phase: Vec<f64> = random_real(64, -3.0, 3.0, 44);
     let amp: Vec<f64> = random_real(16, -1.0, 1.0, 45);
     let mut c0 = Chain::new(AbsorberModel::Thin, 0.0);
-    let (o, e) = (c0.gradients(&phase, &amp, false), c0.gradients(&phase, &amp, true));
+    let (o, e) = (
+        c0.gradients(&phase, &amp, false),
+        c0.gradients(&phase, &amp, true),
+    );
     for (x, y) in o.0.iter().zip(&e.0).chain(o.1.iter().zip(&e.1)) {
         assert!((x - y).abs() <= 1e-12 * (1.0 + y.abs()));
     }
     let mut c5 = Chain::new(AbsorberModel::Thin, 5.0);
-    let (o, e) = (c5.gradients(&phase, &amp, false), c5.gradients(&phase, &amp, true));
+    let (o, e) = (
+        c5.gradients(&phase, &amp, false),
+        c5.gradients(&phase, &amp, true),
+    );
     let diff: f64 = o.0.iter().zip(&e.0).map(|(x, y)| (x - y).abs()).sum();
     let norm: f64 = e.0.iter().map(|y| y.abs()).sum();
-    assert!(diff > 1e-3 * norm, "optical and exact gradients should differ at α₀ = 5");
+    assert!(
+        diff > 1e-3 * norm,
+        "optical and exact gradients should differ at α₀ = 5"
+    );
     // Downstream of the absorber the two modes agree exactly.
     for (x, y) in o.1.iter().zip(&e.1) {
         assert!((x - y).abs() <= 1e-12 * (1.0 + y.abs()));

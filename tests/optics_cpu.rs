@@ -46,7 +46,10 @@ fn parseval_for_propagation_lens_and_masks() {
     let x: Vec<Complex<f64>> = random_field(grid.len() * 2, 1);
     let mut y = x.clone();
     Propagator::<f64>::new(&grid, LAMBDA, 5e-3, 1.0, false).apply(&mut y);
-    assert!((power(&y) - power(&x)).abs() < 1e-10 * power(&x), "propagation");
+    assert!(
+        (power(&y) - power(&x)).abs() < 1e-10 * power(&x),
+        "propagation"
+    );
 
     let grid_sq = Grid::new(64, 64, 8e-6).unwrap();
     let x: Vec<Complex<f64>> = random_field(grid_sq.len(), 2);
@@ -56,12 +59,18 @@ fn parseval_for_propagation_lens_and_masks() {
     // Power Σ|E|²·dx² is conserved at the new pitch.
     let p_in = power(&x) * 8e-6f64.powi(2);
     let p_out = power(&y) * lens.pitch_out().powi(2);
-    assert!((p_in - p_out).abs() < 1e-10 * p_in, "lens: {p_in} vs {p_out}");
+    assert!(
+        (p_in - p_out).abs() < 1e-10 * p_in,
+        "lens: {p_in} vs {p_out}"
+    );
 
     let phase: Vec<f64> = random_real(32 * 24, -10.0, 10.0, 3);
     let mut y = x[..64 * 48].to_vec();
     cpu::modulate(&mut y, 64, 48, &cpu::phase_mask(&phase), 2);
-    assert!((power(&y) - power(&x[..64 * 48])).abs() < 1e-10 * power(&y), "phase mask");
+    assert!(
+        (power(&y) - power(&x[..64 * 48])).abs() < 1e-10 * power(&y),
+        "phase mask"
+    );
 }
 
 #[test]
@@ -72,7 +81,8 @@ fn transfer_function_inverts_on_propagating_modes() {
     let mut propagating = 0;
     for ky in 0..n {
         for kx in 0..n {
-            let f2 = wavetrain::grid::fft_freq(kx, n, dx).powi(2) + wavetrain::grid::fft_freq(ky, n, dx).powi(2);
+            let f2 = wavetrain::grid::fft_freq(kx, n, dx).powi(2)
+                + wavetrain::grid::fft_freq(ky, n, dx).powi(2);
             let i = ky * n + kx;
             if f2 < 1.0 / (LAMBDA * LAMBDA) {
                 propagating += 1;
@@ -106,7 +116,10 @@ fn propagation_group_laws() {
     let mut c = x.clone();
     let mut p = Propagator::<f64>::new(&grid, LAMBDA, 2e-3, 2.0, true);
     p.apply(&mut c);
-    assert!(power(&c) < power(&x) * (1.0 + 1e-12), "padded step cannot create power");
+    assert!(
+        power(&c) < power(&x) * (1.0 + 1e-12),
+        "padded step cannot create power"
+    );
 }
 
 #[test]
@@ -120,7 +133,10 @@ fn gaussian_beam_width_follows_analytic_law() {
         Propagator::<f64>::new(&grid, LAMBDA, z, 2.0, true).apply(&mut y);
         let w = beam_width_x(&y, grid.nx, grid.ny, grid.dx);
         let want = w0 * (1.0 + (z / zr).powi(2)).sqrt();
-        assert!((w / want - 1.0).abs() < 0.01, "z = {z}: width {w:.4e}, analytic {want:.4e}");
+        assert!(
+            (w / want - 1.0).abs() < 0.01,
+            "z = {z}: width {w:.4e}, analytic {want:.4e}"
+        );
     }
 }
 
@@ -133,7 +149,12 @@ fn talbot_self_imaging_of_a_cosine_grating() {
     let period = 16.0 * dx; // 4 periods across the periodic window
     let grid = Grid::new(n, 8, dx).unwrap();
     let x: Vec<Complex<f64>> = (0..grid.len())
-        .map(|i| Complex::new(1.0 + 0.5 * (2.0 * std::f64::consts::PI * grid.x(i % n) / period).cos(), 0.0))
+        .map(|i| {
+            Complex::new(
+                1.0 + 0.5 * (2.0 * std::f64::consts::PI * grid.x(i % n) / period).cos(),
+                0.0,
+            )
+        })
         .collect();
     let zt = LAMBDA / (1.0 - (1.0 - (LAMBDA / period).powi(2)).sqrt());
     let mut y = x.clone();
@@ -143,10 +164,25 @@ fn talbot_self_imaging_of_a_cosine_grating() {
     let mut h = x.clone();
     Propagator::<f64>::new(&grid, LAMBDA, zt / 2.0, 1.0, false).apply(&mut h);
     let shifted: Vec<Complex<f64>> = (0..grid.len())
-        .map(|i| Complex::new(1.0 - 0.5 * (2.0 * std::f64::consts::PI * grid.x(i % n) / period).cos(), 0.0))
+        .map(|i| {
+            Complex::new(
+                1.0 - 0.5 * (2.0 * std::f64::consts::PI * grid.x(i % n) / period).cos(),
+                0.0,
+            )
+        })
         .collect();
-    let intens = |v: &[Complex<f64>]| v.iter().map(|c| Complex::new(c.norm_sqr(), 0.0)).collect::<Vec<_>>();
-    assert_close(&intens(&h), &intens(&shifted), 1e-9, 1e-9, "half-Talbot intensity");
+    let intens = |v: &[Complex<f64>]| {
+        v.iter()
+            .map(|c| Complex::new(c.norm_sqr(), 0.0))
+            .collect::<Vec<_>>()
+    };
+    assert_close(
+        &intens(&h),
+        &intens(&shifted),
+        1e-9,
+        1e-9,
+        "half-Talbot intensity",
+    );
 }
 
 #[test]
@@ -161,7 +197,10 @@ fn lens_focuses_gaussian_to_analytic_waist() {
     lens.apply(&mut y);
     let w = beam_width_x(&y, n, n, lens.pitch_out());
     let want = LAMBDA * f / (std::f64::consts::PI * w0);
-    assert!((w / want - 1.0).abs() < 0.01, "focus waist {w:.4e} vs {want:.4e}");
+    assert!(
+        (w / want - 1.0).abs() < 0.01,
+        "focus waist {w:.4e} vs {want:.4e}"
+    );
 }
 
 #[test]
@@ -179,7 +218,10 @@ fn thin_lens_phase_focuses_like_the_2f_lens() {
     Propagator::<f64>::new(&grid, LAMBDA, f, 2.0, true).apply(&mut y);
     let w = beam_width_x(&y, n, n, dx);
     let want = LAMBDA * f / (std::f64::consts::PI * w0);
-    assert!((w / want - 1.0).abs() < 0.02, "thin-lens focus {w:.4e} vs {want:.4e}");
+    assert!(
+        (w / want - 1.0).abs() < 0.02,
+        "thin-lens focus {w:.4e} vs {want:.4e}"
+    );
 }
 
 #[test]
@@ -187,9 +229,15 @@ fn absorber_values_of_design_notes() {
     let a = Absorber::new(10.0, AbsorberModel::Thin);
     let rel = |x: f64, y: f64| ((x - y) / y).abs();
     let (g, t, gp) = a.response(1.0);
-    assert!(rel(g, 0.082085) < 1e-5 && rel(t, 0.082085) < 1e-5 && rel(gp, 0.28730) < 1e-5, "{g} {t} {gp}");
+    assert!(
+        rel(g, 0.082085) < 1e-5 && rel(t, 0.082085) < 1e-5 && rel(gp, 0.28730) < 1e-5,
+        "{g} {t} {gp}"
+    );
     let (g, t, gp) = a.response(3.0);
-    assert!(rel(g, 1.8196) < 1e-4 && rel(t, 0.60653) < 1e-5 && rel(gp, 1.1524) < 1e-4, "{g} {t} {gp}");
+    assert!(
+        rel(g, 1.8196) < 1e-4 && rel(t, 0.60653) < 1e-5 && rel(gp, 1.1524) < 1e-4,
+        "{g} {t} {gp}"
+    );
     let (_, t, _) = a.response(0.0);
     assert!(rel(t, (-5f64).exp()) < 1e-12);
     // The ratio g'/t peaks at 1 + α₀/4 at |z| = 1 (thin model).
@@ -225,7 +273,10 @@ fn beer_lambert_solves_its_equation() {
             assert!(resid.abs() < 1e-9, "od {od}, s {s}: residual {resid}");
             // f32 path agrees with f64 to f32 precision.
             let t32: f32 = a.transmission(s as f32);
-            assert!((t32 as f64 - t).abs() < 2e-6 * t.max(1e-3), "f32 od {od} s {s}: {t32} vs {t}");
+            assert!(
+                (t32 as f64 - t).abs() < 2e-6 * t.max(1e-3),
+                "f32 od {od} s {s}: {t32} vs {t}"
+            );
         }
     }
     assert!((wavetrain::optics::absorber::lambert_w0(1.0) - 0.567_143_290_409_783_8).abs() < 1e-14);
@@ -262,7 +313,10 @@ fn absorber_slopes_match_finite_differences() {
             } else {
                 (a.transmission(s + h) - a.transmission(s - h)) / (2.0 * h)
             };
-            assert!((d - fd).abs() < 1e-6 * (1.0 + d.abs()) + if s == 0.0 { 1e-5 } else { 0.0 }, "{model:?} s {s}: {d} vs {fd}");
+            assert!(
+                (d - fd).abs() < 1e-6 * (1.0 + d.abs()) + if s == 0.0 { 1e-5 } else { 0.0 },
+                "{model:?} s {s}: {d} vs {fd}"
+            );
         }
         // Beer–Lambert exact derivative g' = t (1+s)/(1+s_out).
         if model == AbsorberModel::BeerLambert {
@@ -289,10 +343,16 @@ fn check_linear(
     adjoint(&mut ahy);
     // ⟨Mx, y⟩_bilinear = ⟨x, Mᵀy⟩_bilinear with Mᵀ = M (the probe pass).
     let (l, r) = (bilinear(&mx, &y), bilinear(&x, &my));
-    assert!((l - r).norm() < 1e-10 * l.norm().max(1.0), "{what} transpose: {l} vs {r}");
+    assert!(
+        (l - r).norm() < 1e-10 * l.norm().max(1.0),
+        "{what} transpose: {l} vs {r}"
+    );
     // ⟨Mx, y⟩ = ⟨x, Mᴴy⟩.
     let (l, r) = (inner(&mx, &y), inner(&x, &ahy));
-    assert!((l - r).norm() < 1e-10 * l.norm().max(1.0), "{what} adjoint: {l} vs {r}");
+    assert!(
+        (l - r).norm() < 1e-10 * l.norm().max(1.0),
+        "{what} adjoint: {l} vs {r}"
+    );
 }
 
 #[test]
@@ -302,25 +362,48 @@ fn linear_elements_pass_transpose_and_adjoint_tests() {
     for (pad, bl) in [(1.0, false), (2.0, true), (1.5, true)] {
         let mut p = Propagator::<f64>::new(&grid, LAMBDA, 40e-6, pad, bl);
         let mut q = Propagator::<f64>::new(&grid, LAMBDA, 40e-6, pad, bl);
-        check_linear(grid.len() * 2, &mut |v| p.apply(v), &mut |v| q.apply_adjoint(v), &format!("propagation pad {pad} band limit {bl}"));
+        check_linear(
+            grid.len() * 2,
+            &mut |v| p.apply(v),
+            &mut |v| q.apply_adjoint(v),
+            &format!("propagation pad {pad} band limit {bl}"),
+        );
     }
     let mut l = Lens2f::<f64>::new(16, 16, 5e-6, LAMBDA, 0.05);
     let mut l2 = Lens2f::<f64>::new(16, 16, 5e-6, LAMBDA, 0.05);
-    check_linear(256 * 3, &mut |v| l.apply(v), &mut |v| l2.apply_adjoint(v), "2f lens");
+    check_linear(
+        256 * 3,
+        &mut |v| l.apply(v),
+        &mut |v| l2.apply_adjoint(v),
+        "2f lens",
+    );
     let phase: Vec<f64> = random_real(12 * 8, -3.0, 3.0, 8);
     let m = cpu::phase_mask(&phase);
     let mconj: Vec<Complex<f64>> = m.iter().map(|c| c.conj()).collect();
-    check_linear(nx * ny, &mut |v| cpu::modulate(v, nx, ny, &m, 2), &mut |v| cpu::modulate(v, nx, ny, &mconj, 2), "phase SLM");
+    check_linear(
+        nx * ny,
+        &mut |v| cpu::modulate(v, nx, ny, &m, 2),
+        &mut |v| cpu::modulate(v, nx, ny, &mconj, 2),
+        "phase SLM",
+    );
     let w: Vec<f64> = random_real(6 * 4, -1.0, 1.0, 9);
     let a = cpu::amplitude_mask(&w);
-    check_linear(nx * ny * 2, &mut |v| cpu::modulate(v, nx, ny, &a, 4), &mut |v| cpu::modulate(v, nx, ny, &a, 4), "amplitude SLM");
+    check_linear(
+        nx * ny * 2,
+        &mut |v| cpu::modulate(v, nx, ny, &a, 4),
+        &mut |v| cpu::modulate(v, nx, ny, &a, 4),
+        "amplitude SLM",
+    );
 }
 
 #[test]
 fn f32_propagation_matches_f64() {
     let grid = Grid::new(96, 64, 8e-6).unwrap();
     let x64: Vec<Complex<f64>> = random_field(grid.len() * 3, 21);
-    let x32: Vec<Complex<f32>> = x64.iter().map(|c| Complex::new(c.re as f32, c.im as f32)).collect();
+    let x32: Vec<Complex<f32>> = x64
+        .iter()
+        .map(|c| Complex::new(c.re as f32, c.im as f32))
+        .collect();
     let (mut a, mut b) = (x64.clone(), x32.clone());
     Propagator::<f64>::new(&grid, LAMBDA, 4e-3, 2.0, true).apply(&mut a);
     Propagator::<f32>::new(&grid, LAMBDA, 4e-3, 2.0, true).apply(&mut b);

@@ -56,7 +56,13 @@ pub fn rms<T: Real>(x: &[Complex<T>]) -> f64 {
 
 /// Relative-plus-absolute closeness: `|x − y| ≤ max(r·(|x| + |y|), a)` element-wise; the absolute
 /// floor `a` is given relative to the RMS of `want`. Panics with the worst element.
-pub fn assert_close<T: Real, U: Real>(got: &[Complex<T>], want: &[Complex<U>], r: f64, a_rel: f64, what: &str) {
+pub fn assert_close<T: Real, U: Real>(
+    got: &[Complex<T>],
+    want: &[Complex<U>],
+    r: f64,
+    a_rel: f64,
+    what: &str,
+) {
     assert_eq!(got.len(), want.len(), "{what}: lengths differ");
     let a = a_rel * rms(want).max(1e-300);
     let mut worst = (0.0f64, 0usize);
@@ -65,7 +71,10 @@ pub fn assert_close<T: Real, U: Real>(got: &[Complex<T>], want: &[Complex<U>], r
         let w = Complex::new(w.re.f64(), w.im.f64());
         let d = (g - w).norm();
         let tol = (r * (g.norm() + w.norm())).max(a);
-        assert!(d.is_finite(), "{what}: non-finite at {i}: got {g}, want {w}");
+        assert!(
+            d.is_finite(),
+            "{what}: non-finite at {i}: got {g}, want {w}"
+        );
         if d / tol > worst.0 {
             worst = (d / tol, i);
         }
@@ -81,7 +90,9 @@ pub fn assert_close<T: Real, U: Real>(got: &[Complex<T>], want: &[Complex<U>], r
 }
 
 pub fn to_f64<T: Real>(x: &[Complex<T>]) -> Vec<Complex<f64>> {
-    x.iter().map(|v| Complex::new(v.re.f64(), v.im.f64())).collect()
+    x.iter()
+        .map(|v| Complex::new(v.re.f64(), v.im.f64()))
+        .collect()
 }
 
 /// Bilinear product Σ x·y.
