@@ -220,6 +220,9 @@ pub fn train(
     } else {
         indicatif::ProgressBar::hidden()
     };
+    let fault_step: Option<usize> = std::env::var("WAVETRAIN_FAULT_STEP")
+        .ok()
+        .and_then(|v| v.parse().ok());
     let mut total_images = 0usize;
     let mut total_train_secs = 0.0f64;
     let save = |state: State, progress: &Progress| -> Result<()> {
@@ -262,6 +265,10 @@ pub fn train(
                 inp,
             );
             let labels: Vec<u8> = idx.iter().map(|&i| train.labels[i]).collect();
+            if fault_step == Some(epoch * batches + progress.batch + 1) {
+                // Testing hook (WAVETRAIN_FAULT_STEP): poison this step's input.
+                inp[0] = f32::NAN;
+            }
             let t0 = Instant::now();
             let stats = backend.train_step(inp, &labels)?;
             let dt = t0.elapsed().as_secs_f64();
