@@ -14,13 +14,24 @@ fn main() -> wavetrain::Result<()> {
     let mut cfg = wavetrain::presets::preset("d2nn-mnist")?;
     cfg.train.epochs = 1;
     cfg.train.max_train = Some(2000);
-    let (train_set, test_set) = wavetrain::data::read_dir(&wavetrain::data::idx::bundled_dir(), 10)?;
+    let (train_set, test_set) =
+        wavetrain::data::read_dir(&wavetrain::data::idx::bundled_dir(), 10)?;
     let state = State::init(&Plan::new(&cfg)?, cfg.train.seed);
     let mut backend = CpuBackend::new(&cfg, &state)?;
     let out = std::path::PathBuf::from("out/train_d2nn");
     std::fs::create_dir_all(&out).map_err(|e| wavetrain::Error::io(&out, e))?;
-    let opts = RunOptions { out, progress: true, stop: Arc::new(AtomicBool::new(false)), resume: None, pictures: true };
+    let opts = RunOptions {
+        out,
+        progress: true,
+        stop: Arc::new(AtomicBool::new(false)),
+        resume: None,
+        pictures: true,
+    };
     let summary = train(&cfg, &train_set, &test_set, &mut backend, &opts)?;
-    println!("test accuracy {:.1}% ({:.0} images/s)", 100.0 * summary.test_accuracy, summary.images_per_second);
+    println!(
+        "test accuracy {:.1}% ({:.0} images/s)",
+        100.0 * summary.test_accuracy,
+        summary.images_per_second
+    );
     Ok(())
 }
