@@ -33,6 +33,13 @@ enum Command {
     Train(TrainArgs),
     /// Evaluate a checkpoint on the test split: accuracy and confusion matrix.
     Eval(EvalArgs),
+    /// List every GPU adapter (name, backend, type, driver, key limits), which one `auto` picks,
+    /// and the CPU engine's threads.
+    Info {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the built-in presets, or print one as TOML.
     Presets {
         /// Print this preset's TOML.
@@ -167,6 +174,7 @@ fn main() -> ExitCode {
         Command::Train(a) => train(a),
         Command::Eval(a) => eval(a),
         Command::Presets { name } => presets(name),
+        Command::Info { json } => info(json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -482,5 +490,46 @@ fn eval(a: EvalArgs) -> Result<()> {
             println!("{i:>3} |{}", cells.join(""));
         }
     }
+    Ok(())
+}
+
+#[cfg(feature = "gpu")]
+fn info(json: bool) -> Result<()> {
+    let adapters = wavetrain::gpu::list_adapters();
+    let auto = wavetrain::gpu::auto_adapter();
+    let threads = rayon::current_num_threads();
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"adapters": adapters, "auto": auto.as_ref().map(|a| a.name.clone()), "cpu_threads": threads})
+        );
+        return Ok(());
+    }
+    println!("CPU engine: {threads} threads (rayon; set RAYON_NUM_THREADS to change)");
+    if adapters.is_empty() {
+        println!("GPU adapters: none found (WGPU_BACKEND={}); install a driver (e.g. `apt install mesa-vulkan-drivers` for the software Vulkan driver) or use --backend cpu", std::env::var("WGPU_BACKEND").unwrap_or_else(|_| "all".into()));
+    }
+    for (i, a) in adapters.iter().enumerate() {
+        println!("adapter {i}: {}", a.name);
+        println!("  backend {}, type {}{}, driver {} {}", a.backend, a.device_type, if a.software { " (software)" } else { "" }, a.driver, a.driver_info);
+        let l = &a.limits;
+        println!(
+            "  max buffer {} MiB, max storage binding {} MiB, workgroup storage {} KiB, {} invocations/workgroup",
+            l.max_buffer_size >> 20,
+            l.max_storage_buffer_binding_size >> 20,
+            l.max_compute_workgroup_storage_size >> 10,
+            l.max_compute_invocations_per_workgroup
+        );
+    }
+    match auto {
+        Some(a) => println!("--backend auto uses: {} ({})", a.name, a.backend),
+        None => println!("--backend auto uses: the CPU (no hardware GPU; --backend gpu accepts a software adapter)"),
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "gpu"))]
+fn info(_json: bool) -> Result<()> {
+    println!("CPU engine: {} threads; this build has no GPU support (feature `gpu` off)", rayon::current_num_threads());
     Ok(())
 }
