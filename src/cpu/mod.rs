@@ -5,6 +5,7 @@ pub mod absorber;
 pub mod detect;
 pub mod fft;
 pub mod lens;
+pub mod matmul;
 pub mod modulate;
 pub mod network;
 pub mod optimizer;
@@ -14,6 +15,7 @@ pub use absorber::{absorber_probe, absorber_pump};
 pub use detect::{detect, detect_probe, Region};
 pub use fft::{Direction, Fft2};
 pub use lens::Lens2f;
+pub use matmul::{matmul_forward, matmul_grad, matmul_transpose};
 pub use modulate::{
     amplitude_grad, amplitude_mask, mask_correlation, modulate, phase_grad, phase_mask,
 };

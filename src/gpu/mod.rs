@@ -1,1 +1,49 @@
 //! The GPU engine (wgpu/WGSL): the only module that touches wgpu.
+//!
+//! Fields live on the GPU as batched complex `f32` (`array<vec2<f32>>`, row-major
+//! `[batch][ny][nx]`, exactly like the CPU engine). Each op mirrors a CPU function of
+//! [`crate::cpu`] and runs the shader of the same name. An op is built once, bound to its
+//! buffers, with its pipelines (compiled once per context), bind groups and uniform buffers;
+//! afterwards it only records dispatches with `encode(&self, &mut wgpu::CommandEncoder)`, so a
+//! whole training step (pump pass, probe pass, update) can be one command submission.
+//! [`GpuContext::read`] is the one readback path, [`GpuContext::upload`] the upload path.
+//!
+//! Numerics: WGSL has no f64 and its `sin`/`cos` are only accurate near `[−π, π]`, so transfer
+//! functions and FFT twiddles are computed on the host in f64 and uploaded once as f32, and
+//! phases are reduced to `[−π, π]` before trigonometry.
+//!
+//! Sizes: FFT sides (and padded propagation sides) must be powers of two; a batch that does not
+//! fit the adapter's `max_storage_buffer_binding_size` is refused up front with the largest batch
+//! that does ([`GpuContext::max_batch`], [`TransferFunction::max_batch`]). Device errors
+//! (validation, out of memory, device lost) become [`crate::Error::Gpu`], never panics.
+
+pub mod absorber;
+pub mod buffer;
+pub mod context;
+pub mod copy;
+pub mod detect;
+pub mod fft;
+pub(crate) mod kernel;
+pub mod lens;
+pub mod matmul;
+pub mod modulate;
+pub mod optimizer;
+pub mod propagate;
+pub mod shaders;
+pub mod uniforms;
+
+pub use absorber::{AbsorberProbe, AbsorberPump};
+pub use buffer::{Field, GpuBuffer};
+pub use context::{
+    auto_adapter, list_adapters, AdapterRequest, AdapterSummary, GpuContext, LimitsSummary,
+};
+pub use copy::Copy;
+pub use detect::{Detect, DetectProbe, Regions};
+pub use fft::{check_fft_len, Fft2, MAX_FFT_LEN};
+pub use lens::Lens2f;
+pub use matmul::MatMul;
+pub use modulate::{BuildMask, MaskKind, Modulate, SlmGrad};
+pub use optimizer::{Adam, Sgd};
+pub use propagate::{Propagate, PropagateScratch, TransferFunction};
+/// The wgpu version this engine is built on (for `wgpu::CommandEncoder` and friends).
+pub use wgpu;

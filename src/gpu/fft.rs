@@ -1,0 +1,396 @@
+//! Batched unitary 2-D FFT on the GPU (mirrors `src/cpu/fft.rs`, runs `shaders/fft.wgsl`), and
+//! the line passes that propagation and the 2f lens are built from.
+//!
+//! A *line pass* transforms every row (or every column) of a batch: Stockham autosort, radix 4
+//! with one radix-2 stage for odd `log2 n`. A line that fits the workgroup memory is done in one
+//! dispatch (`fft_shared`), zero-padding on load, cropping and scaling on store, and optionally
+//! transform · transfer function · inverse transform fused. Longer lines run in global memory:
+//! gather, one dispatch per radix-2 stage, scatter. Twiddles `e^{−2πi·t/n}` are computed on the
+//! host in f64 and uploaded once per op.
+
+use num_complex::Complex32;
+
+use super::buffer::{Field, GpuBuffer};
+use super::context::GpuContext;
+use super::kernel::{encode_pass, groups_for, split_groups, u32_of, Dispatch, Slot};
+use super::uniforms::{FftParams, TransferParams};
+use crate::cpu::Direction;
+use crate::error::{Error, Result};
+
+/// Smallest workgroup tile in complex samples (four per thread for the radix-4 stages).
+const MIN_TILE: usize = 1024;
+/// Largest workgroup tile (16 values per invocation).
+const MAX_TILE: usize = 4096;
+/// Longest line the engine transforms.
+pub const MAX_FFT_LEN: usize = 1 << 16;
+
+/// Checks that the GPU can transform lines of `n` samples: a power of two from 2 to
+/// [`MAX_FFT_LEN`]. The error names the nearest sizes that work.
+pub fn check_fft_len(what: &str, n: usize) -> Result<()> {
+    if n.is_power_of_two() && (2..=MAX_FFT_LEN).contains(&n) {
+        return Ok(());
+    }
+    let hint = if n > MAX_FFT_LEN {
+        format!("use at most {MAX_FFT_LEN}")
+    } else if n < 2 {
+        "use at least 2".to_string()
+    } else {
+        let hi = n.next_power_of_two();
+        format!("use {} or {hi}", hi / 2)
+    };
+    Err(Error::Gpu(format!(
+        "{what} = {n}: the GPU FFT needs a power of two: {hint}"
+    )))
+}
+
+/// Where the samples of line `l`, element `i` live in a buffer:
+/// `img·(l / lines_per_img) + line·(l % lines_per_img) + elem·(i − off)` for `off ≤ i < off+len`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Lines {
+    pub img: usize,
+    pub line: usize,
+    pub elem: usize,
+    pub off: usize,
+    pub len: usize,
+}
+
+impl Lines {
+    /// The rows of `nx × ny` images, padded or cropped to `n` with the data at `off`.
+    pub(crate) fn rows(nx: usize, ny: usize, off: usize) -> Self {
+        Lines {
+            img: nx * ny,
+            line: nx,
+            elem: 1,
+            off,
+            len: nx,
+        }
+    }
+    /// The columns of `nx × ny` images, padded or cropped with the data at `off`.
+    pub(crate) fn cols(nx: usize, ny: usize, off: usize) -> Self {
+        Lines {
+            img: nx * ny,
+            line: 1,
+            elem: nx,
+            off,
+            len: ny,
+        }
+    }
+}
+
+/// A transfer function multiplied between a forward and an inverse transform: element `i` of line
+/// `l` takes `h[(l % lines_per_img)·line + i·elem]`, conjugated when `conj`.
+pub(crate) struct Transfer<'a> {
+    pub h: &'a wgpu::Buffer,
+    pub line: usize,
+    pub elem: usize,
+    pub conj: bool,
+}
+
+/// One pass of 1-D transforms of length `n` over `lines` lines.
+pub(crate) struct LinePass<'a> {
+    pub n: usize,
+    pub lines: usize,
+    pub lines_per_img: usize,
+    pub src: &'a wgpu::Buffer,
+    pub src_at: Lines,
+    pub dst: &'a wgpu::Buffer,
+    pub dst_at: Lines,
+    pub inverse: bool,
+    pub scale: f64,
+    pub transfer: Option<Transfer<'a>>,
+}
+
+/// Twiddle tables `w_t = e^{−2πi·t/n}`, `t < n`, for a set of lengths, in one buffer.
+pub(crate) struct Twiddles {
+    buf: GpuBuffer<Complex32>,
+    offsets: Vec<(usize, usize)>,
+}
+
+impl Twiddles {
+    pub(crate) fn new(ctx: &GpuContext, lens: &[usize]) -> Result<Self> {
+        let mut table = Vec::new();
+        let mut offsets: Vec<(usize, usize)> = Vec::new();
+        for &n in lens {
+            if offsets.iter().any(|&(m, _)| m == n) {
+                continue;
+            }
+            offsets.push((n, table.len()));
+            for t in 0..n {
+                // Angle in f64, reduced exactly: t/n in [0, 1).
+                let a = -2.0 * std::f64::consts::PI * (t as f64 / n as f64);
+                table.push(Complex32::new(a.cos() as f32, a.sin() as f32));
+            }
+        }
+        Ok(Twiddles {
+            buf: GpuBuffer::from_slice(ctx, "fft.twiddles", &table)?,
+            offsets,
+        })
+    }
+
+    fn offset(&self, n: usize) -> usize {
+        self.offsets
+            .iter()
+            .find(|&&(m, _)| m == n)
+            .map_or_else(|| missing_twiddles(n), |&(_, o)| o)
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn missing_twiddles(n: usize) -> ! {
+    panic!("fft: no twiddle table for length {n} (an op planned without it)")
+}
+
+/// Work buffers of the global-memory path, grown on demand and shared by an op's passes.
+#[derive(Default)]
+pub(crate) struct Work {
+    bufs: Option<(GpuBuffer<Complex32>, GpuBuffer<Complex32>)>,
+}
+
+impl Work {
+    fn get(&mut self, ctx: &GpuContext, len: usize) -> Result<(wgpu::Buffer, wgpu::Buffer)> {
+        if let Some((a, b)) = &self.bufs {
+            if a.len() >= len {
+                return Ok((a.buffer().clone(), b.buffer().clone()));
+            }
+        }
+        let a = GpuBuffer::new(ctx, "fft.work0", len)?;
+        let b = GpuBuffer::new(ctx, "fft.work1", len)?;
+        let out = (a.buffer().clone(), b.buffer().clone());
+        self.bufs = Some((a, b));
+        Ok(out)
+    }
+}
+
+fn log2(n: usize) -> u32 {
+    n.trailing_zeros()
+}
+
+/// Records the dispatches of one line pass.
+pub(crate) fn line_pass(
+    ctx: &GpuContext,
+    label: &str,
+    pass: &LinePass,
+    tw: &Twiddles,
+    work: &mut Work,
+) -> Result<Vec<Dispatch>> {
+    let n = pass.n;
+    let total = pass.lines * n;
+    u32_of("FFT samples per pass", total)?;
+    let base = FftParams {
+        n: n as u32,
+        log2n: log2(n),
+        lines: pass.lines as u32,
+        lines_per_img: pass.lines_per_img as u32,
+        src_img: u32_of("image stride", pass.src_at.img)?,
+        src_line: pass.src_at.line as u32,
+        src_elem: pass.src_at.elem as u32,
+        src_off: pass.src_at.off as u32,
+        src_len: pass.src_at.len as u32,
+        dst_img: u32_of("image stride", pass.dst_at.img)?,
+        dst_line: pass.dst_at.line as u32,
+        dst_elem: pass.dst_at.elem as u32,
+        dst_off: pass.dst_at.off as u32,
+        dst_len: pass.dst_at.len as u32,
+        twiddle_off: tw.offset(n) as u32,
+        inverse: pass.inverse as u32,
+        mode: pass.transfer.is_some() as u32,
+        h_line: pass.transfer.as_ref().map_or(0, |t| t.line as u32),
+        h_elem: pass.transfer.as_ref().map_or(0, |t| t.elem as u32),
+        conj_h: pass.transfer.as_ref().is_some_and(|t| t.conj) as u32,
+        scale: pass.scale as f32,
+        ..Default::default()
+    };
+    let twb = tw.buf.buffer();
+    let shared = ctx.fft_shared_bytes() as usize / 8;
+    let strided = pass.src_at.elem != 1 || pass.dst_at.elem != 1;
+    let mut tile = n.max(MIN_TILE);
+    if strided {
+        // Columns: several per workgroup, adjacent invocations on adjacent columns, so that
+        // loads and stores touch contiguous memory. Capped to keep 16 values per invocation.
+        while tile * 2 <= shared.min(MAX_TILE) {
+            tile *= 2;
+        }
+    }
+    let base = FftParams {
+        lines_fast: (strided && tile > n) as u32,
+        ..base
+    };
+    if tile <= shared {
+        // One dispatch: every line of the tile in workgroup memory.
+        use Slot::*;
+        let k = ctx.kernel(
+            "fft",
+            "fft_shared",
+            &[
+                (0, Uniform),
+                (1, Read),
+                (2, ReadWrite),
+                (3, Read),
+                (4, Read),
+            ],
+            &[("TILE", tile as u32)],
+        )?;
+        let u = ctx.uniform(&format!("wavetrain.{label}.params"), &base)?;
+        let h = pass.transfer.as_ref().map_or(twb, |t| t.h);
+        let groups = split_groups(ctx, pass.lines.div_ceil(tile / n) as u64)?;
+        return Ok(vec![Dispatch::new(
+            ctx,
+            k,
+            &[(0, &u), (1, pass.src), (2, pass.dst), (3, twb), (4, h)],
+            groups,
+        )?]);
+    }
+
+    // Global memory: gather → stages → (transfer → inverse stages) → scatter.
+    use Slot::*;
+    let consts = [("TILE", MIN_TILE as u32)];
+    let gather = ctx.kernel(
+        "fft",
+        "fft_gather",
+        &[(0, Uniform), (1, Read), (2, ReadWrite)],
+        &consts,
+    )?;
+    let stage = ctx.kernel(
+        "fft",
+        "fft_stage",
+        &[(0, Uniform), (1, Read), (2, ReadWrite), (3, Read)],
+        &consts,
+    )?;
+    let scatter = ctx.kernel(
+        "fft",
+        "fft_scatter",
+        &[(0, Uniform), (1, Read), (2, ReadWrite)],
+        &consts,
+    )?;
+    let (w0, w1) = work.get(ctx, total)?;
+    let all = groups_for(ctx, total)?;
+    let half = groups_for(ctx, total / 2)?;
+    let mut out = Vec::new();
+    let u = ctx.uniform(&format!("wavetrain.{label}.gather"), &base)?;
+    out.push(Dispatch::new(
+        ctx,
+        gather,
+        &[(0, &u), (1, pass.src), (2, &w0)],
+        all,
+    )?);
+    let mut cur = (w0, w1);
+    // One dispatch per radix-2 stage, ping-ponging between the work buffers.
+    let stages = |inverse: bool,
+                  cur: &mut (wgpu::Buffer, wgpu::Buffer),
+                  out: &mut Vec<Dispatch>|
+     -> Result<()> {
+        for s in 0..log2(n) {
+            let p = FftParams {
+                stage: s,
+                inverse: inverse as u32,
+                ..base
+            };
+            let u = ctx.uniform(&format!("wavetrain.{label}.stage{s}"), &p)?;
+            out.push(Dispatch::new(
+                ctx,
+                stage.clone(),
+                &[(0, &u), (1, &cur.0), (2, &cur.1), (3, twb)],
+                half,
+            )?);
+            *cur = (cur.1.clone(), cur.0.clone());
+        }
+        Ok(())
+    };
+    stages(pass.inverse, &mut cur, &mut out)?;
+    if let Some(t) = &pass.transfer {
+        let k = ctx.kernel(
+            "propagate",
+            "propagate_transfer",
+            &[(0, Uniform), (1, ReadWrite), (2, Read)],
+            &[],
+        )?;
+        let p = TransferParams {
+            lines: base.lines,
+            n: base.n,
+            lines_per_img: base.lines_per_img,
+            h_line: t.line as u32,
+            h_elem: t.elem as u32,
+            conj_h: t.conj as u32,
+            ..Default::default()
+        };
+        let u = ctx.uniform(&format!("wavetrain.{label}.transfer"), &p)?;
+        out.push(Dispatch::new(
+            ctx,
+            k,
+            &[(0, &u), (1, &cur.0), (2, t.h)],
+            all,
+        )?);
+        stages(!pass.inverse, &mut cur, &mut out)?;
+    }
+    let u = ctx.uniform(&format!("wavetrain.{label}.scatter"), &base)?;
+    out.push(Dispatch::new(
+        ctx,
+        scatter,
+        &[(0, &u), (1, &cur.0), (2, pass.dst)],
+        all,
+    )?);
+    Ok(out)
+}
+
+/// A planned, unitary, batched 2-D FFT of one field, in place (mirrors [`crate::cpu::Fft2`]):
+/// a row pass into a scratch buffer and a column pass back.
+pub struct Fft2 {
+    dispatches: Vec<Dispatch>,
+}
+
+impl Fft2 {
+    /// Plans the unitary transform (scale `1/√(nx·ny)`) of every image of `field`. Sides must be
+    /// powers of two (see [`check_fft_len`]); anything else is refused before any work.
+    pub fn new(ctx: &GpuContext, field: &Field, dir: Direction) -> Result<Self> {
+        Self::scaled(ctx, field, dir, 1.0)
+    }
+
+    /// As [`Fft2::new`], with the result multiplied by `extra` as well.
+    pub(crate) fn scaled(
+        ctx: &GpuContext,
+        field: &Field,
+        dir: Direction,
+        extra: f64,
+    ) -> Result<Self> {
+        let (nx, ny, batch) = (field.nx(), field.ny(), field.batch());
+        check_fft_len("grid nx", nx)?;
+        check_fft_len("grid ny", ny)?;
+        let tw = Twiddles::new(ctx, &[nx, ny])?;
+        let scratch = GpuBuffer::<Complex32>::new(ctx, "fft.scratch", field.len())?;
+        let mut work = Work::default();
+        let inverse = dir == Direction::Inverse;
+        let rows = LinePass {
+            n: nx,
+            lines: batch * ny,
+            lines_per_img: ny,
+            src: field.buffer(),
+            src_at: Lines::rows(nx, ny, 0),
+            dst: scratch.buffer(),
+            dst_at: Lines::rows(nx, ny, 0),
+            inverse,
+            scale: 1.0 / (nx as f64).sqrt(),
+            transfer: None,
+        };
+        let cols = LinePass {
+            n: ny,
+            lines: batch * nx,
+            lines_per_img: nx,
+            src: scratch.buffer(),
+            src_at: Lines::cols(nx, ny, 0),
+            dst: field.buffer(),
+            dst_at: Lines::cols(nx, ny, 0),
+            inverse,
+            scale: extra / (ny as f64).sqrt(),
+            transfer: None,
+        };
+        let mut dispatches = line_pass(ctx, "fft.rows", &rows, &tw, &mut work)?;
+        dispatches.extend(line_pass(ctx, "fft.cols", &cols, &tw, &mut work)?);
+        Ok(Fft2 { dispatches })
+    }
+
+    /// Records the transform.
+    pub fn encode(&self, enc: &mut wgpu::CommandEncoder) {
+        encode_pass(enc, "fft", &self.dispatches);
+    }
+}

@@ -1,0 +1,253 @@
+//! Free-space propagation on the GPU (mirrors [`crate::cpu::Propagator`], runs
+//! `shaders/fft.wgsl` and `shaders/propagate.wgsl`): zero-pad, FFT, multiply by the band-limited
+//! angular-spectrum transfer function, inverse FFT, crop.
+//!
+//! Same padded size ([`crate::grid::padded_len`]), same centred placement `(px − nx)/2`, same
+//! transfer function ([`crate::optics::transfer_function`], f64 on the host, scaled by
+//! `1/(px·py)` and uploaded once as f32) as the CPU. As on the CPU the padding is never
+//! materialised: the forward row FFTs run on the `ny` rows that hold light, the column FFT, the
+//! multiply by `H` and the inverse column FFT are one fused pass that keeps only the `ny` rows
+//! that survive the crop, and the inverse row FFTs write the cropped rows straight into the
+//! field. Three passes in all. The GPU FFT needs power-of-two padded sides.
+
+use num_complex::Complex32;
+
+use super::buffer::{Field, GpuBuffer};
+use super::context::GpuContext;
+use super::fft::{check_fft_len, line_pass, LinePass, Lines, Transfer, Twiddles, Work};
+use super::kernel::{encode_pass, Dispatch};
+use crate::error::{Error, Result};
+use crate::grid::{padded_len, Grid};
+use crate::optics::{sampling_report, transfer_function, SamplingReport};
+
+/// A free-space step's transfer function on the GPU, shared by every [`Propagate`] op over that
+/// distance (pump and probe passes alike). Cloning shares the GPU buffer.
+#[derive(Clone, Debug)]
+pub struct TransferFunction {
+    h: GpuBuffer<Complex32>,
+    nx: usize,
+    ny: usize,
+    px: usize,
+    py: usize,
+    report: SamplingReport,
+}
+
+impl TransferFunction {
+    /// Computes `H` for `distance` metres at `wavelength` on `grid`, zero-padded by `pad` (≥ 1),
+    /// with the Matsushima–Shimobaba band limit when `band_limit`, and uploads it. Padded sides
+    /// that are not powers of two are refused with the pad or grid that would work.
+    pub fn new(
+        ctx: &GpuContext,
+        grid: &Grid,
+        wavelength: f64,
+        distance: f64,
+        pad: f64,
+        band_limit: bool,
+    ) -> Result<Self> {
+        let (nx, ny) = (grid.nx, grid.ny);
+        let (px, py) = (padded_len(nx, pad), padded_len(ny, pad));
+        for (axis, n, p) in [("x", nx, px), ("y", ny, py)] {
+            if check_fft_len("padded size", p).is_err() {
+                let up = p.next_power_of_two();
+                return Err(Error::Gpu(format!(
+                    "free space: the padded {axis} side {p} ({n} pixels × pad {pad}) is not a power of two, which the GPU FFT needs: use pad {} (padded {up}) or a grid whose padded side is a power of two (e.g. {} pixels at pad {pad})",
+                    up as f64 / n as f64,
+                    (up as f64 / pad).floor()
+                )));
+            }
+        }
+        let scale = 1.0 / (px * py) as f64;
+        let h: Vec<Complex32> =
+            transfer_function(px, py, grid.dx, wavelength, distance, band_limit)
+                .into_iter()
+                .map(|v| Complex32::new((v.re * scale) as f32, (v.im * scale) as f32))
+                .collect();
+        Ok(TransferFunction {
+            h: GpuBuffer::from_slice(ctx, "propagate.h", &h)?,
+            nx,
+            ny,
+            px,
+            py,
+            report: sampling_report(nx, ny, grid.dx, pad, wavelength, distance),
+        })
+    }
+
+    /// The padded grid size `(px, py)`.
+    pub fn padded(&self) -> (usize, usize) {
+        (self.px, self.py)
+    }
+
+    /// The grid size `(nx, ny)`.
+    pub fn grid(&self) -> (usize, usize) {
+        (self.nx, self.ny)
+    }
+
+    /// The sampling diagnostics of this step.
+    pub fn report(&self) -> &SamplingReport {
+        &self.report
+    }
+
+    /// The largest batch a propagation on this grid can run in one binding.
+    pub fn max_batch(&self, ctx: &GpuContext) -> usize {
+        ctx.max_batch((self.ny * self.px * 8) as u64)
+    }
+}
+
+/// Intermediate buffers of a propagation (`batch·ny·px` complex samples each). Ops that never run
+/// concurrently — all ops of one command submission run in order — can share one.
+#[derive(Clone, Debug)]
+pub struct PropagateScratch {
+    a: GpuBuffer<Complex32>,
+    b: GpuBuffer<Complex32>,
+    len: usize,
+}
+
+impl PropagateScratch {
+    /// Scratch for `batch` images through `tf`. Too large a batch is refused with the largest
+    /// that fits.
+    pub fn new(ctx: &GpuContext, tf: &TransferFunction, batch: usize) -> Result<Self> {
+        let max = tf.max_batch(ctx);
+        if batch > max {
+            return Err(Error::Gpu(format!(
+                "free space on a {}×{} grid (padded {}×{}): a batch of {batch} exceeds the adapter's binding limit of {} bytes: use a batch of at most {max}",
+                tf.nx, tf.ny, tf.px, tf.py, ctx.max_binding()
+            )));
+        }
+        let len = batch * tf.ny * tf.px;
+        Ok(PropagateScratch {
+            a: GpuBuffer::new(ctx, "propagate.rows", len)?,
+            b: GpuBuffer::new(ctx, "propagate.cols", len)?,
+            len,
+        })
+    }
+
+    /// The two buffers, for tests that poison them.
+    pub fn buffers(&self) -> (&GpuBuffer<Complex32>, &GpuBuffer<Complex32>) {
+        (&self.a, &self.b)
+    }
+}
+
+/// Propagation of one field in place, bound to its buffers: the pump and the probe action
+/// (`adjoint = false`; the operator is symmetric) or the adjoint `Mᴴ` (`adjoint = true`, conj(H)).
+pub struct Propagate {
+    dispatches: Vec<Dispatch>,
+}
+
+impl Propagate {
+    /// Plans propagation of every image of `field` through `tf`, with its own scratch.
+    pub fn new(
+        ctx: &GpuContext,
+        field: &Field,
+        tf: &TransferFunction,
+        adjoint: bool,
+    ) -> Result<Self> {
+        let scratch = PropagateScratch::new(ctx, tf, field.batch())?;
+        Self::with_scratch(ctx, field, tf, adjoint, &scratch)
+    }
+
+    /// As [`Propagate::new`], using `scratch` (sized for at least this batch).
+    ///
+    /// # Panics
+    /// If the field's grid differs from the transfer function's, or `scratch` is too small.
+    pub fn with_scratch(
+        ctx: &GpuContext,
+        field: &Field,
+        tf: &TransferFunction,
+        adjoint: bool,
+        scratch: &PropagateScratch,
+    ) -> Result<Self> {
+        let (nx, ny, batch) = (field.nx(), field.ny(), field.batch());
+        let (px, py) = (tf.px, tf.py);
+        if (nx, ny) != (tf.nx, tf.ny) || scratch.len < batch * ny * px {
+            bad_shape(nx, ny, batch, tf, scratch.len);
+        }
+        let (ox, oy) = ((px - nx) / 2, (py - ny) / 2);
+        let tw = Twiddles::new(ctx, &[px, py])?;
+        let mut work = Work::default();
+        let (a, b) = (scratch.a.buffer(), scratch.b.buffer());
+        // Padded rows of length px, only the ny rows that hold light: [batch][ny][px].
+        let padded_rows = Lines {
+            img: ny * px,
+            line: px,
+            elem: 1,
+            off: 0,
+            len: px,
+        };
+        // Columns of those buffers, each a padded column of length py with the rows at oy.
+        let padded_cols = Lines {
+            img: ny * px,
+            line: 1,
+            elem: px,
+            off: oy,
+            len: ny,
+        };
+        let rows_fwd = LinePass {
+            n: px,
+            lines: batch * ny,
+            lines_per_img: ny,
+            src: field.buffer(),
+            src_at: Lines::rows(nx, ny, ox),
+            dst: a,
+            dst_at: padded_rows,
+            inverse: false,
+            scale: 1.0,
+            transfer: None,
+        };
+        let cols = LinePass {
+            n: py,
+            lines: batch * px,
+            lines_per_img: px,
+            src: a,
+            src_at: padded_cols,
+            dst: b,
+            dst_at: padded_cols,
+            inverse: false,
+            scale: 1.0,
+            // H is [ky][kx], px wide: column kx, element ky.
+            transfer: Some(Transfer {
+                h: tf.h.buffer(),
+                line: 1,
+                elem: px,
+                conj: adjoint,
+            }),
+        };
+        let rows_inv = LinePass {
+            n: px,
+            lines: batch * ny,
+            lines_per_img: ny,
+            src: b,
+            src_at: padded_rows,
+            dst: field.buffer(),
+            dst_at: Lines::rows(nx, ny, ox),
+            inverse: true,
+            scale: 1.0,
+            transfer: None,
+        };
+        let mut dispatches = line_pass(ctx, "propagate.rows", &rows_fwd, &tw, &mut work)?;
+        dispatches.extend(line_pass(ctx, "propagate.cols", &cols, &tw, &mut work)?);
+        dispatches.extend(line_pass(
+            ctx,
+            "propagate.rows_inv",
+            &rows_inv,
+            &tw,
+            &mut work,
+        )?);
+        Ok(Propagate { dispatches })
+    }
+
+    /// Records the propagation.
+    pub fn encode(&self, enc: &mut wgpu::CommandEncoder) {
+        encode_pass(enc, "propagate", &self.dispatches);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn bad_shape(nx: usize, ny: usize, batch: usize, tf: &TransferFunction, scratch: usize) -> ! {
+    panic!(
+        "Propagate: field {nx}×{ny}×{batch} does not fit a transfer function planned for {}×{} with scratch of {scratch} samples (need {})",
+        tf.nx,
+        tf.ny,
+        batch * ny * tf.px
+    )
+}

@@ -1,0 +1,182 @@
+//! `#[repr(C)]` twins of the WGSL uniform structs: each names its WGSL struct, and each WGSL
+//! struct names its twin here; `tests/shaders.rs` checks that their sizes agree.
+
+use bytemuck::{Pod, Zeroable};
+
+/// Twin of WGSL `FftParams` in `shaders/fft.wgsl`: one pass of 1-D FFTs over lines (rows or
+/// columns), with zero padding on load, crop and scale on store, and the fused transfer-function
+/// multiply of propagation.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct FftParams {
+    pub n: u32,
+    pub log2n: u32,
+    pub lines: u32,
+    pub lines_per_img: u32,
+    pub src_img: u32,
+    pub src_line: u32,
+    pub src_elem: u32,
+    pub src_off: u32,
+    pub src_len: u32,
+    pub dst_img: u32,
+    pub dst_line: u32,
+    pub dst_elem: u32,
+    pub dst_off: u32,
+    pub dst_len: u32,
+    pub twiddle_off: u32,
+    pub inverse: u32,
+    pub mode: u32,
+    pub h_line: u32,
+    pub h_elem: u32,
+    pub conj_h: u32,
+    pub scale: f32,
+    pub stage: u32,
+    pub lines_fast: u32,
+    pub _pad1: u32,
+}
+
+/// Twin of WGSL `TransferParams` in `shaders/propagate.wgsl`: the transfer-function multiply of
+/// the global-memory propagation path.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct TransferParams {
+    pub lines: u32,
+    pub n: u32,
+    pub lines_per_img: u32,
+    pub h_line: u32,
+    pub h_elem: u32,
+    pub conj_h: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+}
+
+/// Twin of WGSL `GridParams` in `shaders/lens.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct GridParams {
+    pub nx: u32,
+    pub ny: u32,
+    pub len: u32,
+    pub _pad0: u32,
+}
+
+/// Twin of WGSL `LenParams` in `shaders/copy.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct LenParams {
+    pub len: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+    pub _pad2: u32,
+}
+
+/// Twin of WGSL `ModulateParams` in `shaders/modulate.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct ModulateParams {
+    pub nx: u32,
+    pub ny: u32,
+    pub k: u32,
+    pub sx: u32,
+    pub sy: u32,
+    pub batch: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+}
+
+/// Twin of WGSL `AbsorberParams` in `shaders/absorber.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct AbsorberParams {
+    pub len: u32,
+    pub model: u32,
+    pub exact: u32,
+    pub _pad0: u32,
+    pub od: f32,
+    pub _pad1: f32,
+    pub _pad2: f32,
+    pub _pad3: f32,
+}
+
+/// Twin of WGSL `DetectParams` in `shaders/detect.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct DetectParams {
+    pub nx: u32,
+    pub ny: u32,
+    pub batch: u32,
+    pub regions: u32,
+    pub area: f32,
+    pub _pad0: f32,
+    pub _pad1: f32,
+    pub _pad2: f32,
+}
+
+/// Twin of WGSL `MatMulParams` in `shaders/matmul.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct MatMulParams {
+    pub m: u32,
+    pub n: u32,
+    pub k: u32,
+    pub a_row: u32,
+    pub a_col: u32,
+    pub b_row: u32,
+    pub b_col: u32,
+    pub _pad0: u32,
+}
+
+/// Twin of WGSL `OptimizerParams` in `shaders/optimizer.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct OptimizerParams {
+    pub len: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+    pub _pad2: u32,
+    pub lr: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    pub c1: f32,
+    pub c2: f32,
+    pub _pad3: f32,
+    pub _pad4: f32,
+}
+
+/// Every twin as `(shader, WGSL struct name, size of the Rust struct in bytes)`.
+pub const TWINS: &[(&str, &str, usize)] = &[
+    ("fft", "FftParams", std::mem::size_of::<FftParams>()),
+    (
+        "propagate",
+        "TransferParams",
+        std::mem::size_of::<TransferParams>(),
+    ),
+    ("lens", "GridParams", std::mem::size_of::<GridParams>()),
+    ("copy", "LenParams", std::mem::size_of::<LenParams>()),
+    (
+        "modulate",
+        "ModulateParams",
+        std::mem::size_of::<ModulateParams>(),
+    ),
+    (
+        "absorber",
+        "AbsorberParams",
+        std::mem::size_of::<AbsorberParams>(),
+    ),
+    (
+        "detect",
+        "DetectParams",
+        std::mem::size_of::<DetectParams>(),
+    ),
+    (
+        "matmul",
+        "MatMulParams",
+        std::mem::size_of::<MatMulParams>(),
+    ),
+    (
+        "optimizer",
+        "OptimizerParams",
+        std::mem::size_of::<OptimizerParams>(),
+    ),
+];
