@@ -1,7 +1,7 @@
 //! Backend selection: `auto` (a hardware GPU if present, else the CPU), `gpu`, `cpu`.
 
 use crate::cpu::State;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::Config;
 use crate::train::{Backend, CpuBackend};
 
@@ -29,17 +29,48 @@ impl std::str::FromStr for BackendChoice {
 }
 
 /// Builds the backend for `cfg` starting from `state`.
+///
+/// `auto` opens a hardware GPU when one exists and falls back to the CPU (saying why on stderr
+/// when a GPU exists but cannot run this network); `gpu` fails with a clear error instead.
 pub fn make(
     choice: BackendChoice,
     adapter: Option<&str>,
     cfg: &Config,
     state: &State,
 ) -> Result<Box<dyn Backend>> {
-    let _ = adapter;
     match choice {
-        BackendChoice::Cpu | BackendChoice::Auto => Ok(Box::new(CpuBackend::new(cfg, state)?)),
-        BackendChoice::Gpu => Err(Error::Gpu(
-            "GPU training is not available in this build: use --backend cpu".into(),
-        )),
+        BackendChoice::Cpu => Ok(Box::new(CpuBackend::new(cfg, state)?)),
+        #[cfg(feature = "gpu")]
+        BackendChoice::Gpu => {
+            let req = crate::gpu::AdapterRequest {
+                name: adapter.map(String::from),
+                allow_software: true,
+            };
+            Ok(Box::new(crate::gpu::gpu_network(&req, cfg, state)?))
+        }
+        #[cfg(feature = "gpu")]
+        BackendChoice::Auto => {
+            if adapter.is_none() && crate::gpu::auto_adapter().is_none() {
+                return Ok(Box::new(CpuBackend::new(cfg, state)?));
+            }
+            let req = crate::gpu::AdapterRequest {
+                name: adapter.map(String::from),
+                allow_software: adapter.is_some(),
+            };
+            match crate::gpu::gpu_network(&req, cfg, state) {
+                Ok(n) => Ok(Box::new(n)),
+                Err(e) => {
+                    eprintln!("warning: GPU unavailable ({e}); using the CPU");
+                    Ok(Box::new(CpuBackend::new(cfg, state)?))
+                }
+            }
+        }
+        #[cfg(not(feature = "gpu"))]
+        BackendChoice::Gpu => {
+            let _ = adapter;
+            Err(crate::error::Error::Gpu("this build has no GPU support (feature `gpu` is off): rebuild with default features or use --backend cpu".into()))
+        }
+        #[cfg(not(feature = "gpu"))]
+        BackendChoice::Auto => Ok(Box::new(CpuBackend::new(cfg, state)?)),
     }
 }

@@ -511,7 +511,14 @@ fn info(json: bool) -> Result<()> {
     }
     for (i, a) in adapters.iter().enumerate() {
         println!("adapter {i}: {}", a.name);
-        println!("  backend {}, type {}{}, driver {} {}", a.backend, a.device_type, if a.software { " (software)" } else { "" }, a.driver, a.driver_info);
+        println!(
+            "  backend {}, type {}{}, driver {} {}",
+            a.backend,
+            a.device_type,
+            if a.software { " (software)" } else { "" },
+            a.driver,
+            a.driver_info
+        );
         let l = &a.limits;
         println!(
             "  max buffer {} MiB, max storage binding {} MiB, workgroup storage {} KiB, {} invocations/workgroup",
@@ -530,6 +537,9 @@ fn info(json: bool) -> Result<()> {
 
 #[cfg(not(feature = "gpu"))]
 fn info(_json: bool) -> Result<()> {
-    println!("CPU engine: {} threads; this build has no GPU support (feature `gpu` off)", rayon::current_num_threads());
+    println!(
+        "CPU engine: {} threads; this build has no GPU support (feature `gpu` off)",
+        rayon::current_num_threads()
+    );
     Ok(())
 }

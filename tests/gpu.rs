@@ -760,6 +760,103 @@ fn batch_too_large_is_refused(ctx: &Ctx) -> Result<(), Failed> {
     Ok(())
 }
 
+fn step_config(gradient: &str) -> wavetrain::model::Config {
+    let text = format!(
+        r#"
+name = "gpu-step"
+[optics]
+wavelength = 780e-9
+pitch = 8e-6
+nx = 32
+ny = 16
+[input]
+intensity = 20.0
+size = 14
+[[elements]]
+type = "phase"
+macro_pixel = 2
+[[elements]]
+type = "free-space"
+distance = 1e-3
+[[elements]]
+type = "absorber"
+od = 4.0
+[[elements]]
+type = "phase"
+[[elements]]
+type = "free-space"
+distance = 0.8e-3
+[[elements]]
+type = "absorber"
+od = 2.0
+model = "beer-lambert"
+[[elements]]
+type = "lens"
+focal_length = 20e-3
+[[elements]]
+type = "phase"
+macro_pixel = 4
+[[elements]]
+type = "free-space"
+distance = 1e-3
+[readout]
+classes = 4
+detector_size = 3
+temperature = 0.2
+[train]
+optimizer = "sgd"
+lr = 1.0
+batch = 8
+gradient = "{gradient}"
+"#
+    );
+    wavetrain::model::Config::from_toml(&text, "gpu-step").expect("valid test config")
+}
+
+/// One whole training step (pump, loss, probe, update) on the GPU network against the CPU
+/// network: same loss, same hits, same gradients (SGD with lr 1 from zero phases: the new
+/// parameters are minus the gradients). The last batch is short (5 of 8 images) to check the
+/// padding is masked out.
+fn train_step_matches_cpu(_: &Ctx) -> Result<(), Failed> {
+    use wavetrain::train::Backend;
+    for gradient in ["optical", "exact"] {
+        let cfg = step_config(gradient);
+        let plan = wavetrain::plan::Plan::new(&cfg)?;
+        let state = cpu::State::init(&plan, 1);
+        for valid in [8usize, 5] {
+            let input: Vec<f32> = random_real(valid * 32 * 16, 0.0, 1.0, 70 + valid as u64);
+            let labels: Vec<u8> = (0..valid).map(|i| (i * 7 % 4) as u8).collect();
+            let mut c = cpu::CpuNetwork::<f32>::new(&cfg, &state)?;
+            let want = c.train_step(&input, &labels);
+            let mut g = gpu::GpuNetwork::new(GpuContext::new(&request())?, &cfg, &state)?;
+            let got = g.train_step(&input, &labels)?;
+            let what = format!("{gradient}, {valid} images");
+            if (got.loss_sum - want.loss_sum).abs() > 1e-4 * want.loss_sum.abs().max(1.0) {
+                return Err(
+                    format!("{what}: loss {} vs CPU {}", got.loss_sum, want.loss_sum).into(),
+                );
+            }
+            if got.correct != want.correct {
+                return Err(format!("{what}: {} hits vs CPU {}", got.correct, want.correct).into());
+            }
+            let (gs, cs) = (g.state()?, c.state());
+            for (i, (a, b)) in gs.params.iter().zip(&cs.params).enumerate() {
+                real_close(a, b, 2e-4, 2e-4, &format!("{what}: gradient of SLM {i}"));
+            }
+            let p = g.predict(&input)?;
+            let q = c.forward(&input, None).to_vec();
+            real_close(
+                &p,
+                &q,
+                1e-4,
+                1e-5,
+                &format!("{what}: powers after the update"),
+            );
+        }
+    }
+    Ok(())
+}
+
 fn request() -> AdapterRequest {
     AdapterRequest {
         name: std::env::var("WAVETRAIN_ADAPTER").ok(),
@@ -801,6 +898,7 @@ fn tests() -> Vec<(&'static str, TestFn)> {
         ("optimizers", optimizers),
         ("copy_kernel", copy_kernel),
         ("chain_pump_and_probe", chain_pump_and_probe),
+        ("train_step_matches_cpu", train_step_matches_cpu),
         ("adapters_and_limits", adapters_and_limits),
         ("batch_too_large_is_refused", batch_too_large_is_refused),
     ]

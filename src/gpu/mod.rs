@@ -27,6 +27,7 @@ pub(crate) mod kernel;
 pub mod lens;
 pub mod matmul;
 pub mod modulate;
+pub mod network;
 pub mod optimizer;
 pub mod propagate;
 pub mod shaders;
@@ -43,6 +44,7 @@ pub use fft::{check_fft_len, Fft2, MAX_FFT_LEN};
 pub use lens::Lens2f;
 pub use matmul::MatMul;
 pub use modulate::{BuildMask, MaskKind, Modulate, SlmGrad};
+pub use network::{gpu_network, GpuNetwork};
 pub use optimizer::{Adam, Sgd};
 pub use propagate::{Propagate, PropagateScratch, TransferFunction};
 /// The wgpu version this engine is built on (for `wgpu::CommandEncoder` and friends).

@@ -55,6 +55,10 @@ pub const SHADERS: &[(&str, &str)] = &[
         "copy",
         include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/copy.wgsl")),
     ),
+    (
+        "loss",
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/loss.wgsl")),
+    ),
 ];
 
 /// Load-time constants each shader needs, with the values used when none are given (the FFT's

@@ -98,6 +98,20 @@ pub struct AbsorberParams {
     pub _pad3: f32,
 }
 
+/// Twin of WGSL `LossParams` in `shaders/loss.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct LossParams {
+    pub batch: u32,
+    pub classes: u32,
+    pub valid: u32,
+    pub kind: u32,
+    pub inv_temp: f32,
+    pub inv_valid: f32,
+    pub _pad0: f32,
+    pub _pad1: f32,
+}
+
 /// Twin of WGSL `DetectParams` in `shaders/detect.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
@@ -146,6 +160,7 @@ pub struct OptimizerParams {
 
 /// Every twin as `(shader, WGSL struct name, size of the Rust struct in bytes)`.
 pub const TWINS: &[(&str, &str, usize)] = &[
+    ("loss", "LossParams", std::mem::size_of::<LossParams>()),
     ("fft", "FftParams", std::mem::size_of::<FftParams>()),
     (
         "propagate",
