@@ -1,5 +1,6 @@
-//! CPU benchmarks: unitary 2-D FFT and one free-space step (2× padding, band limit) at 256²–2048²,
-//! batch 1 and 16, f32. Quick settings keep a full run to a few minutes; set
+//! CPU benchmarks: unitary 2-D FFT, one free-space step (2× padding, band limit) and the element
+//! chain SLM → free space → absorber → free space → detectors (pump and probe pass) at
+//! 256²–2048², batch 1, 16 and 64 where the memory allows, f32. Quick settings keep a full run to a few minutes; set
 //! `WAVETRAIN_BENCH_FULL=1` for criterion's default sample counts.
 
 use std::time::Duration;
@@ -23,7 +24,7 @@ fn field(n: usize) -> Vec<Complex32> {
 fn sizes() -> Vec<(usize, usize)> {
     let mut v = Vec::new();
     for n in [256usize, 512, 1024, 2048] {
-        for b in [1usize, 16] {
+        for b in [1usize, 16, 64] {
             // 2048² × 16 is 512 MiB per padded buffer: beyond a 24 GiB, 2-core budget for a quick run.
             if n * n * b <= 1024 * 1024 * 16 {
                 v.push((n, b));
@@ -74,5 +75,50 @@ fn bench_propagate(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_fft, bench_propagate);
+fn bench_chain(c: &mut Criterion) {
+    use wavetrain::cpu::{self, Region};
+    use wavetrain::optics::{Absorber, AbsorberModel};
+    let mut g = configure(c);
+    for (n, b) in sizes() {
+        let grid = Grid::new(n, n, 8e-6).expect("valid grid");
+        let mut p = Propagator::<f32>::new(&grid, 780e-9, 5e-3, 2.0, true);
+        let mask = cpu::phase_mask(&vec![0.3f32; n * n]);
+        let absorber = Absorber::new(3.0, AbsorberModel::Thin);
+        let regions: Vec<Region> = (0..10)
+            .map(|k| Region {
+                x0: (k % 5) * n / 5,
+                y0: (k / 5) * n / 2,
+                w: n / 8,
+                h: n / 8,
+            })
+            .collect();
+        let input = field(n * n * b);
+        let dl_dp = vec![1.0f32; b * regions.len()];
+        let (mut u, mut v, mut probe) = (input.clone(), input.clone(), input.clone());
+        g.throughput(Throughput::Elements((n * n * b) as u64));
+        g.bench_with_input(
+            BenchmarkId::new("chain_pump_probe", format!("{n}x{n}/b{b}")),
+            &(),
+            |bench, _| {
+                bench.iter(|| {
+                    u.copy_from_slice(&input);
+                    cpu::modulate(&mut u, n, n, &mask, 1);
+                    p.apply(&mut u);
+                    v.copy_from_slice(&u);
+                    cpu::absorber_pump(&mut u, &absorber);
+                    p.apply(&mut u);
+                    cpu::detect(&u, n, n, &regions, 8e-6);
+                    cpu::detect_probe(&u, n, n, &regions, 8e-6, &dl_dp, &mut probe);
+                    p.apply(&mut probe);
+                    cpu::absorber_probe(&mut probe, &v, &absorber, false);
+                    p.apply(&mut probe);
+                    cpu::mask_correlation(&input, &probe, n, n, 1)
+                })
+            },
+        );
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench_fft, bench_propagate, bench_chain);
 criterion_main!(benches);

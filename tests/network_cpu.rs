@@ -84,8 +84,8 @@ fn check_fd(od: f64, loss: &str) {
     assert!(gmax > 1e-4, "gradient vanishes: {gmax}");
     let h = 1e-6;
     let mut worst = 0.0f64;
-    for p in 0..base.len() {
-        for j in 0..base[p].len() {
+    for (p, gp) in grads.iter().enumerate() {
+        for (j, &g) in gp.iter().enumerate() {
             let mut eval = |d: f64| {
                 net.params = base.clone();
                 net.params[p][j] += d;
@@ -94,12 +94,11 @@ fn check_fd(od: f64, loss: &str) {
                 net.loss(&labels).loss_sum / labels.len() as f64
             };
             let fd = (eval(h) - eval(-h)) / (2.0 * h);
-            let err = (fd - grads[p][j]).abs() / gmax;
+            let err = (fd - g).abs() / gmax;
             worst = worst.max(err);
             assert!(
                 err < 1e-6,
-                "od {od} {loss}: param {p}[{j}]: probe {:.6e}, finite difference {fd:.6e}",
-                grads[p][j]
+                "od {od} {loss}: param {p}[{j}]: probe {g:.6e}, finite difference {fd:.6e}"
             );
         }
     }

@@ -41,7 +41,7 @@ fn sigint_checkpoints_and_resume_matches_an_uninterrupted_run() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 
     let part = dir.path().join("part");
-    let mut child = bin()
+    let child = bin()
         .args(COMMON)
         .args(["--epochs", "3", "--out", part.to_str().unwrap()])
         .stdout(Stdio::null())

@@ -121,6 +121,6 @@ fn check(len: usize, nx: usize, ny: usize, mlen: usize, k: usize) {
 fn bad_sizes(len: usize, nx: usize, ny: usize, mlen: usize, k: usize) -> ! {
     panic!(
         "modulate: field of {len} samples on a {nx}×{ny} grid does not fit a mask of {mlen} values with {k}×{k} macro-pixels (expected {} values)",
-        if k > 0 { (nx / k) * (ny / k) } else { 0 }
+        nx.checked_div(k).unwrap_or(0) * ny.checked_div(k).unwrap_or(0)
     )
 }
