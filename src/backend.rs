@@ -38,6 +38,19 @@ pub fn make(
     cfg: &Config,
     state: &State,
 ) -> Result<Box<dyn Backend>> {
+    if cfg.is_dense() {
+        // Dense (matrix–vector) networks run on the CPU executor: their matrices are small
+        // enough that the CPU's GEMM is the fast path, and the GPU executor runs field plans.
+        return match choice {
+            BackendChoice::Gpu => Err(crate::error::Error::Gpu(
+                "dense (matrix–vector) networks run on the CPU backend in this version: use --backend cpu or auto".into(),
+            )),
+            _ => {
+                let _ = adapter;
+                Ok(Box::new(CpuBackend::new(cfg, state)?))
+            }
+        };
+    }
     match choice {
         BackendChoice::Cpu => Ok(Box::new(CpuBackend::new(cfg, state)?)),
         #[cfg(feature = "gpu")]

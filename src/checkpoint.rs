@@ -64,6 +64,21 @@ pub struct Checkpoint {
     pub progress: Progress,
 }
 
+/// Shape `[rows, cols]` of each trainable tensor: `[sy, sx]` per SLM of a field network,
+/// `[out, in]` per dense layer.
+pub fn param_shapes(cfg: &Config) -> Result<Vec<[usize; 2]>> {
+    if cfg.is_dense() {
+        cfg.validate()?;
+        Ok(cfg.dense_dims().iter().map(|&(i, o)| [o, i]).collect())
+    } else {
+        Ok(Plan::new(cfg)?
+            .params
+            .iter()
+            .map(|p| [p.sy, p.sx])
+            .collect())
+    }
+}
+
 fn bytes_of(v: &[f32]) -> &[u8] {
     bytemuck::cast_slice(v)
 }
@@ -71,9 +86,9 @@ fn bytes_of(v: &[f32]) -> &[u8] {
 impl Checkpoint {
     /// Serialises to safetensors bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let plan = Plan::new(&self.config)?;
+        let shapes = param_shapes(&self.config)?;
         let mut tensors = Vec::new();
-        for (i, spec) in plan.params.iter().enumerate() {
+        for (i, shape) in shapes.iter().enumerate() {
             for (name, v) in [
                 ("param", &self.state.params),
                 ("adam_m", &self.state.m),
@@ -82,7 +97,7 @@ impl Checkpoint {
                 if let Some(t) = v.get(i) {
                     let view = safetensors::tensor::TensorView::new(
                         Dtype::F32,
-                        vec![spec.sy, spec.sx],
+                        shape.to_vec(),
                         bytes_of(t),
                     )
                     .map_err(|e| Error::config("checkpoint", format!("tensor {name}.{i}: {e}")))?;
@@ -143,14 +158,14 @@ impl Checkpoint {
             .ok_or_else(|| bad("missing or bad 'progress'".into()))?;
         let st =
             SafeTensors::deserialize(bytes).map_err(|e| bad(format!("corrupt tensors ({e})")))?;
-        let plan = Plan::new(&config).map_err(|e| bad(e.to_string()))?;
+        let shapes = param_shapes(&config).map_err(|e| bad(e.to_string()))?;
         let mut state = State {
             params: Vec::new(),
             m: Vec::new(),
             v: Vec::new(),
             step,
         };
-        for (i, spec) in plan.params.iter().enumerate() {
+        for (i, shape) in shapes.iter().enumerate() {
             for (name, dst) in [
                 ("param", &mut state.params),
                 ("adam_m", &mut state.m),
@@ -159,13 +174,12 @@ impl Checkpoint {
                 let t = st
                     .tensor(&format!("{name}.{i}"))
                     .map_err(|_| bad(format!("tensor {name}.{i} is missing")))?;
-                if t.dtype() != Dtype::F32 || t.shape() != [spec.sy, spec.sx] {
+                if t.dtype() != Dtype::F32 || t.shape() != shape {
                     return Err(bad(format!(
-                        "tensor {name}.{i} is {:?} {:?}, expected F32 [{}, {}]",
+                        "tensor {name}.{i} is {:?} {:?}, expected F32 {:?}",
                         t.dtype(),
                         t.shape(),
-                        spec.sy,
-                        spec.sx
+                        shape
                     )));
                 }
                 let vals: Vec<f32> = t

@@ -74,6 +74,14 @@ struct TrainArgs {
     /// Gradient through the absorbers: optical (the probe's transmission) or exact.
     #[arg(long)]
     gradient: Option<wavetrain::model::GradientMode>,
+    /// Baselines: relu (a digital network of the same shape: ReLU, unbounded weights,
+    /// cross-entropy; dense networks) or linear (the absorbers removed).
+    #[arg(long)]
+    activation: Option<wavetrain::model::Activation>,
+    /// Set any config value, e.g. --set od=3 --set hardware.noise_error=0.02
+    /// --set elements[1].od=10 (repeatable; see `Config::set` for the shorthands).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
     /// Number of epochs.
     #[arg(long)]
     epochs: Option<usize>,
@@ -326,12 +334,26 @@ fn presets(name: Option<String>) -> Result<()> {
 
 fn load_data(
     dir: Option<&PathBuf>,
-    classes: usize,
+    cfg: &wavetrain::model::Config,
 ) -> Result<(wavetrain::data::Split, wavetrain::data::Split)> {
+    if let Some(task) = cfg.input.task {
+        if let Some(d) = dir {
+            return Err(Error::config(
+                "--data",
+                format!("the network trains on the generated '{}' task (input.task), not on files in {}: drop --data or input.task", task.name(), d.display()),
+            ));
+        }
+        return Ok(wavetrain::data::tasks::splits(
+            task,
+            cfg.input.points,
+            cfg.input.jitter,
+            cfg.train.seed,
+        ));
+    }
     let d = dir
         .cloned()
         .unwrap_or_else(wavetrain::data::idx::bundled_dir);
-    wavetrain::data::read_dir(&d, classes)
+    wavetrain::data::read_dir(&d, cfg.readout.classes)
 }
 
 fn train(a: TrainArgs) -> Result<()> {
@@ -368,8 +390,20 @@ fn train(a: TrainArgs) -> Result<()> {
     if let Some(s) = a.seed {
         cfg.train.seed = s;
     }
+    for kv in &a.set {
+        let (k, v) = kv.split_once('=').ok_or_else(|| {
+            Error::config(
+                "--set",
+                format!("'{kv}' is not KEY=VALUE (e.g. --set od=3)"),
+            )
+        })?;
+        cfg = cfg.set(k.trim(), v.trim())?;
+    }
+    if let Some(act) = a.activation {
+        cfg = cfg.with_activation(act)?;
+    }
     cfg.validate()?;
-    let (train_set, test_set) = load_data(a.data.as_ref(), cfg.readout.classes)?;
+    let (train_set, test_set) = load_data(a.data.as_ref(), &cfg)?;
     for w in cfg.sampling_warnings() {
         eprintln!("warning: {w}");
     }
@@ -396,7 +430,7 @@ fn train(a: TrainArgs) -> Result<()> {
     }
     let state = match &resume {
         Some(ck) => ck.state.clone(),
-        None => wavetrain::cpu::State::init(&wavetrain::plan::Plan::new(&cfg)?, cfg.train.seed),
+        None => wavetrain::train::initial_state(&cfg)?,
     };
     let mut backend = wavetrain::backend::make(
         a.backend.backend,
@@ -412,7 +446,10 @@ fn train(a: TrainArgs) -> Result<()> {
             a.data
                 .as_ref()
                 .map(|d| d.display().to_string())
-                .unwrap_or_else(|| "the bundled MNIST subset".into()),
+                .unwrap_or_else(|| match cfg.input.task {
+                    Some(t) => format!("the generated {} task", t.name()),
+                    None => "the bundled MNIST subset".into(),
+                }),
             cfg.train
                 .max_train
                 .unwrap_or(train_set.len())
@@ -464,7 +501,7 @@ fn train(a: TrainArgs) -> Result<()> {
 fn eval(a: EvalArgs) -> Result<()> {
     let ck = wavetrain::checkpoint::Checkpoint::load(&a.checkpoint)?;
     let cfg = ck.config;
-    let (_, test_set) = load_data(a.data.as_ref(), cfg.readout.classes)?;
+    let (_, test_set) = load_data(a.data.as_ref(), &cfg)?;
     let mut backend = wavetrain::backend::make(
         a.backend.backend,
         a.backend.adapter.as_deref(),

@@ -14,7 +14,8 @@ pub struct Config {
     /// A name for the run folder and reports.
     #[serde(default = "default_name")]
     pub name: String,
-    /// Wavelength, pitch, grid, padding.
+    /// Wavelength, pitch, grid, padding (defaults suit dense networks, which have no grid).
+    #[serde(default)]
     pub optics: Optics,
     /// How an image becomes a field.
     pub input: Input,
@@ -25,6 +26,9 @@ pub struct Config {
     /// Optimiser and schedule.
     #[serde(default)]
     pub train: Train,
+    /// Hardware non-idealities (noise, bit depths, probe power); all off by default.
+    #[serde(default)]
+    pub hardware: Hardware,
 }
 
 fn default_name() -> String {
@@ -40,8 +44,10 @@ pub struct Optics {
     /// Pixel pitch of the grid in metres.
     pub pitch: f64,
     /// Grid width in pixels.
+    #[serde(default = "default_n")]
     pub nx: usize,
     /// Grid height in pixels.
+    #[serde(default = "default_n")]
     pub ny: usize,
     /// Zero-padding factor for free-space steps (≥ 1; 2 avoids wrap-around).
     #[serde(default = "default_padding")]
@@ -49,6 +55,23 @@ pub struct Optics {
     /// Apply the Matsushima–Shimobaba band limit.
     #[serde(default = "yes")]
     pub band_limit: bool,
+}
+
+impl Default for Optics {
+    fn default() -> Self {
+        Optics {
+            wavelength: 780e-9,
+            pitch: 8e-6,
+            nx: default_n(),
+            ny: default_n(),
+            padding: default_padding(),
+            band_limit: true,
+        }
+    }
+}
+
+fn default_n() -> usize {
+    64
 }
 
 fn default_padding() -> f64 {
@@ -64,8 +87,107 @@ fn yes() -> bool {
 pub struct Input {
     /// Intensity of a white pixel, in units of the absorber saturation intensity `I_sat`.
     pub intensity: f64,
-    /// Side of the resampled image on the grid, in pixels (centred).
+    /// Side of the resampled image on the grid, in pixels (centred); for dense networks the
+    /// image is resampled to `size × size` inputs.
+    #[serde(default = "default_size")]
     pub size: usize,
+    /// A generated 2-D classification task instead of image files (dense networks only): the
+    /// input is the point `(x, y)` as two signed field amplitudes.
+    #[serde(default)]
+    pub task: Option<Task>,
+    /// Training points of a generated task (half as many test points).
+    #[serde(default = "default_points")]
+    pub points: usize,
+    /// Standard deviation of the Gaussian jitter of a generated task's points.
+    #[serde(default = "default_jitter")]
+    pub jitter: f64,
+}
+
+fn default_size() -> usize {
+    28
+}
+fn default_points() -> usize {
+    1000
+}
+fn default_jitter() -> f64 {
+    0.1
+}
+
+/// A generated 2-D classification task (two classes).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Task {
+    /// A disc inside a ring.
+    Rings,
+    /// Two interleaved half-moons.
+    Moons,
+    /// Two interleaved spiral arms.
+    Spirals,
+}
+
+impl Task {
+    /// All tasks, in the order presets and reports use.
+    pub const ALL: [Task; 3] = [Task::Rings, Task::Moons, Task::Spirals];
+    /// The name in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::Rings => "rings",
+            Task::Moons => "moons",
+            Task::Spirals => "spirals",
+        }
+    }
+}
+
+/// How faithfully a dense layer's optical matrix–vector multiplier is simulated.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fidelity {
+    /// The matrix product `z = gain·W a`, weights bounded `|w| ≤ 1`.
+    #[default]
+    Ideal,
+    /// The physical multiplier: fan-out lens, pixelated weight SLM with fill factor, imaging
+    /// aperture and summing lens, simulated with the wave engine.
+    Wave,
+    /// A plain digital layer (unbounded weights, no hardware effects): the baseline.
+    Digital,
+}
+
+/// Hardware non-idealities of dense (matrix–vector) networks. Every option defaults to off.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Hardware {
+    /// Multiplicative Gaussian error on each matrix–vector output, relative (the papers'
+    /// "signal error"): `z ← z·(1 + σ·ξ)`.
+    #[serde(default)]
+    pub signal_error: f64,
+    /// Additive Gaussian error on each matrix–vector output, relative to the batch's largest
+    /// `|z|` (the papers' "noise error").
+    #[serde(default)]
+    pub noise_error: f64,
+    /// Photo-electrons a camera pixel collects at full scale; shot noise on the measured forward
+    /// and probe beams used for the weight gradient (absent: no shot noise).
+    #[serde(default)]
+    pub shot_noise: Option<f64>,
+    /// Camera read noise, relative to full-scale intensity.
+    #[serde(default)]
+    pub read_noise: f64,
+    /// Camera bit depth for the measured beams (absent: exact values).
+    #[serde(default)]
+    pub camera_bits: Option<u32>,
+    /// SLM bit depth: weights are shown quantised, updates kept on a full-precision copy.
+    #[serde(default)]
+    pub slm_bits: Option<u32>,
+    /// Peak probe intensity at the absorbers in units of `I_sat` (0: a weak probe). A probe that
+    /// is not weak partly saturates the absorber itself.
+    #[serde(default)]
+    pub probe_power: f64,
+}
+
+impl Hardware {
+    /// True when every option is off.
+    pub fn is_ideal(&self) -> bool {
+        *self == Hardware::default()
+    }
 }
 
 /// One optical element.
@@ -105,6 +227,37 @@ pub enum Element {
         /// Focal length in metres.
         focal_length: f64,
     },
+    /// Fully connected optical layer `z = gain·W a` on signed real field amplitudes: an SLM
+    /// holding `W` (`|w| ≤ 1`) between a fan-out lens and a summing lens (dense networks).
+    Dense {
+        /// Output size.
+        out: usize,
+        /// `ideal`, `wave` or `digital`.
+        #[serde(default)]
+        fidelity: Fidelity,
+        /// Per-layer gain (the optical power budget), `> 0`.
+        #[serde(default = "one_f")]
+        gain: f64,
+        /// Standard deviation of the initial weights (default `1/√in`).
+        #[serde(default)]
+        init_std: Option<f64>,
+        /// Wave fidelity: fraction of each SLM pixel that modulates (0 < f ≤ 1).
+        #[serde(default = "one_f")]
+        fill_factor: f64,
+        /// Wave fidelity: numerical aperture of the optics imaging the input onto the weight
+        /// SLM (absent: unlimited).
+        #[serde(default)]
+        na: Option<f64>,
+        /// Wave fidelity: focal length of the cylindrical fan-out lens in metres; a finite lens
+        /// spreads the input with a sinc envelope (absent: uniform fan-out).
+        #[serde(default)]
+        fanout_focal_length: Option<f64>,
+        /// Wave fidelity: grid samples per SLM pixel.
+        #[serde(default = "default_samples")]
+        samples: usize,
+    },
+    /// Digital ReLU (baseline networks only; not an optical element).
+    Relu,
     /// Saturable absorber, one per pixel.
     Absorber {
         /// Optical depth α₀ ≥ 0.
@@ -117,6 +270,9 @@ pub enum Element {
 
 fn one() -> usize {
     1
+}
+fn default_samples() -> usize {
+    8
 }
 fn one_f() -> f64 {
     1.0
@@ -299,6 +455,31 @@ impl Config {
     /// Checks every value: physics (positive wavelength, pitch and distances, `α₀ ≥ 0`), sizes,
     /// macro-pixels that tile the grid, detectors inside the grid, training settings.
     pub fn validate(&self) -> Result<()> {
+        if self.is_dense() {
+            return self.validate_dense();
+        }
+        if let Some(i) = self
+            .elements
+            .iter()
+            .position(|e| matches!(e, Element::Relu))
+        {
+            return Err(Error::config(
+                format!("elements[{i}]"),
+                "'relu' is a digital activation for dense networks: use an 'absorber' in a diffractive network",
+            ));
+        }
+        if self.input.task.is_some() {
+            return Err(Error::config(
+                "input.task",
+                "generated 2-D tasks feed dense networks: add 'dense' layers or remove input.task",
+            ));
+        }
+        if !self.hardware.is_ideal() {
+            return Err(Error::config(
+                "hardware",
+                "hardware non-idealities are modelled for dense (matrix–vector) networks only: remove the [hardware] table",
+            ));
+        }
         let o = &self.optics;
         positive("optics.wavelength", o.wavelength, "length in metres")?;
         positive("optics.pitch", o.pitch, "length in metres")?;
@@ -396,6 +577,7 @@ impl Config {
                         ));
                     }
                 }
+                Element::Dense { .. } | Element::Relu => unreachable!("handled by validate_dense"),
             }
         }
         if square_needed && (o.nx != o.ny || o.nx % 2 == 1) {
@@ -427,6 +609,10 @@ impl Config {
                 ));
             }
         }
+        self.validate_train()
+    }
+
+    fn validate_train(&self) -> Result<()> {
         let t = &self.train;
         positive("train.lr", t.lr, "number")?;
         if t.batch == 0 || t.batch > 65536 {
@@ -439,6 +625,188 @@ impl Config {
             return Err(Error::config("train.max_train", "must be at least 1"));
         }
         Ok(())
+    }
+
+    /// True when the network is made of dense (matrix–vector) layers rather than a field on a grid.
+    pub fn is_dense(&self) -> bool {
+        self.elements
+            .iter()
+            .any(|e| matches!(e, Element::Dense { .. }))
+    }
+
+    /// Values per encoded example: `nx·ny` for a field, `size²` (or 2 for a 2-D task) for a
+    /// dense network.
+    pub fn input_len(&self) -> usize {
+        if self.is_dense() {
+            match self.input.task {
+                Some(_) => 2,
+                None => self.input.size * self.input.size,
+            }
+        } else {
+            self.optics.nx * self.optics.ny
+        }
+    }
+
+    /// `(in, out)` of each dense layer in order (empty for field networks).
+    pub fn dense_dims(&self) -> Vec<(usize, usize)> {
+        let mut n = self.input_len();
+        let mut out = Vec::new();
+        for e in &self.elements {
+            if let Element::Dense { out: m, .. } = *e {
+                out.push((n, m));
+                n = m;
+            }
+        }
+        out
+    }
+
+    fn validate_dense(&self) -> Result<()> {
+        let inp = &self.input;
+        positive(
+            "input.intensity",
+            inp.intensity,
+            "intensity in units of I_sat",
+        )?;
+        if inp.task.is_some() {
+            if inp.points < 10 || inp.points > 10_000_000 {
+                return Err(Error::config(
+                    "input.points",
+                    format!("must be between 10 and 10000000, got {}", inp.points),
+                ));
+            }
+            if !(inp.jitter.is_finite() && inp.jitter >= 0.0) {
+                return Err(Error::config(
+                    "input.jitter",
+                    format!("must be ≥ 0, got {}", inp.jitter),
+                ));
+            }
+        } else if inp.size == 0 || inp.size > 1024 {
+            return Err(Error::config(
+                "input.size",
+                format!("must be between 1 and 1024 pixels, got {}", inp.size),
+            ));
+        }
+        let mut n = self.input_len();
+        for (i, el) in self.elements.iter().enumerate() {
+            let key = |f: &str| format!("elements[{i}].{f}");
+            match *el {
+                Element::Dense {
+                    out,
+                    fidelity,
+                    gain,
+                    init_std,
+                    fill_factor,
+                    na,
+                    fanout_focal_length,
+                    samples,
+                } => {
+                    if out == 0 || out > 65536 {
+                        return Err(Error::config(
+                            key("out"),
+                            format!("must be between 1 and 65536, got {out}"),
+                        ));
+                    }
+                    if n.saturating_mul(out) > 1 << 28 {
+                        return Err(Error::config(
+                            key("out"),
+                            format!("a {out}×{n} weight matrix is larger than 2^28 values: use a smaller layer"),
+                        ));
+                    }
+                    positive(&key("gain"), gain, "number")?;
+                    if let Some(s) = init_std {
+                        positive(&key("init_std"), s, "number")?;
+                    }
+                    if fidelity == Fidelity::Wave {
+                        if !(fill_factor.is_finite() && fill_factor > 0.0 && fill_factor <= 1.0) {
+                            return Err(Error::config(
+                                key("fill_factor"),
+                                format!("must be in (0, 1], got {fill_factor}"),
+                            ));
+                        }
+                        if let Some(a) = na {
+                            if !(a.is_finite() && a > 0.0 && a <= 1.0) {
+                                return Err(Error::config(
+                                    key("na"),
+                                    format!("a numerical aperture is in (0, 1], got {a}"),
+                                ));
+                            }
+                        }
+                        if let Some(f) = fanout_focal_length {
+                            positive(&key("fanout_focal_length"), f, "length in metres")?;
+                        }
+                        if !(1..=64).contains(&samples) {
+                            return Err(Error::config(
+                                key("samples"),
+                                format!("must be between 1 and 64, got {samples}"),
+                            ));
+                        }
+                        positive("optics.wavelength", self.optics.wavelength, "length in metres")?;
+                        positive("optics.pitch", self.optics.pitch, "length in metres")?;
+                    }
+                    n = out;
+                }
+                Element::Absorber { od, .. } => {
+                    if !(od.is_finite() && (0.0..=1000.0).contains(&od)) {
+                        return Err(Error::config(
+                            key("od"),
+                            format!("optical depth must be between 0 and 1000, got {od}"),
+                        ));
+                    }
+                }
+                Element::Relu => {}
+                _ => {
+                    return Err(Error::config(
+                        format!("elements[{i}]"),
+                        "a dense network holds only 'dense', 'absorber' and 'relu' elements: field elements (SLMs, free space, lenses) belong in a separate diffractive network",
+                    ))
+                }
+            }
+        }
+        let r = &self.readout;
+        if n != r.classes {
+            return Err(Error::config(
+                "readout.classes",
+                format!(
+                    "the last dense layer has {n} outputs but readout.classes is {}: make them equal",
+                    r.classes
+                ),
+            ));
+        }
+        if !(2..=65536).contains(&r.classes) {
+            return Err(Error::config(
+                "readout.classes",
+                format!("must be between 2 and 65536, got {}", r.classes),
+            ));
+        }
+        positive("readout.temperature", r.temperature, "number")?;
+        let h = &self.hardware;
+        for (k, v) in [
+            ("hardware.signal_error", h.signal_error),
+            ("hardware.noise_error", h.noise_error),
+            ("hardware.read_noise", h.read_noise),
+            ("hardware.probe_power", h.probe_power),
+        ] {
+            if !(v.is_finite() && (0.0..=1e6).contains(&v)) {
+                return Err(Error::config(k, format!("must be ≥ 0, got {v}")));
+            }
+        }
+        if let Some(p) = h.shot_noise {
+            positive("hardware.shot_noise", p, "number of photo-electrons")?;
+        }
+        for (k, b) in [
+            ("hardware.camera_bits", h.camera_bits),
+            ("hardware.slm_bits", h.slm_bits),
+        ] {
+            if let Some(b) = b {
+                if !(1..=24).contains(&b) {
+                    return Err(Error::config(
+                        k,
+                        format!("must be between 1 and 24 bits, got {b}"),
+                    ));
+                }
+            }
+        }
+        self.validate_train()
     }
 
     /// The detector regions: the explicit list, or the automatic layout.
@@ -534,4 +902,144 @@ pub fn layout_regions(n: usize, d: usize, nx: usize, ny: usize) -> Option<Vec<Re
         }
     }
     Some(out)
+}
+
+/// The activation of a dense network, for baselines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    /// The saturable absorbers as configured.
+    Absorber,
+    /// A digital network of the same shape: ReLU, unbounded digital layers, cross-entropy.
+    Relu,
+    /// The optical network without absorbers (linear).
+    Linear,
+}
+
+impl std::str::FromStr for Activation {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "absorber" => Ok(Activation::Absorber),
+            "relu" => Ok(Activation::Relu),
+            "linear" => Ok(Activation::Linear),
+            _ => Err(format!(
+                "unknown activation '{s}': use absorber, relu or linear"
+            )),
+        }
+    }
+}
+
+impl Config {
+    /// This network with `act` in place of its absorbers (see [`Activation`]).
+    pub fn with_activation(&self, act: Activation) -> Result<Config> {
+        let mut c = self.clone();
+        match act {
+            Activation::Absorber => return Ok(c),
+            Activation::Relu => {
+                if !c.is_dense() {
+                    return Err(Error::config(
+                        "--activation",
+                        "the ReLU baseline is for dense networks; for a diffractive network compare with --activation linear",
+                    ));
+                }
+                for e in c.elements.iter_mut() {
+                    match e {
+                        Element::Absorber { .. } => *e = Element::Relu,
+                        Element::Dense { fidelity, .. } => *fidelity = Fidelity::Digital,
+                        _ => {}
+                    }
+                }
+                c.readout.loss = Loss::CrossEntropy;
+                c.readout.temperature = 1.0;
+                c.hardware = Hardware::default();
+                c.name = format!("{}-relu", c.name);
+            }
+            Activation::Linear => {
+                c.elements
+                    .retain(|e| !matches!(e, Element::Absorber { .. } | Element::Relu));
+                c.name = format!("{}-linear", c.name);
+            }
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Sets one value by key and re-validates. Keys are dotted TOML paths (`train.lr`,
+    /// `elements[3].od`, `hardware.noise_error`) or the shorthands `od` and `model` (every
+    /// absorber), `gain` (every dense layer), `task`, `gradient`, `lr`, `seed`, `epochs`, `batch`,
+    /// `intensity`. `value` is TOML (`0.5`, `"thin"`, `true`); a bare word is taken as a string.
+    pub fn set(&self, key: &str, value: &str) -> Result<Config> {
+        let v: toml::Value = toml::from_str::<toml::Table>(&format!("v = {value}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(value.to_string()));
+        let mut root = toml::Value::try_from(self)
+            .map_err(|e| Error::config(key, format!("cannot edit this config: {e}")))?;
+        let path: Vec<String> = match key {
+            "gradient" | "lr" | "seed" | "epochs" | "batch" => vec!["train".into(), key.into()],
+            "intensity" | "task" => vec!["input".into(), key.into()],
+            _ => key.split('.').map(String::from).collect(),
+        };
+        if matches!(key, "od" | "model" | "gain") {
+            let kind = if key == "gain" { "dense" } else { "absorber" };
+            let els = root
+                .get_mut("elements")
+                .and_then(|e| e.as_array_mut())
+                .ok_or_else(|| Error::config(key, "the config has no elements"))?;
+            let mut hit = 0;
+            for e in els.iter_mut() {
+                if e.get("type").and_then(|t| t.as_str()) == Some(kind) {
+                    if let Some(t) = e.as_table_mut() {
+                        t.insert(key.into(), v.clone());
+                        hit += 1;
+                    }
+                }
+            }
+            if hit == 0 {
+                return Err(Error::config(
+                    key,
+                    format!("the network has no '{kind}' element to set '{key}' on"),
+                ));
+            }
+        } else {
+            let mut node = &mut root;
+            for (depth, part) in path.iter().enumerate() {
+                let (name, index) = match part.split_once('[') {
+                    Some((n, rest)) => {
+                        let i: usize = rest.trim_end_matches(']').parse().map_err(|_| {
+                            Error::config(key, format!("'{part}': the index must be a number"))
+                        })?;
+                        (n, Some(i))
+                    }
+                    None => (part.as_str(), None),
+                };
+                let last = depth + 1 == path.len() && index.is_none();
+                let table = node
+                    .as_table_mut()
+                    .ok_or_else(|| Error::config(key, format!("'{part}' is not inside a table")))?;
+                if last {
+                    table.insert(name.into(), v.clone());
+                    break;
+                }
+                node = table
+                    .entry(name.to_string())
+                    .or_insert_with(|| toml::Value::Table(Default::default()));
+                if let Some(i) = index {
+                    let arr = node
+                        .as_array_mut()
+                        .ok_or_else(|| Error::config(key, format!("'{name}' is not a list")))?;
+                    let len = arr.len();
+                    node = arr.get_mut(i).ok_or_else(|| {
+                        Error::config(key, format!("'{name}' has {len} entries, no [{i}]"))
+                    })?;
+                    if depth + 1 == path.len() {
+                        *node = v.clone();
+                    }
+                }
+            }
+        }
+        let text = toml::to_string(&root)
+            .map_err(|e| Error::config(key, format!("cannot edit this config: {e}")))?;
+        Config::from_toml(&text, &format!("{key} = {value}"))
+    }
 }

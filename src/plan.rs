@@ -142,6 +142,12 @@ impl Plan {
     /// Builds the schedule of a validated config.
     pub fn new(cfg: &Config) -> Result<Self> {
         cfg.validate()?;
+        if cfg.is_dense() {
+            return Err(crate::Error::config(
+                "elements",
+                "a dense network has no field plan: it runs on the dense executor (wavetrain::cpu::DenseNetwork)",
+            ));
+        }
         let o = &cfg.optics;
         let mut dx = o.pitch;
         let mut plan = Plan {
@@ -232,6 +238,12 @@ impl Plan {
                         true,
                         "absorber",
                     )
+                }
+                Element::Dense { .. } | Element::Relu => {
+                    return Err(crate::Error::config(
+                        format!("elements[{i}]"),
+                        "dense layers and ReLU belong to dense networks",
+                    ))
                 }
             };
             let save = if save {

@@ -10,6 +10,8 @@ pub const PRESETS: &[(&str, &str)] = &[
         "d2nn-mnist-linear",
         include_str!("presets/d2nn-mnist-linear.toml"),
     ),
+    ("paper-mlp", include_str!("presets/paper-mlp.toml")),
+    ("paper-2layer", include_str!("presets/paper-2layer.toml")),
 ];
 
 /// The default preset.

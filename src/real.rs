@@ -11,6 +11,7 @@ pub trait Real:
     + Default
     + std::iter::Sum
     + std::fmt::Display
+    + ndarray::LinalgScalar
     + 'static
 {
     /// Converts from `f64`, rounding for `f32`.

@@ -9,8 +9,8 @@ use num_complex::Complex32;
 use serde::Serialize;
 
 use crate::checkpoint::{Checkpoint, EpochMetrics, Progress};
-use crate::cpu::{CpuNetwork, State};
-use crate::data::{encode_batch, epoch_order, Split};
+use crate::cpu::{CpuNetwork, DenseNetwork, State};
+use crate::data::{encode, epoch_order, Split};
 use crate::error::{Error, Result};
 use crate::loss::LossStats;
 use crate::model::Config;
@@ -27,24 +27,41 @@ pub trait Backend {
     fn state(&mut self) -> Result<State>;
     /// Mean `s = I/I_sat` entering each absorber for these inputs.
     fn absorber_intensity(&mut self, input: &[f32]) -> Result<Vec<f64>>;
-    /// First element (pump order) producing a non-finite field for these inputs.
-    fn locate_fault(&mut self, input: &[f32]) -> Result<Option<usize>>;
+    /// Name of the first element (pump order) producing a non-finite field for these inputs.
+    fn locate_fault(&mut self, input: &[f32]) -> Result<Option<String>>;
+}
+
+/// The network a CPU backend runs.
+pub enum CpuNet {
+    /// A field on a grid (diffractive network).
+    Field(Box<CpuNetwork<f32>>),
+    /// Dense (matrix–vector) layers.
+    Dense(Box<DenseNetwork<f32>>),
 }
 
 /// The CPU backend (f32).
 pub struct CpuBackend {
-    net: CpuNetwork<f32>,
+    net: CpuNet,
+    names: Vec<String>,
 }
 
 impl CpuBackend {
     /// A CPU backend for `cfg` starting from `state`.
     pub fn new(cfg: &Config, state: &State) -> Result<Self> {
-        Ok(CpuBackend {
-            net: CpuNetwork::new(cfg, state)?,
-        })
+        if cfg.is_dense() {
+            Ok(CpuBackend {
+                net: CpuNet::Dense(Box::new(DenseNetwork::new(cfg, state)?)),
+                names: DenseNetwork::<f32>::element_names(cfg),
+            })
+        } else {
+            Ok(CpuBackend {
+                net: CpuNet::Field(Box::new(CpuNetwork::new(cfg, state)?)),
+                names: crate::plan::Plan::new(cfg)?.names,
+            })
+        }
     }
     /// The underlying network.
-    pub fn network(&mut self) -> &mut CpuNetwork<f32> {
+    pub fn network(&mut self) -> &mut CpuNet {
         &mut self.net
     }
 }
@@ -54,19 +71,45 @@ impl Backend for CpuBackend {
         format!("cpu ({} threads)", rayon::current_num_threads())
     }
     fn train_step(&mut self, input: &[f32], labels: &[u8]) -> Result<LossStats> {
-        Ok(self.net.train_step(input, labels))
+        Ok(match &mut self.net {
+            CpuNet::Field(n) => n.train_step(input, labels),
+            CpuNet::Dense(n) => n.train_step(input, labels),
+        })
     }
     fn predict(&mut self, input: &[f32]) -> Result<Vec<f32>> {
-        Ok(self.net.forward(input, None).to_vec())
+        Ok(match &mut self.net {
+            CpuNet::Field(n) => n.forward(input, None).to_vec(),
+            CpuNet::Dense(n) => n.forward(input).to_vec(),
+        })
     }
     fn state(&mut self) -> Result<State> {
-        Ok(self.net.state())
+        Ok(match &mut self.net {
+            CpuNet::Field(n) => n.state(),
+            CpuNet::Dense(n) => n.state(),
+        })
     }
     fn absorber_intensity(&mut self, input: &[f32]) -> Result<Vec<f64>> {
-        Ok(self.net.absorber_intensity(input))
+        Ok(match &mut self.net {
+            CpuNet::Field(n) => n.absorber_intensity(input),
+            CpuNet::Dense(n) => n.absorber_intensity(input),
+        })
     }
-    fn locate_fault(&mut self, input: &[f32]) -> Result<Option<usize>> {
-        Ok(self.net.locate_fault(input))
+    fn locate_fault(&mut self, input: &[f32]) -> Result<Option<String>> {
+        let at = match &mut self.net {
+            CpuNet::Field(n) => n.locate_fault(input),
+            CpuNet::Dense(n) => n.locate_fault(input),
+        };
+        Ok(at.and_then(|i| self.names.get(i).cloned()))
+    }
+}
+
+/// Initial parameters for `cfg` (dense or field network), drawn from `cfg.train.seed`.
+pub fn initial_state(cfg: &Config) -> Result<State> {
+    if cfg.is_dense() {
+        cfg.validate()?;
+        Ok(crate::cpu::dense::init_state(cfg))
+    } else {
+        Ok(State::init(&crate::plan::Plan::new(cfg)?, cfg.train.seed))
     }
 }
 
@@ -111,23 +154,15 @@ pub fn evaluate(
     cfg: &Config,
     split: &Split,
 ) -> Result<(f64, Vec<Vec<usize>>)> {
-    let (nx, ny) = (cfg.optics.nx, cfg.optics.ny);
+    let per = cfg.input_len();
     let k = cfg.readout.classes;
     let batch = cfg.train.batch.min(split.len()).max(1);
     let mut conf = vec![vec![0usize; k]; k];
-    let mut input = vec![0.0f32; batch * nx * ny];
+    let mut input = vec![0.0f32; batch * per];
     let idx: Vec<usize> = (0..split.len()).collect();
     for chunk in idx.chunks(batch) {
-        let inp = &mut input[..chunk.len() * nx * ny];
-        encode_batch(
-            &split.images,
-            chunk,
-            nx,
-            ny,
-            cfg.input.size,
-            cfg.input.intensity,
-            inp,
-        );
+        let inp = &mut input[..chunk.len() * per];
+        encode(cfg, split, chunk, inp);
         let p = backend.predict(inp)?;
         for (b, &i) in chunk.iter().enumerate() {
             let row = &p[b * k..(b + 1) * k];
@@ -146,19 +181,10 @@ pub fn absorber_report(
     cfg: &Config,
     train: &Split,
 ) -> Result<(Vec<f64>, Vec<String>)> {
-    let (nx, ny) = (cfg.optics.nx, cfg.optics.ny);
     let n = cfg.train.batch.min(train.len());
     let idx: Vec<usize> = epoch_order(train.len(), cfg.train.seed, 0)[..n].to_vec();
-    let mut input = vec![0.0f32; n * nx * ny];
-    encode_batch(
-        &train.images,
-        &idx,
-        nx,
-        ny,
-        cfg.input.size,
-        cfg.input.intensity,
-        &mut input,
-    );
+    let mut input = vec![0.0f32; n * cfg.input_len()];
+    encode(cfg, train, &idx, &mut input);
     let s = backend.absorber_intensity(&input)?;
     let mut warnings = Vec::new();
     for (i, &m) in s.iter().enumerate() {
@@ -197,7 +223,7 @@ pub fn train(
     backend: &mut dyn Backend,
     opts: &RunOptions,
 ) -> Result<Summary> {
-    let (nx, ny) = (cfg.optics.nx, cfg.optics.ny);
+    let per = cfg.input_len();
     let n_train = cfg.train.max_train.unwrap_or(train.len()).min(train.len());
     let batch = cfg.train.batch;
     let batches = n_train.div_ceil(batch);
@@ -205,7 +231,7 @@ pub fn train(
     let ckpt_path = opts.out.join("checkpoint.safetensors");
     crate::io::atomic_write(&opts.out.join("config.toml"), cfg.to_toml().as_bytes())?;
     let start = Instant::now();
-    let mut input = vec![0.0f32; batch * nx * ny];
+    let mut input = vec![0.0f32; batch * per];
     let bar = if opts.progress {
         let b = indicatif::ProgressBar::new((cfg.train.epochs * batches) as u64);
         b.set_style(
@@ -254,16 +280,8 @@ pub fn train(
                 )));
             }
             let idx = &order[progress.batch * batch..((progress.batch + 1) * batch).min(n_train)];
-            let inp = &mut input[..idx.len() * nx * ny];
-            encode_batch(
-                &train.images,
-                idx,
-                nx,
-                ny,
-                cfg.input.size,
-                cfg.input.intensity,
-                inp,
-            );
+            let inp = &mut input[..idx.len() * per];
+            encode(cfg, train, idx, inp);
             let labels: Vec<u8> = idx.iter().map(|&i| train.labels[i]).collect();
             if fault_step == Some(epoch * batches + progress.batch + 1) {
                 // Testing hook (WAVETRAIN_FAULT_STEP): poison this step's input.
@@ -276,9 +294,8 @@ pub fn train(
                 bar.abandon();
                 let step = epoch * batches + progress.batch + 1;
                 let at = backend.locate_fault(inp)?;
-                let plan = crate::plan::Plan::new(cfg)?;
                 let place = match at {
-                    Some(i) => format!("the field first became non-finite after {}", plan.names[i]),
+                    Some(name) => format!("the field first became non-finite after {name}"),
                     None => "the fields are finite: the loss or a gradient overflowed (lower train.lr or input.intensity)".into(),
                 };
                 return Err(Error::Numerical(format!(
@@ -361,8 +378,9 @@ pub fn train(
     })
 }
 
-/// Writes `masks.png` (the trained SLMs), `outputs.png` (detector-plane intensity for a few test
-/// digits, with the detector regions) and `learning_curves.png`.
+/// Writes `learning_curves.png` and, for field networks, `masks.png` (the trained SLMs) and
+/// `outputs.png` (detector-plane intensity for a few test digits, with the detector regions);
+/// for dense networks `weights.png` or, on 2-D tasks, `decision_boundary.png`.
 pub fn pictures(
     cfg: &Config,
     backend: &mut dyn Backend,
@@ -370,7 +388,128 @@ pub fn pictures(
     history: &[EpochMetrics],
     out: &Path,
 ) -> Result<()> {
-    use crate::plot::{line_plot, panels, Panel, Series};
+    use crate::plot::{line_plot, Series};
+    if cfg.is_dense() {
+        dense_pictures(cfg, backend, test, out)?;
+    } else {
+        field_pictures(cfg, backend, test, out)?;
+    }
+    if !history.is_empty() {
+        let pts = |f: &dyn Fn(&EpochMetrics) -> f64| {
+            history
+                .iter()
+                .map(|m| (m.epoch as f64, f(m)))
+                .collect::<Vec<_>>()
+        };
+        line_plot(
+            &out.join("learning_curves.png"),
+            &format!("{}: learning curves", cfg.name),
+            "epoch",
+            "accuracy",
+            &[
+                Series {
+                    label: "train accuracy",
+                    points: pts(&|m| m.train_accuracy),
+                },
+                Series {
+                    label: "test accuracy",
+                    points: pts(&|m| m.test_accuracy),
+                },
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+/// Side of the decision-boundary picture in pixels, and the half-width of the plane it shows.
+pub const BOUNDARY_SIDE: usize = 160;
+const BOUNDARY_EXTENT: f64 = 1.4;
+
+/// The decision map of a 2-class dense network over `[−1.4, 1.4]²` (`BOUNDARY_SIDE²` values,
+/// row-major, `y` up): `+1` where class 1 wins, `−1` where class 0 wins, with the test points
+/// drawn in `±2`.
+pub fn decision_map(cfg: &Config, backend: &mut dyn Backend, test: &Split) -> Result<Vec<f64>> {
+    let n = BOUNDARY_SIDE;
+    let amp = cfg.input.intensity.sqrt() as f32;
+    let k = cfg.readout.classes;
+    let mut map = vec![0.0f64; n * n];
+    for row in 0..n {
+        let y = BOUNDARY_EXTENT * (1.0 - 2.0 * (row as f64 + 0.5) / n as f64);
+        let input: Vec<f32> = (0..n)
+            .flat_map(|c| {
+                let x = BOUNDARY_EXTENT * (2.0 * (c as f64 + 0.5) / n as f64 - 1.0);
+                [x as f32 * amp, y as f32 * amp]
+            })
+            .collect();
+        let p = backend.predict(&input)?;
+        for c in 0..n {
+            let o = &p[c * k..(c + 1) * k];
+            map[row * n + c] = if o[1] > o[0] { 1.0 } else { -1.0 };
+        }
+    }
+    for (pt, &l) in test.points.iter().zip(&test.labels) {
+        let c = ((pt[0] as f64 / BOUNDARY_EXTENT + 1.0) * 0.5 * n as f64).floor();
+        let r = ((1.0 - pt[1] as f64 / BOUNDARY_EXTENT) * 0.5 * n as f64).floor();
+        if (0.0..n as f64).contains(&c) && (0.0..n as f64).contains(&r) {
+            map[r as usize * n + c as usize] = if l == 1 { 2.0 } else { -2.0 };
+        }
+    }
+    Ok(map)
+}
+
+/// Dense networks: `decision_boundary.png` for 2-D tasks, `weights.png` (the first layer's
+/// weights of up to 10 hidden units, as images) for image inputs.
+fn dense_pictures(cfg: &Config, backend: &mut dyn Backend, test: &Split, out: &Path) -> Result<()> {
+    use crate::plot::{panels, Panel};
+    if cfg.input.task.is_some() {
+        let map = decision_map(cfg, backend, test)?;
+        return panels(
+            &out.join("decision_boundary.png"),
+            &format!("{}: decision boundary and test points", cfg.name),
+            &[Panel {
+                title: format!("{} ({:?} gradient)", cfg.name, cfg.train.gradient),
+                data: &map,
+                nx: BOUNDARY_SIDE,
+                ny: BOUNDARY_SIDE,
+                cyclic: false,
+            }],
+            1,
+        );
+    }
+    let state = backend.state()?;
+    let s = cfg.input.size;
+    let w = &state.params[0];
+    let n_in = s * s;
+    let units = (w.len() / n_in).min(10);
+    let data: Vec<Vec<f64>> = (0..units)
+        .map(|u| {
+            w[u * n_in..(u + 1) * n_in]
+                .iter()
+                .map(|&v| v as f64)
+                .collect()
+        })
+        .collect();
+    let ps: Vec<Panel> = data
+        .iter()
+        .enumerate()
+        .map(|(u, d)| Panel {
+            title: format!("unit {u}"),
+            data: d,
+            nx: s,
+            ny: s,
+            cyclic: false,
+        })
+        .collect();
+    panels(
+        &out.join("weights.png"),
+        &format!("{}: first-layer weights", cfg.name),
+        &ps,
+        5,
+    )
+}
+
+fn field_pictures(cfg: &Config, backend: &mut dyn Backend, test: &Split, out: &Path) -> Result<()> {
+    use crate::plot::{panels, Panel};
     let state = backend.state()?;
     let plan = crate::plan::Plan::new(cfg)?;
     let data: Vec<Vec<f64>> = state
@@ -437,15 +576,7 @@ pub fn pictures(
         }
     }
     let mut input = vec![0.0f32; picks.len() * nx * ny];
-    encode_batch(
-        &test.images,
-        &picks,
-        nx,
-        ny,
-        cfg.input.size,
-        cfg.input.intensity,
-        &mut input,
-    );
+    encode(cfg, test, &picks, &mut input);
     let last = plan.pump.len() - 1;
     let mut out_field: Vec<Complex32> = Vec::new();
     let mut grab = |i: usize, f: &[Complex32]| {
@@ -503,29 +634,5 @@ pub fn pictures(
         4,
     )?;
 
-    if !history.is_empty() {
-        let pts = |f: &dyn Fn(&EpochMetrics) -> f64| {
-            history
-                .iter()
-                .map(|m| (m.epoch as f64, f(m)))
-                .collect::<Vec<_>>()
-        };
-        line_plot(
-            &out.join("learning_curves.png"),
-            &format!("{}: learning curves", cfg.name),
-            "epoch",
-            "accuracy",
-            &[
-                Series {
-                    label: "train accuracy",
-                    points: pts(&|m| m.train_accuracy),
-                },
-                Series {
-                    label: "test accuracy",
-                    points: pts(&|m| m.test_accuracy),
-                },
-            ],
-        )?;
-    }
     Ok(())
 }

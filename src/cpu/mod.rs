@@ -2,6 +2,7 @@
 //! shader, same names, same indexing.
 
 pub mod absorber;
+pub mod dense;
 pub mod detect;
 pub mod fft;
 pub mod lens;
@@ -12,6 +13,7 @@ pub mod optimizer;
 pub mod propagate;
 
 pub use absorber::{absorber_probe, absorber_pump};
+pub use dense::DenseNetwork;
 pub use detect::{detect, detect_probe, Region};
 pub use fft::{Direction, Fft2};
 pub use lens::Lens2f;

@@ -55,6 +55,9 @@ impl State {
     }
 }
 
+/// Callback that sees the field at each plane: `(plane index, field)`.
+pub type PlaneFn<'a, T> = dyn FnMut(usize, &[Complex<T>]) + 'a;
+
 /// A network on the CPU in precision `T`.
 pub struct CpuNetwork<T: Real> {
     plan: Plan,
@@ -245,11 +248,7 @@ impl<T: Real> CpuNetwork<T> {
 
     /// Pump pass of real input amplitudes `[batch][ny][nx]`; returns detector powers
     /// `[batch][classes]`. With `on_plane`, calls it with every element's output field.
-    pub fn forward(
-        &mut self,
-        input: &[f32],
-        mut on_plane: Option<&mut dyn FnMut(usize, &[Complex<T>])>,
-    ) -> &[T] {
+    pub fn forward(&mut self, input: &[f32], mut on_plane: Option<&mut PlaneFn<'_, T>>) -> &[T] {
         let n = self.nx * self.ny;
         self.field.clear();
         self.field.extend(
@@ -296,7 +295,7 @@ impl<T: Real> CpuNetwork<T> {
     /// Probe pass after [`forward`](Self::forward) and [`loss`](Self::loss): fills
     /// [`grads`](Self::grads). With `on_plane`, calls it with the probe leaving each element
     /// (index in pump order).
-    pub fn backward(&mut self, mut on_plane: Option<&mut dyn FnMut(usize, &[Complex<T>])>) {
+    pub fn backward(&mut self, mut on_plane: Option<&mut PlaneFn<'_, T>>) {
         let (nx, ny) = (self.nx, self.ny);
         self.probe
             .resize(self.field.len(), Complex::new(T::zero(), T::zero()));

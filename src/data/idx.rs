@@ -177,6 +177,8 @@ pub struct Split {
     pub images: Images,
     /// One label per image.
     pub labels: Vec<u8>,
+    /// Points `(x, y)` of a generated 2-D task (empty for image data).
+    pub points: Vec<[f32; 2]>,
 }
 
 impl Split {
@@ -211,6 +213,7 @@ pub fn read_split(images: &Path, labels: &Path, classes: usize) -> Result<Split>
     Ok(Split {
         images: im,
         labels: lb,
+        points: Vec::new(),
     })
 }
 

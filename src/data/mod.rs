@@ -3,6 +3,7 @@
 
 pub mod encode;
 pub mod idx;
+pub mod tasks;
 
 pub use encode::encode_batch;
 pub use idx::{read_dir, Images, Split};
@@ -19,4 +20,40 @@ pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
     order.shuffle(&mut rng);
     order
+}
+
+/// Encodes examples `indices` of `split` as the network of `cfg` takes them, into `out`
+/// (`indices.len()·cfg.input_len()` values): the image on the grid (field networks), the image
+/// resampled to `size × size` amplitudes (dense networks), or a 2-D point scaled by
+/// `√intensity` (generated tasks).
+///
+/// # Panics
+/// If `out` has the wrong length.
+pub fn encode(cfg: &crate::model::Config, split: &Split, indices: &[usize], out: &mut [f32]) {
+    assert_eq!(
+        out.len(),
+        indices.len() * cfg.input_len(),
+        "encode: output size"
+    );
+    if !split.points.is_empty() {
+        let amp = cfg.input.intensity.sqrt() as f32;
+        for (b, &i) in indices.iter().enumerate() {
+            out[2 * b] = split.points[i][0] * amp;
+            out[2 * b + 1] = split.points[i][1] * amp;
+        }
+    } else if cfg.is_dense() {
+        let s = cfg.input.size;
+        encode_batch(&split.images, indices, s, s, s, cfg.input.intensity, out);
+    } else {
+        let o = &cfg.optics;
+        encode_batch(
+            &split.images,
+            indices,
+            o.nx,
+            o.ny,
+            cfg.input.size,
+            cfg.input.intensity,
+            out,
+        );
+    }
 }

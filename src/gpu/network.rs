@@ -485,9 +485,11 @@ impl Backend for GpuNetwork {
         Ok(CpuNetwork::<f32>::new(&self.cfg, &state)?.absorber_intensity(input))
     }
 
-    fn locate_fault(&mut self, input: &[f32]) -> Result<Option<usize>> {
+    fn locate_fault(&mut self, input: &[f32]) -> Result<Option<String>> {
         let state = self.state()?;
-        Ok(CpuNetwork::<f32>::new(&self.cfg, &state)?.locate_fault(input))
+        let at = CpuNetwork::<f32>::new(&self.cfg, &state)?.locate_fault(input);
+        let names = Plan::new(&self.cfg)?.names;
+        Ok(at.and_then(|i| names.get(i).cloned()))
     }
 }
 

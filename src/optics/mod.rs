@@ -3,7 +3,9 @@
 
 pub mod absorber;
 pub mod lens;
+pub mod multiplier;
 pub mod propagation;
 
 pub use absorber::{Absorber, AbsorberModel};
+pub use multiplier::Multiplier;
 pub use propagation::{sampling_report, transfer_function, SamplingReport};
