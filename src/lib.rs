@@ -37,6 +37,7 @@ pub mod plan;
 pub mod plot;
 pub mod presets;
 pub mod real;
+pub mod sweep;
 pub mod train;
 
 pub use error::{Error, Result};

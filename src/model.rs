@@ -101,6 +101,9 @@ pub struct Input {
     /// Standard deviation of the Gaussian jitter of a generated task's points.
     #[serde(default = "default_jitter")]
     pub jitter: f64,
+    /// Dense networks: a constant extra input of this field amplitude (a bias beam); 0 for none.
+    #[serde(default)]
+    pub bias: f64,
 }
 
 fn default_size() -> usize {
@@ -474,6 +477,12 @@ impl Config {
                 "generated 2-D tasks feed dense networks: add 'dense' layers or remove input.task",
             ));
         }
+        if self.input.bias != 0.0 {
+            return Err(Error::config(
+                "input.bias",
+                "a bias input belongs to dense networks: remove input.bias",
+            ));
+        }
         if !self.hardware.is_ideal() {
             return Err(Error::config(
                 "hardware",
@@ -638,7 +647,8 @@ impl Config {
     /// dense network.
     pub fn input_len(&self) -> usize {
         if self.is_dense() {
-            match self.input.task {
+            let bias = usize::from(self.input.bias != 0.0);
+            bias + match self.input.task {
                 Some(_) => 2,
                 None => self.input.size * self.input.size,
             }
@@ -667,6 +677,12 @@ impl Config {
             inp.intensity,
             "intensity in units of I_sat",
         )?;
+        if !(inp.bias.is_finite() && inp.bias.abs() <= 1e6) {
+            return Err(Error::config(
+                "input.bias",
+                format!("must be a finite field amplitude, got {}", inp.bias),
+            ));
+        }
         if inp.task.is_some() {
             if inp.points < 10 || inp.points > 10_000_000 {
                 return Err(Error::config(

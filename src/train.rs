@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use num_complex::Complex32;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{Checkpoint, EpochMetrics, Progress};
 use crate::cpu::{CpuNetwork, DenseNetwork, State};
@@ -128,7 +128,7 @@ pub struct RunOptions {
 }
 
 /// The final metrics of a run (the `--json` line).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Summary {
     /// Mean training loss of the last epoch.
     pub train_loss: f64,
@@ -426,8 +426,8 @@ pub const BOUNDARY_SIDE: usize = 160;
 const BOUNDARY_EXTENT: f64 = 1.4;
 
 /// The decision map of a 2-class dense network over `[−1.4, 1.4]²` (`BOUNDARY_SIDE²` values,
-/// row-major, `y` up): `+1` where class 1 wins, `−1` where class 0 wins, with the test points
-/// drawn in `±2`.
+/// row-major, `y` up): `0.65` where class 1 wins, `0.35` where class 0 wins, with the test points
+/// drawn as `1` (class 1) and `0` (class 0), so that a picture shows both regions and both classes.
 pub fn decision_map(cfg: &Config, backend: &mut dyn Backend, test: &Split) -> Result<Vec<f64>> {
     let n = BOUNDARY_SIDE;
     let amp = cfg.input.intensity.sqrt() as f32;
@@ -435,23 +435,25 @@ pub fn decision_map(cfg: &Config, backend: &mut dyn Backend, test: &Split) -> Re
     let mut map = vec![0.0f64; n * n];
     for row in 0..n {
         let y = BOUNDARY_EXTENT * (1.0 - 2.0 * (row as f64 + 0.5) / n as f64);
+        let bias = (cfg.input.bias != 0.0).then_some(cfg.input.bias as f32);
         let input: Vec<f32> = (0..n)
             .flat_map(|c| {
                 let x = BOUNDARY_EXTENT * (2.0 * (c as f64 + 0.5) / n as f64 - 1.0);
-                [x as f32 * amp, y as f32 * amp]
+                [Some(x as f32 * amp), Some(y as f32 * amp), bias]
             })
+            .flatten()
             .collect();
         let p = backend.predict(&input)?;
         for c in 0..n {
             let o = &p[c * k..(c + 1) * k];
-            map[row * n + c] = if o[1] > o[0] { 1.0 } else { -1.0 };
+            map[row * n + c] = if o[1] > o[0] { 0.65 } else { 0.35 };
         }
     }
     for (pt, &l) in test.points.iter().zip(&test.labels) {
         let c = ((pt[0] as f64 / BOUNDARY_EXTENT + 1.0) * 0.5 * n as f64).floor();
         let r = ((1.0 - pt[1] as f64 / BOUNDARY_EXTENT) * 0.5 * n as f64).floor();
         if (0.0..n as f64).contains(&c) && (0.0..n as f64).contains(&r) {
-            map[r as usize * n + c as usize] = if l == 1 { 2.0 } else { -2.0 };
+            map[r as usize * n + c as usize] = if l == 1 { 1.0 } else { 0.0 };
         }
     }
     Ok(map)
@@ -479,7 +481,7 @@ fn dense_pictures(cfg: &Config, backend: &mut dyn Backend, test: &Split, out: &P
     let state = backend.state()?;
     let s = cfg.input.size;
     let w = &state.params[0];
-    let n_in = s * s;
+    let n_in = cfg.input_len();
     let units = (w.len() / n_in).min(10);
     let data: Vec<Vec<f64>> = (0..units)
         .map(|u| {

@@ -25,25 +25,28 @@ pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
 /// Encodes examples `indices` of `split` as the network of `cfg` takes them, into `out`
 /// (`indices.len()·cfg.input_len()` values): the image on the grid (field networks), the image
 /// resampled to `size × size` amplitudes (dense networks), or a 2-D point scaled by
-/// `√intensity` (generated tasks).
+/// `√intensity` (generated tasks), followed by the bias amplitude when `input.bias` is set.
 ///
 /// # Panics
 /// If `out` has the wrong length.
 pub fn encode(cfg: &crate::model::Config, split: &Split, indices: &[usize], out: &mut [f32]) {
-    assert_eq!(
-        out.len(),
-        indices.len() * cfg.input_len(),
-        "encode: output size"
-    );
+    let per = cfg.input_len();
+    assert_eq!(out.len(), indices.len() * per, "encode: output size");
+    let bias = cfg.is_dense() && cfg.input.bias != 0.0;
+    let n = per - usize::from(bias);
     if !split.points.is_empty() {
         let amp = cfg.input.intensity.sqrt() as f32;
         for (b, &i) in indices.iter().enumerate() {
-            out[2 * b] = split.points[i][0] * amp;
-            out[2 * b + 1] = split.points[i][1] * amp;
+            out[per * b] = split.points[i][0] * amp;
+            out[per * b + 1] = split.points[i][1] * amp;
         }
     } else if cfg.is_dense() {
         let s = cfg.input.size;
-        encode_batch(&split.images, indices, s, s, s, cfg.input.intensity, out);
+        let mut img = vec![0.0f32; n];
+        for (b, &i) in indices.iter().enumerate() {
+            encode_batch(&split.images, &[i], s, s, s, cfg.input.intensity, &mut img);
+            out[per * b..per * b + n].copy_from_slice(&img);
+        }
     } else {
         let o = &cfg.optics;
         encode_batch(
@@ -55,5 +58,10 @@ pub fn encode(cfg: &crate::model::Config, split: &Split, indices: &[usize], out:
             cfg.input.intensity,
             out,
         );
+    }
+    if bias {
+        for b in 0..indices.len() {
+            out[per * b + n] = cfg.input.bias as f32;
+        }
     }
 }

@@ -1,0 +1,56 @@
+//! Training-step benchmarks on the CPU engine with the bundled data: one epoch of `paper-mlp`
+//! (784-128-128-10, 4,000 images, batch 64, optical gradient), one `paper-mlp` step and one
+//! `d2nn-mnist` step (batch 64). Quick settings by default; `WAVETRAIN_BENCH_FULL=1` for
+//! criterion's default sample counts.
+
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use wavetrain::data::{encode, epoch_order};
+use wavetrain::train::{initial_state, Backend, CpuBackend};
+
+fn bench(c: &mut Criterion) {
+    let (train, _) =
+        wavetrain::data::read_dir(&wavetrain::data::idx::bundled_dir(), 10).expect("bundled data");
+    let mut g = c.benchmark_group("train");
+    if std::env::var_os("WAVETRAIN_BENCH_FULL").is_none() {
+        g.sample_size(10)
+            .warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(5));
+    }
+    for name in ["paper-mlp", "d2nn-mnist"] {
+        let cfg = wavetrain::presets::preset(name).expect("preset");
+        let state = initial_state(&cfg).expect("state");
+        let mut be = CpuBackend::new(&cfg, &state).expect("backend");
+        let batch = cfg.train.batch;
+        let per = cfg.input_len();
+        let order = epoch_order(train.len(), 0, 0);
+        let batches: Vec<(Vec<f32>, Vec<u8>)> = order
+            .chunks(batch)
+            .map(|idx| {
+                let mut x = vec![0.0f32; idx.len() * per];
+                encode(&cfg, &train, idx, &mut x);
+                (x, idx.iter().map(|&i| train.labels[i]).collect())
+            })
+            .collect();
+        g.throughput(Throughput::Elements(batch as u64));
+        g.bench_function(format!("{name}/step/b{batch}"), |b| {
+            let (x, l) = &batches[0];
+            b.iter(|| be.train_step(x, l).expect("step"))
+        });
+        if name == "paper-mlp" {
+            g.throughput(Throughput::Elements(train.len() as u64));
+            g.bench_function(format!("{name}/epoch/{}", train.len()), |b| {
+                b.iter(|| {
+                    for (x, l) in &batches {
+                        be.train_step(x, l).expect("step");
+                    }
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
