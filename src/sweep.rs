@@ -160,7 +160,9 @@ pub fn plot(path: &Path, title: &str, axes: &[Axis], rows: &[Row]) -> Result<()>
             _ => i as f64,
         }
     };
-    let mut groups: Vec<(String, Vec<(f64, f64, usize)>)> = Vec::new();
+    // Per curve: label and points (x, accuracy sum, count).
+    type Curve = (String, Vec<(f64, f64, usize)>);
+    let mut groups: Vec<Curve> = Vec::new();
     for r in rows {
         let label: Vec<String> = axes
             .iter()
