@@ -22,6 +22,7 @@
 //!   `∂L/∂w = 2·Re(b·v)`.
 
 pub mod backend;
+pub mod bench;
 pub mod checkpoint;
 pub mod cpu;
 pub mod data;

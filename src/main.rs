@@ -44,6 +44,9 @@ enum Command {
     /// runs in parallel, resumable; writes sweep.csv, sweep.png (test accuracy against the first
     /// swept value) and, for 2-D tasks, decision_boundaries.png.
     Sweep(SweepArgs),
+    /// Time the FFT, a free-space step, the absorber and training steps on every backend, against
+    /// the measured copy bandwidth and FLOP ceiling (table, or --json records).
+    Bench(BenchArgs),
     /// List the built-in presets, or print one as TOML.
     Presets {
         /// Print this preset's TOML.
@@ -114,6 +117,28 @@ struct TrainArgs {
     /// Skip the pictures at the end.
     #[arg(long)]
     no_pictures: bool,
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// A smoke run: small sizes, few repetitions (well under a minute).
+    #[arg(long)]
+    quick: bool,
+    /// One JSON record per measurement on stdout instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// Backends to measure: all, cpu or gpu.
+    #[arg(long, default_value = "all")]
+    backend: String,
+    /// Only GPU adapters whose name contains this text.
+    #[arg(long)]
+    adapter: Option<String>,
+    /// Grid sides (default 128,256,512,1024,2048; quick 128,256).
+    #[arg(long, value_delimiter = ',')]
+    grids: Vec<usize>,
+    /// Batches (default 1,16,64; quick 1,8).
+    #[arg(long, value_delimiter = ',')]
+    batches: Vec<usize>,
 }
 
 #[derive(clap::Args)]
@@ -229,6 +254,7 @@ fn main() -> ExitCode {
         Command::Train(a) => train(a),
         Command::Eval(a) => eval(a),
         Command::Sweep(a) => sweep(a),
+        Command::Bench(a) => bench(a),
         Command::Presets { name } => presets(name),
         Command::Info { json } => info(json),
     };
@@ -542,6 +568,59 @@ fn train(a: TrainArgs) -> Result<()> {
             summary.backend,
             out.display()
         );
+    }
+    Ok(())
+}
+
+fn bench(a: BenchArgs) -> Result<()> {
+    let mut opts = wavetrain::bench::BenchOptions::new(a.quick);
+    if !a.grids.is_empty() {
+        opts.grids = a.grids.clone();
+    }
+    if !a.batches.is_empty() {
+        opts.batches = a.batches.clone();
+    }
+    opts.adapter = a.adapter.clone();
+    match a.backend.as_str() {
+        "all" => {}
+        "cpu" => opts.gpu = false,
+        "gpu" => opts.cpu = false,
+        other => {
+            return Err(Error::config(
+                "--backend",
+                format!("unknown backend '{other}': use all, cpu or gpu"),
+            ))
+        }
+    }
+    wavetrain::bench::validate(&opts)?;
+    let json = a.json;
+    if !json {
+        println!("{}", wavetrain::bench::table_header());
+    }
+    let mut emit = |r: &wavetrain::bench::Record| {
+        if json {
+            println!("{}", serde_json::to_string(r).unwrap_or_default());
+        } else {
+            println!("{}", wavetrain::bench::table_row(r));
+        }
+    };
+    if opts.cpu {
+        wavetrain::bench::run_cpu(&opts, &mut emit)?;
+    }
+    if opts.gpu {
+        #[cfg(feature = "gpu")]
+        {
+            let n = wavetrain::gpu::list_adapters().len();
+            if n == 0 {
+                eprintln!("bench: no GPU adapter found; GPU rows skipped (install a driver, e.g. mesa-vulkan-drivers)");
+            }
+            wavetrain::bench::run_gpu(&opts, &mut emit)?;
+        }
+        #[cfg(not(feature = "gpu"))]
+        eprintln!("bench: this build has no GPU support; GPU rows skipped");
+    }
+    if !json {
+        eprintln!("medians after one warm-up run; bytes and FLOPs counted from the algorithm; GPU times include submission (queue drain); memory: formula vs measured (CPU: RSS growth, GPU: bytes allocated)");
     }
     Ok(())
 }

@@ -189,6 +189,7 @@ pub struct GpuContext {
     limits: wgpu::Limits,
     fault: Arc<Mutex<Option<String>>>,
     kernels: Mutex<HashMap<KernelKey, Arc<Kernel>>>,
+    allocated: std::sync::atomic::AtomicU64,
     fft_shared_bytes: u32,
 }
 
@@ -241,7 +242,13 @@ impl GpuContext {
             limits,
             fault,
             kernels: Mutex::new(HashMap::new()),
+            allocated: std::sync::atomic::AtomicU64::new(0),
         })
+    }
+
+    /// Bytes of every buffer this context has created so far (including ones since dropped).
+    pub fn allocated_bytes(&self) -> u64 {
+        self.allocated.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The adapter this context runs on.
@@ -340,6 +347,8 @@ impl GpuContext {
         }
         // Zero-sized bindings are invalid; keep at least one 16-byte block.
         let size = size.max(16).div_ceil(4) * 4;
+        self.allocated
+            .fetch_add(size, std::sync::atomic::Ordering::Relaxed);
         self.scoped(
             || format!("allocating {label} ({size} bytes)"),
             || {

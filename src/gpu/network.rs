@@ -374,6 +374,11 @@ impl GpuNetwork {
         })
     }
 
+    /// The GPU context the network runs on.
+    pub fn context(&self) -> &GpuContext {
+        &self.ctx
+    }
+
     /// The adapter's name.
     pub fn adapter_name(&self) -> String {
         self.ctx.adapter().name.clone()

@@ -1,0 +1,750 @@
+//! `wavetrain bench`: times the engine's operations and training steps on every backend, after
+//! warm-up, as the median of repeated runs, and sets each figure against the machine's measured
+//! ceiling: memory bandwidth from a copy (CPU: a parallel `memcpy`; GPU: the copy kernel) and,
+//! on the CPU, arithmetic throughput from a loop of known FLOPs. Bytes and FLOPs are counted from
+//! the algorithm (what must move and what must be computed), not from hardware counters:
+//! - 2-D FFT of `B` fields `N×N`: `5·B·N²·log₂(N²)` FLOPs, `16·B·N²` bytes (one read, one write);
+//! - free-space step (padding `p = 2`): two FFTs of `(pN)²` plus the transfer-function product,
+//!   `B·(2·5·(pN)²·log₂((pN)²) + 6·(pN)²)` FLOPs, `16·B·N²` bytes in and out;
+//! - absorber: 10 FLOPs and 16 bytes per sample;
+//! - training steps: the FFTs of every free-space step of the pump and probe passes (field
+//!   networks) or `6·Σ in·out` FLOPs per image (dense networks: forward, probe and gradient).
+//!
+//! GPU times are queue-drain times (submit, then wait for the queue): they include submission
+//! overhead, which favours large work. Memory: the bytes the buffers of a configuration need by
+//! formula, beside the host RSS growth (CPU) or the bytes the GPU context allocated (GPU).
+
+use std::time::Instant;
+
+use num_complex::Complex32;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// What to measure.
+#[derive(Clone, Debug)]
+pub struct BenchOptions {
+    /// Small sizes and few repetitions: a smoke run.
+    pub quick: bool,
+    /// Measure the CPU engine.
+    pub cpu: bool,
+    /// Measure GPU adapters.
+    pub gpu: bool,
+    /// Only adapters whose name contains this.
+    pub adapter: Option<String>,
+    /// Grid sides.
+    pub grids: Vec<usize>,
+    /// Batches.
+    pub batches: Vec<usize>,
+}
+
+impl BenchOptions {
+    /// Defaults: grids 128–2048 and batches 1, 16, 64 (quick: 128–256 and 1, 8).
+    pub fn new(quick: bool) -> Self {
+        BenchOptions {
+            quick,
+            cpu: true,
+            gpu: true,
+            adapter: None,
+            grids: if quick {
+                vec![128, 256]
+            } else {
+                vec![128, 256, 512, 1024, 2048]
+            },
+            batches: if quick { vec![1, 8] } else { vec![1, 16, 64] },
+        }
+    }
+}
+
+/// One measurement.
+#[derive(Clone, Debug, Serialize)]
+pub struct Record {
+    /// `cpu` or `gpu`.
+    pub backend: String,
+    /// CPU threads or adapter name.
+    pub device: String,
+    /// `copy`, `flops`, `fft2`, `propagate`, `absorber`, `train_step:PRESET`.
+    pub op: String,
+    /// `N×N` for fields, the layer sizes for dense networks.
+    pub grid: String,
+    /// Batch.
+    pub batch: usize,
+    /// Median time, milliseconds.
+    pub median_ms: f64,
+    /// Fastest run, milliseconds.
+    pub min_ms: f64,
+    /// Timed repetitions.
+    pub reps: usize,
+    /// `wall` (CPU) or `queue-drain` (GPU).
+    pub timing: String,
+    /// Training steps: images per second.
+    pub images_per_s: Option<f64>,
+    /// Bytes the algorithm must move.
+    pub bytes: f64,
+    /// FLOPs the algorithm must do.
+    pub flops: f64,
+    /// Achieved GB/s (`bytes / median`).
+    pub gb_per_s: f64,
+    /// Achieved GFLOP/s.
+    pub gflop_per_s: f64,
+    /// The backend's measured copy bandwidth, GB/s.
+    pub ceiling_gb_per_s: f64,
+    /// The backend's measured arithmetic ceiling, GFLOP/s (CPU only).
+    pub ceiling_gflop_per_s: Option<f64>,
+    /// `gb_per_s / ceiling_gb_per_s`.
+    pub bandwidth_fraction: f64,
+    /// `gflop_per_s / ceiling_gflop_per_s`.
+    pub flop_fraction: Option<f64>,
+    /// Bytes the configuration's buffers need by formula.
+    pub memory_formula_bytes: u64,
+    /// Measured: host RSS growth while setting up and running (CPU), or bytes the GPU context
+    /// allocated for it (GPU).
+    pub memory_measured_bytes: Option<u64>,
+}
+
+/// Resident set size of this process in bytes (Linux), if known.
+pub fn rss_bytes() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Median and minimum of repeated runs of `f` after one warm-up run.
+fn time_it(quick: bool, mut f: impl FnMut() -> Result<()>) -> Result<(f64, f64, usize)> {
+    f()?;
+    let (target, min_reps, max_reps) = if quick { (0.2, 3, 5) } else { (1.0, 5, 30) };
+    let mut t = Vec::new();
+    let start = Instant::now();
+    while t.len() < min_reps || (start.elapsed().as_secs_f64() < target && t.len() < max_reps) {
+        let t0 = Instant::now();
+        f()?;
+        t.push(t0.elapsed().as_secs_f64());
+    }
+    t.sort_by(|a, b| a.total_cmp(b));
+    Ok((t[t.len() / 2], t[0], t.len()))
+}
+
+struct Ceiling {
+    gbps: f64,
+    gflops: Option<f64>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record(
+    backend: &str,
+    device: &str,
+    op: &str,
+    grid: String,
+    batch: usize,
+    (median, min, reps): (f64, f64, usize),
+    timing: &str,
+    images: Option<usize>,
+    bytes: f64,
+    flops: f64,
+    c: &Ceiling,
+    mem: (u64, Option<u64>),
+) -> Record {
+    let gbps = bytes / median / 1e9;
+    let gflops = flops / median / 1e9;
+    Record {
+        backend: backend.into(),
+        device: device.into(),
+        op: op.into(),
+        grid,
+        batch,
+        median_ms: median * 1e3,
+        min_ms: min * 1e3,
+        reps,
+        timing: timing.into(),
+        images_per_s: images.map(|n| n as f64 / median),
+        bytes,
+        flops,
+        gb_per_s: gbps,
+        gflop_per_s: gflops,
+        ceiling_gb_per_s: c.gbps,
+        ceiling_gflop_per_s: c.gflops,
+        bandwidth_fraction: if c.gbps > 0.0 { gbps / c.gbps } else { 0.0 },
+        flop_fraction: c.gflops.map(|g| gflops / g),
+        memory_formula_bytes: mem.0,
+        memory_measured_bytes: mem.1,
+    }
+}
+
+fn fft_flops(n: usize, b: usize) -> f64 {
+    let s = (n * n) as f64;
+    5.0 * b as f64 * s * s.log2()
+}
+
+fn prop_flops(n: usize, b: usize) -> f64 {
+    let p = 2 * n;
+    2.0 * fft_flops(p, b) + 6.0 * (p * p * b) as f64
+}
+
+fn field(len: usize) -> Vec<Complex32> {
+    (0..len)
+        .map(|i| {
+            Complex32::new(
+                ((i * 7919) % 1000) as f32 / 1000.0,
+                ((i * 104729) % 997) as f32 / 997.0,
+            )
+        })
+        .collect()
+}
+
+/// The field-network preset scaled to an `n × n` grid (input and detectors in proportion).
+fn d2nn_at(n: usize, batch: usize) -> Result<crate::model::Config> {
+    let mut cfg = crate::presets::preset("d2nn-mnist")?;
+    cfg.optics.nx = n;
+    cfg.optics.ny = n;
+    cfg.input.size = (n * 5 / 8).max(1);
+    cfg.readout.detector_size = (n * 6 / 64).max(1);
+    cfg.train.batch = batch;
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+/// FLOPs of one training step of `cfg` at its batch.
+fn step_flops(cfg: &crate::model::Config) -> Result<f64> {
+    let b = cfg.train.batch;
+    if cfg.is_dense() {
+        let macs: usize = cfg.dense_dims().iter().map(|(i, o)| i * o).sum();
+        return Ok(6.0 * (macs * b) as f64);
+    }
+    let plan = crate::plan::Plan::new(cfg)?;
+    let props = plan
+        .pump
+        .iter()
+        .filter(|s| matches!(s.op, crate::plan::Op::Propagate { .. }))
+        .count()
+        + plan
+            .probe
+            .iter()
+            .filter(|s| s.pass && matches!(s.op, crate::plan::Op::Propagate { .. }))
+            .count();
+    Ok(props as f64 * prop_flops(cfg.optics.nx, b))
+}
+
+fn train_batch(cfg: &crate::model::Config, train: &crate::data::Split) -> (Vec<f32>, Vec<u8>) {
+    let b = cfg.train.batch.min(train.len());
+    let idx: Vec<usize> = (0..b).collect();
+    let mut x = vec![0.0f32; b * cfg.input_len()];
+    crate::data::encode(cfg, train, &idx, &mut x);
+    (x, idx.iter().map(|&i| train.labels[i]).collect())
+}
+
+fn cases(opts: &BenchOptions, cap: usize) -> Vec<(usize, usize)> {
+    let mut v = Vec::new();
+    for &n in &opts.grids {
+        for &b in &opts.batches {
+            if n * n * b <= cap {
+                v.push((n, b));
+            }
+        }
+    }
+    v
+}
+
+type Timing = (f64, f64, usize);
+
+/// CPU ceilings: parallel copy bandwidth and a multiply-add loop (16 independent lanes, which the
+/// compiler vectorises for the build target) on every thread, with the
+/// timings and the bytes / FLOPs they moved and did.
+fn cpu_ceilings(quick: bool) -> Result<(Ceiling, Timing, f64, Timing, f64)> {
+    let len = if quick { 8 << 20 } else { 32 << 20 };
+    let src = vec![1.0f32; len];
+    let mut dst = vec![0.0f32; len];
+    let chunk = (len / rayon::current_num_threads().max(1) / 4).max(4096);
+    let copy = time_it(quick, || {
+        dst.par_chunks_mut(chunk)
+            .zip(src.par_chunks(chunk))
+            .for_each(|(d, s)| d.copy_from_slice(s));
+        std::hint::black_box(&dst);
+        Ok(())
+    })?;
+    let threads = rayon::current_num_threads();
+    let iters: usize = if quick { 2_000_000 } else { 20_000_000 };
+    let fl = time_it(quick, || {
+        (0..threads).into_par_iter().for_each(|t| {
+            let mut acc = [t as f32 * 1e-3; 16];
+            let m = std::hint::black_box(0.999_999f32);
+            let c = std::hint::black_box(1e-7f32);
+            for _ in 0..iters {
+                for a in acc.iter_mut() {
+                    *a = *a * m + c;
+                }
+            }
+            std::hint::black_box(acc);
+        });
+        Ok(())
+    })?;
+    let bytes = 2.0 * (len * 4) as f64;
+    let flops = (threads * iters * 32) as f64;
+    Ok((
+        Ceiling {
+            gbps: bytes / copy.0 / 1e9,
+            gflops: Some(flops / fl.0 / 1e9),
+        },
+        copy,
+        bytes,
+        fl,
+        flops,
+    ))
+}
+
+/// Runs every CPU measurement, appending to `out` and calling `emit` for each record.
+pub fn run_cpu(opts: &BenchOptions, emit: &mut dyn FnMut(&Record)) -> Result<Vec<Record>> {
+    use crate::cpu::{absorber_pump, Direction, Fft2, Propagator};
+    use crate::optics::{Absorber, AbsorberModel};
+    let mut out = Vec::new();
+    let device = format!("cpu ({} threads)", rayon::current_num_threads());
+    let (c, copy_t, copy_bytes, fl_t, fl_flops) = cpu_ceilings(opts.quick)?;
+    let mut push = |r: Record, out: &mut Vec<Record>| {
+        emit(&r);
+        out.push(r);
+    };
+    let ceiling_mem = (copy_bytes as u64, None);
+    push(
+        record(
+            "cpu",
+            &device,
+            "copy",
+            format!("{} MiB", copy_bytes as u64 >> 21),
+            1,
+            copy_t,
+            "wall",
+            None,
+            copy_bytes,
+            0.0,
+            &c,
+            ceiling_mem,
+        ),
+        &mut out,
+    );
+    push(
+        record(
+            "cpu",
+            &device,
+            "flops",
+            "mul-add loop".into(),
+            1,
+            fl_t,
+            "wall",
+            None,
+            0.0,
+            fl_flops,
+            &c,
+            (0, None),
+        ),
+        &mut out,
+    );
+    let cap = if opts.quick { 1 << 19 } else { 1 << 24 };
+    for (n, b) in cases(opts, cap) {
+        let grid = format!("{n}x{n}");
+        let samples = n * n * b;
+        let bytes = 16.0 * samples as f64;
+        let rss0 = rss_bytes();
+        let mut data = field(samples);
+        let mut fft = Fft2::<f32>::new(n, n);
+        let t = time_it(opts.quick, || {
+            fft.process(&mut data, Direction::Forward);
+            Ok(())
+        })?;
+        let mem = (8 * samples as u64, delta(rss0));
+        push(
+            record(
+                "cpu",
+                &device,
+                "fft2",
+                grid.clone(),
+                b,
+                t,
+                "wall",
+                None,
+                bytes,
+                fft_flops(n, b),
+                &c,
+                mem,
+            ),
+            &mut out,
+        );
+        let g = crate::Grid::new(n, n, 8e-6)?;
+        let mut p = Propagator::<f32>::new(&g, 780e-9, 5e-3, 2.0, true);
+        let t = time_it(opts.quick, || {
+            p.apply(&mut data);
+            Ok(())
+        })?;
+        // The field, the transfer function (padded) and one padded line of scratch per thread.
+        let mem = (8 * samples as u64 + 8 * (4 * n * n) as u64, delta(rss0));
+        push(
+            record(
+                "cpu",
+                &device,
+                "propagate",
+                grid.clone(),
+                b,
+                t,
+                "wall",
+                None,
+                bytes,
+                prop_flops(n, b),
+                &c,
+                mem,
+            ),
+            &mut out,
+        );
+        let ab = Absorber::new(10.0, AbsorberModel::Thin);
+        let t = time_it(opts.quick, || {
+            absorber_pump(&mut data, &ab);
+            Ok(())
+        })?;
+        push(
+            record(
+                "cpu",
+                &device,
+                "absorber",
+                grid.clone(),
+                b,
+                t,
+                "wall",
+                None,
+                bytes,
+                10.0 * samples as f64,
+                &c,
+                (8 * samples as u64, delta(rss0)),
+            ),
+            &mut out,
+        );
+    }
+    let (train, _) = crate::data::read_dir(&crate::data::idx::bundled_dir(), 10)?;
+    let mut configs = Vec::new();
+    for &n in opts
+        .grids
+        .iter()
+        .filter(|&&n| n <= if opts.quick { 128 } else { 512 })
+    {
+        for &b in &opts.batches {
+            configs.push(("d2nn-mnist".to_string(), d2nn_at(n, b)?));
+        }
+    }
+    for &b in &opts.batches {
+        let mut cfg = crate::presets::preset("paper-mlp")?;
+        cfg.train.batch = b;
+        configs.push(("paper-mlp".into(), cfg));
+    }
+    for (name, cfg) in configs {
+        let rss0 = rss_bytes();
+        let state = crate::train::initial_state(&cfg)?;
+        let mut be = crate::train::CpuBackend::new(&cfg, &state)?;
+        let (x, l) = train_batch(&cfg, &train);
+        let t = time_it(opts.quick, || {
+            crate::train::Backend::train_step(&mut be, &x, &l).map(|_| ())
+        })?;
+        let (grid, formula) = dims_and_memory(&cfg)?;
+        push(
+            record(
+                "cpu",
+                &device,
+                &format!("train_step:{name}"),
+                grid,
+                cfg.train.batch,
+                t,
+                "wall",
+                Some(l.len()),
+                0.0,
+                step_flops(&cfg)?,
+                &c,
+                (formula, delta(rss0)),
+            ),
+            &mut out,
+        );
+    }
+    Ok(out)
+}
+
+fn delta(before: Option<u64>) -> Option<u64> {
+    Some(rss_bytes()?.saturating_sub(before?))
+}
+
+/// Grid label and the bytes a training step's buffers need: for field networks the working
+/// field, the probe, one saved field per slot and the padded scratch (`8·B·N²` bytes each, the
+/// scratch `8·B·(2N)²`), plus parameters and Adam moments; for dense networks every activation
+/// and the weights, gradients and moments.
+fn dims_and_memory(cfg: &crate::model::Config) -> Result<(String, u64)> {
+    let b = cfg.train.batch as u64;
+    if cfg.is_dense() {
+        let dims = cfg.dense_dims();
+        let mut s: Vec<String> = vec![cfg.input_len().to_string()];
+        s.extend(dims.iter().map(|(_, o)| o.to_string()));
+        let w: u64 = dims.iter().map(|(i, o)| (i * o) as u64).sum();
+        let acts: u64 =
+            cfg.input_len() as u64 + dims.iter().map(|(_, o)| 2 * *o as u64).sum::<u64>();
+        return Ok((s.join("-"), 4 * (4 * w + 2 * b * acts)));
+    }
+    let plan = crate::plan::Plan::new(cfg)?;
+    let (nx, ny) = (cfg.optics.nx as u64, cfg.optics.ny as u64);
+    let f = 8 * b * nx * ny;
+    let params: u64 = plan.params.iter().map(|p| p.len() as u64).sum();
+    Ok((
+        format!("{nx}x{ny}"),
+        f * (2 + plan.slots as u64) + 4 * f + 4 * 4 * params,
+    ))
+}
+
+/// Runs every GPU measurement on each adapter (software adapters included).
+#[cfg(feature = "gpu")]
+pub fn run_gpu(opts: &BenchOptions, emit: &mut dyn FnMut(&Record)) -> Result<Vec<Record>> {
+    use crate::cpu::Direction;
+    use crate::gpu::{self, AdapterRequest, Field, GpuBuffer, GpuContext};
+    use crate::optics::{Absorber, AbsorberModel};
+    let mut out = Vec::new();
+    let adapters: Vec<_> = gpu::list_adapters()
+        .into_iter()
+        .filter(|a| {
+            opts.adapter
+                .as_ref()
+                .is_none_or(|w| a.name.to_lowercase().contains(&w.to_lowercase()))
+        })
+        .collect();
+    let (train, _) = crate::data::read_dir(&crate::data::idx::bundled_dir(), 10)?;
+    let mut seen = std::collections::HashSet::new();
+    for a in adapters {
+        if !seen.insert(a.name.clone()) {
+            continue;
+        }
+        let req = AdapterRequest {
+            name: Some(a.name.clone()),
+            allow_software: true,
+        };
+        let ctx = GpuContext::new(&req)?;
+        let device = format!("{} ({})", a.name, a.backend);
+        let per_field_cap = ctx
+            .max_batch(16)
+            .min(if opts.quick { 1 << 17 } else { 1 << 24 });
+        // Ceiling: the copy kernel on the largest field measured.
+        let big = cases(opts, per_field_cap)
+            .iter()
+            .map(|&(n, b)| n * n * b)
+            .max()
+            .unwrap_or(1 << 16);
+        let src = Field::from_slice(&ctx, "bench.src", big, 1, 1, &field(big))?;
+        let dst = GpuBuffer::<Complex32>::new(&ctx, "bench.dst", big)?;
+        let copy = gpu::Copy::new(&ctx, src.data(), &dst)?;
+        let run = |enc: &dyn Fn(&mut gpu::wgpu::CommandEncoder)| -> Result<()> {
+            let mut e = ctx.encoder("bench");
+            enc(&mut e);
+            ctx.run(e)
+        };
+        let t = time_it(opts.quick, || run(&|e| copy.encode(e)))?;
+        let c = Ceiling {
+            gbps: 16.0 * big as f64 / t.0 / 1e9,
+            gflops: None,
+        };
+        let r = record(
+            "gpu",
+            &device,
+            "copy",
+            format!("{big} samples"),
+            1,
+            t,
+            "queue-drain",
+            None,
+            16.0 * big as f64,
+            0.0,
+            &c,
+            (16 * big as u64, None),
+        );
+        emit(&r);
+        out.push(r);
+        drop((src, dst, copy));
+        for (n, b) in cases(opts, per_field_cap) {
+            let grid = format!("{n}x{n}");
+            let samples = n * n * b;
+            let bytes = 16.0 * samples as f64;
+            let a0 = ctx.allocated_bytes();
+            let f = Field::from_slice(&ctx, "bench.field", n, n, b, &field(samples))?;
+            let fft = gpu::Fft2::new(&ctx, &f, Direction::Forward)?;
+            let t = time_it(opts.quick, || run(&|e| fft.encode(e)))?;
+            let r = record(
+                "gpu",
+                &device,
+                "fft2",
+                grid.clone(),
+                b,
+                t,
+                "queue-drain",
+                None,
+                bytes,
+                fft_flops(n, b),
+                &c,
+                (8 * samples as u64, Some(ctx.allocated_bytes() - a0)),
+            );
+            emit(&r);
+            out.push(r);
+            let g = crate::Grid::new(n, n, 8e-6)?;
+            let a1 = ctx.allocated_bytes();
+            let tf = gpu::TransferFunction::new(&ctx, &g, 780e-9, 5e-3, 2.0, true)?;
+            let prop = gpu::Propagate::new(&ctx, &f, &tf, false)?;
+            let t = time_it(opts.quick, || run(&|e| prop.encode(e)))?;
+            let r = record(
+                "gpu",
+                &device,
+                "propagate",
+                grid.clone(),
+                b,
+                t,
+                "queue-drain",
+                None,
+                bytes,
+                prop_flops(n, b),
+                &c,
+                // Transfer function (padded) and two padded scratch fields.
+                (
+                    8 * (4 * n * n) as u64 + 2 * 8 * (4 * samples) as u64,
+                    Some(ctx.allocated_bytes() - a1),
+                ),
+            );
+            emit(&r);
+            out.push(r);
+            let ab = Absorber::new(10.0, AbsorberModel::Thin);
+            let pump = gpu::AbsorberPump::new(&ctx, &f, &ab, None)?;
+            let t = time_it(opts.quick, || run(&|e| pump.encode(e)))?;
+            let r = record(
+                "gpu",
+                &device,
+                "absorber",
+                grid.clone(),
+                b,
+                t,
+                "queue-drain",
+                None,
+                bytes,
+                10.0 * samples as f64,
+                &c,
+                (8 * samples as u64, None),
+            );
+            emit(&r);
+            out.push(r);
+        }
+        let grids: Vec<usize> = opts
+            .grids
+            .iter()
+            .copied()
+            .filter(|&n| n <= if opts.quick { 128 } else { 1024 })
+            .collect();
+        for n in grids {
+            for &b in &opts.batches {
+                if n * n * b > per_field_cap {
+                    continue;
+                }
+                let cfg = d2nn_at(n, b)?;
+                let state = crate::train::initial_state(&cfg)?;
+                let net = gpu::GpuNetwork::new(GpuContext::new(&req)?, &cfg, &state)?;
+                let mut net = net;
+                let (x, l) = train_batch(&cfg, &train);
+                let t = time_it(opts.quick, || {
+                    crate::train::Backend::train_step(&mut net, &x, &l).map(|_| ())
+                })?;
+                let (grid, formula) = dims_and_memory(&cfg)?;
+                let r = record(
+                    "gpu",
+                    &device,
+                    "train_step:d2nn-mnist",
+                    grid,
+                    b,
+                    t,
+                    "queue-drain",
+                    Some(l.len()),
+                    0.0,
+                    step_flops(&cfg)?,
+                    &c,
+                    (formula, Some(net.context().allocated_bytes())),
+                );
+                emit(&r);
+                out.push(r);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One table row for a record.
+pub fn table_row(r: &Record) -> String {
+    let pct = |x: f64| format!("{:.0}%", 100.0 * x);
+    let bw = if r.bytes > 0.0 {
+        format!("{:.2} ({})", r.gb_per_s, pct(r.bandwidth_fraction))
+    } else {
+        "-".into()
+    };
+    let fl = if r.flops > 0.0 {
+        match r.flop_fraction {
+            Some(f) => format!("{:.2} ({})", r.gflop_per_s, pct(f)),
+            None => format!("{:.2}", r.gflop_per_s),
+        }
+    } else {
+        "-".into()
+    };
+    let mem = |b: u64| format!("{:.1}", b as f64 / (1 << 20) as f64);
+    format!(
+        "{:<4} {:<26} {:<22} {:<14} {:>5} {:>11.3} {:>10} {:>16} {:>16} {:>9} {:>9}",
+        r.backend,
+        r.device.chars().take(26).collect::<String>(),
+        r.op,
+        r.grid,
+        r.batch,
+        r.median_ms,
+        r.images_per_s
+            .map(|v| format!("{v:.0}"))
+            .unwrap_or_else(|| "-".into()),
+        bw,
+        fl,
+        mem(r.memory_formula_bytes),
+        r.memory_measured_bytes
+            .map(mem)
+            .unwrap_or_else(|| "-".into()),
+    )
+}
+
+/// The table header matching [`table_row`].
+pub fn table_header() -> String {
+    format!(
+        "{:<4} {:<26} {:<22} {:<14} {:>5} {:>11} {:>10} {:>16} {:>16} {:>9} {:>9}",
+        "",
+        "device",
+        "op",
+        "grid",
+        "batch",
+        "median ms",
+        "img/s",
+        "GB/s (ceil)",
+        "GFLOP/s (ceil)",
+        "mem MiB",
+        "meas MiB"
+    )
+}
+
+/// Checks the options before any work.
+pub fn validate(opts: &BenchOptions) -> Result<()> {
+    for &n in &opts.grids {
+        if !(16..=4096).contains(&n) || !n.is_power_of_two() {
+            return Err(Error::config(
+                "--grids",
+                format!("{n}: grid sides must be powers of two from 16 to 4096"),
+            ));
+        }
+    }
+    if opts.batches.iter().any(|&b| b == 0 || b > 4096) {
+        return Err(Error::config(
+            "--batches",
+            "batches must be between 1 and 4096",
+        ));
+    }
+    if opts.grids.is_empty() || opts.batches.is_empty() {
+        return Err(Error::config(
+            "--grids",
+            "give at least one grid and one batch",
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,66 @@
+//! `wavetrain bench --quick --json`: every record is well-formed (no timing thresholds).
+use std::process::Command;
+
+#[test]
+fn quick_bench_records_are_well_formed() {
+    let o = Command::new(env!("CARGO_BIN_EXE_wavetrain"))
+        .args(["bench", "--quick", "--json", "--batches", "1,4"])
+        .output()
+        .expect("run wavetrain");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let recs: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad record {l}: {e}")))
+        .collect();
+    let ops: Vec<&str> = recs.iter().map(|r| r["op"].as_str().unwrap()).collect();
+    for want in [
+        "copy",
+        "flops",
+        "fft2",
+        "propagate",
+        "absorber",
+        "train_step:d2nn-mnist",
+        "train_step:paper-mlp",
+    ] {
+        assert!(ops.contains(&want), "no {want} record in {ops:?}");
+    }
+    for r in &recs {
+        for k in ["backend", "device", "op", "grid", "timing"] {
+            assert!(r[k].as_str().is_some_and(|s| !s.is_empty()), "{k} in {r}");
+        }
+        let med = r["median_ms"].as_f64().unwrap();
+        let min = r["min_ms"].as_f64().unwrap();
+        assert!(
+            med.is_finite() && med > 0.0 && min > 0.0 && min <= med,
+            "{r}"
+        );
+        assert!(r["reps"].as_u64().unwrap() >= 3, "{r}");
+        let ceil = r["ceiling_gb_per_s"].as_f64().unwrap();
+        assert!(ceil.is_finite() && ceil > 0.0, "{r}");
+        let bytes = r["bytes"].as_f64().unwrap();
+        let flops = r["flops"].as_f64().unwrap();
+        assert!(bytes > 0.0 || flops > 0.0, "{r}");
+        if bytes > 0.0 {
+            let gb = r["gb_per_s"].as_f64().unwrap();
+            assert!((gb / ceil - r["bandwidth_fraction"].as_f64().unwrap()).abs() < 1e-9);
+        }
+        if r["op"].as_str().unwrap().starts_with("train_step") {
+            let ips = r["images_per_s"].as_f64().unwrap();
+            let b = r["batch"].as_f64().unwrap();
+            assert!((ips - b / (med / 1e3)).abs() < 1e-6 * ips, "{r}");
+            assert!(r["memory_formula_bytes"].as_u64().unwrap() > 0);
+        }
+        if r["backend"] == "cpu" {
+            assert!(r["ceiling_gflop_per_s"].as_f64().unwrap() > 0.0);
+        }
+    }
+    // With an adapter (CI installs the software Vulkan driver) the GPU rows are there too.
+    if std::env::var("WAVETRAIN_REQUIRE_GPU").as_deref() == Ok("1") {
+        assert!(recs.iter().any(|r| r["backend"] == "gpu"), "no GPU records");
+        assert!(recs
+            .iter()
+            .filter(|r| r["backend"] == "gpu" && r["op"] == "propagate")
+            .all(|r| r["memory_measured_bytes"].as_u64().unwrap() > 0));
+    }
+}
