@@ -760,6 +760,58 @@ fn batch_too_large_is_refused(ctx: &Ctx) -> Result<(), Failed> {
     Ok(())
 }
 
+/// A validation error inside wgpu (an invalid buffer usage) comes back as `Error::Gpu` naming
+/// what was being done and the size, through the error scopes, not as a crash; the context stays
+/// usable afterwards.
+fn validation_error_is_a_clear_error(ctx: &Ctx) -> Result<(), Failed> {
+    let usage = gpu::wgpu::BufferUsages::MAP_READ | gpu::wgpu::BufferUsages::STORAGE;
+    let e = ctx
+        .create_buffer("invalid-usage", 256, usage)
+        .err()
+        .ok_or("an invalid buffer usage was accepted")?;
+    let msg = e.to_string();
+    assert!(matches!(e, wavetrain::Error::Gpu(_)), "{msg}");
+    assert!(
+        msg.contains("allocating invalid-usage (256 bytes)"),
+        "{msg}"
+    );
+    assert_eq!(e.exit_code(), 6);
+    // The shared context still works.
+    let f = Field::from_slice(ctx, "after", 4, 4, 1, &vec![Complex32::new(1.0, 0.0); 16])?;
+    assert_eq!(f.data().read(ctx)?.len(), 16);
+    Ok(())
+}
+
+/// A lost device (here destroyed on purpose) is reported by the device-lost callback: the next
+/// operation and the next training step fail with a message saying the device was lost.
+fn device_lost_is_a_clear_error(_ctx: &Ctx) -> Result<(), Failed> {
+    let own = GpuContext::new(&request())?;
+    own.device().destroy();
+    let e = own
+        .wait()
+        .err()
+        .ok_or("a destroyed device still waits fine")?;
+    assert!(e.to_string().contains("device lost"), "{e}");
+    let e = own
+        .create_buffer("late", 64, gpu::wgpu::BufferUsages::STORAGE)
+        .err()
+        .ok_or("a destroyed device still allocates")?;
+    assert!(e.to_string().contains("device lost"), "{e}");
+
+    let cfg = step_config("optical");
+    let state = wavetrain::train::initial_state(&cfg)?;
+    let mut net = gpu::GpuNetwork::new(GpuContext::new(&request())?, &cfg, &state)?;
+    net.context().device().destroy();
+    let x = vec![0.5f32; cfg.train.batch * cfg.optics.nx * cfg.optics.ny];
+    let labels = vec![1u8; cfg.train.batch];
+    let e = wavetrain::train::Backend::train_step(&mut net, &x, &labels)
+        .err()
+        .ok_or("a training step on a lost device succeeded")?;
+    assert!(e.to_string().contains("device lost"), "{e}");
+    assert_eq!(e.exit_code(), 6);
+    Ok(())
+}
+
 fn step_config(gradient: &str) -> wavetrain::model::Config {
     let text = format!(
         r#"
@@ -901,6 +953,11 @@ fn tests() -> Vec<(&'static str, TestFn)> {
         ("train_step_matches_cpu", train_step_matches_cpu),
         ("adapters_and_limits", adapters_and_limits),
         ("batch_too_large_is_refused", batch_too_large_is_refused),
+        (
+            "validation_error_is_a_clear_error",
+            validation_error_is_a_clear_error,
+        ),
+        ("device_lost_is_a_clear_error", device_lost_is_a_clear_error),
     ]
 }
 

@@ -204,7 +204,9 @@ impl std::fmt::Debug for GpuContext {
 
 fn record(fault: &Mutex<Option<String>>, msg: String) {
     let mut g = fault.lock().unwrap_or_else(|e| e.into_inner());
-    if g.is_none() {
+    // Keep the first fault, except that a lost device explains everything after it.
+    let lost = |m: &str| m.starts_with("device lost");
+    if g.is_none() || (lost(&msg) && !g.as_deref().is_some_and(lost)) {
         *g = Some(msg);
     }
 }
@@ -305,8 +307,18 @@ impl GpuContext {
         }
     }
 
+    /// The device-lost message, if the device has been lost (polls so that a pending callback
+    /// runs first).
+    fn lost(&self) -> Option<String> {
+        let _ = self.device.poll(wgpu::PollType::Poll);
+        let g = self.fault.lock().unwrap_or_else(|e| e.into_inner());
+        g.as_ref()
+            .filter(|m| m.starts_with("device lost"))
+            .map(|m| format!("{m}: the GPU was reset or removed; rerun (training resumes with --resume), or use --backend cpu"))
+    }
+
     /// Runs `f` inside out-of-memory and validation error scopes; an error in them becomes
-    /// `Error::Gpu("{what}: …")`.
+    /// `Error::Gpu("{what}: …")`, or the device-lost message when the device is gone.
     pub(crate) fn scoped<R>(
         &self,
         what: impl FnOnce() -> String,
@@ -318,8 +330,16 @@ impl GpuContext {
         let r = f();
         let v = pollster::block_on(val.pop());
         let o = pollster::block_on(oom.pop());
+        if o.is_some() || v.is_some() {
+            if let Some(m) = self.lost() {
+                return Err(Error::Gpu(format!("{}: {m}", what())));
+            }
+        }
         match (o, v) {
-            (Some(e), _) => Err(Error::Gpu(format!("{}: out of GPU memory ({e})", what()))),
+            (Some(e), _) => Err(Error::Gpu(format!(
+                "{}: out of GPU memory ({e}); use a smaller batch or grid, or --backend cpu",
+                what()
+            ))),
             (None, Some(e)) => Err(Error::Gpu(format!("{}: {e}", what()))),
             (None, None) => Ok(r),
         }
@@ -445,9 +465,15 @@ impl GpuContext {
             let _ = tx.send(r);
         });
         self.wait()?;
-        rx.recv()
-            .map_err(|_| Error::Gpu("readback: the map callback never ran".into()))?
-            .map_err(|e| Error::Gpu(format!("readback of {bytes} bytes: {e}")))?;
+        let mapped = rx
+            .recv()
+            .map_err(|_| Error::Gpu("readback: the map callback never ran".into()))?;
+        if let Err(e) = mapped {
+            return Err(Error::Gpu(match self.lost() {
+                Some(m) => format!("readback of {bytes} bytes: {m}"),
+                None => format!("readback of {bytes} bytes: {e}"),
+            }));
+        }
         let out = {
             let view = staging
                 .get_mapped_range(0..bytes)
