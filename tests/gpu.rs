@@ -777,7 +777,7 @@ fn validation_error_is_a_clear_error(ctx: &Ctx) -> Result<(), Failed> {
     );
     assert_eq!(e.exit_code(), 6);
     // The shared context still works.
-    let f = Field::from_slice(ctx, "after", 4, 4, 1, &vec![Complex32::new(1.0, 0.0); 16])?;
+    let f = Field::from_slice(ctx, "after", 4, 4, 1, &[Complex32::new(1.0, 0.0); 16])?;
     assert_eq!(f.data().read(ctx)?.len(), 16);
     Ok(())
 }
