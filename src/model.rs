@@ -982,8 +982,8 @@ impl Config {
 
     /// Sets one value by key and re-validates. Keys are dotted TOML paths (`train.lr`,
     /// `elements[3].od`, `hardware.noise_error`) or the shorthands `od` and `model` (every
-    /// absorber), `gain` (every dense layer), `task`, `gradient`, `lr`, `seed`, `epochs`, `batch`,
-    /// `intensity`. `value` is TOML (`0.5`, `"thin"`, `true`); a bare word is taken as a string.
+    /// absorber), `gain`, `fidelity`, `na`, `fill_factor`, `fanout_focal_length`, `samples`
+    /// (every dense layer), `task`, `gradient`, `lr`, `seed`, `epochs`, `batch`, `intensity`. `value` is TOML (`0.5`, `"thin"`, `true`); a bare word is taken as a string.
     pub fn set(&self, key: &str, value: &str) -> Result<Config> {
         let v: toml::Value = toml::from_str::<toml::Table>(&format!("v = {value}"))
             .ok()
@@ -996,8 +996,20 @@ impl Config {
             "intensity" | "task" => vec!["input".into(), key.into()],
             _ => key.split('.').map(String::from).collect(),
         };
-        if matches!(key, "od" | "model" | "gain") {
-            let kind = if key == "gain" { "dense" } else { "absorber" };
+        const DENSE_KEYS: [&str; 6] = [
+            "gain",
+            "fidelity",
+            "na",
+            "fill_factor",
+            "fanout_focal_length",
+            "samples",
+        ];
+        if key == "od" || key == "model" || DENSE_KEYS.contains(&key) {
+            let kind = if key == "od" || key == "model" {
+                "absorber"
+            } else {
+                "dense"
+            };
             let els = root
                 .get_mut("elements")
                 .and_then(|e| e.as_array_mut())
