@@ -26,7 +26,8 @@ fn main() {
                     ..base
                 };
                 let (x, r) = m.crosstalk(784, 128);
-                let show = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_else(|| "none".into());
+                let show =
+                    |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_else(|| "none".into());
                 println!("{},{ff},{},{x:.4},{r:.4}", show(na), show(f));
             }
         }

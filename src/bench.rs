@@ -101,6 +101,12 @@ pub struct Record {
     /// Measured: host RSS growth while setting up and running (CPU), or bytes the GPU context
     /// allocated for it (GPU).
     pub memory_measured_bytes: Option<u64>,
+    /// Field-network training steps on the CPU: the time of the full 2-D FFTs the step must do
+    /// (two padded FFTs per free-space step of the pump and probe passes), measured in the same
+    /// run, in milliseconds.
+    pub fft_reference_ms: Option<f64>,
+    /// `median_ms / fft_reference_ms`.
+    pub ratio_to_fft_reference: Option<f64>,
 }
 
 /// Resident set size of this process in bytes (Linux), if known.
@@ -169,7 +175,24 @@ fn record(
         flop_fraction: c.gflops.map(|g| gflops / g),
         memory_formula_bytes: mem.0,
         memory_measured_bytes: mem.1,
+        fft_reference_ms: None,
+        ratio_to_fft_reference: None,
     }
+}
+
+/// Number of free-space steps a training step of a field network runs (pump and probe).
+fn propagations(cfg: &crate::model::Config) -> Result<usize> {
+    let plan = crate::plan::Plan::new(cfg)?;
+    Ok(plan
+        .pump
+        .iter()
+        .filter(|s| matches!(s.op, crate::plan::Op::Propagate { .. }))
+        .count()
+        + plan
+            .probe
+            .iter()
+            .filter(|s| s.pass && matches!(s.op, crate::plan::Op::Propagate { .. }))
+            .count())
 }
 
 fn fft_flops(n: usize, b: usize) -> f64 {
@@ -212,18 +235,7 @@ fn step_flops(cfg: &crate::model::Config) -> Result<f64> {
         let macs: usize = cfg.dense_dims().iter().map(|(i, o)| i * o).sum();
         return Ok(6.0 * (macs * b) as f64);
     }
-    let plan = crate::plan::Plan::new(cfg)?;
-    let props = plan
-        .pump
-        .iter()
-        .filter(|s| matches!(s.op, crate::plan::Op::Propagate { .. }))
-        .count()
-        + plan
-            .probe
-            .iter()
-            .filter(|s| s.pass && matches!(s.op, crate::plan::Op::Propagate { .. }))
-            .count();
-    Ok(props as f64 * prop_flops(cfg.optics.nx, b))
+    Ok(propagations(cfg)? as f64 * prop_flops(cfg.optics.nx, b))
 }
 
 fn train_batch(cfg: &crate::model::Config, train: &crate::data::Split) -> (Vec<f32>, Vec<u8>) {
@@ -442,23 +454,33 @@ pub fn run_cpu(opts: &BenchOptions, emit: &mut dyn FnMut(&Record)) -> Result<Vec
             crate::train::Backend::train_step(&mut be, &x, &l).map(|_| ())
         })?;
         let (grid, formula) = dims_and_memory(&cfg)?;
-        push(
-            record(
-                "cpu",
-                &device,
-                &format!("train_step:{name}"),
-                grid,
-                cfg.train.batch,
-                t,
-                "wall",
-                Some(l.len()),
-                0.0,
-                step_flops(&cfg)?,
-                &c,
-                (formula, delta(rss0)),
-            ),
-            &mut out,
+        let mut r = record(
+            "cpu",
+            &device,
+            &format!("train_step:{name}"),
+            grid,
+            cfg.train.batch,
+            t,
+            "wall",
+            Some(l.len()),
+            0.0,
+            step_flops(&cfg)?,
+            &c,
+            (formula, delta(rss0)),
         );
+        if !cfg.is_dense() {
+            let p = crate::grid::padded_len(cfg.optics.nx, cfg.optics.padding);
+            let mut data = field(p * p * l.len());
+            let mut fft = Fft2::<f32>::new(p, p);
+            let (one, _, _) = time_it(opts.quick, || {
+                fft.process(&mut data, Direction::Forward);
+                Ok(())
+            })?;
+            let reference = one * 2.0 * propagations(&cfg)? as f64;
+            r.fft_reference_ms = Some(reference * 1e3);
+            r.ratio_to_fft_reference = Some(t.0 / reference);
+        }
+        push(r, &mut out);
     }
     Ok(out)
 }
@@ -687,7 +709,7 @@ pub fn table_row(r: &Record) -> String {
     };
     let mem = |b: u64| format!("{:.1}", b as f64 / (1 << 20) as f64);
     format!(
-        "{:<4} {:<26} {:<22} {:<14} {:>5} {:>11.3} {:>10} {:>16} {:>16} {:>9} {:>9}",
+        "{:<4} {:<26} {:<22} {:<14} {:>5} {:>11.3} {:>10} {:>16} {:>16} {:>9} {:>9} {}",
         r.backend,
         r.device.chars().take(26).collect::<String>(),
         r.op,
@@ -703,6 +725,9 @@ pub fn table_row(r: &Record) -> String {
         r.memory_measured_bytes
             .map(mem)
             .unwrap_or_else(|| "-".into()),
+        r.ratio_to_fft_reference
+            .map(|x| format!("{x:.2}× its FFTs"))
+            .unwrap_or_default(),
     )
 }
 

@@ -1,18 +1,8 @@
 //! The command-line tool end to end: absorber CSV, train/eval/resume on the bundled data, and bad
 //! input that must give a clear error, a distinct exit code and no half-written run folder.
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn wavetrain(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wavetrain"))
-        .args(args)
-        .output()
-        .expect("run wavetrain")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+mod common;
+use common::{last_json as json_line, stderr_of as stderr, wavetrain_bin as wavetrain};
 
 #[test]
 fn absorber_csv_values() {
@@ -88,11 +78,6 @@ fn absorber_bad_input_is_a_clear_error() {
         "-5",
     ]);
     assert_eq!(o.status.code(), Some(2));
-}
-
-fn json_line(o: &Output) -> serde_json::Value {
-    let text = String::from_utf8_lossy(&o.stdout);
-    serde_json::from_str(text.lines().last().expect("a JSON line")).expect("valid JSON")
 }
 
 fn metrics(dir: &Path) -> Vec<Vec<String>> {

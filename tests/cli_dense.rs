@@ -1,23 +1,8 @@
 //! The dense networks end to end through the command line: paper-mlp trains, resumes exactly and
 //! evaluates; paper-2layer writes its decision boundary; baselines and --set work; sweep writes
 //! its CSV and plot, resumes from its folder and refuses a different sweep there.
-use std::process::{Command, Output};
-
-fn wavetrain(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wavetrain"))
-        .args(args)
-        .output()
-        .expect("run wavetrain")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn json_line(o: &Output) -> serde_json::Value {
-    let text = String::from_utf8_lossy(&o.stdout);
-    serde_json::from_str(text.lines().last().expect("a JSON line")).expect("valid JSON")
-}
+mod common;
+use common::{last_json as json_line, stderr_of as stderr, wavetrain_bin as wavetrain};
 
 #[test]
 fn paper_mlp_trains_resumes_and_evaluates() {

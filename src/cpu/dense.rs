@@ -232,11 +232,7 @@ impl<T: Real> DenseNetwork<T> {
                 _ => unreachable!("validated dense network"),
             }
         }
-        let cvt = |v: &Vec<Vec<f32>>| {
-            v.iter()
-                .map(|p| p.iter().map(|&x| T::of(x as f64)).collect())
-                .collect::<Vec<Vec<T>>>()
-        };
+        let cvt = |v: &Vec<Vec<f32>>| State::to_engine::<T>(v);
         let params = cvt(&state.params);
         let zeros: Vec<Vec<T>> = params.iter().map(|p| vec![T::zero(); p.len()]).collect();
         let mut net = DenseNetwork {
@@ -626,17 +622,7 @@ impl<T: Real> DenseNetwork<T> {
 
     /// Parameters and optimiser state in f32.
     pub fn state(&self) -> State {
-        let cvt = |v: &Vec<Vec<T>>| {
-            v.iter()
-                .map(|p| p.iter().map(|x| x.f64() as f32).collect())
-                .collect()
-        };
-        State {
-            params: cvt(&self.params),
-            m: cvt(&self.m),
-            v: cvt(&self.v),
-            step: self.step,
-        }
+        State::from_engine(&self.params, &self.m, &self.v, self.step)
     }
 
     /// Mean `s = z²` entering each absorber for inputs `x`.

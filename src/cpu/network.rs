@@ -29,6 +29,28 @@ pub struct State {
 }
 
 impl State {
+    /// The state of an engine running in precision `T`, rounded to f32.
+    pub fn from_engine<T: Real>(params: &[Vec<T>], m: &[Vec<T>], v: &[Vec<T>], step: u64) -> Self {
+        let cvt = |v: &[Vec<T>]| -> Vec<Vec<f32>> {
+            v.iter()
+                .map(|p| p.iter().map(|x| x.f64() as f32).collect())
+                .collect()
+        };
+        State {
+            params: cvt(params),
+            m: cvt(m),
+            v: cvt(v),
+            step,
+        }
+    }
+
+    /// One of the state's tensor lists (`params`, `m` or `v`) in precision `T`.
+    pub fn to_engine<T: Real>(v: &[Vec<f32>]) -> Vec<Vec<T>> {
+        v.iter()
+            .map(|p| p.iter().map(|&x| T::of(x as f64)).collect())
+            .collect()
+    }
+
     /// Initial parameters for a plan, drawn from `seed`.
     pub fn init(plan: &Plan, seed: u64) -> Self {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
@@ -122,11 +144,7 @@ impl<T: Real> CpuNetwork<T> {
                     .collect())
             })
             .collect::<crate::Result<Vec<_>>>()?;
-        let cvt = |v: &Vec<Vec<f32>>| {
-            v.iter()
-                .map(|p| p.iter().map(|&x| T::of(x as f64)).collect())
-                .collect::<Vec<Vec<T>>>()
-        };
+        let cvt = |v: &Vec<Vec<f32>>| State::to_engine::<T>(v);
         let mut net = CpuNetwork {
             nx: o.nx,
             ny: o.ny,
@@ -197,17 +215,7 @@ impl<T: Real> CpuNetwork<T> {
 
     /// Parameters and optimiser state in f32.
     pub fn state(&self) -> State {
-        let cvt = |v: &Vec<Vec<T>>| {
-            v.iter()
-                .map(|p| p.iter().map(|x| x.f64() as f32).collect())
-                .collect()
-        };
-        State {
-            params: cvt(&self.params),
-            m: cvt(&self.m),
-            v: cvt(&self.v),
-            step: self.step,
-        }
+        State::from_engine(&self.params, &self.m, &self.v, self.step)
     }
 
     /// Rebuilds the complex masks after the parameters changed.

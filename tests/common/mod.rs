@@ -114,3 +114,22 @@ pub fn inner<T: Real>(x: &[Complex<T>], y: &[Complex<T>]) -> Complex<f64> {
 pub fn power<T: Real>(x: &[Complex<T>]) -> f64 {
     x.iter().map(|v| v.norm_sqr().f64()).sum()
 }
+
+/// Runs the `wavetrain` binary with `args`.
+pub fn wavetrain_bin(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_wavetrain"))
+        .args(args)
+        .output()
+        .expect("run wavetrain")
+}
+
+/// The standard error of a run, as text.
+pub fn stderr_of(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The last stdout line of a run, parsed as JSON.
+pub fn last_json(o: &std::process::Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&o.stdout);
+    serde_json::from_str(text.lines().last().expect("a JSON line")).expect("valid JSON")
+}
