@@ -1,7 +1,9 @@
 //! Training-step benchmarks on the CPU engine with the bundled data: one epoch of `paper-mlp`
-//! (784-128-128-10, 4,000 images, batch 64, optical gradient), one `paper-mlp` step and one
-//! `d2nn-mnist` step (batch 64). Quick settings by default; `WAVETRAIN_BENCH_FULL=1` for
-//! criterion's default sample counts.
+//! (784-128-128-10, 4,000 images, batch 64, optical gradient), one `paper-mlp` step, one
+//! `d2nn-mnist` step, and one step of the issue-6 comparison networks `benches/d2nn-50.toml` and
+//! `benches/d2nn-100.toml` (five phase layers with α₀ = 10 absorbers, 2× padding, batch 64; an
+//! epoch is 62.5 steps). Quick settings by default; `WAVETRAIN_BENCH_FULL=1` for criterion's
+//! default sample counts.
 
 use std::time::Duration;
 
@@ -18,8 +20,25 @@ fn bench(c: &mut Criterion) {
             .warm_up_time(Duration::from_secs(1))
             .measurement_time(Duration::from_secs(5));
     }
-    for name in ["paper-mlp", "d2nn-mnist"] {
-        let cfg = wavetrain::presets::preset(name).expect("preset");
+    let file = |f: &str| {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("benches")
+            .join(f);
+        wavetrain::model::Config::from_file(&p).expect("bench config")
+    };
+    let nets = [
+        (
+            "paper-mlp",
+            wavetrain::presets::preset("paper-mlp").expect("preset"),
+        ),
+        (
+            "d2nn-mnist",
+            wavetrain::presets::preset("d2nn-mnist").expect("preset"),
+        ),
+        ("d2nn-50", file("d2nn-50.toml")),
+        ("d2nn-100", file("d2nn-100.toml")),
+    ];
+    for (name, cfg) in nets {
         let state = initial_state(&cfg).expect("state");
         let mut be = CpuBackend::new(&cfg, &state).expect("backend");
         let batch = cfg.train.batch;

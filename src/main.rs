@@ -477,6 +477,7 @@ fn train(a: TrainArgs) -> Result<()> {
         cfg = cfg.with_activation(act)?;
     }
     cfg.validate()?;
+    wavetrain::train::check_memory(&cfg)?;
     let (train_set, test_set) = load_data(a.data.as_ref(), &cfg)?;
     for w in cfg.sampling_warnings() {
         eprintln!("warning: {w}");

@@ -103,6 +103,63 @@ impl Backend for CpuBackend {
     }
 }
 
+/// Bytes the buffers of a training step of `cfg` need, by formula (8 bytes a complex sample), plus
+/// parameters, gradients and Adam moments; for
+/// dense networks every activation (twice: pump and probe) and the weights, gradients and
+/// moments. Field networks: the field, the probe, one saved field per plan slot, and the shared
+/// free-space scratch (`batch·ny·px` + `batch·px·py` samples, six fields at 2× padding).
+pub fn training_memory(cfg: &Config) -> Result<u64> {
+    let b = cfg.train.batch as u64;
+    if cfg.is_dense() {
+        cfg.validate()?;
+        let dims = cfg.dense_dims();
+        let w: u64 = dims.iter().map(|(i, o)| (i * o) as u64).sum();
+        let acts: u64 =
+            cfg.input_len() as u64 + dims.iter().map(|(_, o)| 2 * *o as u64).sum::<u64>();
+        return Ok(4u64.saturating_mul(4 * w + 2 * b.saturating_mul(acts)));
+    }
+    let plan = crate::plan::Plan::new(cfg)?;
+    let (nx, ny) = (cfg.optics.nx as u64, cfg.optics.ny as u64);
+    let f = 8u64.saturating_mul(b).saturating_mul(nx * ny);
+    let params: u64 = plan.params.iter().map(|p| p.len() as u64).sum();
+    let (px, py) = (
+        crate::grid::padded_len(cfg.optics.nx, cfg.optics.padding) as u64,
+        crate::grid::padded_len(cfg.optics.ny, cfg.optics.padding) as u64,
+    );
+    let scratch = 8u64.saturating_mul(b).saturating_mul(ny * px + px * py);
+    Ok(f.saturating_mul(2 + plan.slots as u64)
+        .saturating_add(scratch)
+        .saturating_add(16 * params))
+}
+
+/// Refuses, before any work, a configuration whose buffers ([`training_memory`]) would not fit
+/// in the memory this machine has available (Linux `MemAvailable`; no check elsewhere).
+pub fn check_memory(cfg: &Config) -> Result<()> {
+    let need = training_memory(cfg)?;
+    let avail = std::fs::read_to_string("/proc/meminfo").ok().and_then(|s| {
+        s.lines()
+            .find(|l| l.starts_with("MemAvailable:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(|kib| kib * 1024)
+    });
+    if let Some(avail) = avail {
+        if need > avail {
+            let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+            return Err(Error::config(
+                "train.batch",
+                format!(
+                    "a training step of batch {} needs about {:.1} GiB of buffers, but this machine has {:.1} GiB available: use a smaller batch (--batch) or grid",
+                    cfg.train.batch,
+                    gib(need),
+                    gib(avail)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Initial parameters for `cfg` (dense or field network), drawn from `cfg.train.seed`.
 pub fn initial_state(cfg: &Config) -> Result<State> {
     if cfg.is_dense() {

@@ -217,6 +217,29 @@ fn bad_training_input_fails_cleanly_without_a_run_folder() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("optics.pitch") && !out.exists());
+    // A batch whose buffers cannot fit in this machine's memory is refused before any work.
+    std::fs::write(
+        &cfg,
+        text.replace("nx = 64", "nx = 2048")
+            .replace("ny = 64", "ny = 2048"),
+    )
+    .unwrap();
+    let o = wavetrain(&[
+        "train",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--batch",
+        "60000",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("train.batch") && stderr(&o).contains("GiB available"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
     // Corrupt and truncated data.
     let data = dir.path().join("data");
     std::fs::create_dir(&data).unwrap();

@@ -23,4 +23,4 @@ pub use modulate::{
 };
 pub use network::{CpuNetwork, State};
 pub use optimizer::{adam_step, sgd_step, AdamConfig};
-pub use propagate::Propagator;
+pub use propagate::{PropScratch, Propagator};

@@ -6,7 +6,7 @@ use rand_distr::{Distribution, Normal};
 
 use super::{
     absorber_probe, absorber_pump, amplitude_grad, amplitude_mask, detect, detect_probe,
-    mask_correlation, modulate, phase_grad, phase_mask, Lens2f, Propagator, Region,
+    mask_correlation, modulate, phase_grad, phase_mask, Lens2f, PropScratch, Propagator, Region,
 };
 use crate::loss::{loss_and_grad, LossStats};
 use crate::model::{Config, GradientMode, Loss, Optimizer};
@@ -92,6 +92,8 @@ pub struct CpuNetwork<T: Real> {
     optimizer: Optimizer,
     lr: f64,
     props: Vec<Propagator<T>>,
+    /// Working buffers shared by every free-space step.
+    prop_scratch: PropScratch<T>,
     fouriers: Vec<Lens2f<T>>,
     lenses: Vec<Vec<Complex<T>>>,
     /// Parameters in the engine's precision.
@@ -155,6 +157,7 @@ impl<T: Real> CpuNetwork<T> {
             optimizer: cfg.train.optimizer,
             lr: cfg.train.lr,
             props,
+            prop_scratch: PropScratch::new(),
             fouriers,
             lenses,
             params: cvt(&state.params),
@@ -244,7 +247,7 @@ impl<T: Real> CpuNetwork<T> {
                 modulate(buf, nx, ny, &self.masks[param], self.plan.params[param].k)
             }
             Op::Lens { lens } => modulate(buf, nx, ny, &self.lenses[lens], 1),
-            Op::Propagate { prop } => self.props[prop].apply(buf),
+            Op::Propagate { prop } => self.props[prop].apply_with(buf, &mut self.prop_scratch),
             Op::Fourier { lens } => self.fouriers[lens].apply(buf),
             Op::Absorber { absorber } => {
                 if !probe {

@@ -32,9 +32,26 @@ pub struct Propagator<T: Real> {
     rows: Plan1d<T>,
     cols: Plan1d<T>,
     pool: ScratchPool<T>,
+    scratch: PropScratch<T>,
+    report: SamplingReport,
+}
+
+/// Working buffers of a free-space step (row-padded spectra and padded columns), which several
+/// propagators of one network can share: they grow to the largest batch and grid they see.
+#[derive(Default)]
+pub struct PropScratch<T> {
     a: Vec<Complex<T>>,
     b: Vec<Complex<T>>,
-    report: SamplingReport,
+}
+
+impl<T: Real> PropScratch<T> {
+    /// Empty scratch.
+    pub fn new() -> Self {
+        PropScratch {
+            a: Vec::new(),
+            b: Vec::new(),
+        }
+    }
 }
 
 impl<T: Real> Propagator<T> {
@@ -64,8 +81,7 @@ impl<T: Real> Propagator<T> {
             rows: Plan1d::new(&mut planner, px),
             cols: Plan1d::new(&mut planner, py),
             pool: ScratchPool::new(),
-            a: Vec::new(),
-            b: Vec::new(),
+            scratch: PropScratch::new(),
             report: sampling_report(nx, ny, grid.dx, pad, wavelength, distance),
         }
     }
@@ -86,7 +102,18 @@ impl<T: Real> Propagator<T> {
     /// # Panics
     /// If `data.len()` is not a multiple of `nx·ny`.
     pub fn apply(&mut self, data: &mut [Complex<T>]) {
-        self.run(data, false);
+        let mut s = std::mem::take(&mut self.scratch);
+        self.run(data, false, &mut s);
+        self.scratch = s;
+    }
+
+    /// [`apply`](Self::apply) with caller-owned scratch, so that the propagators of one network
+    /// share one set of working buffers.
+    ///
+    /// # Panics
+    /// If `data.len()` is not a multiple of `nx·ny`.
+    pub fn apply_with(&self, data: &mut [Complex<T>], scratch: &mut PropScratch<T>) {
+        self.run(data, false, scratch);
     }
 
     /// Applies the adjoint `Mᴴ` (the transfer function conjugated): backward propagation on
@@ -95,24 +122,26 @@ impl<T: Real> Propagator<T> {
     /// # Panics
     /// If `data.len()` is not a multiple of `nx·ny`.
     pub fn apply_adjoint(&mut self, data: &mut [Complex<T>]) {
-        self.run(data, true);
+        let mut s = std::mem::take(&mut self.scratch);
+        self.run(data, true, &mut s);
+        self.scratch = s;
     }
 
-    fn run(&mut self, data: &mut [Complex<T>], conj: bool) {
+    fn run(&self, data: &mut [Complex<T>], conj: bool, scratch: &mut PropScratch<T>) {
         let (nx, ny, px, py, ox, oy) = (self.nx, self.ny, self.px, self.py, self.ox, self.oy);
         if data.len() % (nx * ny) != 0 {
             bad_len(data.len(), nx * ny);
         }
         let batch = data.len() / (nx * ny);
         let zero = Complex::new(T::zero(), T::zero());
-        if self.a.len() < batch * ny * px {
-            self.a.resize(batch * ny * px, zero);
+        if scratch.a.len() < batch * ny * px {
+            scratch.a.resize(batch * ny * px, zero);
         }
-        if self.b.len() < batch * px * py {
-            self.b.resize(batch * px * py, zero);
+        if scratch.b.len() < batch * px * py {
+            scratch.b.resize(batch * px * py, zero);
         }
-        let a = &mut self.a[..batch * ny * px];
-        let b = &mut self.b[..batch * px * py];
+        let a = &mut scratch.a[..batch * ny * px];
+        let b = &mut scratch.b[..batch * px * py];
         let (pool, rows, cols, h_t) = (&self.pool, &self.rows, &self.cols, &self.h_t);
         let (sr, sc) = (rows.scratch_len(), cols.scratch_len());
 
