@@ -17,6 +17,15 @@ pub const PRESETS: &[(&str, &str)] = &[
 /// The default preset.
 pub const DEFAULT: &str = "d2nn-mnist";
 
+/// The TOML text of preset `name` (empty for an unknown name).
+pub fn preset_text(name: &str) -> &'static str {
+    PRESETS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| *t)
+        .unwrap_or("")
+}
+
 /// The config of preset `name`.
 pub fn preset(name: &str) -> Result<Config> {
     let (_, text) = PRESETS.iter().find(|(n, _)| *n == name).ok_or_else(|| {

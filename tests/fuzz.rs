@@ -25,8 +25,16 @@ fn valid_checkpoint() -> Vec<u8> {
     .unwrap()
 }
 
+/// Cases per property: `PROPTEST_CASES` when set (long runs), else 256 (CI).
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), .. ProptestConfig::default() })]
 
     #[test]
     fn idx_reader_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
@@ -70,6 +78,33 @@ proptest! {
         if let Ok(cfg) = wavetrain::model::Config::from_toml(&text, "fuzz.toml") {
             // Whatever parses and validates must also plan.
             prop_assert!(wavetrain::plan::Plan::new(&cfg).is_ok());
+        }
+    }
+
+    #[test]
+    fn mutated_dense_configs_never_panic(pos in 0usize..2000, ch in "[a-z0-9=.\\-\\[\\]\" \n]{1,4}", which in 0usize..2) {
+        let good = if which == 0 {
+            wavetrain::presets::preset_text("paper-mlp")
+        } else {
+            wavetrain::presets::preset_text("paper-2layer")
+        };
+        let pos = pos.min(good.len());
+        let mut text = good.to_string();
+        if text.is_char_boundary(pos) {
+            text.insert_str(pos, &ch);
+        }
+        if let Ok(cfg) = wavetrain::model::Config::from_toml(&text, "fuzz.toml") {
+            // Whatever parses and validates must build, and take one step on tiny inputs.
+            let state = wavetrain::train::initial_state(&cfg);
+            prop_assert!(state.is_ok());
+            let state = state.unwrap();
+            let weights: usize = cfg.dense_dims().iter().map(|(i, o)| i * o).sum();
+            if cfg.is_dense() && cfg.input_len() <= 4096 && weights <= 1 << 20 {
+                let mut net = wavetrain::cpu::DenseNetwork::<f32>::new(&cfg, &state).unwrap();
+                let x = vec![0.5f32; 2 * cfg.input_len()];
+                let labels = [0u8, 1];
+                net.train_step(&x, &labels);
+            }
         }
     }
 
