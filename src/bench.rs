@@ -264,14 +264,16 @@ type Timing = (f64, f64, usize);
 /// latency of fused multiply-adds while staying in registers (128 spill and halve the rate).
 const LANES: usize = 64;
 
+/// `FUSED`: `mul_add` (one FMA instruction where the target has FMA, a library call otherwise);
+/// else a multiply and an add, which vectorise on any target.
 #[inline(always)]
-fn mul_add_body(seed: f32, iters: usize) -> f32 {
+fn mul_add_body<const FUSED: bool>(seed: f32, iters: usize) -> f32 {
     let mut acc = [seed; LANES];
     let m = std::hint::black_box(0.999_999f32);
     let c = std::hint::black_box(1e-7f32);
     for _ in 0..iters {
         for a in acc.iter_mut() {
-            *a = a.mul_add(m, c);
+            *a = if FUSED { a.mul_add(m, c) } else { *a * m + c };
         }
     }
     acc.iter().sum()
@@ -280,7 +282,7 @@ fn mul_add_body(seed: f32, iters: usize) -> f32 {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn mul_add_avx2(seed: f32, iters: usize) -> f32 {
-    mul_add_body(seed, iters)
+    mul_add_body::<true>(seed, iters)
 }
 
 /// `LANES·iters` multiply-adds (2 FLOPs each) with the widest instructions this CPU has (the FFT
@@ -291,16 +293,7 @@ fn mul_add_loop(seed: f32, iters: usize) -> f32 {
         // SAFETY: the features the function is compiled for were detected on this CPU.
         return unsafe { mul_add_avx2(seed, iters) };
     }
-    // Without FMA, `mul_add` would be a library call: plain multiply and add vectorise instead.
-    let mut acc = [seed; LANES];
-    let m = std::hint::black_box(0.999_999f32);
-    let c = std::hint::black_box(1e-7f32);
-    for _ in 0..iters {
-        for a in acc.iter_mut() {
-            *a = *a * m + c;
-        }
-    }
-    acc.iter().sum()
+    mul_add_body::<false>(seed, iters)
 }
 
 /// CPU ceilings: parallel copy bandwidth and a multiply-add loop ([`mul_add_loop`]) on every

@@ -75,13 +75,7 @@ pub fn init_state(cfg: &Config) -> State {
             );
         }
     }
-    let zeros: Vec<Vec<f32>> = params.iter().map(|p| vec![0.0; p.len()]).collect();
-    State {
-        m: zeros.clone(),
-        v: zeros,
-        params,
-        step: 0,
-    }
+    State::fresh(params)
 }
 
 /// A dense network on the CPU in precision `T`.

@@ -29,6 +29,17 @@ pub struct State {
 }
 
 impl State {
+    /// Parameters `params` with zeroed Adam moments, before the first step.
+    pub fn fresh(params: Vec<Vec<f32>>) -> Self {
+        let zeros: Vec<Vec<f32>> = params.iter().map(|p| vec![0.0; p.len()]).collect();
+        State {
+            m: zeros.clone(),
+            v: zeros,
+            params,
+            step: 0,
+        }
+    }
+
     /// The state of an engine running in precision `T`, rounded to f32.
     pub fn from_engine<T: Real>(params: &[Vec<T>], m: &[Vec<T>], v: &[Vec<T>], step: u64) -> Self {
         let cvt = |v: &[Vec<T>]| -> Vec<Vec<f32>> {
@@ -67,13 +78,7 @@ impl State {
                 ParamKind::Amplitude => vec![p.init as f32; p.len()],
             })
             .collect();
-        let zeros: Vec<Vec<f32>> = params.iter().map(|p| vec![0.0; p.len()]).collect();
-        State {
-            m: zeros.clone(),
-            v: zeros,
-            params,
-            step: 0,
-        }
+        State::fresh(params)
     }
 }
 
