@@ -556,7 +556,19 @@ fn train(a: TrainArgs) -> Result<()> {
         resume: resume.map(|c| c.progress),
         pictures: !a.no_pictures,
     };
-    let summary = wavetrain::train::train(&cfg, &train_set, &test_set, backend.as_mut(), &opts)?;
+    let fresh = opts.resume.is_none();
+    let summary =
+        match wavetrain::train::train(&cfg, &train_set, &test_set, backend.as_mut(), &opts) {
+            Ok(s) => s,
+            Err(e) => {
+                // A fresh run that failed before its first checkpoint holds nothing worth keeping:
+                // remove the folder this command made, so that the same --out can be used again.
+                if fresh && !out.join("checkpoint.safetensors").exists() {
+                    let _ = std::fs::remove_dir_all(&out);
+                }
+                return Err(e);
+            }
+        };
     if a.json {
         println!("{}", serde_json::to_string(&summary).unwrap_or_default());
     } else {

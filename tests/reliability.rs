@@ -109,6 +109,7 @@ fn nan_stops_training_and_keeps_the_last_good_checkpoint() {
         "should name the first element with a NaN: {err}"
     );
     // The epoch-1 checkpoint is intact and loads.
+    assert!(run.join("config.toml").exists());
     let ck = wavetrain::checkpoint::Checkpoint::load(&run.join("checkpoint.safetensors")).unwrap();
     assert_eq!(ck.progress.epoch, 1);
     assert!(ck.state.params.iter().flatten().all(|v| v.is_finite()));
@@ -123,4 +124,31 @@ fn nan_stops_training_and_keeps_the_last_good_checkpoint() {
         .output()
         .unwrap();
     assert!(e.status.success());
+}
+
+#[test]
+fn a_run_that_fails_before_its_first_checkpoint_leaves_no_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let o = bin()
+        .args(COMMON)
+        .args(["--epochs", "1", "--out", run.to_str().unwrap()])
+        .env("WAVETRAIN_FAULT_STEP", "1")
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!run.exists(), "a failed fresh run left {}", run.display());
+    // The same --out works again.
+    let o = bin()
+        .args(COMMON)
+        .args(["--epochs", "1", "--out", run.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(run.join("checkpoint.safetensors").exists());
 }
