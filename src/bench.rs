@@ -677,8 +677,7 @@ pub fn run_gpu(opts: &BenchOptions, emit: &mut dyn FnMut(&Record)) -> Result<Vec
                 }
                 let cfg = d2nn_at(n, b)?;
                 let state = crate::train::initial_state(&cfg)?;
-                let net = gpu::GpuNetwork::new(GpuContext::new(&req)?, &cfg, &state)?;
-                let mut net = net;
+                let mut net = gpu::GpuNetwork::new(GpuContext::new(&req)?, &cfg, &state)?;
                 let (x, l) = train_batch(&cfg, &train);
                 let t = time_it(opts.quick, || {
                     crate::train::Backend::train_step(&mut net, &x, &l).map(|_| ())

@@ -20,6 +20,17 @@
 //!   here the probe sees the transpose `Mᵀ = M` of the forward operator, so the probe pass re-uses
 //!   the forward kernels in reverse order. Gradients: phase `∂L/∂φ = −2·Im(b·u)`, amplitude
 //!   `∂L/∂w = 2·Re(b·v)`.
+//!
+//! ## Two kinds of network
+//! - **Field networks** (diffractive): a complex field on a grid through SLMs, free space, lenses
+//!   and absorbers ([`plan::Plan`], [`cpu::CpuNetwork`], the GPU executor in `gpu`).
+//! - **Dense networks**: optical matrix–vector layers on signed real amplitudes with absorbers
+//!   between them, the papers' 784-128-128-10 and two-layer networks ([`cpu::DenseNetwork`]; the
+//!   multiplier's wave optics in [`optics::Multiplier`]; hardware non-idealities in
+//!   [`model::Hardware`]).
+//!
+//! [`train`] runs either on a backend; [`sweep`] trains a grid of configs; [`bench`] times the
+//! engine against the machine's measured ceilings.
 
 pub mod backend;
 pub mod bench;

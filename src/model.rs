@@ -578,14 +578,7 @@ impl Config {
                     positive(&key("focal_length"), focal_length, "length in metres")?;
                     square_needed = true;
                 }
-                Element::Absorber { od, .. } => {
-                    if !(od.is_finite() && (0.0..=1000.0).contains(&od)) {
-                        return Err(Error::config(
-                            key("od"),
-                            format!("optical depth must be between 0 and 1000, got {od}"),
-                        ));
-                    }
-                }
+                Element::Absorber { od, .. } => check_od(&key("od"), od)?,
                 Element::Dense { .. } | Element::Relu => unreachable!("handled by validate_dense"),
             }
         }
@@ -761,14 +754,7 @@ impl Config {
                     }
                     n = out;
                 }
-                Element::Absorber { od, .. } => {
-                    if !(od.is_finite() && (0.0..=1000.0).contains(&od)) {
-                        return Err(Error::config(
-                            key("od"),
-                            format!("optical depth must be between 0 and 1000, got {od}"),
-                        ));
-                    }
-                }
+                Element::Absorber { od, .. } => check_od(&key("od"), od)?,
                 Element::Relu => {}
                 _ => {
                     return Err(Error::config(
@@ -867,6 +853,17 @@ impl Config {
             }
         }
         out
+    }
+}
+
+fn check_od(key: &str, od: f64) -> Result<()> {
+    if od.is_finite() && (0.0..=1000.0).contains(&od) {
+        Ok(())
+    } else {
+        Err(Error::config(
+            key,
+            format!("optical depth must be between 0 and 1000, got {od}"),
+        ))
     }
 }
 

@@ -389,11 +389,12 @@ fn run_point(
 ) -> Result<(Row, Option<Vec<f64>>)> {
     let dir = runs.join(folder_name(axes, values));
     let summary_path = dir.join("summary.json");
-    let (train, test) = load(cfg)?;
     let ckpt = dir.join("checkpoint.safetensors");
     if let Ok(text) = std::fs::read_to_string(&summary_path) {
         if let Ok(s) = serde_json::from_str::<Summary>(&text) {
+            // A finished run: the data is only needed again to redraw a 2-D decision boundary.
             let map = if cfg.input.task.is_some() && ckpt.exists() {
+                let (_, test) = load(cfg)?;
                 let ck = crate::checkpoint::Checkpoint::load(&ckpt)?;
                 let mut b = crate::backend::make(opts.backend, None, cfg, &ck.state)?;
                 Some(crate::train::decision_map(cfg, b.as_mut(), &test)?)
@@ -403,6 +404,7 @@ fn run_point(
             return Ok((row_of(values, &s, &dir), map));
         }
     }
+    let (train, test) = load(cfg)?;
     let resume = if ckpt.exists() {
         let ck = crate::checkpoint::Checkpoint::load(&ckpt)?;
         if ck.config != *cfg {

@@ -107,22 +107,8 @@ pub struct DenseNetwork<T: Real> {
     dl_dy: Vec<T>,
     /// Evaluation passes since the last step (seeds inference noise).
     evals: u64,
-}
-
-fn dense_names(cfg: &Config) -> Vec<String> {
-    cfg.elements
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            let kind = match e {
-                Element::Dense { .. } => "dense",
-                Element::Absorber { .. } => "absorber",
-                Element::Relu => "relu",
-                _ => "element",
-            };
-            format!("elements[{i}] {kind}")
-        })
-        .collect()
+    /// Probe-pass working vectors.
+    probe_bufs: [Vec<T>; 3],
 }
 
 /// `C = A·Bᵀ·alpha` (or `A·B` when `bt` is false) on row-major slices.
@@ -259,6 +245,7 @@ impl<T: Real> DenseNetwork<T> {
             batch: 0,
             dl_dy: Vec::new(),
             evals: 0,
+            probe_bufs: Default::default(),
         };
         net.refresh_weights();
         Ok(net)
@@ -266,7 +253,19 @@ impl<T: Real> DenseNetwork<T> {
 
     /// Names of the elements for messages (`"elements[2] dense"`), in config order.
     pub fn element_names(cfg: &Config) -> Vec<String> {
-        dense_names(cfg)
+        cfg.elements
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let kind = match e {
+                    Element::Dense { .. } => "dense",
+                    Element::Absorber { .. } => "absorber",
+                    Element::Relu => "relu",
+                    _ => "element",
+                };
+                format!("elements[{i}] {kind}")
+            })
+            .collect()
     }
 
     /// Recomputes the shown weights from the full-precision copy: bounded to `[−1, 1]` and
@@ -459,7 +458,10 @@ impl<T: Real> DenseNetwork<T> {
     pub fn backward(&mut self) {
         let batch = self.batch;
         let mut rng = self.rng(0xb0b);
-        let mut b = self.dl_dy.clone();
+        // The probe and two working vectors, reused from step to step.
+        let [mut b, mut back, mut tmp] = std::mem::take(&mut self.probe_bufs);
+        b.clear();
+        b.extend_from_slice(&self.dl_dy);
         let first_dense = self
             .stages
             .iter()
@@ -537,7 +539,7 @@ impl<T: Real> DenseNetwork<T> {
                         grad,
                     );
                     if si > first_dense {
-                        let mut back = vec![T::zero(); batch * n_in];
+                        back.resize(batch * n_in, T::zero());
                         gemm(
                             T::one(),
                             &b,
@@ -549,7 +551,7 @@ impl<T: Real> DenseNetwork<T> {
                             &mut back,
                         );
                         if let Some(c) = &layer.coupling {
-                            let mut t = vec![T::zero(); batch * n_in];
+                            tmp.resize(batch * n_in, T::zero());
                             gemm(
                                 T::one(),
                                 &back,
@@ -558,20 +560,21 @@ impl<T: Real> DenseNetwork<T> {
                                 (n_in, n_in),
                                 false,
                                 false,
-                                &mut t,
+                                &mut tmp,
                             );
-                            back = t;
+                            std::mem::swap(&mut back, &mut tmp);
                         }
                         if optical {
                             Self::mvm_errors(&self.hw, &mut back, &mut rng);
                         }
-                        b = back;
+                        std::mem::swap(&mut b, &mut back);
                     } else {
                         break;
                     }
                 }
             }
         }
+        self.probe_bufs = [b, back, tmp];
     }
 
     /// Applies the optimiser to the last gradients.

@@ -40,7 +40,11 @@ pub fn encode(cfg: &crate::model::Config, split: &Split, indices: &[usize], out:
             out[per * b] = split.points[i][0] * amp;
             out[per * b + 1] = split.points[i][1] * amp;
         }
+    } else if cfg.is_dense() && !bias {
+        let s = cfg.input.size;
+        encode_batch(&split.images, indices, s, s, s, cfg.input.intensity, out);
     } else if cfg.is_dense() {
+        // With a bias input the images are not contiguous: encode each, then place it.
         let s = cfg.input.size;
         let mut img = vec![0.0f32; n];
         for (b, &i) in indices.iter().enumerate() {
