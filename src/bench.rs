@@ -701,6 +701,33 @@ pub fn run_gpu(opts: &BenchOptions, emit: &mut dyn FnMut(&Record)) -> Result<Vec
                 out.push(r);
             }
         }
+        for &b in &opts.batches {
+            let mut cfg = crate::presets::preset("paper-mlp")?;
+            cfg.train.batch = b;
+            let state = crate::train::initial_state(&cfg)?;
+            let mut net = gpu::GpuDenseNetwork::new(GpuContext::new(&req)?, &cfg, &state)?;
+            let (x, l) = train_batch(&cfg, &train);
+            let t = time_it(opts.quick, || {
+                crate::train::Backend::train_step(&mut net, &x, &l).map(|_| ())
+            })?;
+            let (grid, formula) = dims_and_memory(&cfg)?;
+            let r = record(
+                "gpu",
+                &device,
+                "train_step:paper-mlp",
+                grid,
+                b,
+                t,
+                "queue-drain",
+                Some(l.len()),
+                0.0,
+                step_flops(&cfg)?,
+                &c,
+                (formula, Some(net.context().allocated_bytes())),
+            );
+            emit(&r);
+            out.push(r);
+        }
     }
     Ok(out)
 }

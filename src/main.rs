@@ -493,15 +493,13 @@ fn train(a: TrainArgs) -> Result<()> {
             PathBuf::from("runs").join(format!("{}-{t}", cfg.name))
         }
     };
-    if resume.is_none() {
-        if out.exists()
-            && std::fs::read_dir(&out)
-                .map(|mut d| d.next().is_some())
-                .unwrap_or(true)
-        {
-            return Err(Error::config("--out", format!("{} already exists and is not empty: choose a new folder, or continue it with --resume", out.display())));
-        }
-        std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
+    if resume.is_none()
+        && out.exists()
+        && std::fs::read_dir(&out)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        return Err(Error::config("--out", format!("{} already exists and is not empty: choose a new folder, or continue it with --resume", out.display())));
     }
     let state = match &resume {
         Some(ck) => ck.state.clone(),
@@ -543,6 +541,10 @@ fn train(a: TrainArgs) -> Result<()> {
     }
     for w in warnings {
         eprintln!("warning: {w}");
+    }
+    if resume.is_none() {
+        // Made only now, so that a run refused while its backend is built leaves no folder.
+        std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
     }
     let stop = Arc::new(AtomicBool::new(false));
     {

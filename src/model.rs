@@ -191,6 +191,33 @@ impl Hardware {
     pub fn is_ideal(&self) -> bool {
         *self == Hardware::default()
     }
+
+    /// The options the GPU executor of dense networks cannot run (they draw random numbers or
+    /// need a batch-wide maximum), or `None` when it can run all that are on. SLM bit depth runs
+    /// on the GPU.
+    pub fn gpu_unsupported(&self) -> Option<&'static str> {
+        if self.signal_error != 0.0 || self.noise_error != 0.0 {
+            Some("hardware.signal_error / hardware.noise_error")
+        } else if self.shot_noise.is_some() || self.read_noise != 0.0 || self.camera_bits.is_some()
+        {
+            Some("hardware.shot_noise / read_noise / camera_bits")
+        } else if self.probe_power != 0.0 {
+            Some("hardware.probe_power")
+        } else {
+            None
+        }
+    }
+
+    /// The error for a dense network whose hardware options the GPU cannot run.
+    pub fn check_gpu(&self) -> Result<()> {
+        match self.gpu_unsupported() {
+            Some(what) => Err(Error::config(
+                "backend",
+                format!("{what} draw random numbers or need a batch-wide maximum, which the GPU executor of dense networks does not do yet: use --backend cpu"),
+            )),
+            None => Ok(()),
+        }
+    }
 }
 
 /// One optical element.

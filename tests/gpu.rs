@@ -909,6 +909,223 @@ fn train_step_matches_cpu(_: &Ctx) -> Result<(), Failed> {
     Ok(())
 }
 
+/// A small dense network with every kind of stage: an ideal layer, a wave layer with cross-talk,
+/// thin and Beer–Lambert absorbers, a ReLU and a digital layer.
+fn dense_step_config(
+    gradient: &str,
+    loss: &str,
+    optimizer: &str,
+    extra: &str,
+) -> wavetrain::model::Config {
+    let text = format!(
+        r#"
+name = "gpu-dense-step"
+[optics]
+wavelength = 780e-9
+pitch = 8e-6
+[input]
+intensity = 1.0
+size = 6
+[[elements]]
+type = "dense"
+out = 24
+gain = 2.0
+[[elements]]
+type = "absorber"
+od = 4.0
+[[elements]]
+type = "dense"
+out = 20
+gain = 1.5
+fidelity = "wave"
+fill_factor = 0.8
+na = 0.08
+fanout_focal_length = 0.05
+samples = 4
+[[elements]]
+type = "absorber"
+od = 2.0
+model = "beer-lambert"
+[[elements]]
+type = "dense"
+out = 16
+[[elements]]
+type = "relu"
+[[elements]]
+type = "dense"
+out = 4
+fidelity = "digital"
+[readout]
+classes = 4
+loss = "{loss}"
+temperature = 0.5
+[train]
+optimizer = "{optimizer}"
+lr = 0.1
+batch = 8
+gradient = "{gradient}"
+{extra}
+"#
+    );
+    wavetrain::model::Config::from_toml(&text, "gpu-dense-step").expect("valid test config")
+}
+
+/// One training step of a dense network on the GPU executor against the CPU executor: same loss,
+/// hits and weight gradients (read from the SGD update), same outputs afterwards; optical and
+/// exact gradients, both losses, a short last batch, and SLM quantisation with Adam.
+fn dense_train_step_matches_cpu(_: &Ctx) -> Result<(), Failed> {
+    use wavetrain::train::Backend;
+    let cases = [
+        ("optical", "mse", "sgd", ""),
+        ("exact", "cross-entropy", "sgd", ""),
+        (
+            "optical",
+            "cross-entropy",
+            "adam",
+            "[hardware]\nslm_bits = 6",
+        ),
+    ];
+    for (gradient, loss, optimizer, extra) in cases {
+        let cfg = dense_step_config(gradient, loss, optimizer, extra);
+        let state = wavetrain::cpu::dense::init_state(&cfg);
+        for valid in [8usize, 5] {
+            let input: Vec<f32> = random_real(valid * 36, -1.0, 1.0, 90 + valid as u64);
+            let labels: Vec<u8> = (0..valid).map(|i| (i * 3 % 4) as u8).collect();
+            let mut c = cpu::DenseNetwork::<f32>::new(&cfg, &state)?;
+            let want = c.train_step(&input, &labels);
+            let mut g = gpu::GpuDenseNetwork::new(GpuContext::new(&request())?, &cfg, &state)?;
+            let got = g.train_step(&input, &labels)?;
+            let what = format!("{gradient}, {loss}, {valid} images {extra}");
+            if (got.loss_sum - want.loss_sum).abs() > 1e-4 * want.loss_sum.abs().max(1.0) {
+                return Err(
+                    format!("{what}: loss {} vs CPU {}", got.loss_sum, want.loss_sum).into(),
+                );
+            }
+            if got.correct != want.correct {
+                return Err(format!("{what}: {} hits vs CPU {}", got.correct, want.correct).into());
+            }
+            let (gs, cs) = (g.state()?, c.state());
+            for (i, (a, b)) in gs.params.iter().zip(&cs.params).enumerate() {
+                if extra.is_empty() {
+                    // SGD: the step is −lr·gradient; compare the gradients themselves.
+                    let ga: Vec<f32> = a
+                        .iter()
+                        .zip(&state.params[i])
+                        .map(|(n, o)| (o - n) / 0.1)
+                        .collect();
+                    let gb: Vec<f32> = b
+                        .iter()
+                        .zip(&state.params[i])
+                        .map(|(n, o)| (o - n) / 0.1)
+                        .collect();
+                    let gmax = gb.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+                    if gmax < 1e-4 {
+                        return Err(format!("{what}: layer {i} has no gradient ({gmax})").into());
+                    }
+                    real_close(
+                        &ga,
+                        &gb,
+                        1e-3,
+                        1e-4 * gmax as f64,
+                        &format!("{what}: gradient of layer {i}"),
+                    );
+                } else {
+                    real_close(
+                        a,
+                        b,
+                        1e-5,
+                        1e-5,
+                        &format!("{what}: weights of layer {i} after Adam"),
+                    );
+                }
+            }
+            for (i, (a, b)) in gs.m.iter().zip(&cs.m).enumerate() {
+                if !extra.is_empty() {
+                    let mmax = b.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+                    real_close(
+                        a,
+                        b,
+                        1e-3,
+                        1e-4 * mmax as f64,
+                        &format!("{what}: Adam m of layer {i}"),
+                    );
+                }
+            }
+            let p = g.predict(&input)?;
+            let q = c.forward(&input).to_vec();
+            real_close(
+                &p,
+                &q,
+                1e-4,
+                1e-5,
+                &format!("{what}: outputs after the update"),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The GPU executor refuses hardware options it cannot run, saying what to do.
+fn dense_refuses_noise_options(ctx: &Ctx) -> Result<(), Failed> {
+    let cfg = dense_step_config("optical", "mse", "sgd", "[hardware]\nsignal_error = 0.05");
+    let state = wavetrain::cpu::dense::init_state(&cfg);
+    let _ = ctx;
+    match gpu::GpuDenseNetwork::new(GpuContext::new(&request())?, &cfg, &state) {
+        Ok(_) => Err("a dense network with signal_error was accepted by the GPU executor".into()),
+        Err(e) => {
+            let msg = e.to_string();
+            if msg.contains("signal_error") && msg.contains("--backend cpu") {
+                Ok(())
+            } else {
+                Err(format!("unclear refusal: {msg}").into())
+            }
+        }
+    }
+}
+
+/// `wavetrain train --backend gpu` trains a dense preset end to end (training, evaluation, the
+/// decision-boundary picture) and reaches the CPU's accuracy.
+fn dense_cli_training_matches_cpu(_: &Ctx) -> Result<(), Failed> {
+    let dir = std::env::temp_dir().join(format!("wavetrain-gpu-dense-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut acc = Vec::new();
+    for backend in ["gpu", "cpu"] {
+        let out = dir.join(backend);
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_wavetrain"))
+            .args(["train", "--preset", "paper-2layer", "--set", "task=moons"])
+            .args(["--set", "epochs=10", "--backend", backend, "--out"])
+            .arg(&out)
+            .output()?;
+        let text = String::from_utf8_lossy(&o.stdout).to_string();
+        if !o.status.success() {
+            return Err(format!(
+                "{backend}: exit {:?}: {text}{}",
+                o.status.code(),
+                String::from_utf8_lossy(&o.stderr)
+            )
+            .into());
+        }
+        let a: f64 = text
+            .split("test accuracy ")
+            .nth(1)
+            .and_then(|r| r.split('%').next())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| format!("{backend}: no accuracy in: {text}"))?;
+        if backend == "gpu" && !text.contains("on gpu (") {
+            return Err(format!("the run did not use the GPU: {text}").into());
+        }
+        if !out.join("decision_boundary.png").is_file() {
+            return Err(format!("{backend}: no decision_boundary.png").into());
+        }
+        acc.push(a);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    if acc[0] < 90.0 || (acc[0] - acc[1]).abs() > 1.0 {
+        return Err(format!("GPU {}% vs CPU {}% after 10 epochs", acc[0], acc[1]).into());
+    }
+    Ok(())
+}
+
 fn request() -> AdapterRequest {
     AdapterRequest {
         name: std::env::var("WAVETRAIN_ADAPTER").ok(),
@@ -951,6 +1168,12 @@ fn tests() -> Vec<(&'static str, TestFn)> {
         ("copy_kernel", copy_kernel),
         ("chain_pump_and_probe", chain_pump_and_probe),
         ("train_step_matches_cpu", train_step_matches_cpu),
+        ("dense_train_step_matches_cpu", dense_train_step_matches_cpu),
+        ("dense_refuses_noise_options", dense_refuses_noise_options),
+        (
+            "dense_cli_training_matches_cpu",
+            dense_cli_training_matches_cpu,
+        ),
         ("adapters_and_limits", adapters_and_limits),
         ("batch_too_large_is_refused", batch_too_large_is_refused),
         (

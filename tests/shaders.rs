@@ -2,7 +2,7 @@
 //! validates with naga, and every uniform struct has the size of its `#[repr(C)]` Rust twin.
 //! Needs no GPU.
 
-use wavetrain::gpu::shaders::{source, SHADERS};
+use wavetrain::gpu::shaders::{source, SHADERS, SHARED, USES};
 use wavetrain::gpu::uniforms::TWINS;
 
 fn parse(name: &str, consts: &[(&str, u32)]) -> naga::Module {
@@ -48,8 +48,10 @@ fn every_file_in_shaders_is_embedded() {
             .strip_suffix(".wgsl")
             .expect("only .wgsl files in shaders/");
         assert!(
-            stem == "complex" || SHADERS.iter().any(|(n, _)| *n == stem),
-            "{name} is not embedded in gpu::shaders::SHADERS"
+            stem == "complex"
+                || SHADERS.iter().any(|(n, _)| *n == stem)
+                || SHARED.iter().any(|(n, _)| *n == stem),
+            "{name} is not embedded in gpu::shaders::SHADERS or SHARED"
         );
     }
 }
@@ -94,5 +96,35 @@ fn uniform_structs_match_their_rust_twins() {
                 );
             }
         }
+    }
+}
+
+#[test]
+fn shared_helpers_are_known_and_used() {
+    for &(shader, lib) in USES {
+        assert!(
+            SHADERS.iter().any(|(n, _)| *n == shader),
+            "USES names an unknown shader '{shader}'"
+        );
+        assert!(
+            SHARED.iter().any(|(n, _)| *n == lib),
+            "USES names an unknown helper file '{lib}'"
+        );
+        let src = source(shader, &[]).unwrap();
+        let first_fn = SHARED
+            .iter()
+            .find(|(n, _)| *n == lib)
+            .unwrap()
+            .1
+            .lines()
+            .find(|l| l.starts_with("fn "))
+            .unwrap();
+        assert!(src.contains(first_fn), "{shader}.wgsl does not get {lib}");
+    }
+    for (lib, _) in SHARED {
+        assert!(
+            USES.iter().any(|(_, l)| l == lib),
+            "{lib}.wgsl is shared but no shader uses it"
+        );
     }
 }

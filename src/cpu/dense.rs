@@ -38,11 +38,82 @@ struct Layer<T> {
     row_gain: Vec<T>,
 }
 
+/// One stage of a dense network, in pump order.
 #[derive(Clone, Debug)]
-enum Stage {
+pub enum DenseStage {
+    /// The dense layer of this index.
     Dense(usize),
+    /// A saturable absorber on the real amplitudes.
     Absorber(Absorber),
+    /// A digital ReLU.
     Relu,
+}
+
+/// What a dense layer does to light, shared by the CPU and GPU executors.
+#[derive(Clone, Debug)]
+pub struct DenseLayerSpec {
+    /// Inputs.
+    pub n_in: usize,
+    /// Outputs.
+    pub n_out: usize,
+    /// How the layer is simulated.
+    pub fidelity: Fidelity,
+    /// `C` (`n_in × n_in`, row-major) when the layer has column cross-talk (wave fidelity with a
+    /// finite aperture).
+    pub coupling: Option<Vec<f64>>,
+    /// `gain·r_i`, one per output row.
+    pub row_gain: Vec<f64>,
+}
+
+/// The stages of a dense `cfg` (each with its config index) and its layers. `cfg` must be a
+/// validated dense network.
+pub fn dense_stages(cfg: &Config) -> (Vec<(usize, DenseStage)>, Vec<DenseLayerSpec>) {
+    let dims = cfg.dense_dims();
+    let mut stages = Vec::new();
+    let mut layers = Vec::new();
+    for (i, e) in cfg.elements.iter().enumerate() {
+        match *e {
+            Element::Dense {
+                fidelity,
+                gain,
+                fill_factor,
+                na,
+                fanout_focal_length,
+                samples,
+                ..
+            } => {
+                let (n_in, n_out) = dims[layers.len()];
+                let (coupling, rows) = if fidelity == Fidelity::Wave {
+                    let mul = Multiplier {
+                        wavelength: cfg.optics.wavelength,
+                        pitch: cfg.optics.pitch,
+                        fill_factor,
+                        na,
+                        fanout_focal_length,
+                        samples,
+                    };
+                    let c = na.map(|_| mul.coupling_matrix(n_in));
+                    (c, mul.row_gains(n_out))
+                } else {
+                    (None, vec![1.0; n_out])
+                };
+                stages.push((i, DenseStage::Dense(layers.len())));
+                layers.push(DenseLayerSpec {
+                    n_in,
+                    n_out,
+                    fidelity,
+                    coupling,
+                    row_gain: rows.iter().map(|r| r * gain).collect(),
+                });
+            }
+            Element::Absorber { od, model } => {
+                stages.push((i, DenseStage::Absorber(Absorber::new(od, model))))
+            }
+            Element::Relu => stages.push((i, DenseStage::Relu)),
+            _ => unreachable!("validated dense network"),
+        }
+    }
+    (stages, layers)
 }
 
 /// Initial state of a dense network: weights `N(0, init_std²)` (default `1/√in`), clipped to
@@ -78,9 +149,40 @@ pub fn init_state(cfg: &Config) -> State {
     State::fresh(params)
 }
 
+/// Checks that `cfg` is a valid dense network and that `state` holds one `[out][in]` matrix per
+/// dense layer.
+pub fn check_dense(cfg: &Config, state: &State) -> Result<()> {
+    cfg.validate()?;
+    if !cfg.is_dense() {
+        return Err(Error::config(
+            "elements",
+            "not a dense network: it has no 'dense' layer",
+        ));
+    }
+    let dims = cfg.dense_dims();
+    if state.params.len() != dims.len()
+        || state
+            .params
+            .iter()
+            .zip(&dims)
+            .any(|(p, (i, o))| p.len() != i * o)
+    {
+        return Err(Error::config(
+            "state",
+            format!(
+                "the parameters ({} tensors) do not fit this network's {} dense layers of (in, out) {:?}",
+                state.params.len(),
+                dims.len(),
+                dims
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// A dense network on the CPU in precision `T`.
 pub struct DenseNetwork<T: Real> {
-    stages: Vec<(usize, Stage)>,
+    stages: Vec<(usize, DenseStage)>,
     layers: Vec<Layer<T>>,
     classes: usize,
     loss: Loss,
@@ -134,84 +236,18 @@ fn gemm<T: Real>(
 impl<T: Real> DenseNetwork<T> {
     /// Builds the network of a dense `cfg` from `state`.
     pub fn new(cfg: &Config, state: &State) -> Result<Self> {
-        cfg.validate()?;
-        if !cfg.is_dense() {
-            return Err(Error::config(
-                "elements",
-                "not a dense network: it has no 'dense' layer",
-            ));
-        }
-        let dims = cfg.dense_dims();
-        if state.params.len() != dims.len()
-            || state
-                .params
-                .iter()
-                .zip(&dims)
-                .any(|(p, (i, o))| p.len() != i * o)
-        {
-            return Err(Error::config(
-                "state",
-                format!(
-                    "the parameters ({} tensors) do not fit this network's {} dense layers of (in, out) {:?}",
-                    state.params.len(),
-                    dims.len(),
-                    dims
-                ),
-            ));
-        }
-        let mut stages = Vec::new();
-        let mut layers = Vec::new();
-        for (i, e) in cfg.elements.iter().enumerate() {
-            match *e {
-                Element::Dense {
-                    fidelity,
-                    gain,
-                    fill_factor,
-                    na,
-                    fanout_focal_length,
-                    samples,
-                    ..
-                } => {
-                    let (n_in, n_out) = dims[layers.len()];
-                    let (coupling, rows) = if fidelity == Fidelity::Wave {
-                        let mul = Multiplier {
-                            wavelength: cfg.optics.wavelength,
-                            pitch: cfg.optics.pitch,
-                            fill_factor,
-                            na,
-                            fanout_focal_length,
-                            samples,
-                        };
-                        let c = if na.is_some() {
-                            Some(
-                                mul.coupling_matrix(n_in)
-                                    .into_iter()
-                                    .map(T::of)
-                                    .collect::<Vec<T>>(),
-                            )
-                        } else {
-                            None
-                        };
-                        (c, mul.row_gains(n_out))
-                    } else {
-                        (None, vec![1.0; n_out])
-                    };
-                    stages.push((i, Stage::Dense(layers.len())));
-                    layers.push(Layer {
-                        n_in,
-                        n_out,
-                        fidelity,
-                        coupling,
-                        row_gain: rows.iter().map(|r| T::of(r * gain)).collect(),
-                    });
-                }
-                Element::Absorber { od, model } => {
-                    stages.push((i, Stage::Absorber(Absorber::new(od, model))))
-                }
-                Element::Relu => stages.push((i, Stage::Relu)),
-                _ => unreachable!("validated dense network"),
-            }
-        }
+        check_dense(cfg, state)?;
+        let (stages, specs) = dense_stages(cfg);
+        let layers: Vec<Layer<T>> = specs
+            .into_iter()
+            .map(|l| Layer {
+                n_in: l.n_in,
+                n_out: l.n_out,
+                fidelity: l.fidelity,
+                coupling: l.coupling.map(|c| c.into_iter().map(T::of).collect()),
+                row_gain: l.row_gain.into_iter().map(T::of).collect(),
+            })
+            .collect();
         let cvt = |v: &Vec<Vec<f32>>| State::to_engine::<T>(v);
         let params = cvt(&state.params);
         let zeros: Vec<Vec<T>> = params.iter().map(|p| vec![T::zero(); p.len()]).collect();
@@ -356,7 +392,7 @@ impl<T: Real> DenseNetwork<T> {
             let a = &before[si];
             let out = &mut after[0];
             match &self.stages[si].1 {
-                Stage::Dense(l) => {
+                DenseStage::Dense(l) => {
                     let layer = &self.layers[*l];
                     let coupled = &mut self.coupled[*l];
                     coupled.resize(batch * layer.n_in, T::zero());
@@ -393,11 +429,11 @@ impl<T: Real> DenseNetwork<T> {
                         Self::mvm_errors(&self.hw, out, &mut rng);
                     }
                 }
-                Stage::Absorber(ab) => {
+                DenseStage::Absorber(ab) => {
                     out.clear();
                     out.extend(a.iter().map(|&z| z * ab.transmission(z * z)));
                 }
-                Stage::Relu => {
+                DenseStage::Relu => {
                     out.clear();
                     out.extend(a.iter().map(|&z| z.max(T::zero())));
                 }
@@ -465,12 +501,12 @@ impl<T: Real> DenseNetwork<T> {
         let first_dense = self
             .stages
             .iter()
-            .position(|(_, s)| matches!(s, Stage::Dense(_)))
+            .position(|(_, s)| matches!(s, DenseStage::Dense(_)))
             .unwrap_or(0);
         for si in (0..self.stages.len()).rev() {
             let a = &self.acts[si];
             match &self.stages[si].1 {
-                Stage::Absorber(ab) => {
+                DenseStage::Absorber(ab) => {
                     let probe_scale = if self.hw.probe_power > 0.0 {
                         let peak = b.iter().fold(0.0f64, |m, v| m.max(v.f64().abs()));
                         if peak > 0.0 {
@@ -499,14 +535,14 @@ impl<T: Real> DenseNetwork<T> {
                         *bv = *bv * f;
                     }
                 }
-                Stage::Relu => {
+                DenseStage::Relu => {
                     for (bv, &z) in b.iter_mut().zip(a) {
                         if z <= T::zero() {
                             *bv = T::zero();
                         }
                     }
                 }
-                Stage::Dense(l) => {
+                DenseStage::Dense(l) => {
                     let layer = &self.layers[*l];
                     let (n_in, n_out) = (layer.n_in, layer.n_out);
                     // The probe reaching the weight SLM: the summing lens spreads b_i over row i
@@ -628,7 +664,7 @@ impl<T: Real> DenseNetwork<T> {
         self.stages
             .iter()
             .enumerate()
-            .filter(|(_, (_, s))| matches!(s, Stage::Absorber(_)))
+            .filter(|(_, (_, s))| matches!(s, DenseStage::Absorber(_)))
             .map(|(si, _)| {
                 let a = &self.acts[si];
                 a.iter().map(|z| z.f64() * z.f64()).sum::<f64>() / a.len().max(1) as f64

@@ -21,6 +21,7 @@ pub mod absorber;
 pub mod buffer;
 pub mod context;
 pub mod copy;
+pub mod dense;
 pub mod detect;
 pub mod fft;
 pub(crate) mod kernel;
@@ -39,6 +40,7 @@ pub use context::{
     auto_adapter, list_adapters, AdapterRequest, AdapterSummary, GpuContext, LimitsSummary,
 };
 pub use copy::Copy;
+pub use dense::{gpu_dense_network, GpuDenseNetwork};
 pub use detect::{Detect, DetectProbe, Regions};
 pub use fft::{check_fft_len, Fft2, MAX_FFT_LEN};
 pub use lens::Lens2f;

@@ -463,12 +463,21 @@ impl Backend for GpuNetwork {
     }
 
     fn predict(&mut self, input: &[f32]) -> Result<Vec<f32>> {
-        let valid = self.upload_input(input)?;
-        let mut enc = self.ctx.encoder("predict");
-        self.encode_pump(&mut enc);
-        self.ctx.submit(enc)?;
-        let p = self.powers.read(&self.ctx)?;
-        Ok(p[..valid * self.classes].to_vec())
+        // Any number of images, a GPU batch at a time.
+        let n = (self.cfg.optics.nx * self.cfg.optics.ny).max(1);
+        let mut out = Vec::with_capacity(input.len() / n * self.classes);
+        for chunk in input.chunks(self.batch * n) {
+            let valid = self.upload_input(chunk)?;
+            let mut enc = self.ctx.encoder("predict");
+            self.encode_pump(&mut enc);
+            self.ctx.submit(enc)?;
+            let p = self.powers.read(&self.ctx)?;
+            out.extend_from_slice(&p[..valid * self.classes]);
+        }
+        if out.is_empty() {
+            self.upload_input(input)?;
+        }
+        Ok(out)
     }
 
     fn state(&mut self) -> Result<State> {

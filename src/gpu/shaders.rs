@@ -5,6 +5,19 @@
 pub const COMPLEX: &str =
     include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/complex.wgsl"));
 
+/// Helper files shared by several op shaders (file `shaders/{name}.wgsl`), prepended after the
+/// complex helpers to the shaders that use them ([`USES`]).
+pub const SHARED: &[(&str, &str)] = &[(
+    "saturable",
+    include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/shaders/saturable.wgsl"
+    )),
+)];
+
+/// Which op shader uses which shared helper file.
+pub const USES: &[(&str, &str)] = &[("absorber", "saturable"), ("dense", "saturable")];
+
 /// Every op shader by name (file `shaders/{name}.wgsl`), without the complex helpers.
 pub const SHADERS: &[(&str, &str)] = &[
     (
@@ -59,6 +72,10 @@ pub const SHADERS: &[(&str, &str)] = &[
         "loss",
         include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/loss.wgsl")),
     ),
+    (
+        "dense",
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/dense.wgsl")),
+    ),
 ];
 
 /// Load-time constants each shader needs, with the values used when none are given (the FFT's
@@ -66,7 +83,7 @@ pub const SHADERS: &[(&str, &str)] = &[
 pub const DEFAULT_CONSTS: &[(&str, &str, u32)] = &[("fft", "TILE", 1024)];
 
 /// The full source of shader `name`: its load-time constants (`consts`, defaults for the rest),
-/// then `complex.wgsl`, then the shader's file. `None` for an unknown name.
+/// then `complex.wgsl`, then the shared helpers it uses ([`USES`]), then the shader's file. `None` for an unknown name.
 pub fn source(name: &str, consts: &[(&str, u32)]) -> Option<String> {
     let body = SHADERS.iter().find(|(n, _)| *n == name)?.1;
     let mut out = String::new();
@@ -81,6 +98,14 @@ pub fn source(name: &str, consts: &[(&str, u32)]) -> Option<String> {
     }
     out.push_str(COMPLEX);
     out.push('\n');
+    for &(shader, lib) in USES {
+        if shader == name {
+            if let Some((_, text)) = SHARED.iter().find(|(n, _)| *n == lib) {
+                out.push_str(text);
+                out.push('\n');
+            }
+        }
+    }
     out.push_str(body);
     Some(out)
 }

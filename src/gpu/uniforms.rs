@@ -98,6 +98,25 @@ pub struct AbsorberParams {
     pub _pad3: f32,
 }
 
+/// Twin of WGSL `DenseParams` in `shaders/dense.wgsl`: the element-wise kernels of a dense
+/// network (row gains, activations and their probes, the amplitude loss, the shown weights).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct DenseParams {
+    pub len: u32,
+    pub n: u32,
+    pub kind: u32,
+    pub flag: u32,
+    pub valid: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+    pub _pad2: u32,
+    pub od: f32,
+    pub scale: f32,
+    pub inv_valid: f32,
+    pub _pad3: f32,
+}
+
 /// Twin of WGSL `LossParams` in `shaders/loss.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
@@ -161,6 +180,7 @@ pub struct OptimizerParams {
 /// Every twin as `(shader, WGSL struct name, size of the Rust struct in bytes)`.
 pub const TWINS: &[(&str, &str, usize)] = &[
     ("loss", "LossParams", std::mem::size_of::<LossParams>()),
+    ("dense", "DenseParams", std::mem::size_of::<DenseParams>()),
     ("fft", "FftParams", std::mem::size_of::<FftParams>()),
     (
         "propagate",
