@@ -229,3 +229,56 @@ fn presets_pass_the_sampling_check() {
         .iter()
         .any(|w| w.contains("wrap-around")));
 }
+
+/// The batch is split into chunks that run in parallel: a batch's gradient equals the mean of
+/// the single-image gradients, its powers equal the single-image powers, and the plane-callback
+/// path (which runs the chunks in lockstep and sees the whole batch) gives the same gradients.
+#[test]
+fn chunked_batch_equals_images_one_at_a_time() {
+    let cfg = small_config(3.0, "cross-entropy");
+    let plan = Plan::new(&cfg).unwrap();
+    let state = State::init(&plan, 3);
+    let batch = 19; // several chunks on any thread count, the last one short
+    let n = cfg.optics.nx * cfg.optics.ny;
+    let x = input(&cfg, batch, 8);
+    let labels: Vec<u8> = (0..batch).map(|i| (i % 4) as u8).collect();
+    let mut net = CpuNetwork::<f64>::new(&cfg, &state).unwrap();
+    let powers = net.forward(&x, None).to_vec();
+    net.loss(&labels);
+    net.backward(None);
+    let g_batch = net.grads.clone();
+    let mut mean: Vec<Vec<f64>> = g_batch.iter().map(|g| vec![0.0; g.len()]).collect();
+    for i in 0..batch {
+        let mut one = CpuNetwork::<f64>::new(&cfg, &state).unwrap();
+        let p = one.forward(&x[i * n..(i + 1) * n], None).to_vec();
+        assert_eq!(p.as_slice(), &powers[i * 4..(i + 1) * 4], "image {i}: powers");
+        one.loss(&labels[i..i + 1]);
+        one.backward(None);
+        for (m, g) in mean.iter_mut().zip(&one.grads) {
+            for (a, b) in m.iter_mut().zip(g) {
+                *a += b / batch as f64;
+            }
+        }
+    }
+    for (l, (a, b)) in g_batch.iter().zip(&mean).enumerate() {
+        let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        assert!(scale > 0.0, "SLM {l}: no gradient");
+        for (u, v) in a.iter().zip(b) {
+            assert!((u - v).abs() <= 1e-12 * scale, "SLM {l}: {u} vs {v}");
+        }
+    }
+    // The callback path: every plane holds the whole batch, same gradients.
+    let mut net = CpuNetwork::<f64>::new(&cfg, &state).unwrap();
+    let mut sizes = Vec::new();
+    net.forward(&x, Some(&mut |_, f| sizes.push(f.len())));
+    assert!(sizes.iter().all(|&s| s == batch * n), "{sizes:?}");
+    net.loss(&labels);
+    let mut probe_sizes = Vec::new();
+    net.backward(Some(&mut |_, f| probe_sizes.push(f.len())));
+    assert!(!probe_sizes.is_empty() && probe_sizes.iter().all(|&s| s == batch * n));
+    for (a, b) in net.grads.iter().zip(&g_batch) {
+        for (u, v) in a.iter().zip(b) {
+            assert!((u - v).abs() <= 1e-12 * (1.0 + v.abs()), "{u} vs {v}");
+        }
+    }
+}

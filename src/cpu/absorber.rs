@@ -4,6 +4,7 @@
 use num_complex::Complex;
 use rayon::prelude::*;
 
+use super::fft::split_len;
 use crate::optics::Absorber;
 use crate::real::Real;
 
@@ -11,11 +12,13 @@ const CHUNK: usize = 4096;
 
 /// Pump: `u = t(|v|²)·v`, in place.
 pub fn absorber_pump<T: Real>(data: &mut [Complex<T>], absorber: &Absorber) {
-    data.par_chunks_mut(CHUNK).for_each(|c| {
-        for v in c.iter_mut() {
-            *v = *v * absorber.transmission(v.norm_sqr());
-        }
-    });
+    data.par_chunks_mut(CHUNK)
+        .with_min_len(split_len(1))
+        .for_each(|c| {
+            for v in c.iter_mut() {
+                *v = *v * absorber.transmission(v.norm_sqr());
+            }
+        });
 }
 
 /// Probe in place, given the pump field `v` that entered the absorber.
@@ -40,6 +43,7 @@ pub fn absorber_probe<T: Real>(
     probe
         .par_chunks_mut(CHUNK)
         .zip(pump_in.par_chunks(CHUNK))
+        .with_min_len(split_len(1))
         .for_each(|(bc, vc)| {
             for (b, v) in bc.iter_mut().zip(vc) {
                 let (t, dt) = absorber.transmission_and_slope(v.norm_sqr());

@@ -5,6 +5,7 @@ use num_complex::Complex;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::fft::split_len;
 use crate::real::Real;
 
 /// A rectangular detector region in grid pixels: columns `x0..x0+w`, rows `y0..y0+h`.
@@ -44,6 +45,7 @@ pub fn detect<T: Real>(
     let mut out = vec![T::zero(); data.len() / (nx * ny) * regions.len()];
     out.par_chunks_mut(regions.len().max(1))
         .zip(data.par_chunks(nx * ny))
+        .with_min_len(split_len(1))
         .for_each(|(p, img)| {
             for (pk, r) in p.iter_mut().zip(regions) {
                 let mut acc = T::zero();
@@ -84,6 +86,7 @@ pub fn detect_probe<T: Real>(
         .par_chunks_mut(nx * ny)
         .zip(u.par_chunks(nx * ny))
         .zip(dl_dp.par_chunks(regions.len().max(1)))
+        .with_min_len(split_len(1))
         .for_each(|((b, img), g)| {
             b.fill(Complex::new(T::zero(), T::zero()));
             for (r, &gk) in regions.iter().zip(g) {

@@ -25,6 +25,17 @@ pub enum Direction {
 /// Rows handed to one rayon task: enough work to amortise scheduling, small enough to balance.
 pub(crate) const MIN_ROWS_PER_TASK: usize = 8;
 
+/// The smallest piece a parallel loop may be split into: `default` at the top level, and no
+/// split at all inside a rayon task (a chunk of a batch that is already one task of a parallel
+/// loop runs its elements serially, without per-piece scheduling and wake-ups).
+pub(crate) fn split_len(default: usize) -> usize {
+    if rayon::current_thread_index().is_some() {
+        usize::MAX
+    } else {
+        default
+    }
+}
+
 /// One reusable scratch buffer per rayon worker thread.
 pub(crate) struct ScratchPool<T> {
     slots: Vec<Mutex<Vec<Complex<T>>>>,
@@ -86,7 +97,7 @@ pub(crate) fn transpose<T: Real>(
 ) {
     let n = rows * cols;
     dst.par_chunks_mut(rows)
-        .with_min_len(MIN_ROWS_PER_TASK)
+        .with_min_len(split_len(MIN_ROWS_PER_TASK))
         .enumerate()
         .for_each(|(i, out)| {
             let (b, c) = (i / cols, i % cols);
@@ -165,11 +176,11 @@ impl<T: Real> Fft2<T> {
         let (rows, cols) = (self.rows.get(dir), self.cols.get(dir));
         let (sr, sc) = (self.rows.scratch_len(), self.cols.scratch_len());
         data.par_chunks_mut(self.nx)
-            .with_min_len(MIN_ROWS_PER_TASK)
+            .with_min_len(split_len(MIN_ROWS_PER_TASK))
             .for_each(|row| pool.with(sr, |s| rows.process_with_scratch(row, s)));
         transpose(data, work, self.ny, self.nx);
         work.par_chunks_mut(self.ny)
-            .with_min_len(MIN_ROWS_PER_TASK)
+            .with_min_len(split_len(MIN_ROWS_PER_TASK))
             .for_each(|col| {
                 pool.with(sc, |s| cols.process_with_scratch(col, s));
                 for v in col.iter_mut() {

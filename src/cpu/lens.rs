@@ -10,7 +10,7 @@
 use num_complex::Complex;
 use rayon::prelude::*;
 
-use super::fft::{Direction, Fft2};
+use super::fft::{split_len, Direction, Fft2};
 use crate::real::Real;
 
 /// A planned 2f lens on `nx × ny` images (both even).
@@ -74,12 +74,15 @@ impl<T: Real> Lens2f<T> {
 
 /// Multiplies pixel `(x, y)` by `(−1)^{x+y}`.
 fn checkerboard<T: Real>(data: &mut [Complex<T>], nx: usize, ny: usize) {
-    data.par_chunks_mut(nx).enumerate().for_each(|(i, row)| {
-        let y = i % ny;
-        for (x, v) in row.iter_mut().enumerate() {
-            if (x + y) % 2 == 1 {
-                *v = -*v;
+    data.par_chunks_mut(nx)
+        .with_min_len(split_len(1))
+        .enumerate()
+        .for_each(|(i, row)| {
+            let y = i % ny;
+            for (x, v) in row.iter_mut().enumerate() {
+                if (x + y) % 2 == 1 {
+                    *v = -*v;
+                }
             }
-        }
-    });
+        });
 }

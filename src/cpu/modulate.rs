@@ -11,7 +11,7 @@
 use num_complex::Complex;
 use rayon::prelude::*;
 
-use super::fft::MIN_ROWS_PER_TASK;
+use super::fft::{split_len, MIN_ROWS_PER_TASK};
 use crate::real::Real;
 
 /// `e^{iφ}` for each SLM pixel.
@@ -80,17 +80,20 @@ pub fn mask_correlation<T: Real>(
     );
     let batch = v.len() / (nx * ny);
     let mut out = vec![Complex::new(T::zero(), T::zero()); sx * sy];
-    out.par_chunks_mut(sx).enumerate().for_each(|(py, orow)| {
-        for img in 0..batch {
-            for y in py * k..(py + 1) * k {
-                let off = (img * ny + y) * nx;
-                let (vr, br) = (&v[off..off + nx], &b[off..off + nx]);
-                for x in 0..nx {
-                    orow[x / k] = orow[x / k] + br[x] * vr[x];
+    out.par_chunks_mut(sx)
+        .with_min_len(split_len(1))
+        .enumerate()
+        .for_each(|(py, orow)| {
+            for img in 0..batch {
+                for y in py * k..(py + 1) * k {
+                    let off = (img * ny + y) * nx;
+                    let (vr, br) = (&v[off..off + nx], &b[off..off + nx]);
+                    for x in 0..nx {
+                        orow[x / k] = orow[x / k] + br[x] * vr[x];
+                    }
                 }
             }
-        }
-    });
+        });
     out
 }
 

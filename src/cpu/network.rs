@@ -3,6 +3,7 @@
 use num_complex::Complex;
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
+use rayon::prelude::*;
 
 use super::{
     absorber_probe, absorber_pump, amplitude_grad, amplitude_mask, detect, detect_probe,
@@ -85,35 +86,171 @@ impl State {
 /// Callback that sees the field at each plane: `(plane index, field)`.
 pub type PlaneFn<'a, T> = dyn FnMut(usize, &[Complex<T>]) + 'a;
 
-/// A network on the CPU in precision `T`.
-pub struct CpuNetwork<T: Real> {
+/// What every worker reads: the schedule, the planned optics and the current masks.
+struct Shared<T: Real> {
     plan: Plan,
     nx: usize,
     ny: usize,
     regions: Vec<Region>,
+    gradient: GradientMode,
+    props: Vec<Propagator<T>>,
+    lenses: Vec<Vec<Complex<T>>>,
+    masks: Vec<Vec<Complex<T>>>,
+    /// Focal length and pitch of each 2f lens (workers plan their own).
+    fourier_specs: Vec<(f64, f64)>,
+    wavelength: f64,
+}
+
+/// The buffers of one chunk of the batch: its field, probe, saved fields, propagation scratch,
+/// 2f lenses (which own FFT work buffers), detector powers, `∂L/∂P` and the SLM correlations of
+/// its images.
+struct Worker<T: Real> {
+    field: Vec<Complex<T>>,
+    probe: Vec<Complex<T>>,
+    slots: Vec<Vec<Complex<T>>>,
+    scratch: PropScratch<T>,
+    fouriers: Vec<Lens2f<T>>,
+    powers: Vec<T>,
+    dl_dp: Vec<T>,
+    corr: Vec<Vec<Complex<T>>>,
+}
+
+impl<T: Real> Worker<T> {
+    fn new(sh: &Shared<T>) -> Self {
+        Worker {
+            field: Vec::new(),
+            probe: Vec::new(),
+            slots: vec![Vec::new(); sh.plan.slots],
+            scratch: PropScratch::new(),
+            fouriers: sh
+                .fourier_specs
+                .iter()
+                .map(|&(dx, f)| Lens2f::new(sh.nx, sh.ny, dx, sh.wavelength, f))
+                .collect(),
+            powers: Vec::new(),
+            dl_dp: Vec::new(),
+            corr: vec![Vec::new(); sh.plan.params.len()],
+        }
+    }
+
+    fn apply(&mut self, sh: &Shared<T>, op: Op, probe: bool) {
+        let (nx, ny) = (sh.nx, sh.ny);
+        let buf = if probe {
+            &mut self.probe
+        } else {
+            &mut self.field
+        };
+        match op {
+            Op::Mask { param } => modulate(buf, nx, ny, &sh.masks[param], sh.plan.params[param].k),
+            Op::Lens { lens } => modulate(buf, nx, ny, &sh.lenses[lens], 1),
+            Op::Propagate { prop } => sh.props[prop].apply_with(buf, &mut self.scratch),
+            Op::Fourier { lens } => self.fouriers[lens].apply(buf),
+            Op::Absorber { absorber } => {
+                if !probe {
+                    absorber_pump(buf, &sh.plan.absorbers[absorber]);
+                }
+            }
+        }
+    }
+
+    /// Loads real input amplitudes.
+    fn load(&mut self, input: &[f32]) {
+        self.field.clear();
+        self.field.extend(
+            input
+                .iter()
+                .map(|&a| Complex::new(T::of(a as f64), T::zero())),
+        );
+    }
+
+    /// Pump step `i`.
+    fn pump_step(&mut self, sh: &Shared<T>, i: usize) {
+        let step = sh.plan.pump[i];
+        if let Some(s) = step.save {
+            self.slots[s].clear();
+            self.slots[s].extend_from_slice(&self.field);
+        }
+        self.apply(sh, step.op, false);
+    }
+
+    fn detect(&mut self, sh: &Shared<T>) {
+        self.powers = detect(&self.field, sh.nx, sh.ny, &sh.regions, sh.plan.out_dx);
+    }
+
+    /// Injects the probe at the detectors from this chunk's `∂L/∂P`.
+    fn inject(&mut self, sh: &Shared<T>) {
+        self.probe
+            .resize(self.field.len(), Complex::new(T::zero(), T::zero()));
+        detect_probe(
+            &self.field,
+            sh.nx,
+            sh.ny,
+            &sh.regions,
+            sh.plan.out_dx,
+            &self.dl_dp,
+            &mut self.probe,
+        );
+    }
+
+    /// Probe step `j`: SLMs record the correlation of pump and probe (summed over this chunk).
+    fn probe_step(&mut self, sh: &Shared<T>, j: usize) {
+        let step = sh.plan.probe[j];
+        match step.op {
+            Op::Mask { param } => {
+                let spec = &sh.plan.params[param];
+                let slot = &self.slots[step.slot.expect("plan keeps SLM inputs")];
+                // The gradient needs the probe arriving at the SLM, before it passes the SLM.
+                self.corr[param] = mask_correlation(slot, &self.probe, sh.nx, sh.ny, spec.k);
+                if step.pass {
+                    self.apply(sh, step.op, true);
+                }
+            }
+            Op::Absorber { absorber } => {
+                let slot = &self.slots[step.slot.expect("plan keeps absorber inputs")];
+                absorber_probe(
+                    &mut self.probe,
+                    slot,
+                    &sh.plan.absorbers[absorber],
+                    sh.gradient == GradientMode::Exact,
+                );
+            }
+            op => self.apply(sh, op, true),
+        }
+    }
+}
+
+/// Images per worker chunk: enough chunks (4 per thread) that the whole pump or probe pass of a
+/// chunk runs as one task, so a training step has two parallel regions instead of a few per
+/// element, and a chunk's fields stay in cache from element to element.
+fn chunk_images(batch: usize) -> usize {
+    let chunks = 4 * rayon::current_num_threads().max(1);
+    batch.div_ceil(chunks).max(1)
+}
+
+/// A network on the CPU in precision `T`.
+///
+/// The batch is split into chunks of images ([`chunk_images`]); each chunk runs the whole pump
+/// pass and the whole probe pass as one rayon task (the elements' own parallel loops still split
+/// inside a chunk when threads are idle), and the SLM gradients sum the chunks' correlations in
+/// chunk order, so results do not depend on thread scheduling.
+pub struct CpuNetwork<T: Real> {
+    sh: Shared<T>,
+    workers: Vec<Worker<T>>,
     loss: Loss,
     temperature: f64,
-    gradient: GradientMode,
     optimizer: Optimizer,
     lr: f64,
-    props: Vec<Propagator<T>>,
-    /// Working buffers shared by every free-space step.
-    prop_scratch: PropScratch<T>,
-    fouriers: Vec<Lens2f<T>>,
-    lenses: Vec<Vec<Complex<T>>>,
     /// Parameters in the engine's precision.
     pub params: Vec<Vec<T>>,
     m: Vec<Vec<T>>,
     v: Vec<Vec<T>>,
     step: u64,
-    masks: Vec<Vec<Complex<T>>>,
-    field: Vec<Complex<T>>,
-    probe: Vec<Complex<T>>,
-    slots: Vec<Vec<Complex<T>>>,
     /// Gradients of the last backward pass, one per SLM.
     pub grads: Vec<Vec<T>>,
     powers: Vec<T>,
     dl_dp: Vec<T>,
+    /// Images in each worker's chunk in the last pump pass.
+    chunk: usize,
 }
 
 impl<T: Real> CpuNetwork<T> {
@@ -135,11 +272,6 @@ impl<T: Real> CpuNetwork<T> {
                 ))
             })
             .collect::<crate::Result<Vec<_>>>()?;
-        let fouriers = plan
-            .fouriers
-            .iter()
-            .map(|l| Lens2f::new(o.nx, o.ny, l.dx, o.wavelength, l.focal_length))
-            .collect();
         let lenses = plan
             .lenses
             .iter()
@@ -152,41 +284,48 @@ impl<T: Real> CpuNetwork<T> {
             })
             .collect::<crate::Result<Vec<_>>>()?;
         let cvt = |v: &Vec<Vec<f32>>| State::to_engine::<T>(v);
-        let mut net = CpuNetwork {
+        let sh = Shared {
             nx: o.nx,
             ny: o.ny,
             regions: cfg.regions()?,
+            gradient: cfg.train.gradient,
+            props,
+            lenses,
+            masks: Vec::new(),
+            fourier_specs: plan
+                .fouriers
+                .iter()
+                .map(|l| (l.dx, l.focal_length))
+                .collect(),
+            wavelength: o.wavelength,
+            plan,
+        };
+        let mut net = CpuNetwork {
+            workers: Vec::new(),
             loss: cfg.readout.loss,
             temperature: cfg.readout.temperature,
-            gradient: cfg.train.gradient,
             optimizer: cfg.train.optimizer,
             lr: cfg.train.lr,
-            props,
-            prop_scratch: PropScratch::new(),
-            fouriers,
-            lenses,
             params: cvt(&state.params),
             m: cvt(&state.m),
             v: cvt(&state.v),
             step: state.step,
-            masks: Vec::new(),
-            field: Vec::new(),
-            probe: Vec::new(),
-            slots: vec![Vec::new(); plan.slots],
-            grads: plan
+            grads: sh
+                .plan
                 .params
                 .iter()
                 .map(|p| vec![T::zero(); p.len()])
                 .collect(),
             powers: Vec::new(),
             dl_dp: Vec::new(),
-            plan,
+            chunk: 1,
+            sh,
         };
-        if net.params.len() != net.plan.params.len()
+        if net.params.len() != net.sh.plan.params.len()
             || net
                 .params
                 .iter()
-                .zip(&net.plan.params)
+                .zip(&net.sh.plan.params)
                 .any(|(p, s)| p.len() != s.len())
         {
             return Err(crate::Error::config(
@@ -208,17 +347,17 @@ impl<T: Real> CpuNetwork<T> {
 
     /// The schedule this network runs.
     pub fn plan(&self) -> &Plan {
-        &self.plan
+        &self.sh.plan
     }
 
     /// The detector regions.
     pub fn regions(&self) -> &[Region] {
-        &self.regions
+        &self.sh.regions
     }
 
     /// Sets the gradient mode (optical or exact).
     pub fn set_gradient(&mut self, mode: GradientMode) {
-        self.gradient = mode;
+        self.sh.gradient = mode;
     }
 
     /// Parameters and optimiser state in f32.
@@ -228,7 +367,8 @@ impl<T: Real> CpuNetwork<T> {
 
     /// Rebuilds the complex masks after the parameters changed.
     pub fn refresh_masks(&mut self) {
-        self.masks = self
+        self.sh.masks = self
+            .sh
             .plan
             .params
             .iter()
@@ -240,117 +380,113 @@ impl<T: Real> CpuNetwork<T> {
             .collect();
     }
 
-    fn apply(&mut self, op: Op, probe: bool) {
-        let (nx, ny) = (self.nx, self.ny);
-        let buf = if probe {
-            &mut self.probe
-        } else {
-            &mut self.field
-        };
-        match op {
-            Op::Mask { param } => {
-                modulate(buf, nx, ny, &self.masks[param], self.plan.params[param].k)
-            }
-            Op::Lens { lens } => modulate(buf, nx, ny, &self.lenses[lens], 1),
-            Op::Propagate { prop } => self.props[prop].apply_with(buf, &mut self.prop_scratch),
-            Op::Fourier { lens } => self.fouriers[lens].apply(buf),
-            Op::Absorber { absorber } => {
-                if !probe {
-                    absorber_pump(buf, &self.plan.absorbers[absorber]);
-                }
-            }
-        }
+    /// The workers' fields (or probes) concatenated in batch order, for plane callbacks.
+    fn gather(&self, probe: bool) -> Vec<Complex<T>> {
+        self.workers
+            .iter()
+            .flat_map(|w| if probe { &w.probe } else { &w.field })
+            .copied()
+            .collect()
     }
 
     /// Pump pass of real input amplitudes `[batch][ny][nx]`; returns detector powers
-    /// `[batch][classes]`. With `on_plane`, calls it with every element's output field.
-    pub fn forward(&mut self, input: &[f32], mut on_plane: Option<&mut PlaneFn<'_, T>>) -> &[T] {
-        let n = self.nx * self.ny;
-        self.field.clear();
-        self.field.extend(
-            input
-                .iter()
-                .map(|&a| Complex::new(T::of(a as f64), T::zero())),
-        );
+    /// `[batch][classes]`. With `on_plane`, calls it with every element's output field (the
+    /// whole batch).
+    pub fn forward(&mut self, input: &[f32], on_plane: Option<&mut PlaneFn<'_, T>>) -> &[T] {
+        let n = self.sh.nx * self.sh.ny;
         let batch = input.len() / n;
-        for i in 0..self.plan.pump.len() {
-            let step = self.plan.pump[i];
-            if let Some(s) = step.save {
-                self.slots[s].clear();
-                self.slots[s].extend_from_slice(&self.field);
-            }
-            self.apply(step.op, false);
-            if let Some(f) = on_plane.as_deref_mut() {
-                f(i, &self.field);
+        self.chunk = chunk_images(batch);
+        let chunks = batch.div_ceil(self.chunk).max(1);
+        while self.workers.len() < chunks {
+            self.workers.push(Worker::new(&self.sh));
+        }
+        self.workers.truncate(chunks);
+        let sh = &self.sh;
+        let steps = sh.plan.pump.len();
+        for (w, x) in self.workers.iter_mut().zip(input.chunks(self.chunk * n)) {
+            w.load(x);
+        }
+        match on_plane {
+            None => self.workers.par_iter_mut().for_each(|w| {
+                for i in 0..steps {
+                    w.pump_step(sh, i);
+                }
+                w.detect(sh);
+            }),
+            Some(f) => {
+                for i in 0..steps {
+                    self.workers.par_iter_mut().for_each(|w| w.pump_step(sh, i));
+                    f(i, &self.gather(false));
+                }
+                let sh = &self.sh;
+                self.workers.par_iter_mut().for_each(|w| w.detect(sh));
             }
         }
-        self.powers = detect(
-            &self.field,
-            self.nx,
-            self.ny,
-            &self.regions,
-            self.plan.out_dx,
-        );
-        debug_assert_eq!(self.powers.len(), batch * self.regions.len());
+        self.powers.clear();
+        for w in &self.workers {
+            self.powers.extend_from_slice(&w.powers);
+        }
+        debug_assert_eq!(self.powers.len(), batch * self.sh.regions.len());
         &self.powers
     }
 
     /// Loss of the last forward pass against `labels`; fills `∂L/∂P`.
     pub fn loss(&mut self, labels: &[u8]) -> LossStats {
         self.dl_dp.resize(self.powers.len(), T::zero());
-        loss_and_grad(
+        let stats = loss_and_grad(
             &self.powers,
             labels,
-            self.regions.len(),
+            self.sh.regions.len(),
             self.loss,
             self.temperature,
             &mut self.dl_dp,
-        )
+        );
+        let per = self.chunk * self.sh.regions.len();
+        for (w, d) in self.workers.iter_mut().zip(self.dl_dp.chunks(per.max(1))) {
+            w.dl_dp.clear();
+            w.dl_dp.extend_from_slice(d);
+        }
+        stats
     }
 
     /// Probe pass after [`forward`](Self::forward) and [`loss`](Self::loss): fills
     /// [`grads`](Self::grads). With `on_plane`, calls it with the probe leaving each element
-    /// (index in pump order).
-    pub fn backward(&mut self, mut on_plane: Option<&mut PlaneFn<'_, T>>) {
-        let (nx, ny) = (self.nx, self.ny);
-        self.probe
-            .resize(self.field.len(), Complex::new(T::zero(), T::zero()));
-        detect_probe(
-            &self.field,
-            nx,
-            ny,
-            &self.regions,
-            self.plan.out_dx,
-            &self.dl_dp,
-            &mut self.probe,
-        );
-        let exact = self.gradient == GradientMode::Exact;
-        let first = self.plan.pump.len() - self.plan.probe.len();
-        for j in 0..self.plan.probe.len() {
-            let step = self.plan.probe[j];
-            match step.op {
-                Op::Mask { param } => {
-                    let spec = &self.plan.params[param];
-                    let slot = &self.slots[step.slot.expect("plan keeps SLM inputs")];
-                    // Gradient needs the probe arriving at the SLM, before it passes the SLM.
-                    let c = mask_correlation(slot, &self.probe, nx, ny, spec.k);
-                    self.grads[param] = match spec.kind {
-                        ParamKind::Phase => phase_grad(&self.params[param], &c),
-                        ParamKind::Amplitude => amplitude_grad(&c),
-                    };
-                    if step.pass {
-                        self.apply(step.op, true);
-                    }
+    /// (index in pump order, the whole batch).
+    pub fn backward(&mut self, on_plane: Option<&mut PlaneFn<'_, T>>) {
+        let sh = &self.sh;
+        let steps = sh.plan.probe.len();
+        match on_plane {
+            None => self.workers.par_iter_mut().for_each(|w| {
+                w.inject(sh);
+                for j in 0..steps {
+                    w.probe_step(sh, j);
                 }
-                Op::Absorber { absorber } => {
-                    let slot = &self.slots[step.slot.expect("plan keeps absorber inputs")];
-                    absorber_probe(&mut self.probe, slot, &self.plan.absorbers[absorber], exact);
+            }),
+            Some(f) => {
+                self.workers.par_iter_mut().for_each(|w| w.inject(sh));
+                let first = sh.plan.pump.len() - steps;
+                for j in 0..steps {
+                    let sh = &self.sh;
+                    self.workers
+                        .par_iter_mut()
+                        .for_each(|w| w.probe_step(sh, j));
+                    f(first + steps - 1 - j, &self.gather(true));
                 }
-                op => self.apply(op, true),
             }
-            if let Some(f) = on_plane.as_deref_mut() {
-                f(first + self.plan.probe.len() - 1 - j, &self.probe);
+        }
+        // Sum the chunks' correlations in chunk order, then form each SLM's gradient.
+        for (param, spec) in self.sh.plan.params.iter().enumerate() {
+            let mut c = std::mem::take(&mut self.workers[0].corr[param]);
+            for w in &self.workers[1..] {
+                for (a, b) in c.iter_mut().zip(&w.corr[param]) {
+                    *a = *a + *b;
+                }
             }
+            self.grads[param] = match spec.kind {
+                ParamKind::Phase => phase_grad(&self.params[param], &c),
+                ParamKind::Amplitude => amplitude_grad(&c),
+            };
+            self.workers[0].corr[param] = c;
         }
     }
 
@@ -361,7 +497,7 @@ impl<T: Real> CpuNetwork<T> {
             lr: self.lr,
             ..Default::default()
         };
-        for (i, spec) in self.plan.params.iter().enumerate() {
+        for (i, spec) in self.sh.plan.params.iter().enumerate() {
             match self.optimizer {
                 Optimizer::Adam => super::adam_step(
                     &mut self.params[i],
@@ -387,6 +523,7 @@ impl<T: Real> CpuNetwork<T> {
     pub fn absorber_intensity(&mut self, input: &[f32]) -> Vec<f64> {
         let mut means = Vec::new();
         let absorber_steps: Vec<usize> = self
+            .sh
             .plan
             .pump
             .iter()

@@ -14,7 +14,7 @@ use num_complex::Complex;
 use rayon::prelude::*;
 use rustfft::FftPlanner;
 
-use super::fft::{Plan1d, ScratchPool, MIN_ROWS_PER_TASK};
+use super::fft::{split_len, Plan1d, ScratchPool, MIN_ROWS_PER_TASK};
 use crate::grid::{padded_len, Grid};
 use crate::optics::{sampling_report, transfer_function, SamplingReport};
 use crate::real::{c_of, Real};
@@ -145,60 +145,77 @@ impl<T: Real> Propagator<T> {
         let (pool, rows, cols, h_t) = (&self.pool, &self.rows, &self.cols, &self.h_t);
         let (sr, sc) = (rows.scratch_len(), cols.scratch_len());
 
+        // Each task takes G rows (or columns) and hands them to rustfft in one call.
+        const G: usize = MIN_ROWS_PER_TASK;
+
         // 1. Pad each row in x and FFT it; rows that would be all zero are never formed.
-        a.par_chunks_mut(px)
-            .zip(data.par_chunks(nx))
-            .with_min_len(MIN_ROWS_PER_TASK)
-            .for_each(|(ar, dr)| {
-                ar[..ox].fill(zero);
-                ar[ox..ox + nx].copy_from_slice(dr);
-                ar[ox + nx..].fill(zero);
-                pool.with(sr, |s| rows.fwd.process_with_scratch(ar, s));
+        let min = split_len(1);
+        a.par_chunks_mut(px * G)
+            .zip(data.par_chunks(nx * G))
+            .with_min_len(min)
+            .for_each(|(ag, dg)| {
+                for (ar, dr) in ag.chunks_mut(px).zip(dg.chunks(nx)) {
+                    ar[..ox].fill(zero);
+                    ar[ox..ox + nx].copy_from_slice(dr);
+                    ar[ox + nx..].fill(zero);
+                }
+                pool.with(sr, |s| rows.fwd.process_with_scratch(ag, s));
             });
 
         // 2. Per spectral column kx: gather (padding in y), FFT, multiply by H, inverse FFT.
         let a_ro: &[Complex<T>] = a;
-        b.par_chunks_mut(py)
-            .with_min_len(MIN_ROWS_PER_TASK)
+        b.par_chunks_mut(py * G)
+            .with_min_len(min)
             .enumerate()
-            .for_each(|(i, col)| {
-                let (img, kx) = (i / px, i % px);
-                col[..oy].fill(zero);
-                col[oy + ny..].fill(zero);
-                let src = &a_ro[img * ny * px..(img + 1) * ny * px];
-                for y in 0..ny {
-                    col[oy + y] = src[y * px + kx];
+            .for_each(|(gi, cg)| {
+                for (j, col) in cg.chunks_mut(py).enumerate() {
+                    let i = gi * G + j;
+                    let (img, kx) = (i / px, i % px);
+                    col[..oy].fill(zero);
+                    col[oy + ny..].fill(zero);
+                    let src = &a_ro[img * ny * px..(img + 1) * ny * px];
+                    for y in 0..ny {
+                        col[oy + y] = src[y * px + kx];
+                    }
                 }
                 pool.with(sc, |s| {
-                    cols.fwd.process_with_scratch(col, s);
-                    let h = &h_t[kx * py..(kx + 1) * py];
-                    if conj {
-                        for (v, hv) in col.iter_mut().zip(h) {
-                            *v = *v * hv.conj();
-                        }
-                    } else {
-                        for (v, hv) in col.iter_mut().zip(h) {
-                            *v = *v * hv;
+                    cols.fwd.process_with_scratch(cg, s);
+                    for (j, col) in cg.chunks_mut(py).enumerate() {
+                        let kx = (gi * G + j) % px;
+                        let h = &h_t[kx * py..(kx + 1) * py];
+                        if conj {
+                            for (v, hv) in col.iter_mut().zip(h) {
+                                *v = *v * hv.conj();
+                            }
+                        } else {
+                            for (v, hv) in col.iter_mut().zip(h) {
+                                *v = *v * hv;
+                            }
                         }
                     }
-                    cols.inv.process_with_scratch(col, s);
+                    cols.inv.process_with_scratch(cg, s);
                 });
             });
 
         // 3. Gather the rows that survive the crop, inverse-FFT them, crop in x.
         let b_ro: &[Complex<T>] = b;
-        a.par_chunks_mut(px)
-            .zip(data.par_chunks_mut(nx))
-            .with_min_len(MIN_ROWS_PER_TASK)
+        a.par_chunks_mut(px * G)
+            .zip(data.par_chunks_mut(nx * G))
+            .with_min_len(min)
             .enumerate()
-            .for_each(|(i, (ar, dr))| {
-                let (img, y) = (i / ny, i % ny);
-                let src = &b_ro[img * px * py..(img + 1) * px * py];
-                for (kx, v) in ar.iter_mut().enumerate() {
-                    *v = src[kx * py + oy + y];
+            .for_each(|(gi, (ag, dg))| {
+                for (j, ar) in ag.chunks_mut(px).enumerate() {
+                    let i = gi * G + j;
+                    let (img, y) = (i / ny, i % ny);
+                    let src = &b_ro[img * px * py..(img + 1) * px * py];
+                    for (kx, v) in ar.iter_mut().enumerate() {
+                        *v = src[kx * py + oy + y];
+                    }
                 }
-                pool.with(sr, |s| rows.inv.process_with_scratch(ar, s));
-                dr.copy_from_slice(&ar[ox..ox + nx]);
+                pool.with(sr, |s| rows.inv.process_with_scratch(ag, s));
+                for (ar, dr) in ag.chunks(px).zip(dg.chunks_mut(nx)) {
+                    dr.copy_from_slice(&ar[ox..ox + nx]);
+                }
             });
     }
 }
