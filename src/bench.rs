@@ -119,17 +119,48 @@ pub fn rss_bytes() -> Option<u64> {
 
 /// Median and minimum of repeated runs of `f` after one warm-up run.
 fn time_it(quick: bool, mut f: impl FnMut() -> Result<()>) -> Result<(f64, f64, usize)> {
+    time_samples(quick, || {
+        let t0 = Instant::now();
+        f()?;
+        Ok(t0.elapsed().as_secs_f64())
+    })
+}
+
+/// Median, minimum and count of the durations `f` measures (seconds), after one warm-up call.
+fn time_samples(quick: bool, mut f: impl FnMut() -> Result<f64>) -> Result<(f64, f64, usize)> {
     f()?;
     let (target, min_reps, max_reps) = if quick { (0.2, 3, 5) } else { (1.0, 5, 30) };
     let mut t = Vec::new();
     let start = Instant::now();
     while t.len() < min_reps || (start.elapsed().as_secs_f64() < target && t.len() < max_reps) {
-        let t0 = Instant::now();
-        f()?;
-        t.push(t0.elapsed().as_secs_f64());
+        t.push(f()?);
     }
     t.sort_by(|a, b| a.total_cmp(b));
     Ok((t[t.len() / 2], t[0], t.len()))
+}
+
+/// Times the commands `record` writes on the GPU: with timestamp queries when the adapter has
+/// them (GPU time between two timestamps), else queue-drain (submit and wait, wall clock).
+/// Returns the timing and its method.
+#[cfg(feature = "gpu")]
+fn time_gpu(
+    quick: bool,
+    ctx: &crate::gpu::GpuContext,
+    record: &dyn Fn(&mut crate::gpu::wgpu::CommandEncoder),
+) -> Result<((f64, f64, usize), &'static str)> {
+    if ctx.has_timestamps() {
+        let t = time_samples(quick, || {
+            ctx.time_on_gpu(record)?
+                .ok_or_else(|| crate::Error::Gpu("timestamps vanished".into()))
+        })?;
+        return Ok((t, "timestamp"));
+    }
+    let t = time_it(quick, || {
+        let mut e = ctx.encoder("bench");
+        record(&mut e);
+        ctx.run(e)
+    })?;
+    Ok((t, "queue-drain"))
 }
 
 struct Ceiling {
@@ -568,12 +599,7 @@ pub fn run_gpu(opts: &BenchOptions, emit: &mut dyn FnMut(&Record)) -> Result<Vec
         let src = Field::from_slice(&ctx, "bench.src", big, 1, 1, &field(big))?;
         let dst = GpuBuffer::<Complex32>::new(&ctx, "bench.dst", big)?;
         let copy = gpu::Copy::new(&ctx, src.data(), &dst)?;
-        let run = |enc: &dyn Fn(&mut gpu::wgpu::CommandEncoder)| -> Result<()> {
-            let mut e = ctx.encoder("bench");
-            enc(&mut e);
-            ctx.run(e)
-        };
-        let t = time_it(opts.quick, || run(&|e| copy.encode(e)))?;
+        let (t, how) = time_gpu(opts.quick, &ctx, &|e| copy.encode(e))?;
         let c = Ceiling {
             gbps: 16.0 * big as f64 / t.0 / 1e9,
             gflops: None,
@@ -585,7 +611,7 @@ pub fn run_gpu(opts: &BenchOptions, emit: &mut dyn FnMut(&Record)) -> Result<Vec
             format!("{big} samples"),
             1,
             t,
-            "queue-drain",
+            how,
             None,
             16.0 * big as f64,
             0.0,
@@ -602,7 +628,7 @@ pub fn run_gpu(opts: &BenchOptions, emit: &mut dyn FnMut(&Record)) -> Result<Vec
             let a0 = ctx.allocated_bytes();
             let f = Field::from_slice(&ctx, "bench.field", n, n, b, &field(samples))?;
             let fft = gpu::Fft2::new(&ctx, &f, Direction::Forward)?;
-            let t = time_it(opts.quick, || run(&|e| fft.encode(e)))?;
+            let (t, how) = time_gpu(opts.quick, &ctx, &|e| fft.encode(e))?;
             let r = record(
                 "gpu",
                 &device,
@@ -610,7 +636,7 @@ pub fn run_gpu(opts: &BenchOptions, emit: &mut dyn FnMut(&Record)) -> Result<Vec
                 grid.clone(),
                 b,
                 t,
-                "queue-drain",
+                how,
                 None,
                 bytes,
                 fft_flops(n, b),
@@ -623,7 +649,7 @@ pub fn run_gpu(opts: &BenchOptions, emit: &mut dyn FnMut(&Record)) -> Result<Vec
             let a1 = ctx.allocated_bytes();
             let tf = gpu::TransferFunction::new(&ctx, &g, 780e-9, 5e-3, 2.0, true)?;
             let prop = gpu::Propagate::new(&ctx, &f, &tf, false)?;
-            let t = time_it(opts.quick, || run(&|e| prop.encode(e)))?;
+            let (t, how) = time_gpu(opts.quick, &ctx, &|e| prop.encode(e))?;
             let r = record(
                 "gpu",
                 &device,
@@ -631,7 +657,7 @@ pub fn run_gpu(opts: &BenchOptions, emit: &mut dyn FnMut(&Record)) -> Result<Vec
                 grid.clone(),
                 b,
                 t,
-                "queue-drain",
+                how,
                 None,
                 bytes,
                 prop_flops(n, b),
@@ -646,7 +672,7 @@ pub fn run_gpu(opts: &BenchOptions, emit: &mut dyn FnMut(&Record)) -> Result<Vec
             out.push(r);
             let ab = Absorber::new(10.0, AbsorberModel::Thin);
             let pump = gpu::AbsorberPump::new(&ctx, &f, &ab, None)?;
-            let t = time_it(opts.quick, || run(&|e| pump.encode(e)))?;
+            let (t, how) = time_gpu(opts.quick, &ctx, &|e| pump.encode(e))?;
             let r = record(
                 "gpu",
                 &device,
@@ -654,7 +680,7 @@ pub fn run_gpu(opts: &BenchOptions, emit: &mut dyn FnMut(&Record)) -> Result<Vec
                 grid.clone(),
                 b,
                 t,
-                "queue-drain",
+                how,
                 None,
                 bytes,
                 10.0 * samples as f64,

@@ -811,6 +811,14 @@ fn info(json: bool) -> Result<()> {
             l.max_compute_workgroup_storage_size >> 10,
             l.max_compute_invocations_per_workgroup
         );
+        println!(
+            "  timestamp queries: {}",
+            if a.timestamps {
+                "yes (bench times kernels on the GPU clock)"
+            } else {
+                "no (bench uses queue-drain timing)"
+            }
+        );
     }
     match auto {
         Some(a) => println!("--backend auto uses: {} ({})", a.name, a.backend),

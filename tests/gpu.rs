@@ -1126,6 +1126,28 @@ fn dense_cli_training_matches_cpu(_: &Ctx) -> Result<(), Failed> {
     Ok(())
 }
 
+/// GPU timestamps: where the adapter has them, a copy timed on the GPU clock takes a positive,
+/// finite time shorter than the wall-clock submit-and-wait around it; without them the context
+/// says so and returns `None`.
+fn timestamps_time_a_copy(ctx: &Ctx) -> Result<(), Failed> {
+    let n = 1 << 20;
+    let src = GpuBuffer::from_slice(ctx, "ts.src", &vec![Complex32::new(1.0, 2.0); n])?;
+    let dst = GpuBuffer::<Complex32>::new(ctx, "ts.dst", n)?;
+    let copy = gpu::Copy::new(ctx, &src, &dst)?;
+    let wall = std::time::Instant::now();
+    let t = ctx.time_on_gpu(&|e| copy.encode(e))?;
+    let wall = wall.elapsed().as_secs_f64();
+    match (ctx.has_timestamps(), t) {
+        (true, Some(t)) if t.is_finite() && t > 0.0 && t <= wall => {}
+        (false, None) => {}
+        (has, t) => return Err(format!("timestamps {has}, GPU time {t:?}, wall {wall} s").into()),
+    }
+    if dst.read(ctx)?[n - 1] != Complex32::new(1.0, 2.0) {
+        return Err("the timed copy did not run".into());
+    }
+    Ok(())
+}
+
 fn request() -> AdapterRequest {
     AdapterRequest {
         name: std::env::var("WAVETRAIN_ADAPTER").ok(),
@@ -1166,6 +1188,7 @@ fn tests() -> Vec<(&'static str, TestFn)> {
         ("matmul_large", matmul_large),
         ("optimizers", optimizers),
         ("copy_kernel", copy_kernel),
+        ("timestamps_time_a_copy", timestamps_time_a_copy),
         ("chain_pump_and_probe", chain_pump_and_probe),
         ("train_step_matches_cpu", train_step_matches_cpu),
         ("dense_train_step_matches_cpu", dense_train_step_matches_cpu),

@@ -251,7 +251,11 @@ fn chunked_batch_equals_images_one_at_a_time() {
     for i in 0..batch {
         let mut one = CpuNetwork::<f64>::new(&cfg, &state).unwrap();
         let p = one.forward(&x[i * n..(i + 1) * n], None).to_vec();
-        assert_eq!(p.as_slice(), &powers[i * 4..(i + 1) * 4], "image {i}: powers");
+        assert_eq!(
+            p.as_slice(),
+            &powers[i * 4..(i + 1) * 4],
+            "image {i}: powers"
+        );
         one.loss(&labels[i..i + 1]);
         one.backward(None);
         for (m, g) in mean.iter_mut().zip(&one.grads) {

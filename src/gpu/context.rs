@@ -67,6 +67,8 @@ pub struct AdapterSummary {
     pub software: bool,
     /// The limits that size the work.
     pub limits: LimitsSummary,
+    /// GPU timestamps between commands (`wavetrain bench` times kernels with them).
+    pub timestamps: bool,
 }
 
 impl AdapterSummary {
@@ -80,6 +82,9 @@ impl AdapterSummary {
             driver: info.driver,
             driver_info: info.driver_info,
             limits: LimitsSummary::of(&adapter.limits()),
+            timestamps: adapter.features().contains(
+                wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS,
+            ),
         }
     }
 }
@@ -220,9 +225,18 @@ impl GpuContext {
         let adapter = choose(adapters(&instance), req)?;
         let summary = AdapterSummary::of(&adapter);
         let limits = adapter.limits();
+        // Timestamps between commands (for `wavetrain bench`) when the adapter has them.
+        let stamps =
+            wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS;
+        let features = if adapter.features().contains(stamps) {
+            stamps
+        } else {
+            wgpu::Features::empty()
+        };
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("wavetrain"),
             required_limits: limits.clone(),
+            required_features: features,
             ..Default::default()
         }))
         .map_err(|e| Error::Gpu(format!("cannot open '{}': {e}", summary.name)))?;
@@ -246,6 +260,49 @@ impl GpuContext {
             kernels: Mutex::new(HashMap::new()),
             allocated: std::sync::atomic::AtomicU64::new(0),
         })
+    }
+
+    /// True when the device writes GPU timestamps between commands
+    /// ([`GpuContext::time_on_gpu`]).
+    pub fn has_timestamps(&self) -> bool {
+        self.device.features().contains(
+            wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS,
+        )
+    }
+
+    /// Runs the commands `record` writes as one submission and returns the GPU time between a
+    /// timestamp written before them and one written after (seconds), or `None` when the device
+    /// has no timestamps ([`GpuContext::has_timestamps`]).
+    pub fn time_on_gpu(&self, record: &dyn Fn(&mut wgpu::CommandEncoder)) -> Result<Option<f64>> {
+        if !self.has_timestamps() {
+            return Ok(None);
+        }
+        let set = self.scoped(
+            || "creating a timestamp query set".to_string(),
+            || {
+                self.device.create_query_set(&wgpu::QuerySetDescriptor {
+                    label: Some("wavetrain.timestamps"),
+                    ty: wgpu::QueryType::Timestamp,
+                    count: 2,
+                })
+            },
+        )?;
+        let resolved = self.create_buffer(
+            "wavetrain.timestamps",
+            16,
+            wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+        )?;
+        let mut enc = self.encoder("timed");
+        enc.write_timestamp(&set, 0);
+        record(&mut enc);
+        enc.write_timestamp(&set, 1);
+        enc.resolve_query_set(&set, 0..2, &resolved, 0);
+        self.submit(enc)?;
+        let t = self.read::<u64>(&resolved, 0, 2)?;
+        let ticks = t[1].saturating_sub(t[0]) as f64;
+        Ok(Some(
+            ticks * self.queue.get_timestamp_period() as f64 * 1e-9,
+        ))
     }
 
     /// Bytes of every buffer this context has created so far (including ones since dropped).
