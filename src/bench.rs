@@ -10,8 +10,11 @@
 //! - training steps: the FFTs of every free-space step of the pump and probe passes (field
 //!   networks) or `6·Σ in·out` FLOPs per image (dense networks: forward, probe and gradient).
 //!
-//! GPU times are queue-drain times (submit, then wait for the queue): they include submission
-//! overhead, which favours large work. Memory: the bytes the buffers of a configuration need by
+//! GPU kernels (copy, FFT, free-space step, absorber) are timed with timestamp queries written
+//! before and after their commands when the adapter has them (`timing: "timestamp"`), else by
+//! queue drain (submit, then wait for the queue; includes submission overhead, which favours large
+//! work). GPU training steps are always queue-drain: a step reads its loss back, and that is the
+//! time a user waits. Memory: the bytes the buffers of a configuration need by
 //! formula, beside the host RSS growth (CPU) or the bytes the GPU context allocated (GPU).
 
 use std::time::Instant;

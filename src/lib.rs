@@ -23,11 +23,12 @@
 //!
 //! ## Two kinds of network
 //! - **Field networks** (diffractive): a complex field on a grid through SLMs, free space, lenses
-//!   and absorbers ([`plan::Plan`], [`cpu::CpuNetwork`], the GPU executor in `gpu`).
+//!   and absorbers ([`plan::Plan`], [`cpu::CpuNetwork`], the GPU executor in `gpu`). The CPU
+//!   executor splits a batch into chunks that each run a whole pass as one task.
 //! - **Dense networks**: optical matrix–vector layers on signed real amplitudes with absorbers
-//!   between them, the papers' 784-128-128-10 and two-layer networks ([`cpu::DenseNetwork`]; the
-//!   multiplier's wave optics in [`optics::Multiplier`]; hardware non-idealities in
-//!   [`model::Hardware`]).
+//!   between them, the papers' 784-128-128-10 and two-layer networks ([`cpu::DenseNetwork`], and
+//!   on the GPU `gpu::GpuDenseNetwork`; the multiplier's wave optics in [`optics::Multiplier`];
+//!   hardware non-idealities in [`model::Hardware`], the noisy ones CPU-only).
 //!
 //! [`train`] runs either on a backend; [`sweep`] trains a grid of configs; [`bench`] times the
 //! engine against the machine's measured ceilings.

@@ -635,7 +635,7 @@ fn bench(a: BenchArgs) -> Result<()> {
         eprintln!("bench: this build has no GPU support; GPU rows skipped");
     }
     if !json {
-        eprintln!("medians after one warm-up run; bytes and FLOPs counted from the algorithm; GPU times include submission (queue drain); memory: formula vs measured (CPU: RSS growth, GPU: bytes allocated)");
+        eprintln!("medians after one warm-up run; bytes and FLOPs counted from the algorithm; GPU kernels: timestamp queries where the adapter has them, else queue drain (see the timing field of --json); GPU training steps: queue drain; memory: formula vs measured (CPU: RSS growth, GPU: bytes allocated)");
     }
     Ok(())
 }
