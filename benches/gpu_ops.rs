@@ -1,5 +1,7 @@
 //! GPU throughput of the FFT, free-space propagation and the pump chain SLM → free space →
-//! absorber → free space → detector, with a plain copy as the memory-bandwidth reference.
+//! absorber → free space → detector, with a plain copy as the memory-bandwidth reference, and
+//! whole training steps (one submission and a loss readback each) of `d2nn-mnist` and of the
+//! dense `paper-mlp`.
 //!
 //! Each sample records `iters` runs of the op into command buffers, submits them and drains the
 //! queue inside the timed region (criterion `iter_custom`); planning and upload are outside it.
@@ -18,6 +20,7 @@ use wavetrain::gpu::{
     Modulate, Regions,
 };
 use wavetrain::optics::{Absorber, AbsorberModel};
+use wavetrain::train::Backend;
 use wavetrain::Grid;
 
 const SIDES: [usize; 4] = [256, 512, 1024, 2048];
@@ -171,6 +174,31 @@ fn benches(c: &mut Criterion) {
                     ops.5.encode(e);
                 })
             })
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("gpu_train_step");
+    for (name, batch) in [("d2nn-mnist", 8usize), ("paper-mlp", 64)] {
+        let mut cfg = wavetrain::presets::preset(name).expect("preset");
+        cfg.train.batch = batch;
+        let state = wavetrain::train::initial_state(&cfg).expect("state");
+        let req = AdapterRequest {
+            name: Some(ctx.adapter().name.clone()),
+            allow_software: true,
+        };
+        let mut net: Box<dyn Backend> = if cfg.is_dense() {
+            Box::new(gpu::gpu_dense_network(&req, &cfg, &state).expect("dense network"))
+        } else {
+            Box::new(gpu::gpu_network(&req, &cfg, &state).expect("network"))
+        };
+        let x: Vec<f32> = (0..batch * cfg.input_len())
+            .map(|i| ((i * 7919) % 1000) as f32 / 1000.0)
+            .collect();
+        let labels: Vec<u8> = (0..batch).map(|i| (i % 10) as u8).collect();
+        g.throughput(Throughput::Elements(batch as u64));
+        g.bench_function(BenchmarkId::new(name, batch), |bch| {
+            bch.iter(|| net.train_step(&x, &labels).expect("step"))
         });
     }
     g.finish();
