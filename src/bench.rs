@@ -699,60 +699,48 @@ pub fn run_gpu(opts: &BenchOptions, emit: &mut dyn FnMut(&Record)) -> Result<Vec
             .copied()
             .filter(|&n| n <= if opts.quick { 128 } else { 1024 })
             .collect();
+        let mut configs = Vec::new();
         for n in grids {
             for &b in &opts.batches {
-                if n * n * b > per_field_cap {
-                    continue;
+                if n * n * b <= per_field_cap {
+                    configs.push(("d2nn-mnist", d2nn_at(n, b)?));
                 }
-                let cfg = d2nn_at(n, b)?;
-                let state = crate::train::initial_state(&cfg)?;
-                let mut net = gpu::GpuNetwork::new(GpuContext::new(&req)?, &cfg, &state)?;
-                let (x, l) = train_batch(&cfg, &train);
-                let t = time_it(opts.quick, || {
-                    crate::train::Backend::train_step(&mut net, &x, &l).map(|_| ())
-                })?;
-                let (grid, formula) = dims_and_memory(&cfg)?;
-                let r = record(
-                    "gpu",
-                    &device,
-                    "train_step:d2nn-mnist",
-                    grid,
-                    b,
-                    t,
-                    "queue-drain",
-                    Some(l.len()),
-                    0.0,
-                    step_flops(&cfg)?,
-                    &c,
-                    (formula, Some(net.context().allocated_bytes())),
-                );
-                emit(&r);
-                out.push(r);
             }
         }
         for &b in &opts.batches {
             let mut cfg = crate::presets::preset("paper-mlp")?;
             cfg.train.batch = b;
+            configs.push(("paper-mlp", cfg));
+        }
+        for (name, cfg) in configs {
             let state = crate::train::initial_state(&cfg)?;
-            let mut net = gpu::GpuDenseNetwork::new(GpuContext::new(&req)?, &cfg, &state)?;
+            let ctx = GpuContext::new(&req)?;
+            // The network owns its context; keep a handle on the allocation count.
+            let (mut net, allocated): (Box<dyn crate::train::Backend>, u64) = if cfg.is_dense() {
+                let n = gpu::GpuDenseNetwork::new(ctx, &cfg, &state)?;
+                let a = n.context().allocated_bytes();
+                (Box::new(n), a)
+            } else {
+                let n = gpu::GpuNetwork::new(ctx, &cfg, &state)?;
+                let a = n.context().allocated_bytes();
+                (Box::new(n), a)
+            };
             let (x, l) = train_batch(&cfg, &train);
-            let t = time_it(opts.quick, || {
-                crate::train::Backend::train_step(&mut net, &x, &l).map(|_| ())
-            })?;
+            let t = time_it(opts.quick, || net.train_step(&x, &l).map(|_| ()))?;
             let (grid, formula) = dims_and_memory(&cfg)?;
             let r = record(
                 "gpu",
                 &device,
-                "train_step:paper-mlp",
+                &format!("train_step:{name}"),
                 grid,
-                b,
+                cfg.train.batch,
                 t,
                 "queue-drain",
                 Some(l.len()),
                 0.0,
                 step_flops(&cfg)?,
                 &c,
-                (formula, Some(net.context().allocated_bytes())),
+                (formula, Some(allocated)),
             );
             emit(&r);
             out.push(r);

@@ -56,8 +56,9 @@ enum Command {
 
 #[derive(clap::Args)]
 struct BackendArgs {
-    /// Compute backend: auto (a hardware GPU if present, else CPU), gpu (any adapter, software
-    /// ones such as lavapipe included) or cpu.
+    /// Compute backend: auto (a hardware GPU if present, else CPU; dense networks stay on the
+    /// CPU), gpu (any adapter, software ones such as lavapipe included; dense networks without
+    /// the random hardware-noise options) or cpu.
     #[arg(long, default_value = "auto")]
     backend: wavetrain::backend::BackendChoice,
     /// Pick the GPU adapter whose name contains this text.

@@ -19,7 +19,8 @@ pub use fft::{Direction, Fft2};
 pub use lens::Lens2f;
 pub use matmul::{matmul_forward, matmul_grad, matmul_transpose};
 pub use modulate::{
-    amplitude_grad, amplitude_mask, mask_correlation, modulate, phase_grad, phase_mask,
+    amplitude_grad, amplitude_mask, mask_correlation, mask_correlation_into, modulate, phase_grad,
+    phase_mask,
 };
 pub use network::{CpuNetwork, State};
 pub use optimizer::{adam_step, sgd_step, AdamConfig};

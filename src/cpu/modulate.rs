@@ -71,6 +71,23 @@ pub fn mask_correlation<T: Real>(
     ny: usize,
     k: usize,
 ) -> Vec<Complex<T>> {
+    let mut out = Vec::new();
+    mask_correlation_into(v, b, nx, ny, k, &mut out);
+    out
+}
+
+/// [`mask_correlation`] into `out` (resized to the SLM's pixels), reusing its allocation.
+///
+/// # Panics
+/// As [`mask_correlation`].
+pub fn mask_correlation_into<T: Real>(
+    v: &[Complex<T>],
+    b: &[Complex<T>],
+    nx: usize,
+    ny: usize,
+    k: usize,
+    out: &mut Vec<Complex<T>>,
+) {
     let (sx, sy) = (nx / k, ny / k);
     check(v.len(), nx, ny, sx * sy, k);
     assert_eq!(
@@ -79,7 +96,8 @@ pub fn mask_correlation<T: Real>(
         "mask_correlation: pump and probe differ in size"
     );
     let batch = v.len() / (nx * ny);
-    let mut out = vec![Complex::new(T::zero(), T::zero()); sx * sy];
+    out.clear();
+    out.resize(sx * sy, Complex::new(T::zero(), T::zero()));
     out.par_chunks_mut(sx)
         .with_min_len(split_len(1))
         .enumerate()
@@ -94,7 +112,6 @@ pub fn mask_correlation<T: Real>(
                 }
             }
         });
-    out
 }
 
 /// Phase gradient `∂L/∂φ = −2·Im(e^{iφ}·c)` from the correlation `c` of [`mask_correlation`].

@@ -7,7 +7,8 @@ use rayon::prelude::*;
 
 use super::{
     absorber_probe, absorber_pump, amplitude_grad, amplitude_mask, detect, detect_probe,
-    mask_correlation, modulate, phase_grad, phase_mask, Lens2f, PropScratch, Propagator, Region,
+    mask_correlation_into, modulate, phase_grad, phase_mask, Lens2f, PropScratch, Propagator,
+    Region,
 };
 use crate::loss::{loss_and_grad, LossStats};
 use crate::model::{Config, GradientMode, Loss, Optimizer};
@@ -200,7 +201,14 @@ impl<T: Real> Worker<T> {
                 let spec = &sh.plan.params[param];
                 let slot = &self.slots[step.slot.expect("plan keeps SLM inputs")];
                 // The gradient needs the probe arriving at the SLM, before it passes the SLM.
-                self.corr[param] = mask_correlation(slot, &self.probe, sh.nx, sh.ny, spec.k);
+                mask_correlation_into(
+                    slot,
+                    &self.probe,
+                    sh.nx,
+                    sh.ny,
+                    spec.k,
+                    &mut self.corr[param],
+                );
                 if step.pass {
                     self.apply(sh, step.op, true);
                 }

@@ -194,6 +194,9 @@ pub struct GpuContext {
     limits: wgpu::Limits,
     fault: Arc<Mutex<Option<String>>>,
     kernels: Mutex<HashMap<KernelKey, Arc<Kernel>>>,
+    /// The staging buffer of [`GpuContext::read`], kept and grown so that a training step's
+    /// readback allocates nothing.
+    readback: Mutex<Option<wgpu::Buffer>>,
     allocated: std::sync::atomic::AtomicU64,
     fft_shared_bytes: u32,
 }
@@ -258,6 +261,7 @@ impl GpuContext {
             limits,
             fault,
             kernels: Mutex::new(HashMap::new()),
+            readback: Mutex::new(None),
             allocated: std::sync::atomic::AtomicU64::new(0),
         })
     }
@@ -497,7 +501,8 @@ impl GpuContext {
     }
 
     /// Reads `count` elements of `T` starting at element `offset` of `buffer` (which needs
-    /// `COPY_SRC`) through one staging buffer, after all submitted work.
+    /// `COPY_SRC`) through the context's staging buffer (made once, grown when a read needs more),
+    /// after all submitted work.
     pub fn read<T: bytemuck::Pod>(
         &self,
         buffer: &wgpu::Buffer,
@@ -509,36 +514,44 @@ impl GpuContext {
         if bytes == 0 {
             return Ok(Vec::new());
         }
-        let staging = self.create_buffer(
-            "wavetrain.readback",
-            bytes,
-            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-        )?;
+        let mut slot = self.readback.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.as_ref().is_none_or(|b| b.size() < bytes) {
+            *slot = Some(self.create_buffer(
+                "wavetrain.readback",
+                bytes.next_power_of_two(),
+                wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            )?);
+        }
+        let staging = slot.as_ref().expect("staging buffer just made");
         let mut enc = self.encoder("readback");
-        enc.copy_buffer_to_buffer(buffer, offset as u64 * sz, &staging, 0, Some(bytes));
+        enc.copy_buffer_to_buffer(buffer, offset as u64 * sz, staging, 0, Some(bytes));
         self.submit(enc)?;
         let (tx, rx) = mpsc::channel();
         staging.map_async(wgpu::MapMode::Read, 0..bytes, move |r| {
             let _ = tx.send(r);
         });
-        self.wait()?;
+        if let Err(e) = self.wait() {
+            // The map may still be pending: the next read makes a new buffer.
+            *slot = None;
+            return Err(e);
+        }
         let mapped = rx
             .recv()
             .map_err(|_| Error::Gpu("readback: the map callback never ran".into()))?;
         if let Err(e) = mapped {
+            // A failed map leaves the buffer unusable for the next read: make a new one then.
+            *slot = None;
             return Err(Error::Gpu(match self.lost() {
                 Some(m) => format!("readback of {bytes} bytes: {m}"),
                 None => format!("readback of {bytes} bytes: {e}"),
             }));
         }
-        let out = {
-            let view = staging
-                .get_mapped_range(0..bytes)
-                .map_err(|e| Error::Gpu(format!("readback of {bytes} bytes: {e}")))?;
-            bytemuck::cast_slice::<u8, T>(&view).to_vec()
-        };
+        let out = staging
+            .get_mapped_range(0..bytes)
+            .map(|view| bytemuck::cast_slice::<u8, T>(&view).to_vec())
+            .map_err(|e| Error::Gpu(format!("readback of {bytes} bytes: {e}")));
         staging.unmap();
-        Ok(out)
+        out
     }
 
     /// The compiled kernel `entry` of shader `shader` with the given binding slots (cached).

@@ -550,17 +550,7 @@ impl Backend for GpuDenseNetwork {
     }
 
     fn state(&mut self) -> Result<State> {
-        let read = |v: &Vec<GpuBuffer<f32>>| {
-            v.iter()
-                .map(|b| b.read(&self.ctx))
-                .collect::<Result<Vec<_>>>()
-        };
-        Ok(State {
-            params: read(&self.params)?,
-            m: read(&self.m)?,
-            v: read(&self.v)?,
-            step: self.step,
-        })
+        super::network::read_state(&self.ctx, &self.params, &self.m, &self.v, self.step)
     }
 
     fn absorber_intensity(&mut self, input: &[f32]) -> Result<Vec<f64>> {

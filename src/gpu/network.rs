@@ -481,17 +481,7 @@ impl Backend for GpuNetwork {
     }
 
     fn state(&mut self) -> Result<State> {
-        let read = |v: &Vec<GpuBuffer<f32>>| {
-            v.iter()
-                .map(|b| b.read(&self.ctx))
-                .collect::<Result<Vec<_>>>()
-        };
-        Ok(State {
-            params: read(&self.params)?,
-            m: read(&self.m)?,
-            v: read(&self.v)?,
-            step: self.step,
-        })
+        read_state(&self.ctx, &self.params, &self.m, &self.v, self.step)
     }
 
     fn absorber_intensity(&mut self, input: &[f32]) -> Result<Vec<f64>> {
@@ -505,6 +495,23 @@ impl Backend for GpuNetwork {
         let names = Plan::new(&self.cfg)?.names;
         Ok(at.and_then(|i| names.get(i).cloned()))
     }
+}
+
+/// Reads parameters and Adam moments back from the GPU into a [`State`] at optimiser step `step`.
+pub(crate) fn read_state(
+    ctx: &GpuContext,
+    params: &[GpuBuffer<f32>],
+    m: &[GpuBuffer<f32>],
+    v: &[GpuBuffer<f32>],
+    step: u64,
+) -> Result<State> {
+    let read = |v: &[GpuBuffer<f32>]| v.iter().map(|b| b.read(ctx)).collect::<Result<Vec<_>>>();
+    Ok(State {
+        params: read(params)?,
+        m: read(m)?,
+        v: read(v)?,
+        step,
+    })
 }
 
 /// Opens the adapter of `req` and builds the network on it.
