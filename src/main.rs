@@ -58,7 +58,7 @@ enum Command {
 struct BackendArgs {
     /// Compute backend: auto (a hardware GPU if present, else CPU; dense networks stay on the
     /// CPU), gpu (any adapter, software ones such as lavapipe included; dense networks without
-    /// the random hardware-noise options) or cpu.
+    /// the [hardware] noise, camera and probe-power options) or cpu.
     #[arg(long, default_value = "auto")]
     backend: wavetrain::backend::BackendChoice,
     /// Pick the GPU adapter whose name contains this text.
