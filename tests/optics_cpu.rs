@@ -5,7 +5,7 @@ use common::*;
 use num_complex::Complex;
 use wavetrain::cpu::{self, Lens2f, Propagator};
 use wavetrain::optics::lens::thin_lens_phase;
-use wavetrain::optics::{transfer_function, Absorber, AbsorberModel};
+use wavetrain::optics::{transfer_function, transform_size, Absorber, AbsorberModel, FftSizes};
 use wavetrain::Grid;
 
 const LAMBDA: f64 = 780e-9;
@@ -328,6 +328,34 @@ fn absorber_slopes_match_finite_differences() {
     }
 }
 
+#[test]
+fn kept_transmission_gives_the_optical_probe() {
+    for model in [AbsorberModel::Thin, AbsorberModel::BeerLambert] {
+        let a = Absorber::new(6.0, model);
+        // Intensities from far below to far above saturation, over more than one parallel chunk.
+        let v: Vec<Complex<f32>> = random_field::<f32>(9000, 31)
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| c * (0.01 + (i % 97) as f32 * 0.05))
+            .collect();
+        let b: Vec<Complex<f32>> = random_field(v.len(), 32);
+        let (mut pumped, mut kept) = (v.clone(), Vec::new());
+        cpu::absorber_pump_keep(&mut pumped, &a, &mut kept);
+        let mut plain = v.clone();
+        cpu::absorber_pump(&mut plain, &a);
+        assert_eq!(pumped, plain, "{model:?}: pump with and without keeping t");
+        let mut want = b.clone();
+        cpu::absorber_probe(&mut want, &v, &a, false);
+        let mut got = b.clone();
+        cpu::absorber_probe_kept(&mut got, &kept);
+        assert_eq!(got, want, "{model:?}: optical probe from kept t");
+        // The exact transpose differs: the kept transmission is the optical probe only.
+        let mut exact = b.clone();
+        cpu::absorber_probe(&mut exact, &v, &a, true);
+        assert_ne!(exact, want, "{model:?}");
+    }
+}
+
 /// Transpose (bilinear) and adjoint (sesquilinear) dot-product tests for a linear operator.
 fn check_linear(
     n_in: usize,
@@ -408,4 +436,128 @@ fn f32_propagation_matches_f64() {
     Propagator::<f64>::new(&grid, LAMBDA, 4e-3, 2.0, true).apply(&mut a);
     Propagator::<f32>::new(&grid, LAMBDA, 4e-3, 2.0, true).apply(&mut b);
     assert_close(&b, &a, 1e-5, 1e-5, "f32 vs f64 propagation");
+}
+
+/// The padded-grid step written out with naive DFTs: pad, `F`, multiply by `H`, `F⁻¹`, crop.
+fn textbook_propagation(
+    x: &[Complex<f64>],
+    grid: &Grid,
+    z: f64,
+    pad: f64,
+    band_limit: bool,
+) -> Vec<Complex<f64>> {
+    let (nx, ny) = (grid.nx, grid.ny);
+    let (px, py) = (
+        wavetrain::grid::padded_len(nx, pad),
+        wavetrain::grid::padded_len(ny, pad),
+    );
+    let (ox, oy) = ((px - nx) / 2, (py - ny) / 2);
+    let h = transfer_function(px, py, grid.dx, LAMBDA, z, band_limit);
+    let mut padded = vec![Complex::new(0.0, 0.0); px * py];
+    for y in 0..ny {
+        for xx in 0..nx {
+            padded[(y + oy) * px + xx + ox] = x[y * nx + xx];
+        }
+    }
+    let mut f = naive_dft2(&padded, px, py, false);
+    for (v, hv) in f.iter_mut().zip(&h) {
+        *v *= hv;
+    }
+    let back = naive_dft2(&f, px, py, true);
+    let mut out = vec![Complex::new(0.0, 0.0); nx * ny];
+    for y in 0..ny {
+        for xx in 0..nx {
+            out[y * nx + xx] = back[(y + oy) * px + xx + ox];
+        }
+    }
+    out
+}
+
+#[test]
+fn transform_sizes_follow_the_cost_rule() {
+    use FftSizes::*;
+    // 100-point transforms (factors of 5) give way to 128-point ones; 2·50 − 1 = 99 ≤ 128.
+    assert_eq!(transform_size(50, 50, 100, 100, Auto), (128, 128));
+    // 200 points (8·25) cost about as much as 256 (measured 338 and 197 ns): one axis moves.
+    let (lx, ly) = transform_size(100, 100, 200, 200, Auto);
+    assert!(lx == 256 || ly == 256, "{lx}×{ly}");
+    // Lengths of 2s and 3s, and powers of two, are kept.
+    assert_eq!(transform_size(96, 96, 192, 192, Auto), (192, 192));
+    assert_eq!(transform_size(72, 72, 144, 144, Auto), (144, 144));
+    assert_eq!(transform_size(64, 64, 128, 128, Auto), (128, 128));
+    assert_eq!(transform_size(500, 250, 1000, 500, Auto), (1024, 512));
+    // A large padding shrinks to the power of two that still holds the kernel.
+    assert_eq!(transform_size(50, 50, 200, 200, Auto), (128, 128));
+    // The GPU takes a power of two always; the reference takes the padded grid always.
+    assert_eq!(transform_size(48, 64, 96, 128, PowerOfTwo), (128, 128));
+    assert_eq!(transform_size(50, 50, 100, 100, Padded), (100, 100));
+    // A small padding whose power of two would be far larger keeps its own length.
+    assert_eq!(transform_size(50, 50, 56, 56, Auto), (56, 56));
+    assert_eq!(transform_size(50, 50, 60, 60, PowerOfTwo), (128, 128));
+}
+
+#[test]
+fn transform_grid_applies_the_padded_grids_operator() {
+    // (grid, pad, pitch, distance): 2× padding, a wrap-around padding below 2×, a wide padding
+    // that shrinks, and unequal sides; fine pitches keep evanescent modes and the band limit busy.
+    let cases = [
+        (50, 50, 2.0, 8e-6, 3e-3, true),
+        (24, 16, 1.5, 1e-6, 40e-6, true),
+        (20, 14, 3.0, 2e-6, 200e-6, false),
+        (30, 20, 1.2, 4e-6, 1e-3, true),
+    ];
+    // Batches of 2 run pass by pass across the cores; a batch of 2·threads + 1 runs one image
+    // per task; inside a rayon task the images run one after another.
+    let many = 2 * rayon::current_num_threads() + 1;
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    for (nx, ny, pad, dx, z, bl) in cases {
+        let grid = Grid::new(nx, ny, dx).unwrap();
+        let x: Vec<Complex<f64>> = random_field(grid.len() * many, 40 + nx as u64);
+        let mut want = x.clone();
+        let mut want_adj = x.clone();
+        let mut reference =
+            Propagator::<f64>::with_sizes(&grid, LAMBDA, z, pad, bl, FftSizes::Padded);
+        assert_eq!(reference.transform(), reference.padded());
+        reference.apply(&mut want);
+        reference.apply_adjoint(&mut want_adj);
+        for sizes in [FftSizes::Auto, FftSizes::PowerOfTwo] {
+            let mut p = Propagator::<f64>::with_sizes(&grid, LAMBDA, z, pad, bl, sizes);
+            let what = format!("{nx}×{ny} pad {pad} on {:?} ({sizes:?})", p.transform());
+            if sizes == FftSizes::PowerOfTwo {
+                let (lx, ly) = p.transform();
+                assert!(lx.is_power_of_two() && ly.is_power_of_two(), "{what}");
+                assert_ne!(p.transform(), p.padded(), "{what}: the case moves no grid");
+            }
+            let two = 2 * grid.len();
+            for (path, n) in [("passes", two), ("image per task", x.len())] {
+                let mut got = x[..n].to_vec();
+                p.apply(&mut got);
+                assert_close(&got, &want[..n], 1e-12, 1e-12, &format!("{what} {path}"));
+                let mut got = x[..n].to_vec();
+                p.apply_adjoint(&mut got);
+                assert_close(&got, &want_adj[..n], 1e-12, 1e-12, &format!("adjoint {what} {path}"));
+            }
+            let mut got = x[..two].to_vec();
+            let mut scratch = cpu::PropScratch::new();
+            pool.install(|| p.apply_with(&mut got, &mut scratch));
+            assert_close(&got, &want[..two], 1e-12, 1e-12, &format!("{what} in a task"));
+        }
+    }
+    // The padded-grid reference itself against naive DFTs (every fast path is compared with it).
+    let grid = Grid::new(12, 10, 2e-6).unwrap();
+    for pad in [2.0, 1.5] {
+        let x: Vec<Complex<f64>> = random_field(grid.len(), 7);
+        let want = textbook_propagation(&x, &grid, 150e-6, pad, true);
+        for sizes in [FftSizes::Padded, FftSizes::Auto, FftSizes::PowerOfTwo] {
+            let mut got = x.clone();
+            Propagator::<f64>::with_sizes(&grid, LAMBDA, 150e-6, pad, true, sizes).apply(&mut got);
+            assert_close(
+                &got,
+                &want,
+                1e-11,
+                1e-11,
+                &format!("textbook pad {pad} {sizes:?}"),
+            );
+        }
+    }
 }

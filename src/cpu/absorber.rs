@@ -21,6 +21,43 @@ pub fn absorber_pump<T: Real>(data: &mut [Complex<T>], absorber: &Absorber) {
         });
 }
 
+/// [`absorber_pump`] that also keeps each sample's transmission `t(|v|²)` in `t` (resized to
+/// the field), for [`absorber_probe_kept`]: the optical probe sees exactly the transmission the
+/// pump set, so the probe pass need not evaluate the absorber again.
+pub fn absorber_pump_keep<T: Real>(data: &mut [Complex<T>], absorber: &Absorber, t: &mut Vec<T>) {
+    t.resize(data.len(), T::zero());
+    data.par_chunks_mut(CHUNK)
+        .zip(t.par_chunks_mut(CHUNK))
+        .with_min_len(split_len(1))
+        .for_each(|(c, tc)| {
+            for (v, tv) in c.iter_mut().zip(tc.iter_mut()) {
+                *tv = absorber.transmission(v.norm_sqr());
+                *v = *v * *tv;
+            }
+        });
+}
+
+/// The optical probe (`b_v = t·b_u`) from the transmissions [`absorber_pump_keep`] kept.
+///
+/// # Panics
+/// If `probe` and `t` differ in length.
+pub fn absorber_probe_kept<T: Real>(probe: &mut [Complex<T>], t: &[T]) {
+    assert_eq!(
+        probe.len(),
+        t.len(),
+        "absorber_probe_kept: probe and kept transmissions differ in size"
+    );
+    probe
+        .par_chunks_mut(CHUNK)
+        .zip(t.par_chunks(CHUNK))
+        .with_min_len(split_len(1))
+        .for_each(|(bc, tc)| {
+            for (b, &tv) in bc.iter_mut().zip(tc) {
+                *b = *b * tv;
+            }
+        });
+}
+
 /// Probe in place, given the pump field `v` that entered the absorber.
 ///
 /// Optical (`exact = false`): `b_v = t(s)·b_u`, what a weak counter-propagating beam picks up.

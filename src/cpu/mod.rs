@@ -12,7 +12,7 @@ pub mod network;
 pub mod optimizer;
 pub mod propagate;
 
-pub use absorber::{absorber_probe, absorber_pump};
+pub use absorber::{absorber_probe, absorber_probe_kept, absorber_pump, absorber_pump_keep};
 pub use dense::DenseNetwork;
 pub use detect::{detect, detect_probe, Region};
 pub use fft::{Direction, Fft2};

@@ -6,9 +6,9 @@ use rand_distr::{Distribution, Normal};
 use rayon::prelude::*;
 
 use super::{
-    absorber_probe, absorber_pump, amplitude_grad, amplitude_mask, detect, detect_probe,
-    mask_correlation_into, modulate, phase_grad, phase_mask, Lens2f, PropScratch, Propagator,
-    Region,
+    absorber_probe, absorber_probe_kept, absorber_pump, absorber_pump_keep, amplitude_grad,
+    amplitude_mask, detect, detect_probe, mask_correlation_into, modulate, phase_grad, phase_mask,
+    Lens2f, PropScratch, Propagator, Region,
 };
 use crate::loss::{loss_and_grad, LossStats};
 use crate::model::{Config, GradientMode, Loss, Optimizer};
@@ -114,6 +114,9 @@ struct Worker<T: Real> {
     powers: Vec<T>,
     dl_dp: Vec<T>,
     corr: Vec<Vec<Complex<T>>>,
+    /// Transmission each absorber set in the last pump pass (optical gradient: what its probe
+    /// sees).
+    trans: Vec<Vec<T>>,
 }
 
 impl<T: Real> Worker<T> {
@@ -131,6 +134,7 @@ impl<T: Real> Worker<T> {
             powers: Vec::new(),
             dl_dp: Vec::new(),
             corr: vec![Vec::new(); sh.plan.params.len()],
+            trans: vec![Vec::new(); sh.plan.absorbers.len()],
         }
     }
 
@@ -147,7 +151,12 @@ impl<T: Real> Worker<T> {
             Op::Propagate { prop } => sh.props[prop].apply_with(buf, &mut self.scratch),
             Op::Fourier { lens } => self.fouriers[lens].apply(buf),
             Op::Absorber { absorber } => {
-                if !probe {
+                if probe {
+                    // Probe steps through absorbers go through `probe_step`.
+                } else if sh.gradient == GradientMode::Optical {
+                    let a = &sh.plan.absorbers[absorber];
+                    absorber_pump_keep(buf, a, &mut self.trans[absorber]);
+                } else {
                     absorber_pump(buf, &sh.plan.absorbers[absorber]);
                 }
             }
@@ -167,7 +176,10 @@ impl<T: Real> Worker<T> {
     /// Pump step `i`.
     fn pump_step(&mut self, sh: &Shared<T>, i: usize) {
         let step = sh.plan.pump[i];
-        if let Some(s) = step.save {
+        // The optical probe of an absorber reads the transmission kept by the pump, not the
+        // field that entered it.
+        let kept = sh.gradient == GradientMode::Optical && matches!(step.op, Op::Absorber { .. });
+        if let (Some(s), false) = (step.save, kept) {
             self.slots[s].clear();
             self.slots[s].extend_from_slice(&self.field);
         }
@@ -212,6 +224,9 @@ impl<T: Real> Worker<T> {
                 if step.pass {
                     self.apply(sh, step.op, true);
                 }
+            }
+            Op::Absorber { absorber } if sh.gradient == GradientMode::Optical => {
+                absorber_probe_kept(&mut self.probe, &self.trans[absorber]);
             }
             Op::Absorber { absorber } => {
                 let slot = &self.slots[step.slot.expect("plan keeps absorber inputs")];

@@ -7,27 +7,39 @@
 //! 2× padding that is 6 instead of 8 passes of 1-D FFTs. The unitary scale `1/(Nx·Ny)` is folded
 //! into the stored transfer function.
 //!
+//! The transforms need not have the padded length: the step is a convolution whose kernel fits
+//! any length `≥ 2n − 1`, so it runs on the cheaper of the padded length and the smallest power
+//! of two that holds it ([`transform_size`], [`transfer_on_grid`]): the same operator, e.g.
+//! 128-point instead of 100-point transforms for a 50-pixel side at 2× padding.
+//!
 //! The operator `M = C·F⁻¹·H·F·P` is symmetric (`Mᵀ = M`, because `H(f) = H(−f)` and the DFT is
 //! symmetric), so the probe pass applies the same kernel; its adjoint `Mᴴ` uses `conj(H)`.
 
+use multiversion::multiversion;
 use num_complex::Complex;
 use rayon::prelude::*;
 use rustfft::FftPlanner;
 
 use super::fft::{split_len, Plan1d, ScratchPool, MIN_ROWS_PER_TASK};
 use crate::grid::{padded_len, Grid};
-use crate::optics::{sampling_report, transfer_function, SamplingReport};
+use crate::optics::{
+    sampling_report, transfer_function, transfer_on_grid, transform_size, FftSizes, SamplingReport,
+};
 use crate::real::{c_of, Real};
 
 /// A planned free-space step of fixed distance on a fixed grid.
 pub struct Propagator<T: Real> {
     nx: usize,
     ny: usize,
+    /// Padded grid (the physics).
+    padded: (usize, usize),
+    /// Transform lengths (`px × py` is the grid the FFTs run on).
     px: usize,
     py: usize,
     ox: usize,
     oy: usize,
-    /// Transfer function transposed to `[kx][ky]` and scaled by `1/(px·py)`.
+    /// Transfer function on the transform grid, transposed to `[kx][ky]` and scaled by
+    /// `1/(px·py)`.
     h_t: Vec<Complex<T>>,
     rows: Plan1d<T>,
     cols: Plan1d<T>,
@@ -59,9 +71,24 @@ impl<T: Real> Propagator<T> {
     /// factor `pad` (≥ 1; 2 is the default elsewhere), with the Matsushima–Shimobaba band limit
     /// when `band_limit` is true.
     pub fn new(grid: &Grid, wavelength: f64, distance: f64, pad: f64, band_limit: bool) -> Self {
+        Self::with_sizes(grid, wavelength, distance, pad, band_limit, FftSizes::Auto)
+    }
+
+    /// [`new`](Self::new) with the transform lengths chosen by `sizes`
+    /// ([`FftSizes::Padded`] runs the textbook padded-grid method).
+    pub fn with_sizes(
+        grid: &Grid,
+        wavelength: f64,
+        distance: f64,
+        pad: f64,
+        band_limit: bool,
+        sizes: FftSizes,
+    ) -> Self {
         let (nx, ny) = (grid.nx, grid.ny);
-        let (px, py) = (padded_len(nx, pad), padded_len(ny, pad));
-        let h = transfer_function(px, py, grid.dx, wavelength, distance, band_limit);
+        let (qx, qy) = (padded_len(nx, pad), padded_len(ny, pad));
+        let (px, py) = transform_size(nx, ny, qx, qy, sizes);
+        let h = transfer_function(qx, qy, grid.dx, wavelength, distance, band_limit);
+        let h = transfer_on_grid(&h, nx, ny, qx, qy, px, py);
         let scale = 1.0 / (px * py) as f64;
         let mut h_t = vec![Complex::new(T::zero(), T::zero()); px * py];
         for ky in 0..py {
@@ -73,6 +100,7 @@ impl<T: Real> Propagator<T> {
         Propagator {
             nx,
             ny,
+            padded: (qx, qy),
             px,
             py,
             ox: (px - nx) / 2,
@@ -86,8 +114,14 @@ impl<T: Real> Propagator<T> {
         }
     }
 
-    /// The padded grid size `(px, py)`.
+    /// The padded grid size `(px, py)`: the grid whose operator this step applies.
     pub fn padded(&self) -> (usize, usize) {
+        self.padded
+    }
+
+    /// The transform lengths the step runs its FFTs at (the padded grid or a cheaper one that
+    /// holds the same operator).
+    pub fn transform(&self) -> (usize, usize) {
         (self.px, self.py)
     }
 
@@ -128,10 +162,49 @@ impl<T: Real> Propagator<T> {
     }
 
     fn run(&self, data: &mut [Complex<T>], conj: bool, scratch: &mut PropScratch<T>) {
-        let (nx, ny, px, py, ox, oy) = (self.nx, self.ny, self.px, self.py, self.ox, self.oy);
+        let (nx, ny) = (self.nx, self.ny);
         if data.len() % (nx * ny) != 0 {
             bad_len(data.len(), nx * ny);
         }
+        let batch = data.len() / (nx * ny);
+        let threads = rayon::current_num_threads();
+        if rayon::current_thread_index().is_some() {
+            // Already one task of a parallel loop (a chunk of a batch): image by image, serially.
+            let len = self.image_scratch_len();
+            if scratch.a.len() < len {
+                scratch.a.resize(len, Complex::new(T::zero(), T::zero()));
+            }
+            for img in data.chunks_mut(nx * ny) {
+                self.image(img, conj, &mut scratch.a[..len]);
+            }
+        } else if batch >= 2 * threads {
+            // Enough images to keep every core busy: one image per task.
+            let len = self.image_scratch_len();
+            data.par_chunks_mut(nx * ny)
+                .for_each(|img| self.pool.with(len, |s| self.image(img, conj, s)));
+        } else {
+            self.run_passes(data, conj, scratch);
+        }
+    }
+
+    /// Working space of [`image`](Self::image): the row spectra, their transpose, a group of
+    /// columns and rustfft's scratch.
+    fn image_scratch_len(&self) -> usize {
+        let fft = self.rows.scratch_len().max(self.cols.scratch_len());
+        2 * self.px * self.ny + LINES * self.py + fft
+    }
+
+    /// One image, serially, with every intermediate kept small enough for the core's caches:
+    /// the spectra of the `ny` rows that hold light are transposed to `[kx][y]`, each column is
+    /// padded, transformed, filtered, transformed back and cropped in place there, and the
+    /// cropped rows are transposed back for the inverse row transforms.
+    fn image(&self, img: &mut [Complex<T>], conj: bool, work: &mut [Complex<T>]) {
+        image(self, img, conj, work)
+    }
+
+    /// The whole batch pass by pass, each pass split across the cores: for a few large images.
+    fn run_passes(&self, data: &mut [Complex<T>], conj: bool, scratch: &mut PropScratch<T>) {
+        let (nx, ny, px, py, ox, oy) = (self.nx, self.ny, self.px, self.py, self.ox, self.oy);
         let batch = data.len() / (nx * ny);
         let zero = Complex::new(T::zero(), T::zero());
         if scratch.a.len() < batch * ny * px {
@@ -182,16 +255,7 @@ impl<T: Real> Propagator<T> {
                     cols.fwd.process_with_scratch(cg, s);
                     for (j, col) in cg.chunks_mut(py).enumerate() {
                         let kx = (gi * G + j) % px;
-                        let h = &h_t[kx * py..(kx + 1) * py];
-                        if conj {
-                            for (v, hv) in col.iter_mut().zip(h) {
-                                *v = *v * hv.conj();
-                            }
-                        } else {
-                            for (v, hv) in col.iter_mut().zip(h) {
-                                *v = *v * hv;
-                            }
-                        }
+                        multiply(col, &h_t[kx * py..(kx + 1) * py], conj);
                     }
                     cols.inv.process_with_scratch(cg, s);
                 });
@@ -217,6 +281,74 @@ impl<T: Real> Propagator<T> {
                     dr.copy_from_slice(&ar[ox..ox + nx]);
                 }
             });
+    }
+}
+
+/// [`Propagator::image`], compiled once for the baseline x86-64 and once with AVX2 and FMA (chosen
+/// at run time): the filter multiply and the transposes are plain loops that the compiler
+/// vectorises for whichever is present.
+#[multiversion(targets("x86_64+avx2+fma"))]
+fn image<T: Real>(p: &Propagator<T>, img: &mut [Complex<T>], conj: bool, work: &mut [Complex<T>]) {
+    let (nx, ny, px, py, ox, oy) = (p.nx, p.ny, p.px, p.py, p.ox, p.oy);
+
+    let zero = Complex::new(T::zero(), T::zero());
+    let (rows, rest) = work.split_at_mut(ny * px);
+    let (at, rest) = rest.split_at_mut(px * ny);
+    let (lines, fs) = rest.split_at_mut(LINES * py);
+    let (sr, sc) = (p.rows.scratch_len(), p.cols.scratch_len());
+
+    // 1. Rows that hold light: pad in x, FFT, transpose to `[kx][y]`.
+    for (r, d) in rows.chunks_mut(px).zip(img.chunks(nx)) {
+        r[..ox].fill(zero);
+        r[ox..ox + nx].copy_from_slice(d);
+        r[ox + nx..].fill(zero);
+    }
+    p.rows.fwd.process_with_scratch(rows, &mut fs[..sr]);
+    transpose::transpose(rows, at, px, ny);
+
+    // 2. Columns: pad in y, FFT, multiply by H, inverse FFT, keep the cropped rows.
+    for k0 in (0..px).step_by(LINES) {
+        let g = LINES.min(px - k0);
+        let cols = &mut lines[..g * py];
+        for (j, c) in cols.chunks_mut(py).enumerate() {
+            c[..oy].fill(zero);
+            c[oy..oy + ny].copy_from_slice(&at[(k0 + j) * ny..(k0 + j + 1) * ny]);
+            c[oy + ny..].fill(zero);
+        }
+        p.cols.fwd.process_with_scratch(cols, &mut fs[..sc]);
+        for (j, c) in cols.chunks_mut(py).enumerate() {
+            let h = &p.h_t[(k0 + j) * py..(k0 + j + 1) * py];
+            multiply(c, h, conj);
+        }
+        p.cols.inv.process_with_scratch(cols, &mut fs[..sc]);
+        for (j, c) in cols.chunks(py).enumerate() {
+            at[(k0 + j) * ny..(k0 + j + 1) * ny].copy_from_slice(&c[oy..oy + ny]);
+        }
+    }
+
+    // 3. Rows that survive the crop: transpose back, inverse FFT, crop in x.
+    transpose::transpose(at, rows, ny, px);
+    p.rows.inv.process_with_scratch(rows, &mut fs[..sr]);
+    for (r, d) in rows.chunks(px).zip(img.chunks_mut(nx)) {
+        d.copy_from_slice(&r[ox..ox + nx]);
+    }
+}
+
+/// Lines a transform call takes at once; also the run length of the transposes (8 samples of
+/// `Complex<f32>` are one 64-byte cache line).
+const LINES: usize = MIN_ROWS_PER_TASK;
+
+/// `v ← v·h` (or `v·conj(h)`) element-wise.
+#[inline(always)]
+fn multiply<T: Real>(v: &mut [Complex<T>], h: &[Complex<T>], conj: bool) {
+    if conj {
+        for (a, b) in v.iter_mut().zip(h) {
+            *a = *a * b.conj();
+        }
+    } else {
+        for (a, b) in v.iter_mut().zip(h) {
+            *a = *a * b;
+        }
     }
 }
 

@@ -8,4 +8,6 @@ pub mod propagation;
 
 pub use absorber::{Absorber, AbsorberModel};
 pub use multiplier::Multiplier;
-pub use propagation::{sampling_report, transfer_function, SamplingReport};
+pub use propagation::{
+    sampling_report, transfer_function, transfer_on_grid, transform_size, FftSizes, SamplingReport,
+};
