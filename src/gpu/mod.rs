@@ -12,7 +12,8 @@
 //! functions and FFT twiddles are computed on the host in f64 and uploaded once as f32, and
 //! phases are reduced to `[−π, π]` before trigonometry.
 //!
-//! Sizes: FFT sides (and padded propagation sides) must be powers of two; a batch that does not
+//! Sizes: FFT sides must be powers of two (free space whose padded side is not one runs its exact
+//! operator on power-of-two transforms, [`TransferFunction`]); a batch that does not
 //! fit the adapter's `max_storage_buffer_binding_size` is refused up front with the largest batch
 //! that does ([`GpuContext::max_batch`], [`TransferFunction::max_batch`]). Device errors
 //! (validation, out of memory, device lost) become [`crate::Error::Gpu`], never panics.

@@ -8,17 +8,23 @@
 //! materialised: the forward row FFTs run on the `ny` rows that hold light, the column FFT, the
 //! multiply by `H` and the inverse column FFT are one fused pass that keeps only the `ny` rows
 //! that survive the crop, and the inverse row FFTs write the cropped rows straight into the
-//! field. Three passes in all. The GPU FFT needs power-of-two padded sides.
+//! field. Three passes in all. The GPU FFT takes powers of two only: a padded side that is not
+//! one runs on the smallest power of two `≥ 2n − 1`, which holds the padded grid's operator
+//! exactly ([`crate::optics::transfer_on_grid`]; the CPU does the same when it is cheaper).
 
 use num_complex::Complex32;
 
 use super::buffer::{Field, GpuBuffer};
 use super::context::GpuContext;
-use super::fft::{check_fft_len, line_pass, LinePass, Lines, Transfer, Twiddles, Work};
+use super::fft::{
+    check_fft_len, line_pass, LinePass, Lines, Transfer, Twiddles, Work, MAX_FFT_LEN,
+};
 use super::kernel::{encode_pass, Dispatch};
 use crate::error::{Error, Result};
 use crate::grid::{padded_len, Grid};
-use crate::optics::{sampling_report, transfer_function, SamplingReport};
+use crate::optics::{
+    sampling_report, transfer_function, transfer_on_grid, transform_size, FftSizes, SamplingReport,
+};
 
 /// A free-space step's transfer function on the GPU, shared by every [`Propagate`] op over that
 /// distance (pump and probe passes alike). Cloning shares the GPU buffer.
@@ -27,6 +33,9 @@ pub struct TransferFunction {
     h: GpuBuffer<Complex32>,
     nx: usize,
     ny: usize,
+    /// Padded grid (the physics).
+    padded: (usize, usize),
+    /// Transform lengths (powers of two).
     px: usize,
     py: usize,
     report: SamplingReport,
@@ -34,8 +43,8 @@ pub struct TransferFunction {
 
 impl TransferFunction {
     /// Computes `H` for `distance` metres at `wavelength` on `grid`, zero-padded by `pad` (≥ 1),
-    /// with the Matsushima–Shimobaba band limit when `band_limit`, and uploads it. Padded sides
-    /// that are not powers of two are refused with the pad or grid that would work.
+    /// with the Matsushima–Shimobaba band limit when `band_limit`, moves it to power-of-two
+    /// transform lengths when the padded sides are not powers of two, and uploads it.
     pub fn new(
         ctx: &GpuContext,
         grid: &Grid,
@@ -45,35 +54,39 @@ impl TransferFunction {
         band_limit: bool,
     ) -> Result<Self> {
         let (nx, ny) = (grid.nx, grid.ny);
-        let (px, py) = (padded_len(nx, pad), padded_len(ny, pad));
+        let (qx, qy) = (padded_len(nx, pad), padded_len(ny, pad));
+        let (px, py) = transform_size(nx, ny, qx, qy, FftSizes::PowerOfTwo);
         for (axis, n, p) in [("x", nx, px), ("y", ny, py)] {
-            if check_fft_len("padded size", p).is_err() {
-                let up = p.next_power_of_two();
+            if check_fft_len("free-space transform", p).is_err() {
                 return Err(Error::Gpu(format!(
-                    "free space: the padded {axis} side {p} ({n} pixels × pad {pad}) is not a power of two, which the GPU FFT needs: use pad {} (padded {up}) or a grid whose padded side is a power of two (e.g. {} pixels at pad {pad})",
-                    up as f64 / n as f64,
-                    (up as f64 / pad).floor()
+                    "free space: the {axis} side of {n} pixels at pad {pad} needs {p}-point transforms, longer than the GPU FFT's {MAX_FFT_LEN}: use a smaller grid or padding, or --backend cpu"
                 )));
             }
         }
+        let h = transfer_function(qx, qy, grid.dx, wavelength, distance, band_limit);
         let scale = 1.0 / (px * py) as f64;
-        let h: Vec<Complex32> =
-            transfer_function(px, py, grid.dx, wavelength, distance, band_limit)
-                .into_iter()
-                .map(|v| Complex32::new((v.re * scale) as f32, (v.im * scale) as f32))
-                .collect();
+        let h: Vec<Complex32> = transfer_on_grid(&h, nx, ny, qx, qy, px, py)
+            .into_iter()
+            .map(|v| Complex32::new((v.re * scale) as f32, (v.im * scale) as f32))
+            .collect();
         Ok(TransferFunction {
             h: GpuBuffer::from_slice(ctx, "propagate.h", &h)?,
             nx,
             ny,
+            padded: (qx, qy),
             px,
             py,
             report: sampling_report(nx, ny, grid.dx, pad, wavelength, distance),
         })
     }
 
-    /// The padded grid size `(px, py)`.
+    /// The padded grid size `(px, py)`: the grid whose operator this step applies.
     pub fn padded(&self) -> (usize, usize) {
+        self.padded
+    }
+
+    /// The transform lengths the step runs at (powers of two).
+    pub fn transform(&self) -> (usize, usize) {
         (self.px, self.py)
     }
 
@@ -109,7 +122,7 @@ impl PropagateScratch {
         let max = tf.max_batch(ctx);
         if batch > max {
             return Err(Error::Gpu(format!(
-                "free space on a {}×{} grid (padded {}×{}): a batch of {batch} exceeds the adapter's binding limit of {} bytes: use a batch of at most {max}",
+                "free space on a {}×{} grid ({}×{} transforms): a batch of {batch} exceeds the adapter's binding limit of {} bytes: use a batch of at most {max}",
                 tf.nx, tf.ny, tf.px, tf.py, ctx.max_binding()
             )));
         }
