@@ -20,6 +20,11 @@ pub trait Real:
     fn f64(self) -> f64;
     /// The name used in logs and checkpoints (`"f32"` or `"f64"`).
     const NAME: &'static str;
+    /// `v[i] ← v[i]·h[i]` (or `·conj(h[i])`), [`crate::cpu::simd::mul_elementwise`].
+    #[inline(always)]
+    fn mul_elementwise(v: &mut [Complex<Self>], h: &[Complex<Self>], conj: bool) {
+        crate::cpu::simd::mul_scalar(v, h, conj)
+    }
 }
 
 impl Real for f32 {
@@ -32,6 +37,10 @@ impl Real for f32 {
         self as f64
     }
     const NAME: &'static str = "f32";
+    #[inline(always)]
+    fn mul_elementwise(v: &mut [Complex<Self>], h: &[Complex<Self>], conj: bool) {
+        crate::cpu::simd::mul_f32(v, h, conj)
+    }
 }
 
 impl Real for f64 {

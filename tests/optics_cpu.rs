@@ -509,7 +509,10 @@ fn transform_grid_applies_the_padded_grids_operator() {
     // Batches of 2 run pass by pass across the cores; a batch of 2·threads + 1 runs one image
     // per task; inside a rayon task the images run one after another.
     let many = 2 * rayon::current_num_threads() + 1;
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
     for (nx, ny, pad, dx, z, bl) in cases {
         let grid = Grid::new(nx, ny, dx).unwrap();
         let x: Vec<Complex<f64>> = random_field(grid.len() * many, 40 + nx as u64);
@@ -535,12 +538,24 @@ fn transform_grid_applies_the_padded_grids_operator() {
                 assert_close(&got, &want[..n], 1e-12, 1e-12, &format!("{what} {path}"));
                 let mut got = x[..n].to_vec();
                 p.apply_adjoint(&mut got);
-                assert_close(&got, &want_adj[..n], 1e-12, 1e-12, &format!("adjoint {what} {path}"));
+                assert_close(
+                    &got,
+                    &want_adj[..n],
+                    1e-12,
+                    1e-12,
+                    &format!("adjoint {what} {path}"),
+                );
             }
             let mut got = x[..two].to_vec();
             let mut scratch = cpu::PropScratch::new();
             pool.install(|| p.apply_with(&mut got, &mut scratch));
-            assert_close(&got, &want[..two], 1e-12, 1e-12, &format!("{what} in a task"));
+            assert_close(
+                &got,
+                &want[..two],
+                1e-12,
+                1e-12,
+                &format!("{what} in a task"),
+            );
         }
     }
     // The padded-grid reference itself against naive DFTs (every fast path is compared with it).

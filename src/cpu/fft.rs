@@ -36,28 +36,49 @@ pub(crate) fn split_len(default: usize) -> usize {
     }
 }
 
+/// One value of `W` per rayon worker thread (and one for threads outside the pool), for
+/// working buffers that a parallel loop reuses from call to call.
+pub(crate) struct PerThread<W> {
+    slots: Vec<Mutex<W>>,
+}
+
+impl<W: Default> PerThread<W> {
+    pub(crate) fn new() -> Self {
+        let n = rayon::current_num_threads() + 1;
+        PerThread {
+            slots: (0..n).map(|_| Mutex::new(W::default())).collect(),
+        }
+    }
+
+    /// Runs `f` with the calling worker thread's value.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut W) -> R) -> R {
+        let i = rayon::current_thread_index().unwrap_or(self.slots.len() - 1) % self.slots.len();
+        // A poisoned slot only means another task panicked; its contents are scratch anyway.
+        let mut g = self.slots[i].lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut g)
+    }
+}
+
 /// One reusable scratch buffer per rayon worker thread.
 pub(crate) struct ScratchPool<T> {
-    slots: Vec<Mutex<Vec<Complex<T>>>>,
+    slots: PerThread<Vec<Complex<T>>>,
 }
 
 impl<T: Real> ScratchPool<T> {
     pub(crate) fn new() -> Self {
-        let n = rayon::current_num_threads() + 1;
         ScratchPool {
-            slots: (0..n).map(|_| Mutex::new(Vec::new())).collect(),
+            slots: PerThread::new(),
         }
     }
 
     /// Runs `f` with a scratch slice of `len` elements private to the calling worker thread.
     pub(crate) fn with<R>(&self, len: usize, f: impl FnOnce(&mut [Complex<T>]) -> R) -> R {
-        let i = rayon::current_thread_index().unwrap_or(self.slots.len() - 1) % self.slots.len();
-        // A poisoned slot only means another task panicked; its contents are scratch anyway.
-        let mut g = self.slots[i].lock().unwrap_or_else(|e| e.into_inner());
-        if g.len() < len {
-            g.resize(len, Complex::new(T::zero(), T::zero()));
-        }
-        f(&mut g[..len])
+        self.slots.with(|g| {
+            if g.len() < len {
+                g.resize(len, Complex::new(T::zero(), T::zero()));
+            }
+            f(&mut g[..len])
+        })
     }
 }
 

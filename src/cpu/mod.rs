@@ -11,6 +11,7 @@ pub mod modulate;
 pub mod network;
 pub mod optimizer;
 pub mod propagate;
+pub mod simd;
 
 pub use absorber::{absorber_probe, absorber_probe_kept, absorber_pump, absorber_pump_keep};
 pub use dense::DenseNetwork;

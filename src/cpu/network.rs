@@ -281,20 +281,24 @@ impl<T: Real> CpuNetwork<T> {
     pub fn new(cfg: &Config, state: &State) -> crate::Result<Self> {
         let plan = Plan::new(cfg)?;
         let o = &cfg.optics;
-        let props = plan
-            .propagators
-            .iter()
-            .map(|p| {
-                let g = Grid::new(o.nx, o.ny, p.dx)?;
-                Ok(Propagator::new(
-                    &g,
+        // Free-space steps of equal distance and pitch share one transfer function (less memory
+        // for the caches to hold: a network of equal spacings reads one).
+        let mut props: Vec<Propagator<T>> = Vec::with_capacity(plan.propagators.len());
+        for (i, p) in plan.propagators.iter().enumerate() {
+            let same = plan.propagators[..i]
+                .iter()
+                .position(|q| q.distance == p.distance && q.dx == p.dx);
+            props.push(match same {
+                Some(j) => props[j].share(),
+                None => Propagator::new(
+                    &Grid::new(o.nx, o.ny, p.dx)?,
                     o.wavelength,
                     p.distance,
                     o.padding,
                     o.band_limit,
-                ))
-            })
-            .collect::<crate::Result<Vec<_>>>()?;
+                ),
+            });
+        }
         let lenses = plan
             .lenses
             .iter()

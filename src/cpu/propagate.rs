@@ -15,12 +15,14 @@
 //! The operator `M = C·F⁻¹·H·F·P` is symmetric (`Mᵀ = M`, because `H(f) = H(−f)` and the DFT is
 //! symmetric), so the probe pass applies the same kernel; its adjoint `Mᴴ` uses `conj(H)`.
 
+use std::sync::Arc;
+
 use multiversion::multiversion;
 use num_complex::Complex;
 use rayon::prelude::*;
 use rustfft::FftPlanner;
 
-use super::fft::{split_len, Plan1d, ScratchPool, MIN_ROWS_PER_TASK};
+use super::fft::{split_len, PerThread, Plan1d, ScratchPool, MIN_ROWS_PER_TASK};
 use crate::grid::{padded_len, Grid};
 use crate::optics::{
     sampling_report, transfer_function, transfer_on_grid, transform_size, FftSizes, SamplingReport,
@@ -39,11 +41,12 @@ pub struct Propagator<T: Real> {
     ox: usize,
     oy: usize,
     /// Transfer function on the transform grid, transposed to `[kx][ky]` and scaled by
-    /// `1/(px·py)`.
-    h_t: Vec<Complex<T>>,
+    /// `1/(px·py)`; shared by [`share`](Propagator::share)d copies.
+    h_t: Arc<[Complex<T>]>,
     rows: Plan1d<T>,
     cols: Plan1d<T>,
     pool: ScratchPool<T>,
+    images: PerThread<ImageWork<T>>,
     scratch: PropScratch<T>,
     report: SamplingReport,
 }
@@ -54,6 +57,7 @@ pub struct Propagator<T: Real> {
 pub struct PropScratch<T> {
     a: Vec<Complex<T>>,
     b: Vec<Complex<T>>,
+    img: ImageWork<T>,
 }
 
 impl<T: Real> PropScratch<T> {
@@ -62,7 +66,74 @@ impl<T: Real> PropScratch<T> {
         PropScratch {
             a: Vec::new(),
             b: Vec::new(),
+            img: ImageWork::default(),
         }
+    }
+}
+
+/// Working buffers of one image's free-space step ([`image`]). The zero padding of `rows_in`
+/// and `cols_in` is written once for `layout` and kept: each step writes only the light and
+/// transforms out of place, so nothing is cleared per step.
+pub(crate) struct ImageWork<T> {
+    /// `(nx, ny, px, py)` the buffers are laid out (and padded) for.
+    layout: (usize, usize, usize, usize),
+    /// Padded rows that hold light, `[ny][px]`.
+    rows_in: Vec<Complex<T>>,
+    /// Their spectra, later the inverse row transforms, `[ny][px]`.
+    rows: Vec<Complex<T>>,
+    /// Row spectra transposed, `[px][ny]`.
+    at: Vec<Complex<T>>,
+    /// A group of padded columns, `[LINES][py]`.
+    cols_in: Vec<Complex<T>>,
+    /// Their spectra, `[LINES][py]`.
+    cols: Vec<Complex<T>>,
+    /// rustfft's scratch.
+    fs: Vec<Complex<T>>,
+}
+
+impl<T> Default for ImageWork<T> {
+    fn default() -> Self {
+        ImageWork {
+            layout: (0, 0, 0, 0),
+            rows_in: Vec::new(),
+            rows: Vec::new(),
+            at: Vec::new(),
+            cols_in: Vec::new(),
+            cols: Vec::new(),
+            fs: Vec::new(),
+        }
+    }
+}
+
+impl<T: Real> ImageWork<T> {
+    /// Lays the buffers out for `p` (zeroing them) unless they already are.
+    fn ready(&mut self, p: &Propagator<T>) {
+        let layout = (p.nx, p.ny, p.px, p.py);
+        if self.layout == layout {
+            return;
+        }
+        let zero = Complex::new(T::zero(), T::zero());
+        let fft = [&p.rows, &p.cols]
+            .iter()
+            .map(|pl| {
+                pl.scratch_len()
+                    .max(pl.fwd.get_immutable_scratch_len())
+                    .max(pl.inv.get_immutable_scratch_len())
+            })
+            .max()
+            .unwrap_or(0);
+        for (v, len) in [
+            (&mut self.rows_in, p.ny * p.px),
+            (&mut self.rows, p.ny * p.px),
+            (&mut self.at, p.px * p.ny),
+            (&mut self.cols_in, LINES * p.py),
+            (&mut self.cols, LINES * p.py),
+            (&mut self.fs, fft),
+        ] {
+            v.clear();
+            v.resize(len, zero);
+        }
+        self.layout = layout;
     }
 }
 
@@ -105,12 +176,34 @@ impl<T: Real> Propagator<T> {
             py,
             ox: (px - nx) / 2,
             oy: (py - ny) / 2,
-            h_t,
+            h_t: h_t.into(),
             rows: Plan1d::new(&mut planner, px),
             cols: Plan1d::new(&mut planner, py),
             pool: ScratchPool::new(),
+            images: PerThread::new(),
             scratch: PropScratch::new(),
             report: sampling_report(nx, ny, grid.dx, pad, wavelength, distance),
+        }
+    }
+
+    /// The same step with its own working buffers, sharing this one's transfer function and
+    /// plans (for another free-space step of the same distance).
+    pub fn share(&self) -> Self {
+        Propagator {
+            nx: self.nx,
+            ny: self.ny,
+            padded: self.padded,
+            px: self.px,
+            py: self.py,
+            ox: self.ox,
+            oy: self.oy,
+            h_t: Arc::clone(&self.h_t),
+            rows: self.rows.clone(),
+            cols: self.cols.clone(),
+            pool: ScratchPool::new(),
+            images: PerThread::new(),
+            scratch: PropScratch::new(),
+            report: self.report.clone(),
         }
     }
 
@@ -170,36 +263,21 @@ impl<T: Real> Propagator<T> {
         let threads = rayon::current_num_threads();
         if rayon::current_thread_index().is_some() {
             // Already one task of a parallel loop (a chunk of a batch): image by image, serially.
-            let len = self.image_scratch_len();
-            if scratch.a.len() < len {
-                scratch.a.resize(len, Complex::new(T::zero(), T::zero()));
-            }
+            scratch.img.ready(self);
             for img in data.chunks_mut(nx * ny) {
-                self.image(img, conj, &mut scratch.a[..len]);
+                image(self, img, conj, &mut scratch.img);
             }
         } else if batch >= 2 * threads {
             // Enough images to keep every core busy: one image per task.
-            let len = self.image_scratch_len();
-            data.par_chunks_mut(nx * ny)
-                .for_each(|img| self.pool.with(len, |s| self.image(img, conj, s)));
+            data.par_chunks_mut(nx * ny).for_each(|img| {
+                self.images.with(|w| {
+                    w.ready(self);
+                    image(self, img, conj, w)
+                })
+            });
         } else {
             self.run_passes(data, conj, scratch);
         }
-    }
-
-    /// Working space of [`image`](Self::image): the row spectra, their transpose, a group of
-    /// columns and rustfft's scratch.
-    fn image_scratch_len(&self) -> usize {
-        let fft = self.rows.scratch_len().max(self.cols.scratch_len());
-        2 * self.px * self.ny + LINES * self.py + fft
-    }
-
-    /// One image, serially, with every intermediate kept small enough for the core's caches:
-    /// the spectra of the `ny` rows that hold light are transposed to `[kx][y]`, each column is
-    /// padded, transformed, filtered, transformed back and cropped in place there, and the
-    /// cropped rows are transposed back for the inverse row transforms.
-    fn image(&self, img: &mut [Complex<T>], conj: bool, work: &mut [Complex<T>]) {
-        image(self, img, conj, work)
     }
 
     /// The whole batch pass by pass, each pass split across the cores: for a few large images.
@@ -255,7 +333,7 @@ impl<T: Real> Propagator<T> {
                     cols.fwd.process_with_scratch(cg, s);
                     for (j, col) in cg.chunks_mut(py).enumerate() {
                         let kx = (gi * G + j) % px;
-                        multiply(col, &h_t[kx * py..(kx + 1) * py], conj);
+                        T::mul_elementwise(col, &h_t[kx * py..(kx + 1) * py], conj);
                     }
                     cols.inv.process_with_scratch(cg, s);
                 });
@@ -284,52 +362,51 @@ impl<T: Real> Propagator<T> {
     }
 }
 
-/// [`Propagator::image`], compiled once for the baseline x86-64 and once with AVX2 and FMA (chosen
-/// at run time): the filter multiply and the transposes are plain loops that the compiler
-/// vectorises for whichever is present.
+/// One image's free-space step, serially, with every intermediate small enough for the core's
+/// caches: the `ny` rows that hold light are transformed out of their kept zero padding, their
+/// spectra transposed to `[kx][y]`; each group of columns is transformed out of its kept padding,
+/// filtered, transformed back and cropped in place there; the cropped rows are transposed back
+/// for the inverse row transforms.
+///
+/// Compiled once for the baseline x86-64 and once with AVX2 and FMA, chosen at run time: the
+/// filter multiply and the copies are plain loops that the compiler vectorises for whichever is
+/// present.
 #[multiversion(targets("x86_64+avx2+fma"))]
-fn image<T: Real>(p: &Propagator<T>, img: &mut [Complex<T>], conj: bool, work: &mut [Complex<T>]) {
+fn image<T: Real>(p: &Propagator<T>, img: &mut [Complex<T>], conj: bool, w: &mut ImageWork<T>) {
     let (nx, ny, px, py, ox, oy) = (p.nx, p.ny, p.px, p.py, p.ox, p.oy);
+    let fs = &mut w.fs[..];
 
-    let zero = Complex::new(T::zero(), T::zero());
-    let (rows, rest) = work.split_at_mut(ny * px);
-    let (at, rest) = rest.split_at_mut(px * ny);
-    let (lines, fs) = rest.split_at_mut(LINES * py);
-    let (sr, sc) = (p.rows.scratch_len(), p.cols.scratch_len());
-
-    // 1. Rows that hold light: pad in x, FFT, transpose to `[kx][y]`.
-    for (r, d) in rows.chunks_mut(px).zip(img.chunks(nx)) {
-        r[..ox].fill(zero);
+    // 1. Rows that hold light: FFT out of the padded rows, transpose to `[kx][y]`.
+    for (r, d) in w.rows_in.chunks_mut(px).zip(img.chunks(nx)) {
         r[ox..ox + nx].copy_from_slice(d);
-        r[ox + nx..].fill(zero);
     }
-    p.rows.fwd.process_with_scratch(rows, &mut fs[..sr]);
-    transpose::transpose(rows, at, px, ny);
+    p.rows
+        .fwd
+        .process_immutable_with_scratch(&w.rows_in, &mut w.rows, fs);
+    transpose::transpose(&w.rows, &mut w.at, px, ny);
 
-    // 2. Columns: pad in y, FFT, multiply by H, inverse FFT, keep the cropped rows.
+    // 2. Columns: FFT out of the padded columns, multiply by H, inverse FFT, keep the crop.
     for k0 in (0..px).step_by(LINES) {
         let g = LINES.min(px - k0);
-        let cols = &mut lines[..g * py];
-        for (j, c) in cols.chunks_mut(py).enumerate() {
-            c[..oy].fill(zero);
-            c[oy..oy + ny].copy_from_slice(&at[(k0 + j) * ny..(k0 + j + 1) * ny]);
-            c[oy + ny..].fill(zero);
+        let (cols_in, cols) = (&mut w.cols_in[..g * py], &mut w.cols[..g * py]);
+        for (j, c) in cols_in.chunks_mut(py).enumerate() {
+            c[oy..oy + ny].copy_from_slice(&w.at[(k0 + j) * ny..(k0 + j + 1) * ny]);
         }
-        p.cols.fwd.process_with_scratch(cols, &mut fs[..sc]);
+        p.cols.fwd.process_immutable_with_scratch(cols_in, cols, fs);
         for (j, c) in cols.chunks_mut(py).enumerate() {
             let h = &p.h_t[(k0 + j) * py..(k0 + j + 1) * py];
-            multiply(c, h, conj);
+            T::mul_elementwise(c, h, conj);
         }
-        p.cols.inv.process_with_scratch(cols, &mut fs[..sc]);
+        p.cols.inv.process_with_scratch(cols, fs);
         for (j, c) in cols.chunks(py).enumerate() {
-            at[(k0 + j) * ny..(k0 + j + 1) * ny].copy_from_slice(&c[oy..oy + ny]);
+            w.at[(k0 + j) * ny..(k0 + j + 1) * ny].copy_from_slice(&c[oy..oy + ny]);
         }
     }
 
     // 3. Rows that survive the crop: transpose back, inverse FFT, crop in x.
-    transpose::transpose(at, rows, ny, px);
-    p.rows.inv.process_with_scratch(rows, &mut fs[..sr]);
-    for (r, d) in rows.chunks(px).zip(img.chunks_mut(nx)) {
+    transpose::transpose(&w.at, &mut w.rows, ny, px);
+    p.rows.inv.process_with_scratch(&mut w.rows, fs);
+    for (r, d) in w.rows.chunks(px).zip(img.chunks_mut(nx)) {
         d.copy_from_slice(&r[ox..ox + nx]);
     }
 }
@@ -337,20 +414,6 @@ fn image<T: Real>(p: &Propagator<T>, img: &mut [Complex<T>], conj: bool, work: &
 /// Lines a transform call takes at once; also the run length of the transposes (8 samples of
 /// `Complex<f32>` are one 64-byte cache line).
 const LINES: usize = MIN_ROWS_PER_TASK;
-
-/// `v ← v·h` (or `v·conj(h)`) element-wise.
-#[inline(always)]
-fn multiply<T: Real>(v: &mut [Complex<T>], h: &[Complex<T>], conj: bool) {
-    if conj {
-        for (a, b) in v.iter_mut().zip(h) {
-            *a = *a * b.conj();
-        }
-    } else {
-        for (a, b) in v.iter_mut().zip(h) {
-            *a = *a * b;
-        }
-    }
-}
 
 #[cold]
 #[inline(never)]

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Times one training epoch of the issue-6 comparison networks with wavetrain's CPU engine and with
+# the plain PyTorch version (pytorch_d2nn.py), interleaved run by run on the same machine, and
+# prints every time and the medians.
+#
+#   PYTHON=/path/to/python-with-torch benches/compare/epoch_vs_pytorch.sh [rounds] [50|100 ...]
+#
+# WAVETRAIN (default target/release/wavetrain) may name another build to compare, e.g. an older
+# commit's binary; EXTRA names more wavetrain binaries to interleave.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+rounds=${1:-3}
+shift || true
+sizes=${*:-50 100}
+py=${PYTHON:-python3}
+wt=${WAVETRAIN:-$root/target/release/wavetrain}
+bins="$wt ${EXTRA:-}"
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+for n in $sizes; do
+  for r in $(seq "$rounds"); do
+    for b in $bins; do
+      rm -rf "$out/run"
+      "$b" train --config "$root/benches/d2nn-$n.toml" --backend cpu --no-pictures --out "$out/run" >/dev/null 2>&1
+      t=$(tail -1 "$out/run/metrics.csv" | awk -F, '{print 4000 / $5}')
+      echo "$n $b $t" | tee -a "$out/times"
+    done
+    t=$("$py" "$here/pytorch_d2nn.py" --n "$n" --threads 2 2>/dev/null | awk '{for (i=1;i<NF;i++) if ($i=="epoch_seconds") print $(i+1)}')
+    echo "$n pytorch $t" | tee -a "$out/times"
+  done
+done
+echo "medians (s per epoch of 4,000 images):"
+awk '{print $1" "$2}' "$out/times" | sort -u | while read -r n who; do
+  m=$(awk -v n="$n" -v w="$who" '$1==n && $2==w {print $3}' "$out/times" | median)
+  echo "  d2nn-$n $who $m"
+done
