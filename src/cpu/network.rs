@@ -150,16 +150,16 @@ impl<T: Real> Worker<T> {
             Op::Lens { lens } => modulate(buf, nx, ny, &sh.lenses[lens], 1),
             Op::Propagate { prop } => sh.props[prop].apply_with(buf, &mut self.scratch),
             Op::Fourier { lens } => self.fouriers[lens].apply(buf),
-            Op::Absorber { absorber } => {
-                if probe {
-                    // Probe steps through absorbers go through `probe_step`.
-                } else if sh.gradient == GradientMode::Optical {
-                    let a = &sh.plan.absorbers[absorber];
+            Op::Absorber { absorber } if !probe => {
+                let a = &sh.plan.absorbers[absorber];
+                if sh.gradient == GradientMode::Optical {
                     absorber_pump_keep(buf, a, &mut self.trans[absorber]);
                 } else {
-                    absorber_pump(buf, &sh.plan.absorbers[absorber]);
+                    absorber_pump(buf, a);
                 }
             }
+            // An absorber's probe action needs the pump's record of it: `probe_step`.
+            Op::Absorber { .. } => {}
         }
     }
 
