@@ -25,6 +25,44 @@ pub trait Real:
     fn mul_elementwise(v: &mut [Complex<Self>], h: &[Complex<Self>], conj: bool) {
         crate::cpu::simd::mul_scalar(v, h, conj)
     }
+    /// `v[i] ← e^{v[i]}` (`f32`: the vectorised [`crate::cpu::simd::exp_f32`]).
+    #[inline(always)]
+    fn exp_in_place(v: &mut [Self]) {
+        for x in v.iter_mut() {
+            *x = x.exp();
+        }
+    }
+    /// `cols[j·py + oy + y] = rows[y·px + k0 + j]` for `j < g`, `y < ny`: a group of columns of
+    /// `[ny][px]` rows transposed into padded lines (`f32`: 4×4 register blocks).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn gather_columns(
+        rows: &[Complex<Self>],
+        px: usize,
+        ny: usize,
+        k0: usize,
+        g: usize,
+        cols: &mut [Complex<Self>],
+        py: usize,
+        oy: usize,
+    ) {
+        crate::cpu::simd::gather_scalar(rows, px, ny, k0, g, cols, py, oy)
+    }
+    /// The inverse of [`gather_columns`](Real::gather_columns).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn scatter_columns(
+        cols: &[Complex<Self>],
+        py: usize,
+        oy: usize,
+        ny: usize,
+        rows: &mut [Complex<Self>],
+        px: usize,
+        k0: usize,
+        g: usize,
+    ) {
+        crate::cpu::simd::scatter_scalar(cols, py, oy, ny, rows, px, k0, g)
+    }
 }
 
 impl Real for f32 {
@@ -40,6 +78,36 @@ impl Real for f32 {
     #[inline(always)]
     fn mul_elementwise(v: &mut [Complex<Self>], h: &[Complex<Self>], conj: bool) {
         crate::cpu::simd::mul_f32(v, h, conj)
+    }
+    #[inline(always)]
+    fn exp_in_place(v: &mut [Self]) {
+        crate::cpu::simd::exp_f32(v)
+    }
+    #[inline(always)]
+    fn gather_columns(
+        rows: &[Complex<Self>],
+        px: usize,
+        ny: usize,
+        k0: usize,
+        g: usize,
+        cols: &mut [Complex<Self>],
+        py: usize,
+        oy: usize,
+    ) {
+        crate::cpu::simd::gather_f32(rows, px, ny, k0, g, cols, py, oy)
+    }
+    #[inline(always)]
+    fn scatter_columns(
+        cols: &[Complex<Self>],
+        py: usize,
+        oy: usize,
+        ny: usize,
+        rows: &mut [Complex<Self>],
+        px: usize,
+        k0: usize,
+        g: usize,
+    ) {
+        crate::cpu::simd::scatter_f32(cols, py, oy, ny, rows, px, k0, g)
     }
 }
 

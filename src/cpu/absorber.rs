@@ -5,7 +5,7 @@ use num_complex::Complex;
 use rayon::prelude::*;
 
 use super::fft::split_len;
-use crate::optics::Absorber;
+use crate::optics::{Absorber, AbsorberModel};
 use crate::real::Real;
 
 const CHUNK: usize = 4096;
@@ -15,8 +15,9 @@ pub fn absorber_pump<T: Real>(data: &mut [Complex<T>], absorber: &Absorber) {
     data.par_chunks_mut(CHUNK)
         .with_min_len(split_len(1))
         .for_each(|c| {
-            for v in c.iter_mut() {
-                *v = *v * absorber.transmission(v.norm_sqr());
+            let mut t = [T::zero(); 256];
+            for c in c.chunks_mut(t.len()) {
+                pump_into(c, &mut t[..c.len()], absorber);
             }
         });
 }
@@ -29,12 +30,38 @@ pub fn absorber_pump_keep<T: Real>(data: &mut [Complex<T>], absorber: &Absorber,
     data.par_chunks_mut(CHUNK)
         .zip(t.par_chunks_mut(CHUNK))
         .with_min_len(split_len(1))
-        .for_each(|(c, tc)| {
-            for (v, tv) in c.iter_mut().zip(tc.iter_mut()) {
-                *tv = absorber.transmission(v.norm_sqr());
-                *v = *v * *tv;
+        .for_each(|(c, tc)| pump_into(c, tc, absorber));
+}
+
+/// `t ← t(|v|²)`, `v ← t·v`.
+fn pump_into<T: Real>(v: &mut [Complex<T>], t: &mut [T], absorber: &Absorber) {
+    transmissions(v, t, absorber);
+    for (x, &tv) in v.iter_mut().zip(t.iter()) {
+        *x = *x * tv;
+    }
+}
+
+/// `t[i] ← t(|v[i]|²)` for `i < min(len)`, the one evaluation of the transmission every CPU
+/// absorber action uses (so pump, kept and recomputed probes agree to the bit). The thin model's
+/// `t = e^{−α₀/2/(1+s)}` in two vectorised passes (argument, [`Real::exp_in_place`]);
+/// Beer–Lambert per sample.
+fn transmissions<T: Real>(v: &[Complex<T>], t: &mut [T], absorber: &Absorber) {
+    let n = v.len().min(t.len());
+    let (v, t) = (&v[..n], &mut t[..n]);
+    match absorber.model {
+        AbsorberModel::Thin => {
+            let k = T::of(-0.5 * absorber.od);
+            for (tv, x) in t.iter_mut().zip(v) {
+                *tv = k / (T::one() + x.norm_sqr());
             }
-        });
+            T::exp_in_place(t);
+        }
+        AbsorberModel::BeerLambert => {
+            for (tv, x) in t.iter_mut().zip(v) {
+                *tv = absorber.transmission(x.norm_sqr());
+            }
+        }
+    }
 }
 
 /// The optical probe (`b_v = t·b_u`) from the transmissions [`absorber_pump_keep`] kept.
@@ -77,18 +104,31 @@ pub fn absorber_probe<T: Real>(
         "absorber_probe: probe and pump differ in size"
     );
     let two = T::of(2.0);
+    let half_od = T::of(0.5 * absorber.od);
     probe
         .par_chunks_mut(CHUNK)
         .zip(pump_in.par_chunks(CHUNK))
         .with_min_len(split_len(1))
         .for_each(|(bc, vc)| {
-            for (b, v) in bc.iter_mut().zip(vc) {
-                let (t, dt) = absorber.transmission_and_slope(v.norm_sqr());
-                if exact {
-                    let re = (*b * v).re;
-                    *b = *b * t + v.conj() * (two * dt * re);
-                } else {
-                    *b = *b * t;
+            let mut t = [T::zero(); 256];
+            for (bc, vc) in bc.chunks_mut(t.len()).zip(vc.chunks(t.len())) {
+                transmissions(vc, &mut t, absorber);
+                for ((b, v), &t) in bc.iter_mut().zip(vc).zip(t.iter()) {
+                    if exact {
+                        let s = v.norm_sqr();
+                        let dt = match absorber.model {
+                            // t' = t·(α₀/2)/(1+s)²
+                            AbsorberModel::Thin => {
+                                let q = T::one() / (T::one() + s);
+                                t * half_od * q * q
+                            }
+                            AbsorberModel::BeerLambert => absorber.transmission_and_slope(s).1,
+                        };
+                        let re = (*b * v).re;
+                        *b = *b * t + v.conj() * (two * dt * re);
+                    } else {
+                        *b = *b * t;
+                    }
                 }
             }
         });

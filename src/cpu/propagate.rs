@@ -81,8 +81,6 @@ pub(crate) struct ImageWork<T> {
     rows_in: Vec<Complex<T>>,
     /// Their spectra, later the inverse row transforms, `[ny][px]`.
     rows: Vec<Complex<T>>,
-    /// Row spectra transposed, `[px][ny]`.
-    at: Vec<Complex<T>>,
     /// A group of padded columns, `[LINES][py]`.
     cols_in: Vec<Complex<T>>,
     /// Their spectra, `[LINES][py]`.
@@ -97,7 +95,6 @@ impl<T> Default for ImageWork<T> {
             layout: (0, 0, 0, 0),
             rows_in: Vec::new(),
             rows: Vec::new(),
-            at: Vec::new(),
             cols_in: Vec::new(),
             cols: Vec::new(),
             fs: Vec::new(),
@@ -125,7 +122,6 @@ impl<T: Real> ImageWork<T> {
         for (v, len) in [
             (&mut self.rows_in, p.ny * p.px),
             (&mut self.rows, p.ny * p.px),
-            (&mut self.at, p.px * p.ny),
             (&mut self.cols_in, LINES * p.py),
             (&mut self.cols, LINES * p.py),
             (&mut self.fs, fft),
@@ -363,10 +359,11 @@ impl<T: Real> Propagator<T> {
 }
 
 /// One image's free-space step, serially, with every intermediate small enough for the core's
-/// caches: the `ny` rows that hold light are transformed out of their kept zero padding, their
-/// spectra transposed to `[kx][y]`; each group of columns is transformed out of its kept padding,
-/// filtered, transformed back and cropped in place there; the cropped rows are transposed back
-/// for the inverse row transforms.
+/// caches: the `ny` rows that hold light are transformed out of their kept zero padding; each
+/// group of [`LINES`] spectrum columns is transposed straight from those rows into its kept
+/// column padding ([`Real::gather_columns`]: transpose and padding in one pass), transformed,
+/// filtered, transformed back, and its crop transposed straight back into the rows; the rows that
+/// survive the crop are then transformed back in place.
 ///
 /// Compiled once for the baseline x86-64 and once with AVX2 and FMA, chosen at run time: the
 /// filter multiply and the copies are plain loops that the compiler vectorises for whichever is
@@ -376,42 +373,37 @@ fn image<T: Real>(p: &Propagator<T>, img: &mut [Complex<T>], conj: bool, w: &mut
     let (nx, ny, px, py, ox, oy) = (p.nx, p.ny, p.px, p.py, p.ox, p.oy);
     let fs = &mut w.fs[..];
 
-    // 1. Rows that hold light: FFT out of the padded rows, transpose to `[kx][y]`.
+    // 1. Rows that hold light: FFT out of the padded rows.
     for (r, d) in w.rows_in.chunks_mut(px).zip(img.chunks(nx)) {
         r[ox..ox + nx].copy_from_slice(d);
     }
     p.rows
         .fwd
         .process_immutable_with_scratch(&w.rows_in, &mut w.rows, fs);
-    transpose::transpose(&w.rows, &mut w.at, px, ny);
 
-    // 2. Columns: FFT out of the padded columns, multiply by H, inverse FFT, keep the crop.
+    // 2. Columns, LINES at a time: from the row spectra into the padded lines, FFT, multiply by
+    //    H, inverse FFT, the crop back into the rows.
     for k0 in (0..px).step_by(LINES) {
         let g = LINES.min(px - k0);
         let (cols_in, cols) = (&mut w.cols_in[..g * py], &mut w.cols[..g * py]);
-        for (j, c) in cols_in.chunks_mut(py).enumerate() {
-            c[oy..oy + ny].copy_from_slice(&w.at[(k0 + j) * ny..(k0 + j + 1) * ny]);
-        }
+        T::gather_columns(&w.rows, px, ny, k0, g, cols_in, py, oy);
         p.cols.fwd.process_immutable_with_scratch(cols_in, cols, fs);
         for (j, c) in cols.chunks_mut(py).enumerate() {
             let h = &p.h_t[(k0 + j) * py..(k0 + j + 1) * py];
             T::mul_elementwise(c, h, conj);
         }
         p.cols.inv.process_with_scratch(cols, fs);
-        for (j, c) in cols.chunks(py).enumerate() {
-            w.at[(k0 + j) * ny..(k0 + j + 1) * ny].copy_from_slice(&c[oy..oy + ny]);
-        }
+        T::scatter_columns(cols, py, oy, ny, &mut w.rows, px, k0, g);
     }
 
-    // 3. Rows that survive the crop: transpose back, inverse FFT, crop in x.
-    transpose::transpose(&w.at, &mut w.rows, ny, px);
+    // 3. Rows that survive the crop: inverse FFT, crop in x.
     p.rows.inv.process_with_scratch(&mut w.rows, fs);
     for (r, d) in w.rows.chunks(px).zip(img.chunks_mut(nx)) {
         d.copy_from_slice(&r[ox..ox + nx]);
     }
 }
 
-/// Lines a transform call takes at once; also the run length of the transposes (8 samples of
+/// Lines a transform call takes at once; also the width of the column transposes (8 samples of
 /// `Complex<f32>` are one 64-byte cache line).
 const LINES: usize = MIN_ROWS_PER_TASK;
 

@@ -1,7 +1,9 @@
 //! Element-wise complex products for the free-space filter, with an AVX2/FMA path for `f32`
 //! chosen at run time (`fmaddsub`: four products in about seven instructions, against about
-//! fourteen for the compiler's own vectorisation of the interleaved layout).
+//! fourteen for the compiler's own vectorisation of the interleaved layout); and a vectorised
+//! `f32` exponential for the saturable absorbers.
 
+use multiversion::multiversion;
 use num_complex::Complex;
 
 use crate::real::Real;
@@ -68,9 +70,330 @@ unsafe fn mul_f32_avx2(v: &mut [Complex<f32>], h: &[Complex<f32>], conj: bool) {
     mul_scalar(&mut v[4 * quads..n], &h[4 * quads..n], conj);
 }
 
+/// `cols[j·py + oy + y] = rows[y·px + k0 + j]` for `j < g`, `y < ny`: columns `k0..k0 + g` of
+/// the `[ny][px]` rows, transposed into `g` lines of `py` samples at offset `oy` (the rest of each
+/// line is left as it is). The portable loop.
+///
+/// # Panics
+/// If a slice is too short for the indices above.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn gather_scalar<T: Copy>(
+    rows: &[Complex<T>],
+    px: usize,
+    ny: usize,
+    k0: usize,
+    g: usize,
+    cols: &mut [Complex<T>],
+    py: usize,
+    oy: usize,
+) {
+    for j in 0..g {
+        let line = &mut cols[j * py + oy..j * py + oy + ny];
+        for (y, v) in line.iter_mut().enumerate() {
+            *v = rows[y * px + k0 + j];
+        }
+    }
+}
+
+/// The inverse of [`gather_scalar`]: `rows[y·px + k0 + j] = cols[j·py + oy + y]`.
+///
+/// # Panics
+/// If a slice is too short for those indices.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn scatter_scalar<T: Copy>(
+    cols: &[Complex<T>],
+    py: usize,
+    oy: usize,
+    ny: usize,
+    rows: &mut [Complex<T>],
+    px: usize,
+    k0: usize,
+    g: usize,
+) {
+    for j in 0..g {
+        let line = &cols[j * py + oy..j * py + oy + ny];
+        for (y, &v) in line.iter().enumerate() {
+            rows[y * px + k0 + j] = v;
+        }
+    }
+}
+
+/// [`gather_scalar`] for `f32`: 4×4 blocks of samples transposed in AVX registers when the
+/// processor has AVX and `g = 8`, else the portable loop.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub(crate) fn gather_f32(
+    rows: &[Complex<f32>],
+    px: usize,
+    ny: usize,
+    k0: usize,
+    g: usize,
+    cols: &mut [Complex<f32>],
+    py: usize,
+    oy: usize,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if g == 8
+        && k0 + 8 <= px
+        && rows.len() >= ny * px
+        && oy + ny <= py
+        && cols.len() >= 8 * py
+        && std::arch::is_x86_feature_detected!("avx")
+    {
+        // SAFETY: AVX was detected; the bounds the function relies on were checked above.
+        unsafe {
+            transpose_avx(
+                rows.as_ptr().add(k0),
+                px,
+                1,
+                cols.as_mut_ptr().add(oy),
+                1,
+                py,
+                ny,
+            )
+        };
+        return;
+    }
+    gather_scalar(rows, px, ny, k0, g, cols, py, oy)
+}
+
+/// [`scatter_scalar`] for `f32`, AVX as [`gather_f32`].
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub(crate) fn scatter_f32(
+    cols: &[Complex<f32>],
+    py: usize,
+    oy: usize,
+    ny: usize,
+    rows: &mut [Complex<f32>],
+    px: usize,
+    k0: usize,
+    g: usize,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if g == 8
+        && k0 + 8 <= px
+        && rows.len() >= ny * px
+        && oy + ny <= py
+        && cols.len() >= 8 * py
+        && std::arch::is_x86_feature_detected!("avx")
+    {
+        // SAFETY: as in `gather_f32`.
+        unsafe {
+            transpose_avx(
+                cols.as_ptr().add(oy),
+                1,
+                py,
+                rows.as_mut_ptr().add(k0),
+                px,
+                1,
+                ny,
+            )
+        };
+        return;
+    }
+    scatter_scalar(cols, py, oy, ny, rows, px, k0, g)
+}
+
+/// Copies an `ny × 8` block, `dst[y·dy + j·dj] = src[y·sy + j·sj]` for `y < ny`, `j < 8`, where
+/// the source has unit stride along one axis and the destination along the other: `(sy, sj, dy,
+/// dj) = (px, 1, 1, py)` gathers rows into column lines, `(1, py, px, 1)` scatters them back.
+/// Full 4×4 blocks go through registers (a `Complex<f32>` is one 64-bit lane): four loads along
+/// the source's unit-stride axis, a register transpose, four stores along the destination's;
+/// the last `ny mod 4` rows one sample at a time.
+///
+/// # Safety
+/// AVX must be present; `sj == 1` or `sy == 1`, `dj == 1` or `dy == 1` (the other way round from
+/// the source); every index above must lie inside the allocations behind `src` and `dst`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn transpose_avx(
+    src: *const Complex<f32>,
+    sy: usize,
+    sj: usize,
+    dst: *mut Complex<f32>,
+    dy: usize,
+    dj: usize,
+    ny: usize,
+) {
+    use std::arch::x86_64::*;
+    let (src, dst) = (src as *const f64, dst as *mut f64);
+    // The step between the four loads (across the source's unit-stride axis) and between the
+    // four stores (across the destination's).
+    let (ls, ss) = (if sj == 1 { sy } else { sj }, if dj == 1 { dy } else { dj });
+    let full = ny / 4 * 4;
+    for y in (0..full).step_by(4) {
+        for q in (0..8).step_by(4) {
+            // SAFETY: every address is `y'·sy + j'·sj` (source) or `y'·dy + j'·dj`
+            // (destination) for some y' < y + 4 ≤ ny and j' < q + 4 ≤ 8, which the caller
+            // vouches for; unaligned loads and stores.
+            unsafe {
+                let s0 = src.add(y * sy + q * sj);
+                let r0 = _mm256_loadu_pd(s0);
+                let r1 = _mm256_loadu_pd(s0.add(ls));
+                let r2 = _mm256_loadu_pd(s0.add(2 * ls));
+                let r3 = _mm256_loadu_pd(s0.add(3 * ls));
+                let t0 = _mm256_unpacklo_pd(r0, r1);
+                let t1 = _mm256_unpackhi_pd(r0, r1);
+                let t2 = _mm256_unpacklo_pd(r2, r3);
+                let t3 = _mm256_unpackhi_pd(r2, r3);
+                let d0 = dst.add(y * dy + q * dj);
+                _mm256_storeu_pd(d0, _mm256_permute2f128_pd::<0x20>(t0, t2));
+                _mm256_storeu_pd(d0.add(ss), _mm256_permute2f128_pd::<0x20>(t1, t3));
+                _mm256_storeu_pd(d0.add(2 * ss), _mm256_permute2f128_pd::<0x31>(t0, t2));
+                _mm256_storeu_pd(d0.add(3 * ss), _mm256_permute2f128_pd::<0x31>(t1, t3));
+            }
+        }
+    }
+    for y in full..ny {
+        for j in 0..8 {
+            // SAFETY: y < ny and j < 8.
+            unsafe { *dst.add(y * dy + j * dj) = *src.add(y * sy + j * sj) };
+        }
+    }
+}
+
+/// `x[i] ← e^{x[i]}` in `f32`, to within 2 ulp, vectorised (libm's `expf` is a call per
+/// element): `e^x = 2^n·e^r` with `n = round(x/ln 2)` and `|r| ≤ ln 2 / 2`, `e^r` by its Taylor
+/// polynomial of degree 7 (truncation `|r|⁸/8! < 6·10⁻⁹`), `2^n` built in the exponent bits.
+/// Below `−87.34` the result is 0 (it would be subnormal), above `88.72` infinity, NaN stays NaN.
+#[multiversion(targets("x86_64+avx512f+avx512vl+fma", "x86_64+avx2+fma"))]
+pub fn exp_f32(x: &mut [f32]) {
+    for v in x.iter_mut() {
+        *v = exp1(*v);
+    }
+}
+
+#[inline(always)]
+fn exp1(x: f32) -> f32 {
+    const LOG2_E: f32 = std::f32::consts::LOG2_E;
+    // ln 2 split so that n·LN2_HI is exact for |n| < 2¹⁰.
+    const LN2_HI: f32 = 0.693_145_75;
+    const LN2_LO: f32 = 1.428_606_8e-6;
+    // 1.5·2²³: adding and subtracting it rounds to the nearest integer.
+    const ROUND: f32 = 12_582_912.0;
+    const C: [f32; 8] = [
+        1.0,
+        1.0,
+        1.0 / 2.0,
+        1.0 / 6.0,
+        1.0 / 24.0,
+        1.0 / 120.0,
+        1.0 / 720.0,
+        1.0 / 5040.0,
+    ];
+    let xc = x.clamp(-88.0, 89.0);
+    let t = xc * LOG2_E + ROUND;
+    let n = t - ROUND;
+    // The same integer from the bits (no float-to-int conversion, which would not vectorise).
+    let ni = (t.to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32);
+    let r = (xc - n * LN2_HI) - n * LN2_LO;
+    let mut p = C[7];
+    for &c in C[..7].iter().rev() {
+        p = p * r + c;
+    }
+    // 2ⁿ as two normal factors (n reaches 128 just below the overflow threshold).
+    let (n1, n2) = (ni >> 1, ni - (ni >> 1));
+    let pow2 = |k: i32| f32::from_bits((k.wrapping_add(127) as u32) << 23);
+    let y = p * pow2(n1) * pow2(n2);
+    if x < -87.336_55 {
+        0.0
+    } else if x.is_nan() {
+        x
+    } else {
+        y
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn column_gather_and_scatter_transpose_exactly() {
+        // Row counts around the 4-row blocks, a block at the left, middle and right edge, a
+        // ragged group (portable path) and a padded line offset.
+        for (px, ny, py, oy) in [
+            (16, 9, 20, 3),
+            (24, 4, 4, 0),
+            (8, 1, 5, 2),
+            (40, 50, 128, 39),
+        ] {
+            let rows: Vec<Complex<f32>> = (0..ny * px)
+                .map(|i| Complex::new(i as f32, -(i as f32) - 0.5))
+                .collect();
+            for (k0, g) in [(0, 8), (px - 8, 8), (px / 2 / 8 * 8, 8), (px - 3, 3)] {
+                let fill = Complex::new(7.0f32, 7.0);
+                let mut cols = vec![fill; 8 * py];
+                gather_f32(&rows, px, ny, k0, g, &mut cols, py, oy);
+                for j in 0..8 {
+                    for y in 0..py {
+                        let want = if j < g && y >= oy && y < oy + ny {
+                            rows[(y - oy) * px + k0 + j]
+                        } else {
+                            fill
+                        };
+                        assert_eq!(
+                            cols[j * py + y],
+                            want,
+                            "gather px {px} ny {ny} k0 {k0} j {j} y {y}"
+                        );
+                    }
+                }
+                let mut back = vec![fill; ny * px];
+                scatter_f32(&cols, py, oy, ny, &mut back, px, k0, g);
+                for y in 0..ny {
+                    for x in 0..px {
+                        let want = if x >= k0 && x < k0 + g {
+                            rows[y * px + x]
+                        } else {
+                            fill
+                        };
+                        assert_eq!(
+                            back[y * px + x],
+                            want,
+                            "scatter px {px} ny {ny} k0 {k0} y {y} x {x}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fast_exp_is_within_two_ulp() {
+        // A dense sweep of the whole finite range, the absorber's range in particular.
+        let mut xs: Vec<f32> = (0..=400_000)
+            .map(|i| -90.0 + 180.0 * i as f32 / 400_000.0)
+            .collect();
+        xs.extend([0.0, -0.0, 1e-30, -1e-30, 0.5, -0.5, -87.3, 88.7]);
+        let mut got = xs.clone();
+        exp_f32(&mut got);
+        for (&x, &y) in xs.iter().zip(&got) {
+            let want = (x as f64).exp();
+            if want < f32::MIN_POSITIVE as f64 {
+                assert!(
+                    y == 0.0 || (y as f64 - want).abs() <= f32::MIN_POSITIVE as f64,
+                    "x {x}: {y}"
+                );
+            } else if want > f32::MAX as f64 {
+                assert_eq!(y, f32::INFINITY, "x {x}");
+            } else {
+                let ulp = f32::EPSILON as f64 * want;
+                assert!(
+                    (y as f64 - want).abs() <= 2.0 * ulp,
+                    "x {x}: {y} vs {want} ({} ulp)",
+                    (y as f64 - want).abs() / ulp
+                );
+            }
+        }
+        let mut special = [f32::NAN, f32::NEG_INFINITY, f32::INFINITY, -1000.0, 1000.0];
+        exp_f32(&mut special);
+        assert!(special[0].is_nan());
+        assert_eq!(&special[1..], &[0.0, f32::INFINITY, 0.0, f32::INFINITY]);
+    }
 
     #[test]
     fn simd_products_match_the_portable_loop() {
