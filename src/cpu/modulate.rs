@@ -106,8 +106,14 @@ pub fn mask_correlation_into<T: Real>(
                 for y in py * k..(py + 1) * k {
                     let off = (img * ny + y) * nx;
                     let (vr, br) = (&v[off..off + nx], &b[off..off + nx]);
-                    for x in 0..nx {
-                        orow[x / k] = orow[x / k] + br[x] * vr[x];
+                    if k == 1 {
+                        for (o, (bx, vx)) in orow.iter_mut().zip(br.iter().zip(vr)) {
+                            *o = *o + bx * vx;
+                        }
+                    } else {
+                        for x in 0..nx {
+                            orow[x / k] = orow[x / k] + br[x] * vr[x];
+                        }
                     }
                 }
             }

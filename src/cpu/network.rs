@@ -430,17 +430,22 @@ impl<T: Real> CpuNetwork<T> {
         self.workers.truncate(chunks);
         let sh = &self.sh;
         let steps = sh.plan.pump.len();
-        for (w, x) in self.workers.iter_mut().zip(input.chunks(self.chunk * n)) {
-            w.load(x);
-        }
         match on_plane {
-            None => self.workers.par_iter_mut().for_each(|w| {
-                for i in 0..steps {
-                    w.pump_step(sh, i);
-                }
-                w.detect(sh);
-            }),
+            None => self
+                .workers
+                .par_iter_mut()
+                .zip(input.par_chunks(self.chunk * n))
+                .for_each(|(w, x)| {
+                    w.load(x);
+                    for i in 0..steps {
+                        w.pump_step(sh, i);
+                    }
+                    w.detect(sh);
+                }),
             Some(f) => {
+                for (w, x) in self.workers.iter_mut().zip(input.chunks(self.chunk * n)) {
+                    w.load(x);
+                }
                 for i in 0..steps {
                     self.workers.par_iter_mut().for_each(|w| w.pump_step(sh, i));
                     f(i, &self.gather(false));
