@@ -170,9 +170,10 @@ pub enum FftSizes {
 
 /// Relative cost of a length-`n` rustfft transform: `n·log₂n` weighted by how well its factors
 /// suit the library. Measured with rustfft 6.4 (AVX, f32) on this project's 2-core Xeon, in units
-/// of a power of two's time per `n·log₂n`: lengths `2^a·3^b` with `2^a ≥ 8` took 1.1–1.6× (weight
-/// 1.25), other lengths with at least 8 in their power of two 1.1–2.2× (weight 2), the rest 2.7–4.7×
-/// (weight 4; 100 points took 308 ns, 128 points 93 ns).
+/// of a power of two's time per `n·log₂n`: lengths `2^a·3^b` with `2^a ≥ 8` took 1.1–1.2× (weight
+/// 1.15; e.g. 216 points 336 ns against 347 ns for 256), other lengths with at least 8 in their
+/// power of two 1.1–2.2× (weight 2; 200 points 444 ns), the rest 2.7–4.7× (weight 4; 100 points
+/// 371 ns, 128 points 135 ns).
 fn fft_cost(n: usize) -> f64 {
     let mut odd = n;
     while odd % 2 == 0 && odd > 0 {
@@ -186,7 +187,7 @@ fn fft_cost(n: usize) -> f64 {
     let weight = if n.is_power_of_two() {
         1.0
     } else if twos >= 8 && m == 1 {
-        1.25
+        1.15
     } else if twos >= 8 {
         2.0
     } else {
@@ -201,9 +202,10 @@ fn fft_cost(n: usize) -> f64 {
 /// `g = F⁻¹H`, and only the offsets `|d| ≤ n − 1` of that kernel ever meet the field. Any length
 /// `l ≥ 2n − 1` holds those offsets without overlap, so the same operator — exactly, wrap-around
 /// of a small padding included — can be computed on an `l`-point grid with the kernel moved
-/// there ([`transfer_on_grid`]). This picks, per axis, the padded length or the smallest power of
-/// two `≥ 2n − 1`, whichever the cost model (row and column transforms of the pruned step) finds
-/// cheaper; [`FftSizes::PowerOfTwo`] keeps the padded length only when it is a power of two.
+/// there ([`transfer_on_grid`]). This picks, per axis, the padded length, the smallest power of
+/// two `≥ 2n − 1` or the smallest `2^a·3^b` (`2^a ≥ 8`) between the two, whichever the cost
+/// model (row and column transforms of the pruned step) finds cheapest; [`FftSizes::PowerOfTwo`]
+/// keeps the padded length only when it is a power of two.
 pub fn transform_size(
     nx: usize,
     ny: usize,
@@ -212,11 +214,31 @@ pub fn transform_size(
     sizes: FftSizes,
 ) -> (usize, usize) {
     let pow2 = |n: usize| (2 * n).saturating_sub(1).max(2).next_power_of_two();
+    // The smallest 2^a·3^b (2^a ≥ 8) that holds the kernel, when below the power of two.
+    let smooth = |n: usize| {
+        let need = (2 * n).saturating_sub(1).max(2);
+        (need..pow2(n)).find(|&l| {
+            let mut m = l;
+            while m % 2 == 0 {
+                m /= 2;
+            }
+            let twos = l / m;
+            while m % 3 == 0 {
+                m /= 3;
+            }
+            twos >= 8 && m == 1
+        })
+    };
     let cands = |n: usize, p: usize| -> Vec<usize> {
         match sizes {
             FftSizes::Padded => vec![p],
-            FftSizes::Auto if p != pow2(n) => vec![p, pow2(n)],
-            FftSizes::Auto => vec![p],
+            FftSizes::Auto => {
+                let mut c = vec![p, pow2(n)];
+                c.extend(smooth(n));
+                c.sort_unstable();
+                c.dedup();
+                c
+            }
             FftSizes::PowerOfTwo if p.is_power_of_two() => vec![p],
             FftSizes::PowerOfTwo => vec![pow2(n)],
         }
