@@ -73,3 +73,79 @@ fn corrupt_gzip_and_mismatched_pairs_are_errors() {
     let e = read_dir(dir.path(), 10).unwrap_err().to_string();
     assert!(e.contains("t10k-images-idx3-ubyte"), "{e}");
 }
+
+/// Input encoding against oracles: at the image's own size the bilinear taps are the identity;
+/// a constant image stays constant; a horizontal ramp upsampled 2× stays a ramp between the
+/// clamped edges (bilinear interpolation reproduces linear functions); everything outside the
+/// centred window is dark; images are encoded independently of their batch position.
+#[test]
+fn encoding_places_and_resamples_images() {
+    use wavetrain::data::encode_batch;
+    use wavetrain::data::idx::Images;
+    let (r, c) = (4usize, 6usize);
+    let ramp: Vec<u8> = (0..r * c).map(|i| (i % c) as u8 * 40).collect();
+    let noise: Vec<u8> = (0..r * c).map(|i| ((i * 73 + 11) % 256) as u8).collect();
+    let constant = vec![200u8; r * c];
+    let images = Images {
+        count: 3,
+        rows: r,
+        cols: c,
+        pixels: [noise.clone(), constant, ramp].concat(),
+    };
+    let amp = (9.0f64).sqrt() / 255.0;
+    // A 6×6 window on a 10×9 grid: the 6 columns map one to one, the 4 rows are resampled to 6.
+    let (nx, ny, size) = (10usize, 9usize, 6usize);
+    let mut out = vec![f32::NAN; 3 * nx * ny];
+    encode_batch(&images, &[0, 1, 2], nx, ny, size, 9.0, &mut out);
+    let (ox, oy) = ((nx - size) / 2, (ny - size) / 2);
+    for b in 0..3 {
+        let img = &out[b * nx * ny..(b + 1) * nx * ny];
+        for y in 0..ny {
+            for x in 0..nx {
+                let v = img[y * nx + x] as f64;
+                let inside = (ox..ox + size).contains(&x) && (oy..oy + size).contains(&y);
+                if !inside {
+                    assert_eq!(v, 0.0, "image {b} ({x}, {y}) outside the window");
+                    continue;
+                }
+                let (wx, wy) = (x - ox, y - oy);
+                // Source row coordinate of this pixel centre (rows 4 → 6), clamped.
+                let sy =
+                    ((wy as f64 + 0.5) * r as f64 / size as f64 - 0.5).clamp(0.0, (r - 1) as f64);
+                let want = match b {
+                    // Columns 6 → 6: identity along x; linear along y between two rows.
+                    0 => {
+                        let (y0, f) = (sy.floor() as usize, sy - sy.floor());
+                        let y1 = (y0 + 1).min(r - 1);
+                        (1.0 - f) * noise[y0 * c + wx] as f64 + f * noise[y1 * c + wx] as f64
+                    }
+                    1 => 200.0,
+                    // The ramp depends on x only, and x is the identity: 40·x.
+                    _ => 40.0 * wx as f64,
+                };
+                assert!(
+                    (v - want * amp).abs() < 1e-5,
+                    "image {b} ({x}, {y}): {v} vs {}",
+                    want * amp
+                );
+            }
+        }
+    }
+    // Batch position does not matter: image 2 alone equals image 2 in the batch.
+    let mut single = vec![f32::NAN; nx * ny];
+    encode_batch(&images, &[2], nx, ny, size, 9.0, &mut single);
+    assert_eq!(&single[..], &out[2 * nx * ny..]);
+    // Upsampling the ramp 6 → 12 along x: interior pixel centres land at x_s = (i + ½)/2 − ½,
+    // and the value is 40·x_s (clamped to [0, 5]).
+    let (nx, ny, size) = (12usize, 12usize, 12usize);
+    let mut up = vec![f32::NAN; nx * ny];
+    encode_batch(&images, &[2], nx, ny, size, 9.0, &mut up);
+    for i in 0..12 {
+        let xs = ((i as f64 + 0.5) / 2.0 - 0.5).clamp(0.0, 5.0);
+        let v = up[5 * nx + i] as f64;
+        assert!(
+            (v - 40.0 * xs * amp).abs() < 1e-5,
+            "upsampled ramp at {i}: {v}"
+        );
+    }
+}

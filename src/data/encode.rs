@@ -2,6 +2,8 @@
 //! (bilinear) to `size × size` pixels in the centre of the grid, scaled so that a white pixel has
 //! intensity `intensity` (units of `I_sat`): `E = √intensity · pixel/255`.
 
+use rayon::prelude::*;
+
 use super::idx::Images;
 
 /// Encodes images `indices` of `images` into `out` (`[batch][ny][nx]` real amplitudes).
@@ -29,25 +31,32 @@ pub fn encode_batch(
     let amp = intensity.sqrt() / 255.0;
     let (ox, oy) = ((nx - size) / 2, (ny - size) / 2);
     let (r, c) = (images.rows, images.cols);
-    out.fill(0.0);
-    for (b, &idx) in indices.iter().enumerate() {
-        let img = images.image(idx);
-        let dst = &mut out[b * nx * ny..(b + 1) * nx * ny];
-        for y in 0..size {
-            // Pixel centres map onto each other: source coordinate of destination pixel centre.
-            let sy = ((y as f64 + 0.5) * r as f64 / size as f64 - 0.5).clamp(0.0, (r - 1) as f64);
-            let (y0, fy) = (sy.floor() as usize, sy - sy.floor());
-            let y1 = (y0 + 1).min(r - 1);
-            for x in 0..size {
-                let sx =
-                    ((x as f64 + 0.5) * c as f64 / size as f64 - 0.5).clamp(0.0, (c - 1) as f64);
-                let (x0, fx) = (sx.floor() as usize, sx - sx.floor());
-                let x1 = (x0 + 1).min(c - 1);
-                let p = |yy: usize, xx: usize| img[yy * c + xx] as f64;
-                let v = (1.0 - fy) * ((1.0 - fx) * p(y0, x0) + fx * p(y0, x1))
-                    + fy * ((1.0 - fx) * p(y1, x0) + fx * p(y1, x1));
-                dst[(oy + y) * nx + ox + x] = (v * amp) as f32;
+    // Bilinear taps of each destination pixel centre along one axis: source coordinate
+    // `(i + ½)·src/size − ½`, clamped to the image; `(lower, upper, weight of upper)`.
+    let taps = |src: usize| -> Vec<(usize, usize, f64)> {
+        (0..size)
+            .map(|i| {
+                let s = ((i as f64 + 0.5) * src as f64 / size as f64 - 0.5)
+                    .clamp(0.0, (src - 1) as f64);
+                let i0 = s.floor() as usize;
+                (i0, (i0 + 1).min(src - 1), s - s.floor())
+            })
+            .collect()
+    };
+    let (ty, tx) = (taps(r), taps(c));
+    out.par_chunks_mut(nx * ny)
+        .zip(indices.par_iter())
+        .for_each(|(dst, &idx)| {
+            dst.fill(0.0);
+            let img = images.image(idx);
+            let p = |yy: usize, xx: usize| img[yy * c + xx] as f64;
+            for (y, &(y0, y1, fy)) in ty.iter().enumerate() {
+                let row = &mut dst[(oy + y) * nx + ox..(oy + y) * nx + ox + size];
+                for (v, &(x0, x1, fx)) in row.iter_mut().zip(&tx) {
+                    let a = (1.0 - fy) * ((1.0 - fx) * p(y0, x0) + fx * p(y0, x1))
+                        + fy * ((1.0 - fx) * p(y1, x0) + fx * p(y1, x1));
+                    *v = (a * amp) as f32;
+                }
             }
-        }
-    }
+        });
 }
