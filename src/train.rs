@@ -103,11 +103,14 @@ impl Backend for CpuBackend {
     }
 }
 
-/// Bytes the buffers of a training step of `cfg` need, by formula (8 bytes a complex sample), plus
-/// parameters, gradients and Adam moments; for
-/// dense networks every activation (twice: pump and probe) and the weights, gradients and
-/// moments. Field networks: the field, the probe, one saved field per plan slot, and the shared
-/// free-space scratch (`batch·ny·px` + `batch·px·py` samples, six fields at 2× padding).
+/// Bytes the buffers of a training step of `cfg` need on the CPU, by formula (8 bytes a complex
+/// sample), plus parameters, gradients and Adam moments. Dense networks: every activation (twice:
+/// pump and probe) and the weights, gradients and moments. Field networks: the field, the probe,
+/// the saved fields the gradient mode keeps (the optical gradient keeps each absorber's
+/// transmission, one `f32` per sample, instead of the field entering it), and the free-space
+/// working buffers of each chunk of the batch (four chunks per thread, each with its own): the
+/// `ny` padded rows twice (`2·ny·lx`), a group of eight padded columns twice (`16·ly`) and the
+/// FFT scratch, at the transform lengths `lx × ly` the step runs.
 pub fn training_memory(cfg: &Config) -> Result<u64> {
     let b = cfg.train.batch as u64;
     if cfg.is_dense() {
@@ -119,15 +122,35 @@ pub fn training_memory(cfg: &Config) -> Result<u64> {
         return Ok(4u64.saturating_mul(4 * w + 2 * b.saturating_mul(acts)));
     }
     let plan = crate::plan::Plan::new(cfg)?;
-    let (nx, ny) = (cfg.optics.nx as u64, cfg.optics.ny as u64);
-    let f = 8u64.saturating_mul(b).saturating_mul(nx * ny);
+    let (nx, ny) = (cfg.optics.nx, cfg.optics.ny);
+    let n = (nx * ny) as u64;
+    let f = 8u64.saturating_mul(b).saturating_mul(n);
     let params: u64 = plan.params.iter().map(|p| p.len() as u64).sum();
-    let (px, py) = (
-        crate::grid::padded_len(cfg.optics.nx, cfg.optics.padding) as u64,
-        crate::grid::padded_len(cfg.optics.ny, cfg.optics.padding) as u64,
-    );
-    let scratch = 8u64.saturating_mul(b).saturating_mul(ny * px + px * py);
-    Ok(f.saturating_mul(2 + plan.slots as u64)
+    let optical = cfg.train.gradient == crate::model::GradientMode::Optical;
+    let absorber_saves = plan
+        .pump
+        .iter()
+        .filter(|s| matches!(s.op, crate::plan::Op::Absorber { .. }) && s.save.is_some())
+        .count();
+    let (slots, kept_t) = if optical {
+        (plan.slots - absorber_saves, plan.absorbers.len())
+    } else {
+        (plan.slots, 0)
+    };
+    let scratch = if plan.propagators.is_empty() {
+        0
+    } else {
+        let (qx, qy) = (
+            crate::grid::padded_len(nx, cfg.optics.padding),
+            crate::grid::padded_len(ny, cfg.optics.padding),
+        );
+        let (lx, ly) = crate::optics::transform_size(nx, ny, qx, qy, crate::optics::FftSizes::Auto);
+        let per_chunk = 2 * ny * lx + 16 * ly + lx.max(ly);
+        let chunks = (4 * rayon::current_num_threads().max(1)).min(cfg.train.batch.max(1));
+        8u64.saturating_mul((per_chunk * chunks) as u64)
+    };
+    Ok(f.saturating_mul(2 + slots as u64)
+        .saturating_add(4u64.saturating_mul(b).saturating_mul(n) * kept_t as u64)
         .saturating_add(scratch)
         .saturating_add(16 * params))
 }
@@ -694,4 +717,39 @@ fn field_pictures(cfg: &Config, backend: &mut dyn Backend, test: &Split, out: &P
     )?;
 
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The field-network formula, term by term, on the issue-6 comparison network (five phase
+    /// layers, four thin absorbers, 50×50 field, 2× padding, batch 64).
+    #[test]
+    fn training_memory_counts_what_the_cpu_executor_keeps() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/d2nn-50.toml");
+        let optical = Config::from_file(&path).unwrap();
+        let exact = optical.set("train.gradient", "exact").unwrap();
+        let (b, n) = (64u64, 2500u64);
+        // The exact gradient saves the field entering each of the 4 absorbers (8 bytes a
+        // sample); the optical one keeps its transmission instead (4 bytes a sample).
+        let diff = training_memory(&exact).unwrap() - training_memory(&optical).unwrap();
+        assert_eq!(diff, 4 * b * n * (8 - 4));
+        // Half the batch halves every per-sample term; the parameters (5 SLMs of 2,500 phases,
+        // 16 bytes each with gradient and Adam moments) do not change, and the free-space
+        // scratch is one set of 128-point buffers per chunk (4 chunks per thread, at most one
+        // per image).
+        let half = optical.set("train.batch", "32").unwrap();
+        let params = 16 * 5 * n;
+        let (lx, ly) = (128u64, 128u64);
+        let scratch = |batch: usize| {
+            let chunks = (4 * rayon::current_num_threads()).min(batch) as u64;
+            8 * chunks * (2 * 50 * lx + 16 * ly + lx.max(ly))
+        };
+        let per_sample = |m: u64, batch: usize| m - params - scratch(batch);
+        assert_eq!(
+            per_sample(training_memory(&optical).unwrap(), 64),
+            2 * per_sample(training_memory(&half).unwrap(), 32)
+        );
+    }
 }
