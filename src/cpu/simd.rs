@@ -137,14 +137,8 @@ pub(crate) fn gather_f32(
     oy: usize,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if g == 8
-        && k0 + 8 <= px
-        && rows.len() >= ny * px
-        && oy + ny <= py
-        && cols.len() >= 8 * py
-        && std::arch::is_x86_feature_detected!("avx")
-    {
-        // SAFETY: AVX was detected; the bounds the function relies on were checked above.
+    if avx_block_fits(rows.len(), px, ny, k0, g, cols.len(), py, oy) {
+        // SAFETY: `avx_block_fits` detected AVX and checked every bound `transpose_avx` relies on.
         unsafe {
             transpose_avx(
                 rows.as_ptr().add(k0),
@@ -175,14 +169,8 @@ pub(crate) fn scatter_f32(
     g: usize,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if g == 8
-        && k0 + 8 <= px
-        && rows.len() >= ny * px
-        && oy + ny <= py
-        && cols.len() >= 8 * py
-        && std::arch::is_x86_feature_detected!("avx")
-    {
-        // SAFETY: as in `gather_f32`.
+    if avx_block_fits(rows.len(), px, ny, k0, g, cols.len(), py, oy) {
+        // SAFETY: as in `gather_f32` (the same block, the other way round).
         unsafe {
             transpose_avx(
                 cols.as_ptr().add(oy),
@@ -197,6 +185,30 @@ pub(crate) fn scatter_f32(
         return;
     }
     scatter_scalar(cols, py, oy, ny, rows, px, k0, g)
+}
+
+/// Whether the register-transpose path may move the `ny × g` block between `[ny][px]` rows (of
+/// `rows_len` samples) and `g` lines of `py` samples at offset `oy` (of `cols_len` samples):
+/// AVX is present, the group is a full 8 columns, and every index lies inside both slices.
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn avx_block_fits(
+    rows_len: usize,
+    px: usize,
+    ny: usize,
+    k0: usize,
+    g: usize,
+    cols_len: usize,
+    py: usize,
+    oy: usize,
+) -> bool {
+    g == 8
+        && k0 + 8 <= px
+        && rows_len >= ny * px
+        && oy + ny <= py
+        && cols_len >= 8 * py
+        && std::arch::is_x86_feature_detected!("avx")
 }
 
 /// Copies an `ny × 8` block, `dst[y·dy + j·dj] = src[y·sy + j·sj]` for `y < ny`, `j < 8`, where

@@ -175,25 +175,34 @@ pub enum FftSizes {
 /// power of two 1.1–2.2× (weight 2; 200 points 444 ns), the rest 2.7–4.7× (weight 4; 100 points
 /// 371 ns, 128 points 135 ns).
 fn fft_cost(n: usize) -> f64 {
-    let mut odd = n;
-    while odd % 2 == 0 && odd > 0 {
-        odd /= 2;
-    }
-    let twos = n / odd.max(1);
-    let mut m = odd;
-    while m % 3 == 0 && m > 0 {
-        m /= 3;
-    }
     let weight = if n.is_power_of_two() {
         1.0
-    } else if twos >= 8 && m == 1 {
+    } else if two_three_smooth(n) {
         1.15
-    } else if twos >= 8 {
+    } else if twos(n) >= 8 {
         2.0
     } else {
         4.0
     };
     weight * n as f64 * (n.max(2) as f64).log2()
+}
+
+/// The largest power of two dividing `n` (1 for `n = 0`).
+fn twos(n: usize) -> usize {
+    if n == 0 {
+        1
+    } else {
+        1 << n.trailing_zeros()
+    }
+}
+
+/// Whether `n = 2^a·3^b` with `2^a ≥ 8`: the lengths rustfft runs almost as fast as powers of two.
+fn two_three_smooth(n: usize) -> bool {
+    let mut m = n / twos(n);
+    while m % 3 == 0 && m > 0 {
+        m /= 3;
+    }
+    twos(n) >= 8 && m == 1
 }
 
 /// FFT lengths `(lx, ly)` for a free-space step of an `nx × ny` field padded to `px × py`.
@@ -215,20 +224,8 @@ pub fn transform_size(
 ) -> (usize, usize) {
     let pow2 = |n: usize| (2 * n).saturating_sub(1).max(2).next_power_of_two();
     // The smallest 2^a·3^b (2^a ≥ 8) that holds the kernel, when below the power of two.
-    let smooth = |n: usize| {
-        let need = (2 * n).saturating_sub(1).max(2);
-        (need..pow2(n)).find(|&l| {
-            let mut m = l;
-            while m % 2 == 0 {
-                m /= 2;
-            }
-            let twos = l / m;
-            while m % 3 == 0 {
-                m /= 3;
-            }
-            twos >= 8 && m == 1
-        })
-    };
+    let smooth =
+        |n: usize| ((2 * n).saturating_sub(1).max(2)..pow2(n)).find(|&l| two_three_smooth(l));
     let cands = |n: usize, p: usize| -> Vec<usize> {
         match sizes {
             FftSizes::Padded => vec![p],
