@@ -737,11 +737,11 @@ mod tests {
         assert_eq!(diff, 4 * b * n * (8 - 4));
         // Half the batch halves every per-sample term; the parameters (5 SLMs of 2,500 phases,
         // 16 bytes each with gradient and Adam moments) do not change, and the free-space
-        // scratch is one set of 128-point buffers per chunk (4 chunks per thread, at most one
-        // per image).
+        // scratch is one set of 108-point buffers (each line two 54-point halves) per chunk (4
+        // chunks per thread, at most one per image).
         let half = optical.set("train.batch", "32").unwrap();
         let params = 16 * 5 * n;
-        let (lx, ly) = (128u64, 128u64);
+        let (lx, ly) = (108u64, 108u64);
         let scratch = |batch: usize| {
             let chunks = (4 * rayon::current_num_threads()).min(batch) as u64;
             8 * chunks * (2 * 50 * lx + 16 * ly + lx.max(ly))

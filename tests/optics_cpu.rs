@@ -5,7 +5,9 @@ use common::*;
 use num_complex::Complex;
 use wavetrain::cpu::{self, Lens2f, Propagator};
 use wavetrain::optics::lens::thin_lens_phase;
-use wavetrain::optics::{transfer_function, transform_size, Absorber, AbsorberModel, FftSizes};
+use wavetrain::optics::{
+    transfer_function, transform_axes, transform_size, Absorber, AbsorberModel, AxisFft, FftSizes,
+};
 use wavetrain::Grid;
 
 const LAMBDA: f64 = 780e-9;
@@ -476,8 +478,20 @@ fn textbook_propagation(
 #[test]
 fn transform_sizes_follow_the_cost_rule() {
     use FftSizes::*;
-    // 100-point transforms (factors of 5) give way to 128-point ones; 2·50 − 1 = 99 ≤ 128.
-    assert_eq!(transform_size(50, 50, 100, 100, Auto), (128, 128));
+    // 100-point transforms (factors of 5) give way to 108-point ones (2·50 − 1 = 99 ≤ 108) run
+    // as two of rustfft's 54-point kernels each: fewer spectrum columns than 128.
+    assert_eq!(
+        transform_axes(50, 50, 100, 100, Auto),
+        (AxisFft::halves(108), AxisFft::halves(108))
+    );
+    // Halving a power of two saves nothing that pays for its twiddles.
+    assert_eq!(
+        transform_axes(64, 64, 128, 128, Auto),
+        (AxisFft::whole(128), AxisFft::whole(128))
+    );
+    // Only fast half lengths are candidates: 80 = 2·40 is not halved (40 points cost as much
+    // as 64).
+    assert!(!transform_axes(40, 40, 80, 80, Auto).0.halves);
     // 200 points (8·25) cost more than 216 = 8·27 (measured 444 and 336 ns), which still holds
     // 2·100 − 1 = 199 offsets and is cheaper than 256.
     assert_eq!(transform_size(100, 100, 200, 200, Auto), (216, 216));
@@ -490,14 +504,31 @@ fn transform_sizes_follow_the_cost_rule() {
     assert_eq!(transform_size(72, 72, 144, 144, Auto), (144, 144));
     assert_eq!(transform_size(64, 64, 128, 128, Auto), (128, 128));
     assert_eq!(transform_size(500, 250, 1000, 500, Auto), (1024, 512));
-    // A large padding shrinks to the power of two that still holds the kernel.
-    assert_eq!(transform_size(50, 50, 200, 200, Auto), (128, 128));
+    // A large padding shrinks to the cheapest length that still holds the kernel.
+    assert_eq!(transform_size(50, 50, 200, 200, Auto), (108, 108));
+    assert_eq!(transform_size(60, 60, 240, 240, Auto), (128, 128));
     // The GPU takes a power of two always; the reference takes the padded grid always.
     assert_eq!(transform_size(48, 64, 96, 128, PowerOfTwo), (128, 128));
     assert_eq!(transform_size(50, 50, 100, 100, Padded), (100, 100));
     // A small padding whose power of two would be far larger keeps its own length.
     assert_eq!(transform_size(50, 50, 56, 56, Auto), (56, 56));
     assert_eq!(transform_size(50, 50, 60, 60, PowerOfTwo), (128, 128));
+    let (x, y) = transform_axes(50, 50, 100, 100, PowerOfTwo);
+    assert!(!x.halves && !y.halves, "the GPU never halves");
+    // Exact axes are taken as given, and refused when they cannot hold the field.
+    let exact = Exact(AxisFft::halves(100), AxisFft::whole(99));
+    assert_eq!(
+        transform_axes(50, 50, 100, 100, exact),
+        (AxisFft::halves(100), AxisFft::whole(99))
+    );
+    for bad in [
+        Exact(AxisFft::whole(98), AxisFft::whole(128)),
+        Exact(AxisFft::halves(99), AxisFft::whole(128)),
+        Exact(AxisFft::halves(98), AxisFft::whole(128)),
+    ] {
+        let r = std::panic::catch_unwind(|| transform_axes(50, 50, 100, 100, bad));
+        assert!(r.is_err(), "{bad:?} accepted");
+    }
 }
 
 #[test]
@@ -527,7 +558,24 @@ fn transform_grid_applies_the_padded_grids_operator() {
         assert_eq!(reference.transform(), reference.padded());
         reference.apply(&mut want);
         reference.apply_adjoint(&mut want_adj);
-        for sizes in [FftSizes::Auto, FftSizes::PowerOfTwo] {
+        // Every axis whole and in halves: at the padded length when it is even and holds the
+        // halves, and at the smallest even length ≥ 2n (light and zeros in each half).
+        let axes = |n: usize, p: usize| {
+            let mut a = vec![AxisFft::halves(2 * n + 2)];
+            if p % 2 == 0 && p >= 2 * n {
+                a.push(AxisFft::halves(p));
+            }
+            a.push(AxisFft::whole(2 * n - 1));
+            a
+        };
+        let (qx, qy) = reference.padded();
+        let mut all = vec![FftSizes::Auto, FftSizes::PowerOfTwo];
+        for x in axes(nx, qx) {
+            for y in axes(ny, qy) {
+                all.push(FftSizes::Exact(x, y));
+            }
+        }
+        for sizes in all {
             let mut p = Propagator::<f64>::with_sizes(&grid, LAMBDA, z, pad, bl, sizes);
             let what = format!("{nx}×{ny} pad {pad} on {:?} ({sizes:?})", p.transform());
             if sizes == FftSizes::PowerOfTwo {

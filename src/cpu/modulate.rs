@@ -12,6 +12,7 @@ use num_complex::Complex;
 use rayon::prelude::*;
 
 use super::fft::{split_len, MIN_ROWS_PER_TASK};
+use super::simd::mul_add;
 use crate::real::Real;
 
 /// `e^{iφ}` for each SLM pixel.
@@ -48,9 +49,7 @@ pub fn modulate<T: Real>(
             let y = i % ny;
             let mrow = &mask[(y / k) * sx..(y / k + 1) * sx];
             if k == 1 {
-                for (v, m) in row.iter_mut().zip(mrow) {
-                    *v = *v * m;
-                }
+                T::mul_elementwise(row, mrow, false);
             } else {
                 for (x, v) in row.iter_mut().enumerate() {
                     *v = *v * mrow[x / k];
@@ -107,9 +106,7 @@ pub fn mask_correlation_into<T: Real>(
                     let off = (img * ny + y) * nx;
                     let (vr, br) = (&v[off..off + nx], &b[off..off + nx]);
                     if k == 1 {
-                        for (o, (bx, vx)) in orow.iter_mut().zip(br.iter().zip(vr)) {
-                            *o = *o + bx * vx;
-                        }
+                        mul_add(orow, br, vr, false);
                     } else {
                         for x in 0..nx {
                             orow[x / k] = orow[x / k] + br[x] * vr[x];

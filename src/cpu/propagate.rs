@@ -23,9 +23,11 @@ use rayon::prelude::*;
 use rustfft::FftPlanner;
 
 use super::fft::{split_len, PerThread, Plan1d, ScratchPool, MIN_ROWS_PER_TASK};
+use super::simd::{mul_add, mul_to};
 use crate::grid::{padded_len, Grid};
 use crate::optics::{
-    sampling_report, transfer_function, transfer_on_grid, transform_size, FftSizes, SamplingReport,
+    sampling_report, transfer_function, transfer_on_grid, transform_axes, AxisFft, FftSizes,
+    SamplingReport,
 };
 use crate::real::{c_of, Real};
 
@@ -35,13 +37,18 @@ pub struct Propagator<T: Real> {
     ny: usize,
     /// Padded grid (the physics).
     padded: (usize, usize),
-    /// Transform lengths (`px × py` is the grid the FFTs run on).
+    /// Transform lengths (`px × py` is the grid the operator is computed on).
     px: usize,
     py: usize,
+    /// Where the light sits in a transform line (0 for an axis in halves).
     ox: usize,
     oy: usize,
+    /// The twiddles of an axis run in halves ([`AxisFft`]).
+    hx: Option<Halves<T>>,
+    hy: Option<Halves<T>>,
     /// Transfer function on the transform grid, transposed to `[kx][ky]` and scaled by
-    /// `1/(px·py)`; shared by [`share`](Propagator::share)d copies.
+    /// `1/(px·py)`, each axis in the order its transforms leave the spectrum (in halves: the even
+    /// frequencies, then the odd ones); shared by [`share`](Propagator::share)d copies.
     h_t: Arc<[Complex<T>]>,
     rows: Plan1d<T>,
     cols: Plan1d<T>,
@@ -49,6 +56,92 @@ pub struct Propagator<T: Real> {
     images: PerThread<ImageWork<T>>,
     scratch: PropScratch<T>,
     report: SamplingReport,
+}
+
+/// The twiddles of an axis transformed in halves: `tw[j] = e^{−2πi·j/len}` for the `n` samples
+/// of light, and the half length `m`.
+#[derive(Clone)]
+struct Halves<T> {
+    m: usize,
+    tw: Arc<[Complex<T>]>,
+}
+
+impl<T: Real> Halves<T> {
+    fn new(a: AxisFft, n: usize) -> Option<Self> {
+        a.halves.then(|| Halves {
+            m: a.len / 2,
+            tw: (0..n)
+                .map(|j| {
+                    let phi = -2.0 * std::f64::consts::PI * j as f64 / a.len as f64;
+                    c_of(Complex::from_polar(1.0, phi))
+                })
+                .collect(),
+        })
+    }
+}
+
+/// Writes the `n` samples of light `x` into a transform line: at `o` or, in halves, at 0 and,
+/// times the twiddles, at `m`. The rest of the line is not touched.
+#[inline(always)]
+fn load_light<T: Real>(
+    line: &mut [Complex<T>],
+    x: &[Complex<T>],
+    o: usize,
+    halves: Option<&Halves<T>>,
+) {
+    match halves {
+        None => line[o..o + x.len()].copy_from_slice(x),
+        Some(h) => {
+            let (even, odd) = line.split_at_mut(h.m);
+            even[..x.len()].copy_from_slice(x);
+            mul_to(&mut odd[..x.len()], x, &h.tw);
+        }
+    }
+}
+
+/// Makes the light of a line [`load_light`] wrote (at 0) and the even half holds into both
+/// halves: `line[m + j] = line[j]·tw[j]`.
+#[inline(always)]
+fn split_light<T: Real>(line: &mut [Complex<T>], n: usize, h: &Halves<T>) {
+    let (even, odd) = line.split_at_mut(h.m);
+    mul_to(&mut odd[..n], &even[..n], &h.tw);
+}
+
+/// The `n` samples of light of an inverse-transformed line: `line[o..o + n]` or, in halves,
+/// `line[j] + line[m + j]·conj(tw[j])`.
+#[inline(always)]
+fn store_light<T: Real>(
+    line: &[Complex<T>],
+    out: &mut [Complex<T>],
+    o: usize,
+    halves: Option<&Halves<T>>,
+) {
+    match halves {
+        None => out.copy_from_slice(&line[o..o + out.len()]),
+        Some(h) => {
+            let (even, odd) = line.split_at(h.m);
+            out.copy_from_slice(&even[..out.len()]);
+            mul_add(out, odd, &h.tw, true);
+        }
+    }
+}
+
+/// [`store_light`] of a halved line into its own first `n` samples.
+#[inline(always)]
+fn join_light<T: Real>(line: &mut [Complex<T>], n: usize, h: &Halves<T>) {
+    let (even, odd) = line.split_at_mut(h.m);
+    mul_add(&mut even[..n], odd, &h.tw, true);
+}
+
+/// The spectrum index a transform line leaves at position `i`: `i` itself, or, in halves,
+/// the even frequencies `2i` first and the odd ones `2(i − m) + 1` after them.
+fn freq_at(i: usize, a: AxisFft) -> usize {
+    let m = a.len / 2;
+    match (a.halves, i < m) {
+        (false, _) => i,
+        (true, true) => 2 * i,
+        (true, false) => 2 * (i - m) + 1,
+    }
 }
 
 /// Working buffers of a free-space step (row-padded spectra and padded columns), which several
@@ -75,8 +168,9 @@ impl<T: Real> PropScratch<T> {
 /// and `cols_in` is written once for `layout` and kept: each step writes only the light and
 /// transforms out of place, so nothing is cleared per step.
 pub(crate) struct ImageWork<T> {
-    /// `(nx, ny, px, py)` the buffers are laid out (and padded) for.
-    layout: (usize, usize, usize, usize),
+    /// `(nx, ny, px, py, ox, oy, mx, my)` the buffers are laid out (and padded) for (`m` is the
+    /// half length of an axis in halves, else 0).
+    layout: [usize; 8],
     /// Padded rows that hold light, `[ny][px]`.
     rows_in: Vec<Complex<T>>,
     /// Their spectra, later the inverse row transforms, `[ny][px]`.
@@ -92,7 +186,7 @@ pub(crate) struct ImageWork<T> {
 impl<T> Default for ImageWork<T> {
     fn default() -> Self {
         ImageWork {
-            layout: (0, 0, 0, 0),
+            layout: [0; 8],
             rows_in: Vec::new(),
             rows: Vec::new(),
             cols_in: Vec::new(),
@@ -105,7 +199,8 @@ impl<T> Default for ImageWork<T> {
 impl<T: Real> ImageWork<T> {
     /// Lays the buffers out for `p` (zeroing them) unless they already are.
     fn ready(&mut self, p: &Propagator<T>) {
-        let layout = (p.nx, p.ny, p.px, p.py);
+        let m = |h: &Option<Halves<T>>| h.as_ref().map_or(0, |h| h.m);
+        let layout = [p.nx, p.ny, p.px, p.py, p.ox, p.oy, m(&p.hx), m(&p.hy)];
         if self.layout == layout {
             return;
         }
@@ -153,16 +248,20 @@ impl<T: Real> Propagator<T> {
     ) -> Self {
         let (nx, ny) = (grid.nx, grid.ny);
         let (qx, qy) = (padded_len(nx, pad), padded_len(ny, pad));
-        let (px, py) = transform_size(nx, ny, qx, qy, sizes);
+        let (ax, ay) = transform_axes(nx, ny, qx, qy, sizes);
+        let (px, py) = (ax.len, ay.len);
         let h = transfer_function(qx, qy, grid.dx, wavelength, distance, band_limit);
         let h = transfer_on_grid(&h, nx, ny, qx, qy, px, py);
         let scale = 1.0 / (px * py) as f64;
         let mut h_t = vec![Complex::new(T::zero(), T::zero()); px * py];
-        for ky in 0..py {
-            for kx in 0..px {
-                h_t[kx * py + ky] = c_of(h[ky * px + kx] * scale);
+        for j in 0..py {
+            let ky = freq_at(j, ay);
+            for i in 0..px {
+                h_t[i * py + j] = c_of(h[ky * px + freq_at(i, ax)] * scale);
             }
         }
+        // Light sits mid-line (as on the padded grid) or, in halves, at the start.
+        let at = |a: AxisFft, n: usize| if a.halves { 0 } else { (a.len - n) / 2 };
         let mut planner = FftPlanner::new();
         Propagator {
             nx,
@@ -170,11 +269,13 @@ impl<T: Real> Propagator<T> {
             padded: (qx, qy),
             px,
             py,
-            ox: (px - nx) / 2,
-            oy: (py - ny) / 2,
+            ox: at(ax, nx),
+            oy: at(ay, ny),
+            hx: Halves::new(ax, nx),
+            hy: Halves::new(ay, ny),
             h_t: h_t.into(),
-            rows: Plan1d::new(&mut planner, px),
-            cols: Plan1d::new(&mut planner, py),
+            rows: Plan1d::new(&mut planner, ax.run_len()),
+            cols: Plan1d::new(&mut planner, ay.run_len()),
             pool: ScratchPool::new(),
             images: PerThread::new(),
             scratch: PropScratch::new(),
@@ -193,6 +294,8 @@ impl<T: Real> Propagator<T> {
             py: self.py,
             ox: self.ox,
             oy: self.oy,
+            hx: self.hx.clone(),
+            hy: self.hy.clone(),
             h_t: Arc::clone(&self.h_t),
             rows: self.rows.clone(),
             cols: self.cols.clone(),
@@ -290,6 +393,7 @@ impl<T: Real> Propagator<T> {
         let a = &mut scratch.a[..batch * ny * px];
         let b = &mut scratch.b[..batch * px * py];
         let (pool, rows, cols, h_t) = (&self.pool, &self.rows, &self.cols, &self.h_t);
+        let (hx, hy) = (self.hx.as_ref(), self.hy.as_ref());
         let (sr, sc) = (rows.scratch_len(), cols.scratch_len());
 
         // Each task takes G rows (or columns) and hands them to rustfft in one call.
@@ -302,9 +406,8 @@ impl<T: Real> Propagator<T> {
             .with_min_len(min)
             .for_each(|(ag, dg)| {
                 for (ar, dr) in ag.chunks_mut(px).zip(dg.chunks(nx)) {
-                    ar[..ox].fill(zero);
-                    ar[ox..ox + nx].copy_from_slice(dr);
-                    ar[ox + nx..].fill(zero);
+                    ar.fill(zero);
+                    load_light(ar, dr, ox, hx);
                 }
                 pool.with(sr, |s| rows.fwd.process_with_scratch(ag, s));
             });
@@ -318,11 +421,13 @@ impl<T: Real> Propagator<T> {
                 for (j, col) in cg.chunks_mut(py).enumerate() {
                     let i = gi * G + j;
                     let (img, kx) = (i / px, i % px);
-                    col[..oy].fill(zero);
-                    col[oy + ny..].fill(zero);
+                    col.fill(zero);
                     let src = &a_ro[img * ny * px..(img + 1) * ny * px];
                     for y in 0..ny {
                         col[oy + y] = src[y * px + kx];
+                    }
+                    if let Some(h) = hy {
+                        split_light(col, ny, h);
                     }
                 }
                 pool.with(sc, |s| {
@@ -333,6 +438,11 @@ impl<T: Real> Propagator<T> {
                     }
                     cols.inv.process_with_scratch(cg, s);
                 });
+                if let Some(h) = hy {
+                    for col in cg.chunks_mut(py) {
+                        join_light(col, ny, h);
+                    }
+                }
             });
 
         // 3. Gather the rows that survive the crop, inverse-FFT them, crop in x.
@@ -352,7 +462,7 @@ impl<T: Real> Propagator<T> {
                 }
                 pool.with(sr, |s| rows.inv.process_with_scratch(ag, s));
                 for (ar, dr) in ag.chunks(px).zip(dg.chunks_mut(nx)) {
-                    dr.copy_from_slice(&ar[ox..ox + nx]);
+                    store_light(ar, dr, ox, hx);
                 }
             });
     }
@@ -374,8 +484,9 @@ fn image<T: Real>(p: &Propagator<T>, img: &mut [Complex<T>], conj: bool, w: &mut
     let fs = &mut w.fs[..];
 
     // 1. Rows that hold light: FFT out of the padded rows.
+    let (hx, hy) = (p.hx.as_ref(), p.hy.as_ref());
     for (r, d) in w.rows_in.chunks_mut(px).zip(img.chunks(nx)) {
-        r[ox..ox + nx].copy_from_slice(d);
+        load_light(r, d, ox, hx);
     }
     p.rows
         .fwd
@@ -387,19 +498,29 @@ fn image<T: Real>(p: &Propagator<T>, img: &mut [Complex<T>], conj: bool, w: &mut
         let g = LINES.min(px - k0);
         let (cols_in, cols) = (&mut w.cols_in[..g * py], &mut w.cols[..g * py]);
         T::gather_columns(&w.rows, px, ny, k0, g, cols_in, py, oy);
+        if let Some(h) = hy {
+            for c in cols_in.chunks_mut(py) {
+                split_light(c, ny, h);
+            }
+        }
         p.cols.fwd.process_immutable_with_scratch(cols_in, cols, fs);
         for (j, c) in cols.chunks_mut(py).enumerate() {
             let h = &p.h_t[(k0 + j) * py..(k0 + j + 1) * py];
             T::mul_elementwise(c, h, conj);
         }
         p.cols.inv.process_with_scratch(cols, fs);
+        if let Some(h) = hy {
+            for c in cols.chunks_mut(py) {
+                join_light(c, ny, h);
+            }
+        }
         T::scatter_columns(cols, py, oy, ny, &mut w.rows, px, k0, g);
     }
 
     // 3. Rows that survive the crop: inverse FFT, crop in x.
     p.rows.inv.process_with_scratch(&mut w.rows, fs);
     for (r, d) in w.rows.chunks(px).zip(img.chunks_mut(nx)) {
-        d.copy_from_slice(&r[ox..ox + nx]);
+        store_light(r, d, ox, hx);
     }
 }
 

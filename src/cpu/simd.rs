@@ -50,26 +50,142 @@ pub(crate) fn mul_f32(v: &mut [Complex<f32>], h: &[Complex<f32>], conj: bool) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn mul_f32_avx2(v: &mut [Complex<f32>], h: &[Complex<f32>], conj: bool) {
-    use std::arch::x86_64::*;
     let n = v.len().min(h.len());
-    let quads = n / 4;
     let vp = v.as_mut_ptr() as *mut f32;
-    let hp = h.as_ptr() as *const f32;
+    // SAFETY: both slices hold `n` samples; the output may alias the first input (each
+    // iteration loads before it stores); AVX2 and FMA are the caller's promise.
+    unsafe { products_avx2(vp, vp, h.as_ptr() as *const f32, None, n / 4, conj) };
+    mul_scalar(&mut v[n / 4 * 4..n], &h[n / 4 * 4..n], conj);
+}
+
+/// The AVX2 loop of the complex products: for `q < quads`,
+/// `out[q] = acc[q] + a[q]·b[q]` (`acc` absent: `a[q]·b[q]`), four samples (8 floats) a step,
+/// `conj` conjugating `b`.
+///
+/// # Safety
+/// `out`, `a`, `b` (and `acc`) must point to `8·quads` floats each; `out` may equal `a` or
+/// `acc` but must not otherwise overlap them; the processor must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn products_avx2(
+    out: *mut f32,
+    a: *const f32,
+    b: *const f32,
+    acc: Option<*const f32>,
+    quads: usize,
+    conj: bool,
+) {
+    use std::arch::x86_64::*;
     let sign = _mm256_set1_ps(if conj { -1.0 } else { 1.0 });
     for q in 0..quads {
-        // SAFETY: `q < n/4`, so the eight floats at `8q` lie inside both slices (a
+        // SAFETY: `q < quads`, so the eight floats at `8q` lie inside every buffer (a
         // `Complex<f32>` is two `f32`s, `#[repr(C)]`); unaligned loads and stores.
         unsafe {
-            let a = _mm256_loadu_ps(vp.add(8 * q));
-            let b = _mm256_loadu_ps(hp.add(8 * q));
-            let br = _mm256_moveldup_ps(b);
-            let bi = _mm256_mul_ps(_mm256_movehdup_ps(b), sign);
-            let swapped = _mm256_permute_ps::<0b1011_0001>(a);
-            let r = _mm256_fmaddsub_ps(a, br, _mm256_mul_ps(swapped, bi));
-            _mm256_storeu_ps(vp.add(8 * q), r);
+            let x = _mm256_loadu_ps(a.add(8 * q));
+            let y = _mm256_loadu_ps(b.add(8 * q));
+            let yr = _mm256_moveldup_ps(y);
+            let yi = _mm256_mul_ps(_mm256_movehdup_ps(y), sign);
+            let swapped = _mm256_permute_ps::<0b1011_0001>(x);
+            let mut r = _mm256_fmaddsub_ps(x, yr, _mm256_mul_ps(swapped, yi));
+            if let Some(c) = acc {
+                r = _mm256_add_ps(r, _mm256_loadu_ps(c.add(8 * q)));
+            }
+            _mm256_storeu_ps(out.add(8 * q), r);
         }
     }
-    mul_scalar(&mut v[4 * quads..n], &h[4 * quads..n], conj);
+}
+
+/// `dst[i] = a[i]·t[i]` for `i < dst.len()` (the twiddles of an axis in halves).
+///
+/// # Panics
+/// If `a` or `t` is shorter than `dst`.
+#[inline]
+pub(crate) fn mul_to<T: Real>(dst: &mut [Complex<T>], a: &[Complex<T>], t: &[Complex<T>]) {
+    let (a, t) = (&a[..dst.len()], &t[..dst.len()]);
+    #[cfg(target_arch = "x86_64")]
+    if let (Some(d), Some(a), Some(t)) = (as_f32_mut(dst), as_f32(a), as_f32(t)) {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            let n = d.len();
+            let dp = d.as_mut_ptr() as *mut f32;
+            // SAFETY: the three slices hold `n` samples and `dst` is exclusive; the features
+            // were detected just above.
+            unsafe { products_avx2(dp, a.as_ptr() as _, t.as_ptr() as _, None, n / 4, false) };
+            for ((d, a), t) in d[n / 4 * 4..]
+                .iter_mut()
+                .zip(&a[n / 4 * 4..])
+                .zip(&t[n / 4 * 4..])
+            {
+                *d = *a * *t;
+            }
+            return;
+        }
+    }
+    for ((d, a), t) in dst.iter_mut().zip(a).zip(t) {
+        *d = *a * *t;
+    }
+}
+
+/// `acc[i] += b[i]·t[i]` (`conj`: `b[i]·conj(t[i])`) for `i < acc.len()`: joining the halves of
+/// an axis, and the SLM correlations.
+///
+/// # Panics
+/// If `b` or `t` is shorter than `acc`.
+#[inline]
+pub(crate) fn mul_add<T: Real>(
+    acc: &mut [Complex<T>],
+    b: &[Complex<T>],
+    t: &[Complex<T>],
+    conj: bool,
+) {
+    let (b, t) = (&b[..acc.len()], &t[..acc.len()]);
+    let one = |c: &mut Complex<T>, b: &Complex<T>, t: &Complex<T>| {
+        *c = *c + *b * if conj { t.conj() } else { *t };
+    };
+    #[cfg(target_arch = "x86_64")]
+    if let (Some(c), Some(b32), Some(t32)) = (as_f32_mut(acc), as_f32(b), as_f32(t)) {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            let n = c.len();
+            let cp = c.as_mut_ptr() as *mut f32;
+            // SAFETY: the three slices hold `n` samples; the output is the accumulator itself,
+            // which each step loads before it stores; the features were detected just above.
+            unsafe {
+                products_avx2(
+                    cp,
+                    b32.as_ptr() as _,
+                    t32.as_ptr() as _,
+                    Some(cp),
+                    n / 4,
+                    conj,
+                )
+            };
+            let done = n / 4 * 4;
+            for ((c, b), t) in acc[done..].iter_mut().zip(&b[done..]).zip(&t[done..]) {
+                one(c, b, t);
+            }
+            return;
+        }
+    }
+    for ((c, b), t) in acc.iter_mut().zip(b).zip(t) {
+        one(c, b, t);
+    }
+}
+
+/// The slice as `Complex<f32>` when `T` is `f32`.
+fn as_f32<T: Real>(v: &[Complex<T>]) -> Option<&[Complex<f32>]> {
+    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>())
+        // SAFETY: `T` is `f32`, so the types are the same.
+        .then(|| unsafe { std::slice::from_raw_parts(v.as_ptr() as *const Complex<f32>, v.len()) })
+}
+
+/// [`as_f32`] for a mutable slice.
+fn as_f32_mut<T: Real>(v: &mut [Complex<T>]) -> Option<&mut [Complex<f32>]> {
+    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()).then(|| {
+        // SAFETY: `T` is `f32`, so the types are the same; the borrow is carried over.
+        unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut Complex<f32>, v.len()) }
+    })
 }
 
 /// `cols[j·py + oy + y] = rows[y·px + k0 + j]` for `j < g`, `y < ny`: columns `k0..k0 + g` of
@@ -324,6 +440,54 @@ fn exp1(x: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn twiddle_products_match_the_definition() {
+        // Lengths around the 4-sample steps (the AVX2 loop and its tail), in f32 and f64.
+        let z = |i: usize, s: f64| Complex::new((i as f64 * s).sin(), (i as f64 * 0.7 * s).cos());
+        for n in [0, 1, 3, 4, 5, 8, 50, 54] {
+            let a: Vec<Complex<f64>> = (0..n).map(|i| z(i, 1.3)).collect();
+            let t: Vec<Complex<f64>> = (0..n + 2).map(|i| z(i, 0.4)).collect();
+            let c0: Vec<Complex<f64>> = (0..n).map(|i| z(i, 2.1)).collect();
+            let f = |v: &[Complex<f64>]| -> Vec<Complex<f32>> {
+                v.iter()
+                    .map(|c| Complex::new(c.re as f32, c.im as f32))
+                    .collect()
+            };
+            let (a32, t32) = (f(&a), f(&t));
+            let mut prod = vec![Complex::new(0.0f32, 0.0); n];
+            mul_to(&mut prod, &a32, &t32);
+            let mut acc = f(&c0);
+            mul_add(&mut acc, &a32, &t32, true);
+            let mut acc64 = c0.clone();
+            mul_add(&mut acc64, &a, &t, true);
+            let mut plain = f(&c0);
+            mul_add(&mut plain, &a32, &t32, false);
+            for i in 0..n {
+                let (p, q) = (a[i] * t[i], c0[i] + a[i] * t[i].conj());
+                assert!((acc64[i] - q).norm() < 1e-15, "f64 n {n} i {i}");
+                let err = |x: Complex<f32>, y: Complex<f64>| {
+                    (Complex::new(x.re as f64, x.im as f64) - y).norm()
+                };
+                assert!(
+                    err(prod[i], p) < 1e-6,
+                    "mul_to n {n} i {i}: {} vs {p}",
+                    prod[i]
+                );
+                assert!(
+                    err(acc[i], q) < 1e-6,
+                    "mul_add conj n {n} i {i}: {} vs {q}",
+                    acc[i]
+                );
+                let r = c0[i] + p;
+                assert!(
+                    err(plain[i], r) < 1e-6,
+                    "mul_add n {n} i {i}: {} vs {r}",
+                    plain[i]
+                );
+            }
+        }
+    }
 
     #[test]
     fn column_gather_and_scatter_transpose_exactly() {

@@ -160,25 +160,74 @@ pub fn sampling_report(
 pub enum FftSizes {
     /// The padded grid itself (`padded_len`): the textbook method, used as the reference.
     Padded,
-    /// The cheaper of the padded grid and the smallest power of two that holds the same
-    /// operator (see [`transform_size`]); the CPU's choice.
+    /// Whatever the cost model finds cheapest among the padded grid, the smallest power of two
+    /// that holds the same operator and the smallest `2^a·3^b` between them, each whole or in
+    /// halves (see [`transform_axes`]); the CPU's choice.
     Auto,
     /// Powers of two only (the GPU FFT): the padded grid when it is one, else the smallest power
     /// of two that holds the same operator.
     PowerOfTwo,
+    /// These axes exactly (x, then y); for tests and experiments. Each length must be the padded
+    /// one or at least `2n − 1`, and an axis in halves needs an even length at least `2n`.
+    Exact(AxisFft, AxisFft),
+}
+
+/// How one axis of a free-space step is transformed.
+///
+/// With `halves`, a `len`-point transform whose input is zero past `m = len/2` (the light,
+/// `n ≤ m` samples, sits at the start of the line) runs as two `m`-point transforms: the even
+/// frequencies are `DFT_m(x)`, the odd ones `DFT_m(x·e^{−2πi·j/len})`; coming back, the first `n`
+/// samples are `IDFT_m(even) + e^{+2πi·j/len}·IDFT_m(odd)`. It is the same operator, and it lets
+/// a cheap `m` (rustfft's 54-point kernel, say) stand in for a dearer or longer `len`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AxisFft {
+    /// The transform length (the grid the operator is computed on).
+    pub len: usize,
+    /// Whether it runs as two half-length transforms.
+    pub halves: bool,
+}
+
+impl AxisFft {
+    /// A whole `len`-point transform.
+    pub fn whole(len: usize) -> Self {
+        AxisFft { len, halves: false }
+    }
+
+    /// A `len`-point transform run as two `len/2`-point ones.
+    pub fn halves(len: usize) -> Self {
+        AxisFft { len, halves: true }
+    }
+
+    /// The length of the transforms actually run.
+    pub fn run_len(&self) -> usize {
+        if self.halves {
+            self.len / 2
+        } else {
+            self.len
+        }
+    }
+
+    /// Whether this axis can carry `n` samples of light for the padded length `p`.
+    fn holds(&self, n: usize, p: usize) -> bool {
+        (self.len == p || self.len + 1 >= 2 * n)
+            && (!self.halves || self.len % 2 == 0 && self.len >= 2 * n)
+    }
 }
 
 /// Relative cost of a length-`n` rustfft transform: `n·log₂n` weighted by how well its factors
 /// suit the library. Measured with rustfft 6.4 (AVX, f32) on this project's 2-core Xeon, in units
-/// of a power of two's time per `n·log₂n`: lengths `2^a·3^b` with `2^a ≥ 8` took 1.1–1.2× (weight
-/// 1.15; e.g. 216 points 336 ns against 347 ns for 256), other lengths with at least 8 in their
-/// power of two 1.1–2.2× (weight 2; 200 points 444 ns), the rest 2.7–4.7× (weight 4; 100 points
-/// 371 ns, 128 points 135 ns).
+/// of a power of two's time per `n·log₂n`: lengths `2^a·3^b` with `2^a ≥ 8` took 1.1–1.3× (weight
+/// 1.15; e.g. 216 points 228 ns against 211 ns for 256), the library's hand-written AVX kernels of
+/// other lengths (36 and 54 points) 1.2–1.3× (weight 1.2; 54 points 41–50 ns, 64 points
+/// 42–48 ns), other lengths with at least 8 in their power of two 1.1–2.2× (weight 2; 200 points
+/// 302 ns), the rest 1.7–5× (weight 4; 50 points 156 ns, 100 points 248 ns, 128 points 96 ns).
 fn fft_cost(n: usize) -> f64 {
     let weight = if n.is_power_of_two() {
         1.0
     } else if two_three_smooth(n) {
         1.15
+    } else if fast_len(n) {
+        1.2
     } else if twos(n) >= 8 {
         2.0
     } else {
@@ -187,6 +236,15 @@ fn fft_cost(n: usize) -> f64 {
     weight * n as f64 * (n.max(2) as f64).log2()
 }
 
+/// Cost, in the units of [`fft_cost`], of the work a free-space step does per sample besides its
+/// transforms: the filter product per spectrum sample, a column transpose (one way) per sample of
+/// light, and a twiddle product (axes in halves) per sample of light. Measured on the same Xeon
+/// (the filter product of a 50-pixel step on 128² points took 4.5–5.2 µs: 0.3 ns a sample,
+/// against 0.107 ns per `n·log₂n` of a power-of-two transform).
+const FILTER_COST: f64 = 2.5;
+const TRANSPOSE_COST: f64 = 2.6;
+const TWIDDLE_COST: f64 = 2.5;
+
 /// The largest power of two dividing `n` (1 for `n = 0`).
 fn twos(n: usize) -> usize {
     if n == 0 {
@@ -194,6 +252,12 @@ fn twos(n: usize) -> usize {
     } else {
         1 << n.trailing_zeros()
     }
+}
+
+/// Whether rustfft runs length `n` about as fast as a power of two (weight ≤ 1.2 in
+/// [`fft_cost`]).
+fn fast_len(n: usize) -> bool {
+    n.is_power_of_two() || two_three_smooth(n) || matches!(n, 36 | 54)
 }
 
 /// Whether `n = 2^a·3^b` with `2^a ≥ 8`: the lengths rustfft runs almost as fast as powers of two.
@@ -205,16 +269,8 @@ fn two_three_smooth(n: usize) -> bool {
     twos(n) >= 8 && m == 1
 }
 
-/// FFT lengths `(lx, ly)` for a free-space step of an `nx × ny` field padded to `px × py`.
-///
-/// The padded-grid operator `crop·F⁻¹·H·F·pad` is a convolution of the field with the kernel
-/// `g = F⁻¹H`, and only the offsets `|d| ≤ n − 1` of that kernel ever meet the field. Any length
-/// `l ≥ 2n − 1` holds those offsets without overlap, so the same operator — exactly, wrap-around
-/// of a small padding included — can be computed on an `l`-point grid with the kernel moved
-/// there ([`transfer_on_grid`]). This picks, per axis, the padded length, the smallest power of
-/// two `≥ 2n − 1` or the smallest `2^a·3^b` (`2^a ≥ 8`) between the two, whichever the cost
-/// model (row and column transforms of the pruned step) finds cheapest; [`FftSizes::PowerOfTwo`]
-/// keeps the padded length only when it is a power of two.
+/// FFT lengths `(lx, ly)` for a free-space step of an `nx × ny` field padded to `px × py`: the
+/// lengths of [`transform_axes`].
 pub fn transform_size(
     nx: usize,
     ny: usize,
@@ -222,33 +278,90 @@ pub fn transform_size(
     py: usize,
     sizes: FftSizes,
 ) -> (usize, usize) {
+    let (x, y) = transform_axes(nx, ny, px, py, sizes);
+    (x.len, y.len)
+}
+
+/// How each axis of a free-space step of an `nx × ny` field padded to `px × py` is transformed.
+///
+/// The padded-grid operator `crop·F⁻¹·H·F·pad` is a convolution of the field with the kernel
+/// `g = F⁻¹H`, and only the offsets `|d| ≤ n − 1` of that kernel ever meet the field. Any length
+/// `l ≥ 2n − 1` holds those offsets without overlap, so the same operator — exactly, wrap-around
+/// of a small padding included — can be computed on an `l`-point grid with the kernel moved
+/// there ([`transfer_on_grid`]); and an even `l ≥ 2n` can run as two `l/2`-point transforms
+/// ([`AxisFft`]). With [`FftSizes::Auto`] the candidates per axis are the padded length, the
+/// smallest power of two `≥ 2n − 1` and the smallest `2^a·3^b` (`2^a ≥ 8`) between the two, each
+/// whole and, where its half is a length rustfft runs fast ([`fast_len`]), in halves, and twice the
+/// smallest fast length `≥ n` in halves (108 as two 54-point transforms for `n = 50`); the
+/// cost model counts the pruned step's row and column transforms ([`fft_cost`]), its filter
+/// product, transposes and twiddles, and the cheapest pair wins. [`FftSizes::PowerOfTwo`] keeps
+/// the padded length only when it is a power of two, and never halves.
+///
+/// # Panics
+/// With [`FftSizes::Exact`] axes that cannot hold the field (see there).
+pub fn transform_axes(
+    nx: usize,
+    ny: usize,
+    px: usize,
+    py: usize,
+    sizes: FftSizes,
+) -> (AxisFft, AxisFft) {
     let pow2 = |n: usize| (2 * n).saturating_sub(1).max(2).next_power_of_two();
     // The smallest 2^a·3^b (2^a ≥ 8) that holds the kernel, when below the power of two.
     let smooth =
         |n: usize| ((2 * n).saturating_sub(1).max(2)..pow2(n)).find(|&l| two_three_smooth(l));
-    let cands = |n: usize, p: usize| -> Vec<usize> {
+    // The smallest cheap half length m ≥ n of each kind.
+    let halves = |n: usize| (n.max(1)..).find(|&m| fast_len(m));
+    let cands = |n: usize, p: usize| -> Vec<AxisFft> {
         match sizes {
-            FftSizes::Padded => vec![p],
+            FftSizes::Padded => vec![AxisFft::whole(p)],
             FftSizes::Auto => {
-                let mut c = vec![p, pow2(n)];
-                c.extend(smooth(n));
-                c.sort_unstable();
+                let mut lens = vec![p, pow2(n)];
+                lens.extend(smooth(n));
+                let mut c: Vec<AxisFft> = lens.iter().map(|&l| AxisFft::whole(l)).collect();
+                // Halves only where the half length is one rustfft runs fast.
+                let ms = lens.iter().map(|&l| l / 2).chain(halves(n));
+                c.extend(ms.filter(|&m| fast_len(m)).map(|m| AxisFft::halves(2 * m)));
+                c.retain(|a| a.holds(n, p));
+                c.sort_unstable_by_key(|a| (a.len, a.halves));
                 c.dedup();
                 c
             }
-            FftSizes::PowerOfTwo if p.is_power_of_two() => vec![p],
-            FftSizes::PowerOfTwo => vec![pow2(n)],
+            FftSizes::PowerOfTwo if p.is_power_of_two() => vec![AxisFft::whole(p)],
+            FftSizes::PowerOfTwo => vec![AxisFft::whole(pow2(n))],
+            FftSizes::Exact(..) => unreachable!("exact axes are not searched"),
         }
     };
-    // The pruned step: `ny` row transforms of length lx forward and back, `lx` column transforms
-    // of length ly forward and back.
-    let cost = |lx: usize, ly: usize| ny as f64 * fft_cost(lx) + lx as f64 * fft_cost(ly);
-    let mut best = (px, py, f64::INFINITY);
-    for &lx in &cands(nx, px) {
-        for &ly in &cands(ny, py) {
-            let c = cost(lx, ly);
+    if let FftSizes::Exact(x, y) = sizes {
+        assert!(
+            x.holds(nx, px) && y.holds(ny, py),
+            "transform_axes: {x:?} × {y:?} cannot hold the {nx}×{ny} field of the {px}×{py} grid"
+        );
+        return (x, y);
+    }
+    // One line of an axis: its transform(s) and, in halves, the twiddles of its light.
+    let line = |a: AxisFft, n: usize| {
+        if a.halves {
+            2.0 * fft_cost(a.len / 2) + TWIDDLE_COST * n as f64
+        } else {
+            fft_cost(a.len)
+        }
+    };
+    // The pruned step: `ny` row lines of x forward and back, `lx` column lines of y forward and
+    // back, the filter on `lx × ly` points, and `lx` columns of `ny` samples transposed each way.
+    let cost = |x: AxisFft, y: AxisFft| {
+        let (lx, ly) = (x.len as f64, y.len as f64);
+        2.0 * ny as f64 * line(x, nx)
+            + 2.0 * lx * line(y, ny)
+            + FILTER_COST * lx * ly
+            + 2.0 * TRANSPOSE_COST * lx * ny as f64
+    };
+    let mut best = (AxisFft::whole(px), AxisFft::whole(py), f64::INFINITY);
+    for &x in &cands(nx, px) {
+        for &y in &cands(ny, py) {
+            let c = cost(x, y);
             if c < best.2 {
-                best = (lx, ly, c);
+                best = (x, y, c);
             }
         }
     }
