@@ -895,7 +895,7 @@ fn check_od(key: &str, od: f64) -> Result<()> {
 }
 
 fn check_macro(key: &str, k: usize, nx: usize, ny: usize) -> Result<()> {
-    if k == 0 || nx % k != 0 || ny % k != 0 {
+    if k == 0 || !nx.is_multiple_of(k) || !ny.is_multiple_of(k) {
         return Err(Error::config(
             key,
             format!("{k} does not divide the {nx}×{ny} grid: SLM pixels must tile the grid"),
@@ -915,7 +915,7 @@ pub fn layout_regions(n: usize, d: usize, nx: usize, ny: usize) -> Option<Vec<Re
     } else {
         let per = (n as f64).sqrt().ceil() as usize;
         let mut v = vec![per; n / per];
-        if n % per != 0 {
+        if !n.is_multiple_of(per) {
             v.push(n % per);
         }
         v

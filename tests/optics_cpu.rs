@@ -562,7 +562,7 @@ fn transform_grid_applies_the_padded_grids_operator() {
         // halves, and at the smallest even length ≥ 2n (light and zeros in each half).
         let axes = |n: usize, p: usize| {
             let mut a = vec![AxisFft::halves(2 * n + 2)];
-            if p % 2 == 0 && p >= 2 * n {
+            if p.is_multiple_of(2) && p >= 2 * n {
                 a.push(AxisFft::halves(p));
             }
             a.push(AxisFft::whole(2 * n - 1));

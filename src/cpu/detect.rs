@@ -101,7 +101,7 @@ pub fn detect_probe<T: Real>(
 }
 
 fn check(len: usize, nx: usize, ny: usize, regions: &[Region]) {
-    if len % (nx * ny) != 0 || regions.iter().any(|r| !r.fits(nx, ny)) {
+    if !len.is_multiple_of(nx * ny) || regions.iter().any(|r| !r.fits(nx, ny)) {
         bad(len, nx, ny, regions);
     }
 }

@@ -185,7 +185,7 @@ impl<T: Real> Fft2<T> {
     /// If `data.len()` is not a multiple of `nx·ny`.
     pub fn process_scaled(&mut self, data: &mut [Complex<T>], dir: Direction, scale: T) {
         let n = self.nx * self.ny;
-        if data.len() % n != 0 {
+        if !data.len().is_multiple_of(n) {
             bad_len(data.len(), n);
         }
         if self.work.len() < data.len() {

@@ -30,7 +30,7 @@ impl<T: Real> Lens2f<T> {
     /// If `nx` or `ny` is odd.
     pub fn new(nx: usize, ny: usize, dx: f64, wavelength: f64, focal_length: f64) -> Self {
         assert!(
-            nx % 2 == 0 && ny % 2 == 0,
+            nx.is_multiple_of(2) && ny.is_multiple_of(2),
             "Lens2f: grid sides must be even, got {nx}×{ny}"
         );
         let pitch_out = crate::optics::lens::fourier_pitch(nx, dx, wavelength, focal_length);

@@ -60,7 +60,11 @@ pub fn matmul_transpose<T: Real>(w: &[T], b_z: &[T], out_dim: usize, in_dim: usi
 /// If `delta` (`[batch][out]`) and `a` (`[batch][in]`) are not whole batches of the same size.
 pub fn matmul_grad<T: Real>(delta: &[T], a: &[T], out_dim: usize, in_dim: usize) -> Vec<T> {
     let batch = a.len() / in_dim.max(1);
-    if in_dim == 0 || out_dim == 0 || a.len() % in_dim != 0 || delta.len() != batch * out_dim {
+    if in_dim == 0
+        || out_dim == 0
+        || !a.len().is_multiple_of(in_dim)
+        || delta.len() != batch * out_dim
+    {
         bad_grad(delta.len(), a.len(), out_dim, in_dim);
     }
     let mut dw = vec![T::zero(); out_dim * in_dim];
@@ -77,7 +81,7 @@ pub fn matmul_grad<T: Real>(delta: &[T], a: &[T], out_dim: usize, in_dim: usize)
 }
 
 fn check(w: usize, x: usize, out_dim: usize, in_dim: usize, per: usize) {
-    if out_dim == 0 || in_dim == 0 || w != out_dim * in_dim || x % per != 0 {
+    if out_dim == 0 || in_dim == 0 || w != out_dim * in_dim || !x.is_multiple_of(per) {
         bad_sizes(w, x, out_dim, in_dim, per);
     }
 }

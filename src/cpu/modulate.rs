@@ -134,7 +134,12 @@ pub fn amplitude_grad<T: Real>(c: &[Complex<T>]) -> Vec<T> {
 }
 
 fn check(len: usize, nx: usize, ny: usize, mlen: usize, k: usize) {
-    if k == 0 || nx % k != 0 || ny % k != 0 || mlen != (nx / k) * (ny / k) || len % (nx * ny) != 0 {
+    if k == 0
+        || !nx.is_multiple_of(k)
+        || !ny.is_multiple_of(k)
+        || mlen != (nx / k) * (ny / k)
+        || !len.is_multiple_of(nx * ny)
+    {
         bad_sizes(len, nx, ny, mlen, k);
     }
 }

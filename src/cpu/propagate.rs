@@ -355,7 +355,7 @@ impl<T: Real> Propagator<T> {
 
     fn run(&self, data: &mut [Complex<T>], conj: bool, scratch: &mut PropScratch<T>) {
         let (nx, ny) = (self.nx, self.ny);
-        if data.len() % (nx * ny) != 0 {
+        if !data.len().is_multiple_of(nx * ny) {
             bad_len(data.len(), nx * ny);
         }
         let batch = data.len() / (nx * ny);

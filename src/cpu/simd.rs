@@ -30,32 +30,21 @@ pub(crate) fn mul_scalar<T: Real>(v: &mut [Complex<T>], h: &[Complex<T>], conj: 
     }
 }
 
-/// `f32` products: AVX2 and FMA when the processor has them, else [`mul_scalar`].
+/// `f32` products: the widest vector kernel the processor has ([`products`]), the rest (and
+/// everything without AVX2) by [`mul_scalar`].
 #[inline]
 pub(crate) fn mul_f32(v: &mut [Complex<f32>], h: &[Complex<f32>], conj: bool) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: the features the function needs were detected just above.
-        unsafe { mul_f32_avx2(v, h, conj) };
-        return;
-    }
-    mul_scalar(v, h, conj)
-}
-
-/// Four products per iteration: with `a = (ar, ai)` and `b = (br, bi)`,
-/// `fmaddsub(a, br, swap(a)·bi) = (ar·br − ai·bi, ai·br + ar·bi)`; `conj` negates `bi`.
-///
-/// # Safety
-/// The processor must support AVX2 and FMA.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn mul_f32_avx2(v: &mut [Complex<f32>], h: &[Complex<f32>], conj: bool) {
     let n = v.len().min(h.len());
-    let vp = v.as_mut_ptr() as *mut f32;
-    // SAFETY: both slices hold `n` samples; the output may alias the first input (each
-    // iteration loads before it stores); AVX2 and FMA are the caller's promise.
-    unsafe { products_avx2(vp, vp, h.as_ptr() as *const f32, None, n / 4, conj) };
-    mul_scalar(&mut v[n / 4 * 4..n], &h[n / 4 * 4..n], conj);
+    #[cfg(target_arch = "x86_64")]
+    let done = {
+        let vp = v.as_mut_ptr() as *mut f32;
+        // SAFETY: both slices hold `n` samples; the output is the first input itself, which
+        // each step loads before it stores.
+        unsafe { products(vp, vp, h.as_ptr() as *const f32, None, n, conj) }
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let done = 0;
+    mul_scalar(&mut v[done..n], &h[done..n], conj);
 }
 
 /// The AVX2 loop of the complex products: for `q < quads`,
@@ -96,33 +85,92 @@ unsafe fn products_avx2(
     }
 }
 
+/// The complex products of [`products_avx2`] over the first `n/4·4` of `n` samples with the
+/// widest kernel the processor has (AVX-512F, else AVX2 and FMA); returns how many samples it
+/// did (0 when it has neither, leaving them all to the caller).
+///
+/// # Safety
+/// As [`products_avx2`] for `n` samples.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+unsafe fn products(
+    out: *mut f32,
+    a: *const f32,
+    b: *const f32,
+    acc: Option<*const f32>,
+    n: usize,
+    conj: bool,
+) -> usize {
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the caller's promise, and the feature was detected just above.
+        unsafe { products_avx512(out, a, b, acc, n / 4 * 4, conj) };
+    } else if std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("fma")
+    {
+        // SAFETY: as above.
+        unsafe { products_avx2(out, a, b, acc, n / 4, conj) };
+    } else {
+        return 0;
+    }
+    n / 4 * 4
+}
+
+/// The AVX-512 twin of [`products_avx2`]: eight samples (16 floats) a step, the rest left to it.
+///
+/// # Safety
+/// As [`products_avx2`] for `n` samples; the processor must support AVX-512F as well.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn products_avx512(
+    out: *mut f32,
+    a: *const f32,
+    b: *const f32,
+    acc: Option<*const f32>,
+    n: usize,
+    conj: bool,
+) {
+    use std::arch::x86_64::*;
+    let sign = _mm512_set1_ps(if conj { -1.0 } else { 1.0 });
+    let octs = n / 8;
+    for q in 0..octs {
+        // SAFETY: `q < n/8`, so the 16 floats at `16q` lie inside every buffer.
+        unsafe {
+            let x = _mm512_loadu_ps(a.add(16 * q));
+            let y = _mm512_loadu_ps(b.add(16 * q));
+            let yr = _mm512_moveldup_ps(y);
+            let yi = _mm512_mul_ps(_mm512_movehdup_ps(y), sign);
+            let swapped = _mm512_permute_ps::<0b1011_0001>(x);
+            let mut r = _mm512_fmaddsub_ps(x, yr, _mm512_mul_ps(swapped, yi));
+            if let Some(c) = acc {
+                r = _mm512_add_ps(r, _mm512_loadu_ps(c.add(16 * q)));
+            }
+            _mm512_storeu_ps(out.add(16 * q), r);
+        }
+    }
+    let d = 16 * octs;
+    // SAFETY: the remaining `n − 8·octs` samples lie inside every buffer.
+    unsafe {
+        products_avx2(
+            out.add(d),
+            a.add(d),
+            b.add(d),
+            acc.map(|c| c.add(d)),
+            (n - 8 * octs) / 4,
+            conj,
+        )
+    };
+}
+
 /// `dst[i] = a[i]·t[i]` for `i < dst.len()` (the twiddles of an axis in halves).
 ///
 /// # Panics
 /// If `a` or `t` is shorter than `dst`.
 #[inline]
 pub(crate) fn mul_to<T: Real>(dst: &mut [Complex<T>], a: &[Complex<T>], t: &[Complex<T>]) {
-    let (a, t) = (&a[..dst.len()], &t[..dst.len()]);
-    #[cfg(target_arch = "x86_64")]
-    if let (Some(d), Some(a), Some(t)) = (as_f32_mut(dst), as_f32(a), as_f32(t)) {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            let n = d.len();
-            let dp = d.as_mut_ptr() as *mut f32;
-            // SAFETY: the three slices hold `n` samples and `dst` is exclusive; the features
-            // were detected just above.
-            unsafe { products_avx2(dp, a.as_ptr() as _, t.as_ptr() as _, None, n / 4, false) };
-            for ((d, a), t) in d[n / 4 * 4..]
-                .iter_mut()
-                .zip(&a[n / 4 * 4..])
-                .zip(&t[n / 4 * 4..])
-            {
-                *d = *a * *t;
-            }
-            return;
-        }
-    }
-    for ((d, a), t) in dst.iter_mut().zip(a).zip(t) {
+    let n = dst.len();
+    let (a, t) = (&a[..n], &t[..n]);
+    let done = vector_products(dst, a, t, false, false);
+    for ((d, a), t) in dst[done..].iter_mut().zip(&a[done..]).zip(&t[done..]) {
         *d = *a * *t;
     }
 }
@@ -139,38 +187,34 @@ pub(crate) fn mul_add<T: Real>(
     t: &[Complex<T>],
     conj: bool,
 ) {
-    let (b, t) = (&b[..acc.len()], &t[..acc.len()]);
-    let one = |c: &mut Complex<T>, b: &Complex<T>, t: &Complex<T>| {
+    let n = acc.len();
+    let (b, t) = (&b[..n], &t[..n]);
+    let done = vector_products(acc, b, t, true, conj);
+    for ((c, b), t) in acc[done..].iter_mut().zip(&b[done..]).zip(&t[done..]) {
         *c = *c + *b * if conj { t.conj() } else { *t };
-    };
+    }
+}
+
+/// `out[i] = (accumulate ? out[i] : 0) + a[i]·t[i]` (`t` conjugated with `conj`) by
+/// [`products`] when `T` is `f32`; returns how many leading samples it did (0 for `f64`).
+#[inline]
+fn vector_products<T: Real>(
+    out: &mut [Complex<T>],
+    a: &[Complex<T>],
+    t: &[Complex<T>],
+    accumulate: bool,
+    conj: bool,
+) -> usize {
     #[cfg(target_arch = "x86_64")]
-    if let (Some(c), Some(b32), Some(t32)) = (as_f32_mut(acc), as_f32(b), as_f32(t)) {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            let n = c.len();
-            let cp = c.as_mut_ptr() as *mut f32;
-            // SAFETY: the three slices hold `n` samples; the output is the accumulator itself,
-            // which each step loads before it stores; the features were detected just above.
-            unsafe {
-                products_avx2(
-                    cp,
-                    b32.as_ptr() as _,
-                    t32.as_ptr() as _,
-                    Some(cp),
-                    n / 4,
-                    conj,
-                )
-            };
-            let done = n / 4 * 4;
-            for ((c, b), t) in acc[done..].iter_mut().zip(&b[done..]).zip(&t[done..]) {
-                one(c, b, t);
-            }
-            return;
-        }
+    if let (Some(o), Some(a), Some(t)) = (as_f32_mut(out), as_f32(a), as_f32(t)) {
+        let n = o.len().min(a.len()).min(t.len());
+        let op = o.as_mut_ptr() as *mut f32;
+        let acc = accumulate.then_some(op as *const f32);
+        // SAFETY: the three slices hold `n` samples and `out` is exclusive (it is read only as
+        // the accumulator, each step loading before it stores).
+        return unsafe { products(op, a.as_ptr() as _, t.as_ptr() as _, acc, n, conj) };
     }
-    for ((c, b), t) in acc.iter_mut().zip(b).zip(t) {
-        one(c, b, t);
-    }
+    0
 }
 
 /// The slice as `Complex<f32>` when `T` is `f32`.

@@ -455,7 +455,7 @@ impl GpuDenseNetwork {
 
     fn upload_input(&mut self, input: &[f32]) -> Result<usize> {
         let valid = input.len() / self.n_in.max(1);
-        if valid == 0 || valid > self.batch || input.len() % self.n_in != 0 {
+        if valid == 0 || valid > self.batch || !input.len().is_multiple_of(self.n_in) {
             return Err(Error::config(
                 "batch",
                 format!(

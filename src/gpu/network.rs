@@ -387,7 +387,7 @@ impl GpuNetwork {
     fn upload_input(&mut self, input: &[f32]) -> Result<usize> {
         let n = self.cfg.optics.nx * self.cfg.optics.ny;
         let valid = input.len() / n;
-        if valid == 0 || valid > self.batch || input.len() % n != 0 {
+        if valid == 0 || valid > self.batch || !input.len().is_multiple_of(n) {
             return Err(Error::config(
                 "batch",
                 format!("{valid} images do not fit the GPU batch of {}", self.batch),

@@ -210,7 +210,7 @@ impl AxisFft {
     /// Whether this axis can carry `n` samples of light for the padded length `p`.
     fn holds(&self, n: usize, p: usize) -> bool {
         (self.len == p || self.len + 1 >= 2 * n)
-            && (!self.halves || self.len % 2 == 0 && self.len >= 2 * n)
+            && (!self.halves || self.len.is_multiple_of(2) && self.len >= 2 * n)
     }
 }
 
@@ -263,7 +263,7 @@ fn fast_len(n: usize) -> bool {
 /// Whether `n = 2^a·3^b` with `2^a ≥ 8`: the lengths rustfft runs almost as fast as powers of two.
 fn two_three_smooth(n: usize) -> bool {
     let mut m = n / twos(n);
-    while m % 3 == 0 && m > 0 {
+    while m.is_multiple_of(3) && m > 0 {
         m /= 3;
     }
     twos(n) >= 8 && m == 1
