@@ -492,9 +492,13 @@ fn transform_sizes_follow_the_cost_rule() {
     // Only fast half lengths are candidates: 80 = 2·40 is not halved (40 points cost as much
     // as 64).
     assert!(!transform_axes(40, 40, 80, 80, Auto).0.halves);
-    // 200 points (8·25) cost more than 216 = 8·27 (measured 444 and 336 ns), which still holds
-    // 2·100 − 1 = 199 offsets and is cheaper than 256.
-    assert_eq!(transform_size(100, 100, 200, 200, Auto), (216, 216));
+    // 200 points (8·25) cost more than 216 = 8·27 (measured 302 and 228 ns), which still holds
+    // 2·100 − 1 = 199 offsets: 100 rows of 216 points; but 216 columns of 256 points cost less
+    // than of 216 (196–211 ns against 213–228 ns a line).
+    assert_eq!(
+        transform_axes(100, 100, 200, 200, Auto),
+        (AxisFft::whole(216), AxisFft::whole(256))
+    );
     // A 3-smooth length is only a candidate below the power of two: 2·60 − 1 = 119 → 128 (the
     // 3-smooth 144 is above it), and the padded 120 = 8·15 is kept or replaced by 128.
     let (lx, _) = transform_size(60, 60, 120, 120, Auto);

@@ -216,8 +216,9 @@ impl AxisFft {
 
 /// Relative cost of a length-`n` rustfft transform: `n·log₂n` weighted by how well its factors
 /// suit the library. Measured with rustfft 6.4 (AVX, f32) on this project's 2-core Xeon, in units
-/// of a power of two's time per `n·log₂n`: lengths `2^a·3^b` with `2^a ≥ 8` took 1.1–1.3× (weight
-/// 1.15; e.g. 216 points 228 ns against 211 ns for 256), the library's hand-written AVX kernels of
+/// of a power of two's time per `n·log₂n`, 16 lines a call: lengths `2^a·3^b` with `2^a ≥ 8` took
+/// 1.2–1.35× (weight 1.3; e.g. 216 points 213–228 ns against 196–211 ns for 256; 96, 144 and 192
+/// points 1.28, 1.33 and 1.19), the library's hand-written AVX kernels of
 /// other lengths (36 and 54 points) 1.2–1.3× (weight 1.2; 54 points 41–50 ns, 64 points
 /// 42–48 ns), other lengths with at least 8 in their power of two 1.1–2.2× (weight 2; 200 points
 /// 302 ns), the rest 1.7–5× (weight 4; 50 points 156 ns, 100 points 248 ns, 128 points 96 ns).
@@ -225,7 +226,7 @@ fn fft_cost(n: usize) -> f64 {
     let weight = if n.is_power_of_two() {
         1.0
     } else if two_three_smooth(n) {
-        1.15
+        1.3
     } else if fast_len(n) {
         1.2
     } else if twos(n) >= 8 {
@@ -240,10 +241,13 @@ fn fft_cost(n: usize) -> f64 {
 /// transforms: the filter product per spectrum sample, a column transpose (one way) per sample of
 /// light, and a twiddle product (axes in halves) per sample of light. Measured on the same Xeon
 /// (the filter product of a 50-pixel step on 128² points took 4.5–5.2 µs: 0.3 ns a sample,
-/// against 0.107 ns per `n·log₂n` of a power-of-two transform).
+/// against 0.107 ns per `n·log₂n` of a power-of-two transform). The twiddle weight is set so that
+/// halving pays only where it measured faster: two 54-point halves for 50 samples (35.0 against
+/// 36.0 µs a 50-pixel step with 108-point columns whole), not two 128-point ones for 100 samples
+/// (175 against 167 µs a 100-pixel step with 256-point columns whole).
 const FILTER_COST: f64 = 2.5;
 const TRANSPOSE_COST: f64 = 2.6;
-const TWIDDLE_COST: f64 = 2.5;
+const TWIDDLE_COST: f64 = 3.0;
 
 /// The largest power of two dividing `n` (1 for `n = 0`).
 fn twos(n: usize) -> usize {
