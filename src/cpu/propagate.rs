@@ -8,9 +8,14 @@
 //! into the stored transfer function.
 //!
 //! The transforms need not have the padded length: the step is a convolution whose kernel fits
-//! any length `≥ 2n − 1`, so it runs on the cheaper of the padded length and the smallest power
-//! of two that holds it ([`transform_size`], [`transfer_on_grid`]): the same operator, e.g.
-//! 128-point instead of 100-point transforms for a 50-pixel side at 2× padding.
+//! any length `≥ 2n − 1`, so it runs on whichever length the cost model finds cheapest
+//! ([`transform_axes`], [`transfer_on_grid`]): the same operator. And an axis whose light fills
+//! at most half its length may run as two half-length transforms ([`AxisFft`]): the even
+//! frequencies transform the light, the odd ones the light times `e^{−2πi·j/len}`, and the way back
+//! adds the two halves' inverses with the conjugate twiddles. A 50-pixel side at 2× padding thus
+//! runs 108-point lines as two of rustfft's 54-point kernels each, instead of 100-point (slow
+//! factors of 5) or 128-point lines; the spectrum is then stored even frequencies first, and the
+//! transfer function in the same order.
 //!
 //! The operator `M = C·F⁻¹·H·F·P` is symmetric (`Mᵀ = M`, because `H(f) = H(−f)` and the DFT is
 //! symmetric), so the probe pass applies the same kernel; its adjoint `Mᴴ` uses `conj(H)`.
@@ -504,10 +509,8 @@ fn image<T: Real>(p: &Propagator<T>, img: &mut [Complex<T>], conj: bool, w: &mut
             }
         }
         p.cols.fwd.process_immutable_with_scratch(cols_in, cols, fs);
-        for (j, c) in cols.chunks_mut(py).enumerate() {
-            let h = &p.h_t[(k0 + j) * py..(k0 + j + 1) * py];
-            T::mul_elementwise(c, h, conj);
-        }
+        // The group's filter lines are contiguous in `h_t`: one product over the whole group.
+        T::mul_elementwise(cols, &p.h_t[k0 * py..(k0 + g) * py], conj);
         p.cols.inv.process_with_scratch(cols, fs);
         if let Some(h) = hy {
             for c in cols.chunks_mut(py) {

@@ -1,6 +1,7 @@
-//! Element-wise complex products for the free-space filter, with an AVX2/FMA path for `f32`
-//! chosen at run time (`fmaddsub`: four products in about seven instructions, against about
-//! fourteen for the compiler's own vectorisation of the interleaved layout); the column
+//! Element-wise complex products for the free-space filter, the twiddles of axes run in halves,
+//! the SLM modulation and correlation, with AVX-512 and AVX2/FMA paths for `f32` chosen at run
+//! time (`fmaddsub`: four or eight products in about seven instructions, against about fourteen
+//! for four in the compiler's own vectorisation of the interleaved layout); the column
 //! transposes of the per-image free-space step, which move 4×4 blocks of `Complex<f32>` through
 //! AVX registers straight into the padded FFT lines and back; and a vectorised `f32` exponential
 //! for the saturable absorbers.

@@ -295,9 +295,9 @@ pub fn transform_size(
 /// there ([`transfer_on_grid`]); and an even `l ≥ 2n` can run as two `l/2`-point transforms
 /// ([`AxisFft`]). With [`FftSizes::Auto`] the candidates per axis are the padded length, the
 /// smallest power of two `≥ 2n − 1` and the smallest `2^a·3^b` (`2^a ≥ 8`) between the two, each
-/// whole and, where its half is a length rustfft runs fast ([`fast_len`]), in halves, and twice the
+/// whole and, where its half is a length rustfft runs fast (`fast_len`), in halves, and twice the
 /// smallest fast length `≥ n` in halves (108 as two 54-point transforms for `n = 50`); the
-/// cost model counts the pruned step's row and column transforms ([`fft_cost`]), its filter
+/// cost model counts the pruned step's row and column transforms (`fft_cost`), its filter
 /// product, transposes and twiddles, and the cheapest pair wins. [`FftSizes::PowerOfTwo`] keeps
 /// the padded length only when it is a power of two, and never halves.
 ///
