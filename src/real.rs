@@ -20,11 +20,6 @@ pub trait Real:
     fn f64(self) -> f64;
     /// The name used in logs and checkpoints (`"f32"` or `"f64"`).
     const NAME: &'static str;
-    /// `v[i] ← v[i]·h[i]` (or `·conj(h[i])`), [`crate::cpu::simd::mul_elementwise`].
-    #[inline(always)]
-    fn mul_elementwise(v: &mut [Complex<Self>], h: &[Complex<Self>], conj: bool) {
-        crate::cpu::simd::mul_scalar(v, h, conj)
-    }
     /// `v[i] ← e^{v[i]}` (`f32`: the vectorised [`crate::cpu::simd::exp_f32`]).
     #[inline(always)]
     fn exp_in_place(v: &mut [Self]) {
@@ -75,10 +70,6 @@ impl Real for f32 {
         self as f64
     }
     const NAME: &'static str = "f32";
-    #[inline(always)]
-    fn mul_elementwise(v: &mut [Complex<Self>], h: &[Complex<Self>], conj: bool) {
-        crate::cpu::simd::mul_f32(v, h, conj)
-    }
     #[inline(always)]
     fn exp_in_place(v: &mut [Self]) {
         crate::cpu::simd::exp_f32(v)

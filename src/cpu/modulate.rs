@@ -12,7 +12,7 @@ use num_complex::Complex;
 use rayon::prelude::*;
 
 use super::fft::{split_len, MIN_ROWS_PER_TASK};
-use super::simd::mul_add;
+use super::simd::{mul_add, mul_elementwise};
 use crate::real::Real;
 
 /// `e^{iφ}` for each SLM pixel.
@@ -49,7 +49,7 @@ pub fn modulate<T: Real>(
             let y = i % ny;
             let mrow = &mask[(y / k) * sx..(y / k + 1) * sx];
             if k == 1 {
-                T::mul_elementwise(row, mrow, false);
+                mul_elementwise(row, mrow, false);
             } else {
                 for (x, v) in row.iter_mut().enumerate() {
                     *v = *v * mrow[x / k];

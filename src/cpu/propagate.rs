@@ -28,7 +28,7 @@ use rayon::prelude::*;
 use rustfft::FftPlanner;
 
 use super::fft::{split_len, PerThread, Plan1d, ScratchPool, MIN_ROWS_PER_TASK};
-use super::simd::{mul_add, mul_to};
+use super::simd::{mul_add, mul_elementwise, mul_to};
 use crate::grid::{padded_len, Grid};
 use crate::optics::{
     sampling_report, transfer_function, transfer_on_grid, transform_axes, AxisFft, FftSizes,
@@ -439,7 +439,7 @@ impl<T: Real> Propagator<T> {
                     cols.fwd.process_with_scratch(cg, s);
                     for (j, col) in cg.chunks_mut(py).enumerate() {
                         let kx = (gi * G + j) % px;
-                        T::mul_elementwise(col, &h_t[kx * py..(kx + 1) * py], conj);
+                        mul_elementwise(col, &h_t[kx * py..(kx + 1) * py], conj);
                     }
                     cols.inv.process_with_scratch(cg, s);
                 });
@@ -510,7 +510,7 @@ fn image<T: Real>(p: &Propagator<T>, img: &mut [Complex<T>], conj: bool, w: &mut
         }
         p.cols.fwd.process_immutable_with_scratch(cols_in, cols, fs);
         // The group's filter lines are contiguous in `h_t`: one product over the whole group.
-        T::mul_elementwise(cols, &p.h_t[k0 * py..(k0 + g) * py], conj);
+        mul_elementwise(cols, &p.h_t[k0 * py..(k0 + g) * py], conj);
         p.cols.inv.process_with_scratch(cols, fs);
         if let Some(h) = hy {
             for c in cols.chunks_mut(py) {

@@ -11,13 +11,16 @@ use num_complex::Complex;
 
 use crate::real::Real;
 
-/// `v[i] ← v[i]·h[i]` (or `v[i]·conj(h[i])`) for `i < min(len)`.
+/// `v[i] ← v[i]·h[i]` (or `v[i]·conj(h[i])`) for `i < min(len)`: the widest vector kernel the
+/// processor has for `f32` ([`products`]), the rest (and `f64`) by [`mul_scalar`].
 #[inline]
 pub fn mul_elementwise<T: Real>(v: &mut [Complex<T>], h: &[Complex<T>], conj: bool) {
-    T::mul_elementwise(v, h, conj)
+    let n = v.len().min(h.len());
+    let done = vector_products(&mut v[..n], None, &h[..n], false, conj);
+    mul_scalar(&mut v[done..n], &h[done..n], conj);
 }
 
-/// The portable loop (every precision; the reference for the AVX2 path).
+/// The portable loop (every precision; the reference for the vector paths).
 #[inline(always)]
 pub(crate) fn mul_scalar<T: Real>(v: &mut [Complex<T>], h: &[Complex<T>], conj: bool) {
     if conj {
@@ -29,23 +32,6 @@ pub(crate) fn mul_scalar<T: Real>(v: &mut [Complex<T>], h: &[Complex<T>], conj: 
             *a = *a * b;
         }
     }
-}
-
-/// `f32` products: the widest vector kernel the processor has ([`products`]), the rest (and
-/// everything without AVX2) by [`mul_scalar`].
-#[inline]
-pub(crate) fn mul_f32(v: &mut [Complex<f32>], h: &[Complex<f32>], conj: bool) {
-    let n = v.len().min(h.len());
-    #[cfg(target_arch = "x86_64")]
-    let done = {
-        let vp = v.as_mut_ptr() as *mut f32;
-        // SAFETY: both slices hold `n` samples; the output is the first input itself, which
-        // each step loads before it stores.
-        unsafe { products(vp, vp, h.as_ptr() as *const f32, None, n, conj) }
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let done = 0;
-    mul_scalar(&mut v[done..n], &h[done..n], conj);
 }
 
 /// The AVX2 loop of the complex products: for `q < quads`,
@@ -170,7 +156,7 @@ unsafe fn products_avx512(
 pub(crate) fn mul_to<T: Real>(dst: &mut [Complex<T>], a: &[Complex<T>], t: &[Complex<T>]) {
     let n = dst.len();
     let (a, t) = (&a[..n], &t[..n]);
-    let done = vector_products(dst, a, t, false, false);
+    let done = vector_products(dst, Some(a), t, false, false);
     for ((d, a), t) in dst[done..].iter_mut().zip(&a[done..]).zip(&t[done..]) {
         *d = *a * *t;
     }
@@ -190,30 +176,35 @@ pub(crate) fn mul_add<T: Real>(
 ) {
     let n = acc.len();
     let (b, t) = (&b[..n], &t[..n]);
-    let done = vector_products(acc, b, t, true, conj);
+    let done = vector_products(acc, Some(b), t, true, conj);
     for ((c, b), t) in acc[done..].iter_mut().zip(&b[done..]).zip(&t[done..]) {
         *c = *c + *b * if conj { t.conj() } else { *t };
     }
 }
 
-/// `out[i] = (accumulate ? out[i] : 0) + a[i]·t[i]` (`t` conjugated with `conj`) by
-/// [`products`] when `T` is `f32`; returns how many leading samples it did (0 for `f64`).
+/// `out[i] = (accumulate ? out[i] : 0) + a[i]·t[i]` (`t` conjugated with `conj`; `a` absent:
+/// `out` itself, in place) by [`products`] when `T` is `f32`; returns how many leading samples it
+/// did (0 for `f64`).
 #[inline]
 fn vector_products<T: Real>(
     out: &mut [Complex<T>],
-    a: &[Complex<T>],
+    a: Option<&[Complex<T>]>,
     t: &[Complex<T>],
     accumulate: bool,
     conj: bool,
 ) -> usize {
     #[cfg(target_arch = "x86_64")]
-    if let (Some(o), Some(a), Some(t)) = (as_f32_mut(out), as_f32(a), as_f32(t)) {
-        let n = o.len().min(a.len()).min(t.len());
+    if let (Some(o), Some(t)) = (as_f32_mut(out), as_f32(t)) {
         let op = o.as_mut_ptr() as *mut f32;
+        let (ap, n) = match a.and_then(as_f32) {
+            Some(a) => (a.as_ptr() as *const f32, o.len().min(a.len())),
+            None => (op as *const f32, o.len()),
+        };
+        let n = n.min(t.len());
         let acc = accumulate.then_some(op as *const f32);
-        // SAFETY: the three slices hold `n` samples and `out` is exclusive (it is read only as
-        // the accumulator, each step loading before it stores).
-        return unsafe { products(op, a.as_ptr() as _, t.as_ptr() as _, acc, n, conj) };
+        // SAFETY: the buffers hold `n` samples and `out` is exclusive; it is read only as the
+        // accumulator or as the in-place input, each step loading before it stores.
+        return unsafe { products(op, ap, t.as_ptr() as _, acc, n, conj) };
     }
     0
 }
@@ -630,7 +621,7 @@ mod tests {
                 .collect();
             for conj in [false, true] {
                 let (mut a, mut b) = (v.clone(), v.clone());
-                mul_f32(&mut a, &h, conj);
+                mul_elementwise(&mut a, &h, conj);
                 mul_scalar(&mut b, &h, conj);
                 for (i, (x, y)) in a.iter().zip(&b).enumerate() {
                     let tol = 1e-6 * (1.0 + y.norm());
