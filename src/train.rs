@@ -144,7 +144,11 @@ pub fn training_memory(cfg: &Config) -> Result<u64> {
             crate::grid::padded_len(nx, cfg.optics.padding),
             crate::grid::padded_len(ny, cfg.optics.padding),
         );
-        let (lx, ly) = crate::optics::transform_size(nx, ny, qx, qy, crate::optics::FftSizes::Auto);
+        use crate::optics::{transform_size_for, ColumnEngine, FftSizes};
+        let engine = ColumnEngine::for_precision::<f32>();
+        let (lx, ly) = transform_size_for(nx, ny, qx, qy, FftSizes::Auto, engine);
+        // Row buffers (in and out), 16 lines of columns (8 padded and their spectra, or a strip's
+        // two planes of 16 lanes), and rustfft's scratch.
         let per_chunk = 2 * ny * lx + 16 * ly + lx.max(ly);
         let chunks = (4 * rayon::current_num_threads().max(1)).min(cfg.train.batch.max(1));
         8u64.saturating_mul((per_chunk * chunks) as u64)
@@ -737,11 +741,19 @@ mod tests {
         assert_eq!(diff, 4 * b * n * (8 - 4));
         // Half the batch halves every per-sample term; the parameters (5 SLMs of 2,500 phases,
         // 16 bytes each with gradient and Adam moments) do not change, and the free-space
-        // scratch is one set of 108-point buffers (each line two 54-point halves) per chunk (4
-        // chunks per thread, at most one per image).
+        // scratch is one set of buffers per chunk (4 chunks per thread, at most one per image):
+        // 108-point rows (each two 54-point halves) and, with the column pass across columns
+        // (AVX-512), a strip of 128-point columns, else 108-point ones.
         let half = optical.set("train.batch", "32").unwrap();
         let params = 16 * 5 * n;
-        let (lx, ly) = (108u64, 108u64);
+        let (lx, ly) = (
+            108u64,
+            if crate::cpu::strips_available() {
+                128u64
+            } else {
+                108
+            },
+        );
         let scratch = |batch: usize| {
             let chunks = (4 * rayon::current_num_threads()).min(batch) as u64;
             8 * chunks * (2 * 50 * lx + 16 * ly + lx.max(ly))

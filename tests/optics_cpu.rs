@@ -6,7 +6,8 @@ use num_complex::Complex;
 use wavetrain::cpu::{self, Lens2f, Propagator};
 use wavetrain::optics::lens::thin_lens_phase;
 use wavetrain::optics::{
-    transfer_function, transform_axes, transform_size, Absorber, AbsorberModel, AxisFft, FftSizes,
+    transfer_function, transform_axes, transform_axes_for, transform_size, Absorber, AbsorberModel,
+    AxisFft, ColumnEngine, FftSizes,
 };
 use wavetrain::Grid;
 
@@ -532,6 +533,121 @@ fn transform_sizes_follow_the_cost_rule() {
     ] {
         let r = std::panic::catch_unwind(|| transform_axes(50, 50, 100, 100, bad));
         assert!(r.is_err(), "{bad:?} accepted");
+    }
+}
+
+#[test]
+fn strip_costs_choose_power_of_two_columns() {
+    use ColumnEngine::*;
+    use FftSizes::*;
+    // With the column pass across columns, 128-point columns (one strip pass each) beat two
+    // 54-point halves through rustfft and the transposes; the rows keep their 54-point halves.
+    assert_eq!(
+        transform_axes_for(50, 50, 100, 100, Auto, Strips),
+        (AxisFft::halves(108), AxisFft::whole(128))
+    );
+    assert_eq!(
+        transform_axes_for(100, 100, 200, 200, Auto, Strips),
+        (AxisFft::whole(216), AxisFft::whole(256))
+    );
+    // Rustfft's columns: the choices of `transform_axes`.
+    for (n, p) in [(50, 100), (100, 200), (64, 128), (60, 120)] {
+        assert_eq!(
+            transform_axes_for(n, n, p, p, Auto, Lines),
+            transform_axes(n, n, p, p, Auto)
+        );
+    }
+    // A padding below 2× cannot run strips (the pass needs the upper half of a column empty),
+    // and a length that is no power of two never does; both cost as before.
+    for (n, p) in [(50, 56), (60, 120)] {
+        let (_, y) = transform_axes_for(n, n, p, p, Padded, Strips);
+        assert!(!y.suits_strips(n), "{n} in {p}: {y:?}");
+        assert_eq!(
+            transform_axes_for(n, n, p, p, Padded, Strips),
+            transform_axes(n, n, p, p, Padded)
+        );
+    }
+    assert!(AxisFft::whole(128).suits_strips(64));
+    assert!(!AxisFft::whole(128).suits_strips(65));
+    assert!(!AxisFft::halves(128).suits_strips(50));
+    assert!(!AxisFft::whole(4).suits_strips(2));
+}
+
+/// The `f32` column pass vectorised across columns (AVX-512) against the `f64` padded-grid
+/// step: every path (pass by pass, one image per task, inside a task), forward and adjoint, rows
+/// whole and in halves, partial strips (widths that are not multiples of 16).
+#[test]
+fn strip_columns_apply_the_padded_grids_operator() {
+    if !cpu::strips_available() {
+        eprintln!(
+            "SKIPPED: no AVX-512F here (or WAVETRAIN_NO_STRIPS is set), so f32 steps run \
+             rustfft's columns, which transform_grid_applies_the_padded_grids_operator covers"
+        );
+        return;
+    }
+    let cases = [
+        (50, 50, 2.0, 8e-6, 3e-3, true, FftSizes::Auto),
+        (24, 16, 2.0, 1e-6, 40e-6, true, FftSizes::Auto),
+        (20, 14, 3.0, 2e-6, 200e-6, false, FftSizes::Auto),
+        (
+            33,
+            40,
+            2.0,
+            4e-6,
+            1e-3,
+            true,
+            FftSizes::Exact(AxisFft::whole(65), AxisFft::whole(128)),
+        ),
+        (
+            30,
+            20,
+            2.0,
+            4e-6,
+            1e-3,
+            true,
+            FftSizes::Exact(AxisFft::halves(64), AxisFft::whole(64)),
+        ),
+    ];
+    let many = 2 * rayon::current_num_threads() + 1;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    for (nx, ny, pad, dx, z, bl, sizes) in cases {
+        let grid = Grid::new(nx, ny, dx).unwrap();
+        let x: Vec<Complex<f64>> = random_field(grid.len() * many, 70 + nx as u64);
+        let x32: Vec<Complex<f32>> = x
+            .iter()
+            .map(|v| Complex::new(v.re as f32, v.im as f32))
+            .collect();
+        let mut want = x.clone();
+        let mut want_adj = x.clone();
+        let mut reference =
+            Propagator::<f64>::with_sizes(&grid, LAMBDA, z, pad, bl, FftSizes::Padded);
+        reference.apply(&mut want);
+        reference.apply_adjoint(&mut want_adj);
+        let mut p = Propagator::<f32>::with_sizes(&grid, LAMBDA, z, pad, bl, sizes);
+        let what = format!("{nx}×{ny} pad {pad} on {:?} ({sizes:?})", p.transform());
+        assert_eq!(p.column_engine(), ColumnEngine::Strips, "{what}");
+        let two = 2 * grid.len();
+        for (path, n) in [("passes", two), ("image per task", x.len())] {
+            let mut got = x32[..n].to_vec();
+            p.apply(&mut got);
+            assert_close(&got, &want[..n], 1e-5, 1e-5, &format!("{what} {path}"));
+            let mut got = x32[..n].to_vec();
+            p.apply_adjoint(&mut got);
+            assert_close(
+                &got,
+                &want_adj[..n],
+                1e-5,
+                1e-5,
+                &format!("adjoint {what} {path}"),
+            );
+        }
+        let mut got = x32[..two].to_vec();
+        let mut scratch = cpu::PropScratch::new();
+        pool.install(|| p.apply_with(&mut got, &mut scratch));
+        assert_close(&got, &want[..two], 1e-5, 1e-5, &format!("{what} in a task"));
     }
 }
 

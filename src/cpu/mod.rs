@@ -2,6 +2,7 @@
 //! shader, same names, same indexing.
 
 pub mod absorber;
+mod columns;
 pub mod dense;
 pub mod detect;
 pub mod fft;
@@ -12,6 +13,11 @@ pub mod network;
 pub mod optimizer;
 pub mod propagate;
 pub mod simd;
+
+/// Whether this processor runs the `f32` column pass vectorised across columns (AVX-512F).
+pub fn strips_available() -> bool {
+    columns::available()
+}
 
 pub use absorber::{absorber_probe, absorber_probe_kept, absorber_pump, absorber_pump_keep};
 pub use dense::DenseNetwork;

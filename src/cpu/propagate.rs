@@ -9,13 +9,19 @@
 //!
 //! The transforms need not have the padded length: the step is a convolution whose kernel fits
 //! any length `≥ 2n − 1`, so it runs on whichever length the cost model finds cheapest
-//! ([`transform_axes`], [`transfer_on_grid`]): the same operator. And an axis whose light fills
+//! ([`transform_axes`](crate::optics::transform_axes), [`transfer_on_grid`]): the same operator. And an axis whose light fills
 //! at most half its length may run as two half-length transforms ([`AxisFft`]): the even
 //! frequencies transform the light, the odd ones the light times `e^{−2πi·j/len}`, and the way back
 //! adds the two halves' inverses with the conjugate twiddles. A 50-pixel side at 2× padding thus
 //! runs 108-point lines as two of rustfft's 54-point kernels each, instead of 100-point (slow
 //! factors of 5) or 128-point lines; the spectrum is then stored even frequencies first, and the
 //! transfer function in the same order.
+//!
+//! In `f32` on processors with AVX-512F, when the column length is a power of two of at least
+//! twice the light, the whole column half of the step — forward transforms, filter, inverse
+//! transforms — runs vectorised across 16 columns at a time, in place on the row spectra, with no
+//! transposes (`super::columns`); the cost model then weighs column lengths for that pass
+//! ([`ColumnEngine::Strips`]), which for a 50-pixel side picks 128-point columns.
 //!
 //! The operator `M = C·F⁻¹·H·F·P` is symmetric (`Mᵀ = M`, because `H(f) = H(−f)` and the DFT is
 //! symmetric), so the probe pass applies the same kernel; its adjoint `Mᴴ` uses `conj(H)`.
@@ -27,12 +33,13 @@ use num_complex::Complex;
 use rayon::prelude::*;
 use rustfft::FftPlanner;
 
+use super::columns::ColumnPass;
 use super::fft::{split_len, PerThread, Plan1d, ScratchPool, MIN_ROWS_PER_TASK};
 use super::simd::{mul_add, mul_elementwise, mul_to};
 use crate::grid::{padded_len, Grid};
 use crate::optics::{
-    sampling_report, transfer_function, transfer_on_grid, transform_axes, AxisFft, FftSizes,
-    SamplingReport,
+    sampling_report, transfer_function, transfer_on_grid, transform_axes_for, AxisFft,
+    ColumnEngine, FftSizes, SamplingReport,
 };
 use crate::real::{c_of, Real};
 
@@ -55,6 +62,9 @@ pub struct Propagator<T: Real> {
     /// `1/(px·py)`, each axis in the order its transforms leave the spectrum (in halves: the even
     /// frequencies, then the odd ones); shared by [`share`](Propagator::share)d copies.
     h_t: Arc<[Complex<T>]>,
+    /// The column pass vectorised across columns (`f32` with AVX-512F and a power-of-two column
+    /// length; then `h_t` is empty and `oy` is 0).
+    strips: Option<Arc<ColumnPass>>,
     rows: Plan1d<T>,
     cols: Plan1d<T>,
     pool: ScratchPool<T>,
@@ -186,6 +196,8 @@ pub(crate) struct ImageWork<T> {
     cols: Vec<Complex<T>>,
     /// rustfft's scratch.
     fs: Vec<Complex<T>>,
+    /// A strip's planes ([`ColumnPass`]), in place of `cols_in` and `cols`.
+    strip: Vec<f32>,
 }
 
 impl<T> Default for ImageWork<T> {
@@ -197,6 +209,7 @@ impl<T> Default for ImageWork<T> {
             cols_in: Vec::new(),
             cols: Vec::new(),
             fs: Vec::new(),
+            strip: Vec::new(),
         }
     }
 }
@@ -219,16 +232,20 @@ impl<T: Real> ImageWork<T> {
             })
             .max()
             .unwrap_or(0);
+        let cols = if p.strips.is_some() { 0 } else { LINES * p.py };
         for (v, len) in [
             (&mut self.rows_in, p.ny * p.px),
             (&mut self.rows, p.ny * p.px),
-            (&mut self.cols_in, LINES * p.py),
-            (&mut self.cols, LINES * p.py),
+            (&mut self.cols_in, cols),
+            (&mut self.cols, cols),
             (&mut self.fs, fft),
         ] {
             v.clear();
             v.resize(len, zero);
         }
+        self.strip.clear();
+        self.strip
+            .resize(p.strips.as_ref().map_or(0, |c| c.buf_len()), 0.0);
         self.layout = layout;
     }
 }
@@ -253,20 +270,30 @@ impl<T: Real> Propagator<T> {
     ) -> Self {
         let (nx, ny) = (grid.nx, grid.ny);
         let (qx, qy) = (padded_len(nx, pad), padded_len(ny, pad));
-        let (ax, ay) = transform_axes(nx, ny, qx, qy, sizes);
+        let engine = ColumnEngine::for_precision::<T>();
+        let (ax, ay) = transform_axes_for(nx, ny, qx, qy, sizes, engine);
         let (px, py) = (ax.len, ay.len);
         let h = transfer_function(qx, qy, grid.dx, wavelength, distance, band_limit);
         let h = transfer_on_grid(&h, nx, ny, qx, qy, px, py);
         let scale = 1.0 / (px * py) as f64;
-        let mut h_t = vec![Complex::new(T::zero(), T::zero()); px * py];
-        for j in 0..py {
-            let ky = freq_at(j, ay);
-            for i in 0..px {
-                h_t[i * py + j] = c_of(h[ky * px + freq_at(i, ax)] * scale);
+        let strips = (engine == ColumnEngine::Strips && ay.suits_strips(ny))
+            .then(|| {
+                ColumnPass::new(py, px, |i, ky| h[ky * px + freq_at(i, ax)] * scale).map(Arc::new)
+            })
+            .flatten();
+        let mut h_t = Vec::new();
+        if strips.is_none() {
+            h_t = vec![Complex::new(T::zero(), T::zero()); px * py];
+            for j in 0..py {
+                let ky = freq_at(j, ay);
+                for i in 0..px {
+                    h_t[i * py + j] = c_of(h[ky * px + freq_at(i, ax)] * scale);
+                }
             }
         }
-        // Light sits mid-line (as on the padded grid) or, in halves, at the start.
+        // Light sits mid-line (as on the padded grid) or, in halves or strips, at the start.
         let at = |a: AxisFft, n: usize| if a.halves { 0 } else { (a.len - n) / 2 };
+        let oy = if strips.is_some() { 0 } else { at(ay, ny) };
         let mut planner = FftPlanner::new();
         Propagator {
             nx,
@@ -275,10 +302,11 @@ impl<T: Real> Propagator<T> {
             px,
             py,
             ox: at(ax, nx),
-            oy: at(ay, ny),
+            oy,
             hx: Halves::new(ax, nx),
             hy: Halves::new(ay, ny),
             h_t: h_t.into(),
+            strips,
             rows: Plan1d::new(&mut planner, ax.run_len()),
             cols: Plan1d::new(&mut planner, ay.run_len()),
             pool: ScratchPool::new(),
@@ -302,6 +330,7 @@ impl<T: Real> Propagator<T> {
             hx: self.hx.clone(),
             hy: self.hy.clone(),
             h_t: Arc::clone(&self.h_t),
+            strips: self.strips.clone(),
             rows: self.rows.clone(),
             cols: self.cols.clone(),
             pool: ScratchPool::new(),
@@ -320,6 +349,16 @@ impl<T: Real> Propagator<T> {
     /// holds the same operator).
     pub fn transform(&self) -> (usize, usize) {
         (self.px, self.py)
+    }
+
+    /// What runs this step's column transforms: [`ColumnEngine::Strips`] when the column pass
+    /// vectorised across columns does (`f32`, AVX-512F, an axis that suits it).
+    pub fn column_engine(&self) -> ColumnEngine {
+        if self.strips.is_some() {
+            ColumnEngine::Strips
+        } else {
+            ColumnEngine::Lines
+        }
     }
 
     /// The sampling diagnostics of this step.
@@ -392,11 +431,17 @@ impl<T: Real> Propagator<T> {
         if scratch.a.len() < batch * ny * px {
             scratch.a.resize(batch * ny * px, zero);
         }
-        if scratch.b.len() < batch * px * py {
-            scratch.b.resize(batch * px * py, zero);
+        // The column pass across columns works in place in `a`.
+        let lb = if self.strips.is_some() {
+            0
+        } else {
+            batch * px * py
+        };
+        if scratch.b.len() < lb {
+            scratch.b.resize(lb, zero);
         }
         let a = &mut scratch.a[..batch * ny * px];
-        let b = &mut scratch.b[..batch * px * py];
+        let b = &mut scratch.b[..lb];
         let (pool, rows, cols, h_t) = (&self.pool, &self.rows, &self.cols, &self.h_t);
         let (hx, hy) = (self.hx.as_ref(), self.hy.as_ref());
         let (sr, sc) = (rows.scratch_len(), cols.scratch_len());
@@ -417,47 +462,71 @@ impl<T: Real> Propagator<T> {
                 pool.with(sr, |s| rows.fwd.process_with_scratch(ag, s));
             });
 
-        // 2. Per spectral column kx: gather (padding in y), FFT, multiply by H, inverse FFT.
-        let a_ro: &[Complex<T>] = a;
-        b.par_chunks_mut(py * G)
-            .with_min_len(min)
-            .enumerate()
-            .for_each(|(gi, cg)| {
-                for (j, col) in cg.chunks_mut(py).enumerate() {
-                    let i = gi * G + j;
-                    let (img, kx) = (i / px, i % px);
-                    col.fill(zero);
-                    let src = &a_ro[img * ny * px..(img + 1) * ny * px];
-                    for y in 0..ny {
-                        col[oy + y] = src[y * px + kx];
+        // 2. Per spectral column kx: gather (padding in y), FFT, multiply by H, inverse FFT; or
+        //    the same in place for each strip of 16 columns of each image.
+        if let Some(c) = &self.strips {
+            let base = SendPtr(a.as_mut_ptr());
+            let strips = c.strips();
+            (0..batch * strips).into_par_iter().for_each(|t| {
+                let rows = base;
+                self.images.with(|w| {
+                    w.ready(self);
+                    // SAFETY: image `t / strips` has `ny·px` samples inside `a`, and each task
+                    // is the only one that touches its strip of its image.
+                    unsafe {
+                        c.filter_strip(
+                            rows.0.add(t / strips * ny * px),
+                            ny,
+                            t % strips,
+                            conj,
+                            &mut w.strip,
+                        )
                     }
-                    if let Some(h) = hy {
-                        split_light(col, ny, h);
-                    }
-                }
-                pool.with(sc, |s| {
-                    cols.fwd.process_with_scratch(cg, s);
-                    for (j, col) in cg.chunks_mut(py).enumerate() {
-                        let kx = (gi * G + j) % px;
-                        mul_elementwise(col, &h_t[kx * py..(kx + 1) * py], conj);
-                    }
-                    cols.inv.process_with_scratch(cg, s);
-                });
-                if let Some(h) = hy {
-                    for col in cg.chunks_mut(py) {
-                        join_light(col, ny, h);
-                    }
-                }
+                })
             });
+        } else {
+            let a_ro: &[Complex<T>] = a;
+            b.par_chunks_mut(py * G)
+                .with_min_len(min)
+                .enumerate()
+                .for_each(|(gi, cg)| {
+                    for (j, col) in cg.chunks_mut(py).enumerate() {
+                        let i = gi * G + j;
+                        let (img, kx) = (i / px, i % px);
+                        col.fill(zero);
+                        let src = &a_ro[img * ny * px..(img + 1) * ny * px];
+                        for y in 0..ny {
+                            col[oy + y] = src[y * px + kx];
+                        }
+                        if let Some(h) = hy {
+                            split_light(col, ny, h);
+                        }
+                    }
+                    pool.with(sc, |s| {
+                        cols.fwd.process_with_scratch(cg, s);
+                        for (j, col) in cg.chunks_mut(py).enumerate() {
+                            let kx = (gi * G + j) % px;
+                            mul_elementwise(col, &h_t[kx * py..(kx + 1) * py], conj);
+                        }
+                        cols.inv.process_with_scratch(cg, s);
+                    });
+                    if let Some(h) = hy {
+                        for col in cg.chunks_mut(py) {
+                            join_light(col, ny, h);
+                        }
+                    }
+                });
+        }
 
         // 3. Gather the rows that survive the crop, inverse-FFT them, crop in x.
         let b_ro: &[Complex<T>] = b;
+        let strips = self.strips.is_some();
         a.par_chunks_mut(px * G)
             .zip(data.par_chunks_mut(nx * G))
             .with_min_len(min)
             .enumerate()
             .for_each(|(gi, (ag, dg))| {
-                for (j, ar) in ag.chunks_mut(px).enumerate() {
+                for (j, ar) in ag.chunks_mut(px).enumerate().filter(|_| !strips) {
                     let i = gi * G + j;
                     let (img, y) = (i / ny, i % ny);
                     let src = &b_ro[img * px * py..(img + 1) * px * py];
@@ -478,7 +547,8 @@ impl<T: Real> Propagator<T> {
 /// group of [`LINES`] spectrum columns is transposed straight from those rows into its kept
 /// column padding ([`Real::gather_columns`]: transpose and padding in one pass), transformed,
 /// filtered, transformed back, and its crop transposed straight back into the rows; the rows that
-/// survive the crop are then transformed back in place.
+/// survive the crop are then transformed back in place. With the column pass across columns
+/// (`strips`), step 2 runs on the row spectra in place instead.
 ///
 /// Compiled once for the baseline x86-64 and once with AVX2 and FMA, chosen at run time: the
 /// filter multiply and the copies are plain loops that the compiler vectorises for whichever is
@@ -498,26 +568,30 @@ fn image<T: Real>(p: &Propagator<T>, img: &mut [Complex<T>], conj: bool, w: &mut
         .process_immutable_with_scratch(&w.rows_in, &mut w.rows, fs);
 
     // 2. Columns, LINES at a time: from the row spectra into the padded lines, FFT, multiply by
-    //    H, inverse FFT, the crop back into the rows.
-    for k0 in (0..px).step_by(LINES) {
-        let g = LINES.min(px - k0);
-        let (cols_in, cols) = (&mut w.cols_in[..g * py], &mut w.cols[..g * py]);
-        T::gather_columns(&w.rows, px, ny, k0, g, cols_in, py, oy);
-        if let Some(h) = hy {
-            for c in cols_in.chunks_mut(py) {
-                split_light(c, ny, h);
+    //    H, inverse FFT, the crop back into the rows (or 16 at a time, in place, across columns).
+    if let Some(c) = &p.strips {
+        c.filter_any(&mut w.rows, ny, conj, &mut w.strip);
+    } else {
+        for k0 in (0..px).step_by(LINES) {
+            let g = LINES.min(px - k0);
+            let (cols_in, cols) = (&mut w.cols_in[..g * py], &mut w.cols[..g * py]);
+            T::gather_columns(&w.rows, px, ny, k0, g, cols_in, py, oy);
+            if let Some(h) = hy {
+                for c in cols_in.chunks_mut(py) {
+                    split_light(c, ny, h);
+                }
             }
-        }
-        p.cols.fwd.process_immutable_with_scratch(cols_in, cols, fs);
-        // The group's filter lines are contiguous in `h_t`: one product over the whole group.
-        mul_elementwise(cols, &p.h_t[k0 * py..(k0 + g) * py], conj);
-        p.cols.inv.process_with_scratch(cols, fs);
-        if let Some(h) = hy {
-            for c in cols.chunks_mut(py) {
-                join_light(c, ny, h);
+            p.cols.fwd.process_immutable_with_scratch(cols_in, cols, fs);
+            // The group's filter lines are contiguous in `h_t`: one product over the whole group.
+            mul_elementwise(cols, &p.h_t[k0 * py..(k0 + g) * py], conj);
+            p.cols.inv.process_with_scratch(cols, fs);
+            if let Some(h) = hy {
+                for c in cols.chunks_mut(py) {
+                    join_light(c, ny, h);
+                }
             }
+            T::scatter_columns(cols, py, oy, ny, &mut w.rows, px, k0, g);
         }
-        T::scatter_columns(cols, py, oy, ny, &mut w.rows, px, k0, g);
     }
 
     // 3. Rows that survive the crop: inverse FFT, crop in x.
@@ -530,6 +604,14 @@ fn image<T: Real>(p: &Propagator<T>, img: &mut [Complex<T>], conj: bool, w: &mut
 /// Lines a transform call takes at once; also the width of the column transposes (8 samples of
 /// `Complex<f32>` are one 64-byte cache line).
 const LINES: usize = MIN_ROWS_PER_TASK;
+
+/// A pointer that may cross threads: each task of the strip loop writes its own strip only.
+#[derive(Clone, Copy)]
+struct SendPtr<T>(*mut Complex<T>);
+// SAFETY: the tasks that share it touch disjoint samples (see its use in `run_passes`).
+unsafe impl<T> Send for SendPtr<T> {}
+// SAFETY: as above.
+unsafe impl<T> Sync for SendPtr<T> {}
 
 #[cold]
 #[inline(never)]

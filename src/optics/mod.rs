@@ -9,6 +9,6 @@ pub mod propagation;
 pub use absorber::{Absorber, AbsorberModel};
 pub use multiplier::Multiplier;
 pub use propagation::{
-    sampling_report, transfer_function, transfer_on_grid, transform_axes, transform_size, AxisFft,
-    FftSizes, SamplingReport,
+    sampling_report, transfer_function, transfer_on_grid, transform_axes, transform_axes_for,
+    transform_size, transform_size_for, AxisFft, ColumnEngine, FftSizes, SamplingReport,
 };
