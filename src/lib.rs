@@ -30,7 +30,7 @@
 //!   on the GPU `gpu::GpuDenseNetwork`; the multiplier's wave optics in [`optics::Multiplier`];
 //!   hardware non-idealities in [`model::Hardware`], the noisy ones CPU-only).
 //!
-//! [`train`] runs either on a backend; [`sweep`] trains a grid of configs; [`bench`] times the
+//! [`train`] runs either on a backend; [`sweep`] trains a grid of configs; [`bench`](mod@bench) times the
 //! engine against the machine's measured ceilings.
 
 pub mod backend;

@@ -252,7 +252,7 @@ fn chunk_images(batch: usize) -> usize {
 
 /// A network on the CPU in precision `T`.
 ///
-/// The batch is split into chunks of images ([`chunk_images`]); each chunk runs the whole pump
+/// The batch is split into chunks of images (`chunk_images`); each chunk runs the whole pump
 /// pass and the whole probe pass as one rayon task (the elements' own parallel loops still split
 /// inside a chunk when threads are idle), and the SLM gradients sum the chunks' correlations in
 /// chunk order, so results do not depend on thread scheduling.

@@ -12,7 +12,7 @@ use num_complex::Complex;
 use crate::real::Real;
 
 /// `v[i] ← v[i]·h[i]` (or `v[i]·conj(h[i])`) for `i < min(len)`: the widest vector kernel the
-/// processor has for `f32` ([`products`]), the rest (and `f64`) by [`mul_scalar`].
+/// processor has for `f32` (`products`), the rest (and `f64`) by `mul_scalar`.
 #[inline]
 pub fn mul_elementwise<T: Real>(v: &mut [Complex<T>], h: &[Complex<T>], conj: bool) {
     let n = v.len().min(h.len());

@@ -71,7 +71,7 @@ fn params(ctx: &GpuContext, field: &Field, regions: &Regions, dx: f64) -> Result
 }
 
 /// Powers `P[b][k] = Σ_{region k} |u|²·dx²` into a `[batch][regions]` buffer (mirrors
-/// [`crate::cpu::detect`]).
+/// [`crate::cpu::detect()`]).
 pub struct Detect {
     dispatch: Dispatch,
 }

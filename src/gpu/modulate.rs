@@ -96,7 +96,7 @@ fn params_for(field: &Field, k: usize, mask_len: usize) -> Result<ModulateParams
 }
 
 /// Multiplies every image of a field by a mask of `(nx/k)·(ny/k)` values, in place (mirrors
-/// [`crate::cpu::modulate`]).
+/// [`crate::cpu::modulate()`]).
 pub struct Modulate {
     dispatch: Dispatch,
 }
