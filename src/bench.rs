@@ -297,12 +297,14 @@ type Timing = (f64, f64, usize);
 /// Independent accumulators of the FLOP-ceiling loop: eight 256-bit vectors, enough to hide the
 /// latency of fused multiply-adds while staying in registers (128 spill and halve the rate).
 const LANES: usize = 64;
+/// The same for 512-bit vectors: eight of them.
+const LANES_512: usize = 128;
 
 /// `FUSED`: `mul_add` (one FMA instruction where the target has FMA, a library call otherwise);
-/// else a multiply and an add, which vectorise on any target.
+/// else a multiply and an add, which vectorise on any target. `N` independent accumulators.
 #[inline(always)]
-fn mul_add_body<const FUSED: bool>(seed: f32, iters: usize) -> f32 {
-    let mut acc = [seed; LANES];
+fn mul_add_body<const FUSED: bool, const N: usize>(seed: f32, iters: usize) -> f32 {
+    let mut acc = [seed; N];
     let m = std::hint::black_box(0.999_999f32);
     let c = std::hint::black_box(1e-7f32);
     for _ in 0..iters {
@@ -316,18 +318,31 @@ fn mul_add_body<const FUSED: bool>(seed: f32, iters: usize) -> f32 {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn mul_add_avx2(seed: f32, iters: usize) -> f32 {
-    mul_add_body::<true>(seed, iters)
+    mul_add_body::<true, LANES>(seed, iters)
 }
 
-/// `LANES·iters` multiply-adds (2 FLOPs each) with the widest instructions this CPU has (the FFT
-/// library picks AVX at run time too, so the ceiling must as well).
-fn mul_add_loop(seed: f32, iters: usize) -> f32 {
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn mul_add_avx512(seed: f32, iters: usize) -> f32 {
+    mul_add_body::<true, LANES_512>(seed, iters)
+}
+
+/// Multiply-adds (2 FLOPs each) with the widest instructions this CPU has (the FFT library picks
+/// AVX at run time, and the column pass AVX-512, so the ceiling must as well); returns the sum
+/// and how many it did (`lanes·iters`).
+fn mul_add_loop(seed: f32, iters: usize) -> (f32, usize) {
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-        // SAFETY: the features the function is compiled for were detected on this CPU.
-        return unsafe { mul_add_avx2(seed, iters) };
+    {
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the features the function is compiled for were detected on this CPU.
+            return (unsafe { mul_add_avx512(seed, iters) }, LANES_512 * iters);
+        }
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: as above.
+            return (unsafe { mul_add_avx2(seed, iters) }, LANES * iters);
+        }
     }
-    mul_add_body::<false>(seed, iters)
+    (mul_add_body::<false, LANES>(seed, iters), LANES * iters)
 }
 
 /// CPU ceilings: parallel copy bandwidth and a multiply-add loop ([`mul_add_loop`]) on every
@@ -347,14 +362,17 @@ fn cpu_ceilings(quick: bool) -> Result<(Ceiling, Timing, f64, Timing, f64)> {
     })?;
     let threads = rayon::current_num_threads();
     let iters: usize = if quick { 500_000 } else { 5_000_000 };
+    let done = std::sync::atomic::AtomicUsize::new(0);
     let fl = time_it(quick, || {
         (0..threads).into_par_iter().for_each(|t| {
-            std::hint::black_box(mul_add_loop(t as f32 * 1e-3, iters));
+            let (sum, n) = mul_add_loop(t as f32 * 1e-3, iters);
+            std::hint::black_box(sum);
+            done.store(n, std::sync::atomic::Ordering::Relaxed);
         });
         Ok(())
     })?;
     let bytes = 2.0 * (len * 4) as f64;
-    let flops = (threads * iters * 2 * LANES) as f64;
+    let flops = (threads * done.into_inner() * 2) as f64;
     Ok((
         Ceiling {
             gbps: bytes / copy.0 / 1e9,
