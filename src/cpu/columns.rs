@@ -714,6 +714,10 @@ mod tests {
             (128, 108, 50),
             (256, 37, 100),
             (512, 17, 256),
+            // One row, one column, and a long column beyond the first-level cache.
+            (16, 1, 1),
+            (64, 33, 1),
+            (2048, 5, 700),
         ] {
             let hv = noise(len as u64, len * width);
             let h = |kx: usize, ky: usize| hv[ky * width + kx];

@@ -9,8 +9,8 @@
 //!
 //! The transforms need not have the padded length: the step is a convolution whose kernel fits
 //! any length `≥ 2n − 1`, so it runs on whichever length the cost model finds cheapest
-//! ([`transform_axes`](crate::optics::transform_axes), [`transfer_on_grid`]): the same operator. And an axis whose light fills
-//! at most half its length may run as two half-length transforms ([`AxisFft`]): the even
+//! ([`transform_axes_for`], [`transfer_on_grid`]): the same operator. And an axis whose light
+//! fills at most half its length may run as two half-length transforms ([`AxisFft`]): the even
 //! frequencies transform the light, the odd ones the light times `e^{−2πi·j/len}`, and the way back
 //! adds the two halves' inverses with the conjugate twiddles. A 50-pixel side at 2× padding thus
 //! runs 108-point lines as two of rustfft's 54-point kernels each, instead of 100-point (slow
