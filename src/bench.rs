@@ -328,7 +328,7 @@ fn mul_add_avx512(seed: f32, iters: usize) -> f32 {
 }
 
 /// Multiply-adds (2 FLOPs each) with the widest instructions this CPU has (the FFT library picks
-/// AVX at run time, and the column pass AVX-512, so the ceiling must as well); returns the sum
+/// AVX at run time, and the column pass AVX-512 where it can, so the ceiling must as well); returns the sum
 /// and how many it did (`lanes·iters`).
 fn mul_add_loop(seed: f32, iters: usize) -> (f32, usize) {
     #[cfg(target_arch = "x86_64")]

@@ -743,12 +743,12 @@ mod tests {
         // 16 bytes each with gradient and Adam moments) do not change, and the free-space
         // scratch is one set of buffers per chunk (4 chunks per thread, at most one per image):
         // 108-point rows (each two 54-point halves) and, with the column pass across columns
-        // (AVX-512), a strip of 128-point columns, else 108-point ones.
+        // (AVX-512 or AVX2), a strip of 128-point columns, else 108-point ones.
         let half = optical.set("train.batch", "32").unwrap();
         let params = 16 * 5 * n;
         let (lx, ly) = (
             108u64,
-            if crate::cpu::strips_available() {
+            if crate::cpu::strip_lanes().is_some() {
                 128u64
             } else {
                 108

@@ -540,31 +540,36 @@ fn transform_sizes_follow_the_cost_rule() {
 fn strip_costs_choose_power_of_two_columns() {
     use ColumnEngine::*;
     use FftSizes::*;
-    // With the column pass across columns, 128-point columns (one strip pass each) beat two
-    // 54-point halves through rustfft and the transposes; the rows keep their 54-point halves.
-    assert_eq!(
-        transform_axes_for(50, 50, 100, 100, Auto, Strips),
-        (AxisFft::halves(108), AxisFft::whole(128))
-    );
-    assert_eq!(
-        transform_axes_for(100, 100, 200, 200, Auto, Strips),
-        (AxisFft::whole(216), AxisFft::whole(256))
-    );
+    for lanes in [16, 8] {
+        let strips = Strips { lanes };
+        // With the column pass across columns, 128-point columns (one strip pass each) beat two
+        // 54-point halves through rustfft and the transposes; the rows keep their halves.
+        assert_eq!(
+            transform_axes_for(50, 50, 100, 100, Auto, strips),
+            (AxisFft::halves(108), AxisFft::whole(128)),
+            "{lanes} lanes"
+        );
+        assert_eq!(
+            transform_axes_for(100, 100, 200, 200, Auto, strips),
+            (AxisFft::whole(216), AxisFft::whole(256)),
+            "{lanes} lanes"
+        );
+        // A padding below 2× cannot run strips (the pass needs the upper half of a column
+        // empty), and a length that is no power of two never does; both cost as before.
+        for (n, p) in [(50, 56), (60, 120)] {
+            let (_, y) = transform_axes_for(n, n, p, p, Padded, strips);
+            assert!(!y.suits_strips(n), "{n} in {p}: {y:?}");
+            assert_eq!(
+                transform_axes_for(n, n, p, p, Padded, strips),
+                transform_axes(n, n, p, p, Padded)
+            );
+        }
+    }
     // Rustfft's columns: the choices of `transform_axes`.
     for (n, p) in [(50, 100), (100, 200), (64, 128), (60, 120)] {
         assert_eq!(
             transform_axes_for(n, n, p, p, Auto, Lines),
             transform_axes(n, n, p, p, Auto)
-        );
-    }
-    // A padding below 2× cannot run strips (the pass needs the upper half of a column empty),
-    // and a length that is no power of two never does; both cost as before.
-    for (n, p) in [(50, 56), (60, 120)] {
-        let (_, y) = transform_axes_for(n, n, p, p, Padded, Strips);
-        assert!(!y.suits_strips(n), "{n} in {p}: {y:?}");
-        assert_eq!(
-            transform_axes_for(n, n, p, p, Padded, Strips),
-            transform_axes(n, n, p, p, Padded)
         );
     }
     assert!(AxisFft::whole(128).suits_strips(64));
@@ -578,13 +583,14 @@ fn strip_costs_choose_power_of_two_columns() {
 /// whole and in halves, partial strips (widths that are not multiples of 16).
 #[test]
 fn strip_columns_apply_the_padded_grids_operator() {
-    if !cpu::strips_available() {
+    let Some(lanes) = cpu::strip_lanes() else {
         eprintln!(
-            "SKIPPED: no AVX-512F here (or WAVETRAIN_NO_STRIPS is set), so f32 steps run \
-             rustfft's columns, which transform_grid_applies_the_padded_grids_operator covers"
+            "SKIPPED: neither AVX-512F nor AVX2 here (or WAVETRAIN_NO_STRIPS is set), so f32 \
+             steps run rustfft's columns, which transform_grid_applies_the_padded_grids_operator \
+             covers"
         );
         return;
-    }
+    };
     let cases = [
         (50, 50, 2.0, 8e-6, 3e-3, true, FftSizes::Auto),
         (24, 16, 2.0, 1e-6, 40e-6, true, FftSizes::Auto),
@@ -628,7 +634,7 @@ fn strip_columns_apply_the_padded_grids_operator() {
         reference.apply_adjoint(&mut want_adj);
         let mut p = Propagator::<f32>::with_sizes(&grid, LAMBDA, z, pad, bl, sizes);
         let what = format!("{nx}×{ny} pad {pad} on {:?} ({sizes:?})", p.transform());
-        assert_eq!(p.column_engine(), ColumnEngine::Strips, "{what}");
+        assert_eq!(p.column_engine(), ColumnEngine::Strips { lanes }, "{what}");
         let two = 2 * grid.len();
         for (path, n) in [("passes", two), ("image per task", x.len())] {
             let mut got = x32[..n].to_vec();

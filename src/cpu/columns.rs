@@ -1,18 +1,18 @@
-//! The column half of a free-space step vectorised across columns, in AVX-512: for a strip of
-//! [`LANES`] neighbouring spectrum columns of the row-transformed field (`[y][kx]`, row-major, as
-//! the row FFTs leave it), the FFT along `y`, the product with the transfer function and the
+//! The column half of a free-space step vectorised across columns: for a strip of 16 (AVX-512)
+//! or 8 (AVX2) neighbouring spectrum columns of the row-transformed field (`[y][kx]`, row-major,
+//! as the row FFTs leave it), the FFT along `y`, the product with the transfer function and the
 //! inverse FFT, with no transpose.
 //!
-//! Each butterfly acts on one row of the strip at once: 16 columns share the twiddle factor, so
-//! with the strip held as separate real and imaginary planes every stage is vertical vector
-//! arithmetic (no shuffles); the only shuffles split the interleaved rows into planes on the way
-//! in and join them on the way out. The forward transform is decimation in frequency (natural
-//! order in, digit-reversed out: radix 4, after one radix-2 stage when the length is an odd power
-//! of two) and the inverse undoes it stage by stage (digit-reversed in, natural out), with the
-//! transfer function stored in the digit-reversed order, so no permutation is ever done (the
-//! DIF/DIT pairing for convolution: Van Loan, *Computational Frameworks for the FFT*, 1992). The
-//! last forward stage, the filter and the first inverse stage run as one pass, on four rows at a
-//! time in registers.
+//! Each butterfly acts on one row of the strip at once: the strip's columns share the twiddle
+//! factor, so with the strip held as separate real and imaginary planes every stage is vertical
+//! vector arithmetic (no shuffles); the only shuffles split the interleaved rows into planes on
+//! the way in and join them on the way out. The forward transform is decimation in frequency
+//! (natural order in, digit-reversed out: radix 4, after one radix-2 stage when the length is an
+//! odd power of two) and the inverse undoes it stage by stage (digit-reversed in, natural out),
+//! with the transfer function stored in the digit-reversed order, so no permutation is ever done
+//! (the DIF/DIT pairing for convolution: Van Loan, *Computational Frameworks for the FFT*, 1992).
+//! The last forward stage, the filter and the first inverse stage run as one pass, on four rows
+//! at a time in registers.
 //!
 //! The step is a circular convolution along `y`, which commutes with shifts, so the field's `ny`
 //! rows sit at `0..ny` of the strip. Since the length is at least `2·ny`, the upper half of the
@@ -20,21 +20,23 @@
 //! light, and the last inverse stage (fused with the store) computes only the `ny` rows that are
 //! kept.
 //!
-//! This path is taken for `f32` on processors with AVX-512F and power-of-two column lengths of at
-//! least 8 (see [`ColumnPass::new`]); elsewhere the propagator runs rustfft's column transforms.
+//! The stages are written once (`strip_kernel!`) over a handful of primitives that the `avx512`
+//! and `avx2` modules define for their register width. This path is taken for `f32` on x86-64
+//! processors with AVX-512F or AVX2 and FMA, for power-of-two column lengths of at least 8 and
+//! twice the light (see [`ColumnPass::new`]); elsewhere the propagator runs rustfft's column
+//! transforms.
 
 use num_complex::Complex;
 
 use crate::real::Real;
 
-/// Columns per strip: 16 `f32` lanes are one AVX-512 register.
-pub(crate) const LANES: usize = 16;
-
 /// The planned column pass of one free-space step: transforms of length `len` along `y`, and the
-/// transfer function for spectra `width` columns wide.
+/// transfer function for spectra `width` columns wide, in strips of `lanes` columns.
 pub(crate) struct ColumnPass {
     len: usize,
     width: usize,
+    /// Columns per strip: 16 (AVX-512F) or 8 (AVX2 and FMA).
+    lanes: usize,
     /// Forward stages in order: `(radix, span)`; only the first may have radix 2; the last has
     /// span 1.
     stages: Vec<(usize, usize)>,
@@ -49,21 +51,29 @@ pub(crate) struct ColumnPass {
 
 impl ColumnPass {
     /// The pass for length `len` and spectra `width` columns wide, with `h(kx, ky)` the transfer
-    /// function (scaled as the caller wants, both transforms being unnormalised); `None` unless
-    /// the processor has AVX-512F and `len` is a power of two of at least 8.
+    /// function (scaled as the caller wants, both transforms being unnormalised), in the widest
+    /// strips this processor runs ([`lanes`]); `None` when it runs none or `len` is not a power
+    /// of two of at least 8.
     pub(crate) fn new(
         len: usize,
         width: usize,
         h: impl Fn(usize, usize) -> Complex<f64>,
     ) -> Option<Self> {
-        if !(available() && len >= 8 && len.is_power_of_two()) {
-            return None;
-        }
-        Some(Self::plan(len, width, h))
+        let lanes = lanes()?;
+        (len >= 8 && len.is_power_of_two()).then(|| Self::plan(len, width, lanes, h))
     }
 
-    /// [`new`](Self::new) without the processor check (the plan itself is portable).
-    fn plan(len: usize, width: usize, h: impl Fn(usize, usize) -> Complex<f64>) -> Self {
+    /// [`new`](Self::new) in strips of `lanes` (16 or 8) columns, without the processor check.
+    fn plan(
+        len: usize,
+        width: usize,
+        lanes: usize,
+        h: impl Fn(usize, usize) -> Complex<f64>,
+    ) -> Self {
+        assert!(
+            len >= 8 && len.is_power_of_two() && matches!(lanes, 8 | 16),
+            "ColumnPass: {len}-point columns in strips of {lanes}"
+        );
         let mut stages = Vec::new();
         let mut span = len;
         if len.trailing_zeros() % 2 == 1 {
@@ -89,20 +99,21 @@ impl ColumnPass {
             })
             .collect();
         let freq: Vec<usize> = (0..len).map(|p| frequency(p, len, &stages)).collect();
-        let strips = width.div_ceil(LANES);
-        let mut h_re = vec![0.0; strips * len * LANES];
-        let mut h_im = vec![0.0; strips * len * LANES];
+        let strips = width.div_ceil(lanes);
+        let mut h_re = vec![0.0; strips * len * lanes];
+        let mut h_im = vec![0.0; strips * len * lanes];
         for kx in 0..width {
-            let (s, l) = (kx / LANES, kx % LANES);
+            let (s, l) = (kx / lanes, kx % lanes);
             for (p, &ky) in freq.iter().enumerate() {
                 let v = h(kx, ky);
-                h_re[(s * len + p) * LANES + l] = v.re as f32;
-                h_im[(s * len + p) * LANES + l] = v.im as f32;
+                h_re[(s * len + p) * lanes + l] = v.re as f32;
+                h_im[(s * len + p) * lanes + l] = v.im as f32;
             }
         }
         ColumnPass {
             len,
             width,
+            lanes,
             stages,
             tw,
             h_re,
@@ -110,9 +121,14 @@ impl ColumnPass {
         }
     }
 
+    /// Columns per strip.
+    pub(crate) fn lanes(&self) -> usize {
+        self.lanes
+    }
+
     /// Working floats a strip needs ([`filter`](Self::filter)'s `buf`).
     pub(crate) fn buf_len(&self) -> usize {
-        2 * self.len * LANES
+        2 * self.len * self.lanes
     }
 
     /// [`filter`](Self::filter) for an engine of precision `T`, which must be `f32`.
@@ -131,16 +147,19 @@ impl ColumnPass {
 
     /// Strips a spectrum `width` columns wide splits into.
     pub(crate) fn strips(&self) -> usize {
-        self.width.div_ceil(LANES)
+        self.width.div_ceil(self.lanes)
     }
 
-    /// [`filter`](Self::filter) of strip `k` only (columns `16k..16k + 16`), through a pointer so
-    /// that several threads may filter different strips of the same rows.
+    /// [`filter`](Self::filter) of strip `k` only, through a pointer so that several threads
+    /// may filter different strips of the same rows.
     ///
     /// # Safety
     /// `rows` must point to `ny` rows of `width` samples (`T` = `f32`) that no other thread
-    /// reads or writes in this strip's columns meanwhile; `k <`
-    /// [`strips`](Self::strips); otherwise as [`filter`](Self::filter).
+    /// reads or writes in this strip's columns meanwhile; otherwise as [`filter`](Self::filter).
+    ///
+    /// # Panics
+    /// If `T` is not `f32`, `k` is not below [`strips`](Self::strips), or as
+    /// [`filter`](Self::filter).
     pub(crate) unsafe fn filter_strip<T: Real>(
         &self,
         rows: *mut Complex<T>,
@@ -150,23 +169,15 @@ impl ColumnPass {
         buf: &mut [f32],
     ) {
         assert!(
-            std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
-                && k < self.strips()
-                && 2 * ny <= self.len
-                && buf.len() >= self.buf_len()
-                && available(),
-            "ColumnPass::filter_strip: strip {k} of {}, {ny} rows for {}-point columns, a buffer \
-             of {} floats (needs {}), f32 and AVX-512F are all required",
+            std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() && k < self.strips(),
+            "ColumnPass::filter_strip: strip {k} of {} in {}",
             self.strips(),
-            self.len,
-            buf.len(),
-            self.buf_len()
+            std::any::type_name::<T>()
         );
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: the checks above and the caller's promise.
-        unsafe {
-            avx512::strip(self, rows as *mut f32, ny, LANES * k, conj, buf)
-        };
+        self.check(ny, buf);
+        // SAFETY: `check` vouched for the processor, the rows and the buffer; the caller for
+        // the rows' extent and exclusive use of this strip.
+        unsafe { self.strip(rows as *mut f32, ny, self.lanes * k, conj, buf) };
     }
 
     /// Filters every column of `rows` (`[ny][width]` row spectra) in place: each column, zero
@@ -174,28 +185,61 @@ impl ColumnPass {
     /// when `conj`) and is cropped back to its `ny` rows.
     ///
     /// # Panics
-    /// If `rows` is not `ny` rows of `width` samples with `2·ny ≤ len`, or `buf` is shorter than
-    /// [`buf_len`](Self::buf_len).
+    /// If `rows` is not `ny` rows of `width` samples with `2·ny ≤ len`, `buf` is shorter than
+    /// [`buf_len`](Self::buf_len), or the processor lacks the strips' instructions.
     pub(crate) fn filter(&self, rows: &mut [Complex<f32>], ny: usize, conj: bool, buf: &mut [f32]) {
         assert!(
-            rows.len() == ny * self.width && 2 * ny <= self.len && buf.len() >= self.buf_len(),
-            "ColumnPass: {} samples are not {ny} rows of {} (at most {} rows), or a buffer of {} \
-             floats is under {}",
+            rows.len() == ny * self.width,
+            "ColumnPass: {} samples are not {ny} rows of {}",
             rows.len(),
-            self.width,
-            self.len / 2,
+            self.width
+        );
+        self.check(ny, buf);
+        for k0 in (0..self.width).step_by(self.lanes) {
+            // SAFETY: `check` vouched for the processor, `ny` and the buffer; `rows` holds `ny`
+            // rows of `width` samples and the strip touches columns `k0..k0 + lanes` (masked
+            // to `width`) of them only.
+            unsafe { self.strip(rows.as_mut_ptr() as *mut f32, ny, k0, conj, buf) };
+        }
+    }
+
+    /// Panics unless `2·ny ≤ len`, `buf` holds a strip and the processor runs these strips.
+    fn check(&self, ny: usize, buf: &[f32]) {
+        assert!(
+            2 * ny <= self.len && buf.len() >= self.buf_len(),
+            "ColumnPass: {ny} rows do not fit half of {}-point columns, or a buffer of {} floats \
+             is under {}",
+            self.len,
             buf.len(),
             self.buf_len()
         );
-        assert!(available(), "ColumnPass: the processor lacks AVX-512F");
+        assert!(
+            supports(self.lanes),
+            "ColumnPass: this processor cannot run strips of {} columns",
+            self.lanes
+        );
+    }
+
+    /// One strip through the kernel of its width.
+    ///
+    /// # Safety
+    /// As the kernels' `strip`: `rows` points to `ny` rows of `width` interleaved complex
+    /// samples, `k0 < width`, and [`check`](Self::check) passed.
+    unsafe fn strip(&self, rows: *mut f32, ny: usize, k0: usize, conj: bool, buf: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
-        for k0 in (0..self.width).step_by(LANES) {
-            // SAFETY: AVX-512F is present (checked above); `rows` holds `ny` rows of `width`
-            // samples and the strip touches columns `k0..min(k0 + 16, width)` of them only;
-            // `buf` holds the strip's two planes; `2·ny ≤ len`, which the pruned first and last
-            // stages rely on.
-            unsafe { avx512::strip(self, rows.as_mut_ptr() as *mut f32, ny, k0, conj, buf) };
+        // SAFETY: the caller's promise; `check` confirmed the width's instructions.
+        unsafe {
+            if self.lanes == avx512::W {
+                avx512::strip(self, rows, ny, k0, conj, buf)
+            } else {
+                avx2::strip(self, rows, ny, k0, conj, buf)
+            }
         }
+        #[cfg(not(target_arch = "x86_64"))]
+        unreachable!(
+            "ColumnPass: no strips on this architecture ({rows:?} {ny} {k0} {conj} {})",
+            buf.len()
+        );
     }
 }
 
@@ -212,16 +256,40 @@ fn as_f32<T: Real>(v: &mut [Complex<T>]) -> &mut [Complex<f32>] {
     unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut Complex<f32>, v.len()) }
 }
 
-/// Whether the processor can run the pass (AVX-512F), and `WAVETRAIN_NO_STRIPS` does not turn
-/// it off (to compare the two column engines on one machine).
-pub(crate) fn available() -> bool {
-    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ON.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        let cpu = std::arch::is_x86_feature_detected!("avx512f");
-        #[cfg(not(target_arch = "x86_64"))]
-        let cpu = false;
-        cpu && std::env::var_os("WAVETRAIN_NO_STRIPS").is_none()
+/// Whether this processor runs strips of `lanes` columns: 16 with AVX-512F, 8 with AVX2 and FMA.
+fn supports(lanes: usize) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        match lanes {
+            16 => std::arch::is_x86_feature_detected!("avx512f"),
+            8 => {
+                std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+            }
+            _ => false,
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = lanes;
+        false
+    }
+}
+
+/// The strip width the propagators use: the widest this processor runs (16, else 8), or none.
+/// `WAVETRAIN_NO_STRIPS` (set to anything) turns the pass off and `WAVETRAIN_STRIP_LANES=8`
+/// takes the AVX2 kernel on an AVX-512 processor, to compare the engines on one machine.
+pub(crate) fn lanes() -> Option<usize> {
+    static LANES: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
+    *LANES.get_or_init(|| {
+        if std::env::var_os("WAVETRAIN_NO_STRIPS").is_some() {
+            return None;
+        }
+        let want = std::env::var("WAVETRAIN_STRIP_LANES").ok();
+        [16, 8]
+            .into_iter()
+            .filter(|&l| want.as_deref().is_none_or(|w| w == l.to_string()))
+            .find(|&l| supports(l))
     })
 }
 
@@ -237,114 +305,424 @@ fn frequency(p: usize, len: usize, stages: &[(usize, usize)]) -> usize {
     }
 }
 
+/// The kernel's stages, written once over the primitives each instruction set's module defines
+/// (`V`, `W` lanes, `vadd` … `vstore`, `Rows`), compiled for its `$feature`s.
 #[cfg(target_arch = "x86_64")]
-mod avx512 {
-    use std::arch::x86_64::*;
-
-    use super::{ColumnPass, LANES};
-
-    /// A complex value per lane: real and imaginary planes.
-    #[derive(Clone, Copy)]
-    struct C {
-        r: __m512,
-        i: __m512,
-    }
-
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    fn add(a: C, b: C) -> C {
-        C {
-            r: _mm512_add_ps(a.r, b.r),
-            i: _mm512_add_ps(a.i, b.i),
+macro_rules! strip_kernel {
+    ($feature:literal) => {
+        /// A complex value per lane: real and imaginary planes.
+        #[derive(Clone, Copy)]
+        struct C {
+            r: V,
+            i: V,
         }
-    }
 
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    fn sub(a: C, b: C) -> C {
-        C {
-            r: _mm512_sub_ps(a.r, b.r),
-            i: _mm512_sub_ps(a.i, b.i),
-        }
-    }
-
-    /// `a + i·b`.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    fn add_i(a: C, b: C) -> C {
-        C {
-            r: _mm512_sub_ps(a.r, b.i),
-            i: _mm512_add_ps(a.i, b.r),
-        }
-    }
-
-    /// `a − i·b`.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    fn sub_i(a: C, b: C) -> C {
-        C {
-            r: _mm512_add_ps(a.r, b.i),
-            i: _mm512_sub_ps(a.i, b.r),
-        }
-    }
-
-    /// `a·w` (`CONJ`: `a·conj(w)`), lane by lane.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    fn mul<const CONJ: bool>(a: C, wr: __m512, wi: __m512) -> C {
-        if CONJ {
-            C {
-                r: _mm512_fmadd_ps(a.r, wr, _mm512_mul_ps(a.i, wi)),
-                i: _mm512_fmsub_ps(a.i, wr, _mm512_mul_ps(a.r, wi)),
-            }
-        } else {
-            C {
-                r: _mm512_fmsub_ps(a.r, wr, _mm512_mul_ps(a.i, wi)),
-                i: _mm512_fmadd_ps(a.r, wi, _mm512_mul_ps(a.i, wr)),
-            }
-        }
-    }
-
-    /// The strip's planes: position `p` at `re[16p..]` and `im[16p..]`.
-    struct Planes {
-        re: *mut f32,
-        im: *mut f32,
-    }
-
-    impl Planes {
-        /// # Safety
-        /// Position `p` must lie in the strip.
-        #[target_feature(enable = "avx512f")]
+        #[target_feature(enable = $feature)]
         #[inline]
-        unsafe fn get(&self, p: usize) -> C {
-            // SAFETY: the caller's promise.
-            unsafe {
+        fn add(a: C, b: C) -> C {
+            C {
+                r: vadd(a.r, b.r),
+                i: vadd(a.i, b.i),
+            }
+        }
+
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn sub(a: C, b: C) -> C {
+            C {
+                r: vsub(a.r, b.r),
+                i: vsub(a.i, b.i),
+            }
+        }
+
+        /// `a + i·b`.
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn add_i(a: C, b: C) -> C {
+            C {
+                r: vsub(a.r, b.i),
+                i: vadd(a.i, b.r),
+            }
+        }
+
+        /// `a − i·b`.
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn sub_i(a: C, b: C) -> C {
+            C {
+                r: vadd(a.r, b.i),
+                i: vsub(a.i, b.r),
+            }
+        }
+
+        /// `a·w` (`CONJ`: `a·conj(w)`), lane by lane.
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn mul<const CONJ: bool>(a: C, wr: V, wi: V) -> C {
+            if CONJ {
                 C {
-                    r: _mm512_loadu_ps(self.re.add(LANES * p)),
-                    i: _mm512_loadu_ps(self.im.add(LANES * p)),
+                    r: vfmadd(a.r, wr, vmul(a.i, wi)),
+                    i: vfmsub(a.i, wr, vmul(a.r, wi)),
+                }
+            } else {
+                C {
+                    r: vfmsub(a.r, wr, vmul(a.i, wi)),
+                    i: vfmadd(a.r, wi, vmul(a.i, wr)),
                 }
             }
         }
 
-        /// # Safety
-        /// Position `p` must lie in the strip.
-        #[target_feature(enable = "avx512f")]
-        #[inline]
-        unsafe fn set(&self, p: usize, v: C) {
-            // SAFETY: the caller's promise.
-            unsafe {
-                _mm512_storeu_ps(self.re.add(LANES * p), v.r);
-                _mm512_storeu_ps(self.im.add(LANES * p), v.i);
+        /// The strip's planes: position `p` at `re[W·p..]` and `im[W·p..]`.
+        struct Planes {
+            re: *mut f32,
+            im: *mut f32,
+        }
+
+        impl Planes {
+            /// # Safety
+            /// Position `p` must lie in the strip.
+            #[target_feature(enable = $feature)]
+            #[inline]
+            unsafe fn get(&self, p: usize) -> C {
+                // SAFETY: the caller's promise.
+                unsafe {
+                    C {
+                        r: vload(self.re.add(W * p)),
+                        i: vload(self.im.add(W * p)),
+                    }
+                }
+            }
+
+            /// # Safety
+            /// Position `p` must lie in the strip.
+            #[target_feature(enable = $feature)]
+            #[inline]
+            unsafe fn set(&self, p: usize, v: C) {
+                // SAFETY: the caller's promise.
+                unsafe {
+                    vstore(self.re.add(W * p), v.r);
+                    vstore(self.im.add(W * p), v.i);
+                }
             }
         }
+
+        /// Twiddle `m` (1-based) of butterfly `j` of a stage with `r − 1` per butterfly, broadcast.
+        ///
+        /// # Safety
+        /// `tw` must hold butterfly `j`'s twiddles.
+        #[target_feature(enable = $feature)]
+        #[inline]
+        unsafe fn twiddle(tw: *const f32, per: usize, j: usize, m: usize) -> (V, V) {
+            // SAFETY: the caller's promise.
+            unsafe {
+                let p = tw.add(2 * (per * j + m - 1));
+                (vset1(*p), vset1(*p.add(1)))
+            }
+        }
+
+        /// One strip: load fused with the first forward stage, the middle forward stages, the last
+        /// forward stage with the filter and the first inverse stage, the middle inverse stages, and
+        /// the last inverse stage fused with the store.
+        ///
+        /// # Safety
+        /// The features of this kernel must be present; `rows` must point to `ny` rows of `f.width` interleaved complex
+        /// samples; `k0 < f.width`; `buf` must hold [`ColumnPass::buf_len`] floats; `2·ny ≤ f.len`.
+        #[target_feature(enable = $feature)]
+        pub(super) unsafe fn strip(
+            f: &ColumnPass,
+            rows: *mut f32,
+            ny: usize,
+            k0: usize,
+            conj: bool,
+            buf: &mut [f32],
+        ) {
+            let len = f.len;
+            let g = W.min(f.width - k0);
+            // SAFETY: `k0` is inside each row, and the strip's `g` columns after it.
+            let io = unsafe { Rows::new(rows.add(2 * k0), 2 * f.width, g) };
+            let (re, im) = buf[..2 * len * W].split_at_mut(len * W);
+            let st = Planes {
+                re: re.as_mut_ptr(),
+                im: im.as_mut_ptr(),
+            };
+            let h = k0 / W * len * W;
+            // SAFETY: the transfer function holds `len` positions for every strip.
+            let (hr, hi) = unsafe { (f.h_re.as_ptr().add(h), f.h_im.as_ptr().add(h)) };
+            let n = f.stages.len();
+            // SAFETY (for the stage calls below): every position a stage touches is below `len`,
+            // every row it reads or writes below `ny`, every twiddle inside its stage's table.
+            unsafe {
+                first_forward(f, &io, &st, ny);
+                for k in 1..n - 1 {
+                    middle_forward(f, &st, k);
+                }
+                if conj {
+                    filter::<true>(len, &st, hr, hi);
+                } else {
+                    filter::<false>(len, &st, hr, hi);
+                }
+                for k in (1..n - 1).rev() {
+                    middle_inverse(f, &st, k);
+                }
+                last_inverse(f, &io, &st, ny);
+            }
+        }
+
+        /// The first forward stage, reading the rows (the upper half of the input is zero).
+        ///
+        /// # Safety
+        /// As [`strip`].
+        #[target_feature(enable = $feature)]
+        #[inline]
+        unsafe fn first_forward(f: &ColumnPass, io: &Rows, st: &Planes, ny: usize) {
+            let (r, s) = f.stages[0];
+            let tw = f.tw[0].as_ptr();
+            let zero = C {
+                r: vzero(),
+                i: vzero(),
+            };
+            // SAFETY: positions `j + m·s < r·s = len`; rows `< ny`; twiddles `j < s`.
+            unsafe {
+                for j in 0..s {
+                    if j >= ny {
+                        for m in 0..r {
+                            st.set(j + m * s, zero);
+                        }
+                        continue;
+                    }
+                    let a = io.load(j);
+                    if r == 2 {
+                        // The second input x[j + s] lies in the zero half: (a, a·w^j).
+                        let (wr, wi) = twiddle(tw, 1, j, 1);
+                        st.set(j, a);
+                        st.set(j + s, mul::<false>(a, wr, wi));
+                        continue;
+                    }
+                    // Radix 4 with x[j + 2s] = x[j + 3s] = 0.
+                    let (y0, y1, y2, y3) = if j + s < ny {
+                        let b = io.load(j + s);
+                        (add(a, b), sub_i(a, b), sub(a, b), add_i(a, b))
+                    } else {
+                        (a, a, a, a)
+                    };
+                    st.set(j, y0);
+                    for (m, y) in [(1, y1), (2, y2), (3, y3)] {
+                        let (wr, wi) = twiddle(tw, 3, j, m);
+                        st.set(j + m * s, mul::<false>(y, wr, wi));
+                    }
+                }
+            }
+        }
+
+        /// Forward radix-4 stage `k` (not the first, not the last).
+        ///
+        /// # Safety
+        /// As [`strip`].
+        #[target_feature(enable = $feature)]
+        #[inline]
+        unsafe fn middle_forward(f: &ColumnPass, st: &Planes, k: usize) {
+            let (_, s) = f.stages[k];
+            let tw = f.tw[k].as_ptr();
+            // SAFETY: blocks of `4s` positions inside `len`; twiddles `j < s`.
+            unsafe {
+                for b in (0..f.len).step_by(4 * s) {
+                    for j in 0..s {
+                        let p = b + j;
+                        let (a, bb, c, d) = (
+                            st.get(p),
+                            st.get(p + s),
+                            st.get(p + 2 * s),
+                            st.get(p + 3 * s),
+                        );
+                        let (t0, t1, t2, t3) = (add(a, c), sub(a, c), add(bb, d), sub(bb, d));
+                        st.set(p, add(t0, t2));
+                        let (w1r, w1i) = twiddle(tw, 3, j, 1);
+                        let (w2r, w2i) = twiddle(tw, 3, j, 2);
+                        let (w3r, w3i) = twiddle(tw, 3, j, 3);
+                        st.set(p + s, mul::<false>(sub_i(t1, t3), w1r, w1i));
+                        st.set(p + 2 * s, mul::<false>(sub(t0, t2), w2r, w2i));
+                        st.set(p + 3 * s, mul::<false>(add_i(t1, t3), w3r, w3i));
+                    }
+                }
+            }
+        }
+
+        /// Inverse of [`middle_forward`] (unnormalised): conjugate twiddles, then the inverse
+        /// 4-point DFT.
+        ///
+        /// # Safety
+        /// As [`strip`].
+        #[target_feature(enable = $feature)]
+        #[inline]
+        unsafe fn middle_inverse(f: &ColumnPass, st: &Planes, k: usize) {
+            let (_, s) = f.stages[k];
+            let tw = f.tw[k].as_ptr();
+            // SAFETY: as in `middle_forward`.
+            unsafe {
+                for b in (0..f.len).step_by(4 * s) {
+                    for j in 0..s {
+                        let p = b + j;
+                        let (w1r, w1i) = twiddle(tw, 3, j, 1);
+                        let (w2r, w2i) = twiddle(tw, 3, j, 2);
+                        let (w3r, w3i) = twiddle(tw, 3, j, 3);
+                        let u0 = st.get(p);
+                        let u1 = mul::<true>(st.get(p + s), w1r, w1i);
+                        let u2 = mul::<true>(st.get(p + 2 * s), w2r, w2i);
+                        let u3 = mul::<true>(st.get(p + 3 * s), w3r, w3i);
+                        let (e0, e1, f0, f1) = (add(u0, u2), sub(u0, u2), add(u1, u3), sub(u1, u3));
+                        st.set(p, add(e0, f0));
+                        st.set(p + s, add_i(e1, f1));
+                        st.set(p + 2 * s, sub(e0, f0));
+                        st.set(p + 3 * s, sub_i(e1, f1));
+                    }
+                }
+            }
+        }
+
+        /// The last forward stage (radix 4, span 1: no twiddles), the product with the transfer
+        /// function (`CONJ`: its conjugate) and the first inverse stage, four positions at a time.
+        ///
+        /// # Safety
+        /// As [`strip`]; `hr` and `hi` point to this strip's `len` positions.
+        #[target_feature(enable = $feature)]
+        #[inline]
+        unsafe fn filter<const CONJ: bool>(
+            len: usize,
+            st: &Planes,
+            hr: *const f32,
+            hi: *const f32,
+        ) {
+            // SAFETY: positions `p..p + 4 ≤ len`, and the filter holds `len` positions.
+            unsafe {
+                for p in (0..len).step_by(4) {
+                    let (a, b, c, d) = (st.get(p), st.get(p + 1), st.get(p + 2), st.get(p + 3));
+                    let (t0, t1, t2, t3) = (add(a, c), sub(a, c), add(b, d), sub(b, d));
+                    let y = [add(t0, t2), sub_i(t1, t3), sub(t0, t2), add_i(t1, t3)];
+                    let mut z = y;
+                    for (m, v) in z.iter_mut().enumerate() {
+                        let q = W * (p + m);
+                        *v = mul::<CONJ>(*v, vload(hr.add(q)), vload(hi.add(q)));
+                    }
+                    let (e0, e1, f0, f1) = (
+                        add(z[0], z[2]),
+                        sub(z[0], z[2]),
+                        add(z[1], z[3]),
+                        sub(z[1], z[3]),
+                    );
+                    st.set(p, add(e0, f0));
+                    st.set(p + 1, add_i(e1, f1));
+                    st.set(p + 2, sub(e0, f0));
+                    st.set(p + 3, sub_i(e1, f1));
+                }
+            }
+        }
+
+        /// Inverse of [`first_forward`], writing only the `ny` rows that are kept.
+        ///
+        /// # Safety
+        /// As [`strip`].
+        #[target_feature(enable = $feature)]
+        #[inline]
+        unsafe fn last_inverse(f: &ColumnPass, io: &Rows, st: &Planes, ny: usize) {
+            let (r, s) = f.stages[0];
+            let tw = f.tw[0].as_ptr();
+            // SAFETY: positions `j + m·s < len`; rows written only below `ny`.
+            unsafe {
+                for j in 0..s.min(ny) {
+                    if r == 2 {
+                        let (wr, wi) = twiddle(tw, 1, j, 1);
+                        io.store(j, add(st.get(j), mul::<true>(st.get(j + s), wr, wi)));
+                        continue;
+                    }
+                    let (w1r, w1i) = twiddle(tw, 3, j, 1);
+                    let (w2r, w2i) = twiddle(tw, 3, j, 2);
+                    let (w3r, w3i) = twiddle(tw, 3, j, 3);
+                    let u0 = st.get(j);
+                    let u1 = mul::<true>(st.get(j + s), w1r, w1i);
+                    let u2 = mul::<true>(st.get(j + 2 * s), w2r, w2i);
+                    let u3 = mul::<true>(st.get(j + 3 * s), w3r, w3i);
+                    let (e0, e1, f0, f1) = (add(u0, u2), sub(u0, u2), add(u1, u3), sub(u1, u3));
+                    io.store(j, add(e0, f0));
+                    if j + s < ny {
+                        io.store(j + s, add_i(e1, f1));
+                    }
+                }
+            }
+        }
+    };
+}
+
+/// AVX-512F: strips of 16 columns.
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    use super::ColumnPass;
+
+    /// Lanes (columns) per strip.
+    pub(super) const W: usize = 16;
+    type V = __m512;
+
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn vadd(a: V, b: V) -> V {
+        _mm512_add_ps(a, b)
+    }
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn vsub(a: V, b: V) -> V {
+        _mm512_sub_ps(a, b)
+    }
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn vmul(a: V, b: V) -> V {
+        _mm512_mul_ps(a, b)
+    }
+    /// `a·b + c`.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn vfmadd(a: V, b: V, c: V) -> V {
+        _mm512_fmadd_ps(a, b, c)
+    }
+    /// `a·b − c`.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn vfmsub(a: V, b: V, c: V) -> V {
+        _mm512_fmsub_ps(a, b, c)
+    }
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn vset1(x: f32) -> V {
+        _mm512_set1_ps(x)
+    }
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn vzero() -> V {
+        _mm512_setzero_ps()
+    }
+    /// # Safety
+    /// `p` must point to `W` floats.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn vload(p: *const f32) -> V {
+        // SAFETY: the caller's promise.
+        unsafe { _mm512_loadu_ps(p) }
+    }
+    /// # Safety
+    /// `p` must point to `W` writable floats.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn vstore(p: *mut f32, v: V) {
+        // SAFETY: the caller's promise.
+        unsafe { _mm512_storeu_ps(p, v) }
     }
 
-    /// The strip's columns `k0..k0 + g` of the interleaved `[ny][width]` rows.
+    /// The strip's `g ≤ 16` columns of the interleaved rows: two 16-float registers a row,
+    /// masked to the strip, split into planes with two-source permutes.
     struct Rows {
         base: *mut f32,
         /// Floats per row.
         stride: usize,
-        /// Lane masks of the two registers a row of the strip spans.
         m0: __mmask16,
         m1: __mmask16,
         even: __m512i,
@@ -354,6 +732,30 @@ mod avx512 {
     }
 
     impl Rows {
+        /// # Safety
+        /// `base` must point to the strip's first column of row 0.
+        #[target_feature(enable = "avx512f")]
+        #[inline]
+        unsafe fn new(base: *mut f32, stride: usize, g: usize) -> Self {
+            let mask = |n: usize| -> __mmask16 {
+                if n >= 16 {
+                    0xffff
+                } else {
+                    (1u16 << n) - 1
+                }
+            };
+            Rows {
+                base,
+                stride,
+                m0: mask(2 * g),
+                m1: mask((2 * g).saturating_sub(16)),
+                even: _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30),
+                odd: _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31),
+                lo: _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23),
+                hi: _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31),
+            }
+        }
+
         /// Row `y`, split into planes (lanes past the strip's width read as zero).
         ///
         /// # Safety
@@ -365,7 +767,7 @@ mod avx512 {
             unsafe {
                 let p = self.base.add(y * self.stride);
                 let a = _mm512_maskz_loadu_ps(self.m0, p);
-                let b = _mm512_maskz_loadu_ps(self.m1, p.add(LANES));
+                let b = _mm512_maskz_loadu_ps(self.m1, p.add(16));
                 C {
                     r: _mm512_permutex2var_ps(a, self.even, b),
                     i: _mm512_permutex2var_ps(a, self.odd, b),
@@ -384,270 +786,150 @@ mod avx512 {
             unsafe {
                 let p = self.base.add(y * self.stride);
                 _mm512_mask_storeu_ps(p, self.m0, _mm512_permutex2var_ps(v.r, self.lo, v.i));
-                _mm512_mask_storeu_ps(
-                    p.add(LANES),
-                    self.m1,
-                    _mm512_permutex2var_ps(v.r, self.hi, v.i),
-                );
+                let hi = _mm512_permutex2var_ps(v.r, self.hi, v.i);
+                _mm512_mask_storeu_ps(p.add(16), self.m1, hi);
             }
         }
     }
 
-    /// Twiddle `m` (1-based) of butterfly `j` of a stage with `r − 1` per butterfly, broadcast.
-    ///
-    /// # Safety
-    /// `tw` must hold butterfly `j`'s twiddles.
-    #[target_feature(enable = "avx512f")]
+    strip_kernel!("avx512f");
+}
+
+/// AVX2 and FMA: strips of 8 columns.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::ColumnPass;
+
+    /// Lanes (columns) per strip.
+    pub(super) const W: usize = 8;
+    type V = __m256;
+
+    #[target_feature(enable = "avx2,fma")]
     #[inline]
-    unsafe fn twiddle(tw: *const f32, per: usize, j: usize, m: usize) -> (__m512, __m512) {
+    fn vadd(a: V, b: V) -> V {
+        _mm256_add_ps(a, b)
+    }
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn vsub(a: V, b: V) -> V {
+        _mm256_sub_ps(a, b)
+    }
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn vmul(a: V, b: V) -> V {
+        _mm256_mul_ps(a, b)
+    }
+    /// `a·b + c`.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn vfmadd(a: V, b: V, c: V) -> V {
+        _mm256_fmadd_ps(a, b, c)
+    }
+    /// `a·b − c`.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn vfmsub(a: V, b: V, c: V) -> V {
+        _mm256_fmsub_ps(a, b, c)
+    }
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn vset1(x: f32) -> V {
+        _mm256_set1_ps(x)
+    }
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn vzero() -> V {
+        _mm256_setzero_ps()
+    }
+    /// # Safety
+    /// `p` must point to `W` floats.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn vload(p: *const f32) -> V {
         // SAFETY: the caller's promise.
-        unsafe {
-            let p = tw.add(2 * (per * j + m - 1));
-            (_mm512_set1_ps(*p), _mm512_set1_ps(*p.add(1)))
-        }
+        unsafe { _mm256_loadu_ps(p) }
     }
-
-    /// One strip: load fused with the first forward stage, the middle forward stages, the last
-    /// forward stage with the filter and the first inverse stage, the middle inverse stages, and
-    /// the last inverse stage fused with the store.
-    ///
     /// # Safety
-    /// AVX-512F must be present; `rows` must point to `ny` rows of `f.width` interleaved complex
-    /// samples; `k0 < f.width`; `buf` must hold [`ColumnPass::buf_len`] floats; `2·ny ≤ f.len`.
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn strip(
-        f: &ColumnPass,
-        rows: *mut f32,
-        ny: usize,
-        k0: usize,
-        conj: bool,
-        buf: &mut [f32],
-    ) {
-        let len = f.len;
-        let g = LANES.min(f.width - k0);
-        let floats = 2 * g;
-        let mask = |n: usize| -> __mmask16 {
-            if n >= 16 {
-                0xffff
-            } else {
-                (1u16 << n) - 1
-            }
-        };
-        let io = Rows {
-            // SAFETY: `k0` is inside each row.
-            base: unsafe { rows.add(2 * k0) },
-            stride: 2 * f.width,
-            m0: mask(floats),
-            m1: mask(floats.saturating_sub(16)),
-            even: _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30),
-            odd: _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31),
-            lo: _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23),
-            hi: _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31),
-        };
-        let (re, im) = buf[..2 * len * LANES].split_at_mut(len * LANES);
-        let st = Planes {
-            re: re.as_mut_ptr(),
-            im: im.as_mut_ptr(),
-        };
-        let h = k0 / LANES * len * LANES;
-        // SAFETY: the transfer function holds `len` positions for every strip.
-        let (hr, hi) = unsafe { (f.h_re.as_ptr().add(h), f.h_im.as_ptr().add(h)) };
-        let n = f.stages.len();
-        // SAFETY (for the stage calls below): every position a stage touches is below `len`,
-        // every row it reads or writes below `ny`, every twiddle inside its stage's table.
-        unsafe {
-            first_forward(f, &io, &st, ny);
-            for k in 1..n - 1 {
-                middle_forward(f, &st, k);
-            }
-            if conj {
-                filter::<true>(len, &st, hr, hi);
-            } else {
-                filter::<false>(len, &st, hr, hi);
-            }
-            for k in (1..n - 1).rev() {
-                middle_inverse(f, &st, k);
-            }
-            last_inverse(f, &io, &st, ny);
-        }
-    }
-
-    /// The first forward stage, reading the rows (the upper half of the input is zero).
-    ///
-    /// # Safety
-    /// As [`strip`].
-    #[target_feature(enable = "avx512f")]
+    /// `p` must point to `W` writable floats.
+    #[target_feature(enable = "avx2,fma")]
     #[inline]
-    unsafe fn first_forward(f: &ColumnPass, io: &Rows, st: &Planes, ny: usize) {
-        let (r, s) = f.stages[0];
-        let tw = f.tw[0].as_ptr();
-        let zero = C {
-            r: _mm512_setzero_ps(),
-            i: _mm512_setzero_ps(),
-        };
-        // SAFETY: positions `j + m·s < r·s = len`; rows `< ny`; twiddles `j < s`.
-        unsafe {
-            for j in 0..s {
-                if j >= ny {
-                    for m in 0..r {
-                        st.set(j + m * s, zero);
-                    }
-                    continue;
+    unsafe fn vstore(p: *mut f32, v: V) {
+        // SAFETY: the caller's promise.
+        unsafe { _mm256_storeu_ps(p, v) }
+    }
+
+    /// `(x0 x1 x4 x5 | x2 x3 x6 x7)` ↔ `(x0 … x7)`: the 64-bit quarters in the order 0, 2, 1, 3.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn quarters(x: V) -> V {
+        _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(x)))
+    }
+
+    /// The strip's `g ≤ 8` columns of the interleaved rows: two 8-float registers a row, masked
+    /// to the strip, split into planes with in-lane shuffles and a quarter permute.
+    struct Rows {
+        base: *mut f32,
+        /// Floats per row.
+        stride: usize,
+        m0: __m256i,
+        m1: __m256i,
+    }
+
+    impl Rows {
+        /// # Safety
+        /// `base` must point to the strip's first column of row 0.
+        #[target_feature(enable = "avx2,fma")]
+        #[inline]
+        unsafe fn new(base: *mut f32, stride: usize, g: usize) -> Self {
+            let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            let mask = |n: usize| _mm256_cmpgt_epi32(_mm256_set1_epi32(n.min(8) as i32), lane);
+            Rows {
+                base,
+                stride,
+                m0: mask(2 * g),
+                m1: mask((2 * g).saturating_sub(8)),
+            }
+        }
+
+        /// Row `y`, split into planes (lanes past the strip's width read as zero).
+        ///
+        /// # Safety
+        /// Row `y` must exist.
+        #[target_feature(enable = "avx2,fma")]
+        #[inline]
+        unsafe fn load(&self, y: usize) -> C {
+            // SAFETY: the caller's promise; the masks keep the loads inside the strip's columns.
+            unsafe {
+                let p = self.base.add(y * self.stride);
+                let a = _mm256_maskload_ps(p, self.m0);
+                let b = _mm256_maskload_ps(p.add(8), self.m1);
+                C {
+                    r: quarters(_mm256_shuffle_ps::<0b10_00_10_00>(a, b)),
+                    i: quarters(_mm256_shuffle_ps::<0b11_01_11_01>(a, b)),
                 }
-                let a = io.load(j);
-                if r == 2 {
-                    // The second input x[j + s] lies in the zero half: (a, a·w^j).
-                    let (wr, wi) = twiddle(tw, 1, j, 1);
-                    st.set(j, a);
-                    st.set(j + s, mul::<false>(a, wr, wi));
-                    continue;
-                }
-                // Radix 4 with x[j + 2s] = x[j + 3s] = 0.
-                let (y0, y1, y2, y3) = if j + s < ny {
-                    let b = io.load(j + s);
-                    (add(a, b), sub_i(a, b), sub(a, b), add_i(a, b))
-                } else {
-                    (a, a, a, a)
-                };
-                st.set(j, y0);
-                for (m, y) in [(1, y1), (2, y2), (3, y3)] {
-                    let (wr, wi) = twiddle(tw, 3, j, m);
-                    st.set(j + m * s, mul::<false>(y, wr, wi));
-                }
+            }
+        }
+
+        /// Writes `v` to row `y` (the strip's columns only).
+        ///
+        /// # Safety
+        /// Row `y` must exist.
+        #[target_feature(enable = "avx2,fma")]
+        #[inline]
+        unsafe fn store(&self, y: usize, v: C) {
+            // SAFETY: the caller's promise; the masks keep the stores inside the strip's columns.
+            unsafe {
+                let p = self.base.add(y * self.stride);
+                let (r, i) = (quarters(v.r), quarters(v.i));
+                _mm256_maskstore_ps(p, self.m0, _mm256_unpacklo_ps(r, i));
+                _mm256_maskstore_ps(p.add(8), self.m1, _mm256_unpackhi_ps(r, i));
             }
         }
     }
 
-    /// Forward radix-4 stage `k` (not the first, not the last).
-    ///
-    /// # Safety
-    /// As [`strip`].
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    unsafe fn middle_forward(f: &ColumnPass, st: &Planes, k: usize) {
-        let (_, s) = f.stages[k];
-        let tw = f.tw[k].as_ptr();
-        // SAFETY: blocks of `4s` positions inside `len`; twiddles `j < s`.
-        unsafe {
-            for b in (0..f.len).step_by(4 * s) {
-                for j in 0..s {
-                    let p = b + j;
-                    let (a, bb, c, d) = (
-                        st.get(p),
-                        st.get(p + s),
-                        st.get(p + 2 * s),
-                        st.get(p + 3 * s),
-                    );
-                    let (t0, t1, t2, t3) = (add(a, c), sub(a, c), add(bb, d), sub(bb, d));
-                    st.set(p, add(t0, t2));
-                    let (w1r, w1i) = twiddle(tw, 3, j, 1);
-                    let (w2r, w2i) = twiddle(tw, 3, j, 2);
-                    let (w3r, w3i) = twiddle(tw, 3, j, 3);
-                    st.set(p + s, mul::<false>(sub_i(t1, t3), w1r, w1i));
-                    st.set(p + 2 * s, mul::<false>(sub(t0, t2), w2r, w2i));
-                    st.set(p + 3 * s, mul::<false>(add_i(t1, t3), w3r, w3i));
-                }
-            }
-        }
-    }
-
-    /// Inverse of [`middle_forward`] (unnormalised): conjugate twiddles, then the inverse
-    /// 4-point DFT.
-    ///
-    /// # Safety
-    /// As [`strip`].
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    unsafe fn middle_inverse(f: &ColumnPass, st: &Planes, k: usize) {
-        let (_, s) = f.stages[k];
-        let tw = f.tw[k].as_ptr();
-        // SAFETY: as in `middle_forward`.
-        unsafe {
-            for b in (0..f.len).step_by(4 * s) {
-                for j in 0..s {
-                    let p = b + j;
-                    let (w1r, w1i) = twiddle(tw, 3, j, 1);
-                    let (w2r, w2i) = twiddle(tw, 3, j, 2);
-                    let (w3r, w3i) = twiddle(tw, 3, j, 3);
-                    let u0 = st.get(p);
-                    let u1 = mul::<true>(st.get(p + s), w1r, w1i);
-                    let u2 = mul::<true>(st.get(p + 2 * s), w2r, w2i);
-                    let u3 = mul::<true>(st.get(p + 3 * s), w3r, w3i);
-                    let (e0, e1, f0, f1) = (add(u0, u2), sub(u0, u2), add(u1, u3), sub(u1, u3));
-                    st.set(p, add(e0, f0));
-                    st.set(p + s, add_i(e1, f1));
-                    st.set(p + 2 * s, sub(e0, f0));
-                    st.set(p + 3 * s, sub_i(e1, f1));
-                }
-            }
-        }
-    }
-
-    /// The last forward stage (radix 4, span 1: no twiddles), the product with the transfer
-    /// function (`CONJ`: its conjugate) and the first inverse stage, four positions at a time.
-    ///
-    /// # Safety
-    /// As [`strip`]; `hr` and `hi` point to this strip's `len` positions.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    unsafe fn filter<const CONJ: bool>(len: usize, st: &Planes, hr: *const f32, hi: *const f32) {
-        // SAFETY: positions `p..p + 4 ≤ len`, and the filter holds `len` positions.
-        unsafe {
-            for p in (0..len).step_by(4) {
-                let (a, b, c, d) = (st.get(p), st.get(p + 1), st.get(p + 2), st.get(p + 3));
-                let (t0, t1, t2, t3) = (add(a, c), sub(a, c), add(b, d), sub(b, d));
-                let y = [add(t0, t2), sub_i(t1, t3), sub(t0, t2), add_i(t1, t3)];
-                let mut z = y;
-                for (m, v) in z.iter_mut().enumerate() {
-                    let q = LANES * (p + m);
-                    *v = mul::<CONJ>(*v, _mm512_loadu_ps(hr.add(q)), _mm512_loadu_ps(hi.add(q)));
-                }
-                let (e0, e1, f0, f1) = (
-                    add(z[0], z[2]),
-                    sub(z[0], z[2]),
-                    add(z[1], z[3]),
-                    sub(z[1], z[3]),
-                );
-                st.set(p, add(e0, f0));
-                st.set(p + 1, add_i(e1, f1));
-                st.set(p + 2, sub(e0, f0));
-                st.set(p + 3, sub_i(e1, f1));
-            }
-        }
-    }
-
-    /// Inverse of [`first_forward`], writing only the `ny` rows that are kept.
-    ///
-    /// # Safety
-    /// As [`strip`].
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    unsafe fn last_inverse(f: &ColumnPass, io: &Rows, st: &Planes, ny: usize) {
-        let (r, s) = f.stages[0];
-        let tw = f.tw[0].as_ptr();
-        // SAFETY: positions `j + m·s < len`; rows written only below `ny`.
-        unsafe {
-            for j in 0..s.min(ny) {
-                if r == 2 {
-                    let (wr, wi) = twiddle(tw, 1, j, 1);
-                    io.store(j, add(st.get(j), mul::<true>(st.get(j + s), wr, wi)));
-                    continue;
-                }
-                let (w1r, w1i) = twiddle(tw, 3, j, 1);
-                let (w2r, w2i) = twiddle(tw, 3, j, 2);
-                let (w3r, w3i) = twiddle(tw, 3, j, 3);
-                let u0 = st.get(j);
-                let u1 = mul::<true>(st.get(j + s), w1r, w1i);
-                let u2 = mul::<true>(st.get(j + 2 * s), w2r, w2i);
-                let u3 = mul::<true>(st.get(j + 3 * s), w3r, w3i);
-                let (e0, e1, f0, f1) = (add(u0, u2), sub(u0, u2), add(u1, u3), sub(u1, u3));
-                io.store(j, add(e0, f0));
-                if j + s < ny {
-                    io.store(j + s, add_i(e1, f1));
-                }
-            }
-        }
-    }
+    strip_kernel!("avx2,fma");
 }
 
 #[cfg(test)]
@@ -684,7 +966,7 @@ mod tests {
     #[test]
     fn positions_map_every_frequency_once() {
         for len in [8, 16, 32, 64, 128, 256, 512, 1024] {
-            let p = ColumnPass::plan(len, 1, |_, _| Complex::new(1.0, 0.0));
+            let p = ColumnPass::plan(len, 1, 16, |_, _| Complex::new(1.0, 0.0));
             let mut seen = vec![false; len];
             for q in 0..len {
                 let k = frequency(q, len, &p.stages);
@@ -702,56 +984,59 @@ mod tests {
     /// lengths with and without the radix-2 stage, strips full and partial, both signs of H.
     #[test]
     fn strips_match_the_padded_dft_filter() {
-        if !available() {
-            eprintln!("SKIPPED: this processor has no AVX-512F, so the column pass is never used");
+        let widths: Vec<usize> = [16, 8].into_iter().filter(|&l| supports(l)).collect();
+        if widths.is_empty() {
+            eprintln!("SKIPPED: this processor has neither AVX-512F nor AVX2 and FMA, so the column pass is never used");
             return;
         }
-        for (len, width, ny) in [
-            (8, 3, 4),
-            (16, 16, 5),
-            (32, 20, 16),
-            (64, 40, 31),
-            (128, 108, 50),
-            (256, 37, 100),
-            (512, 17, 256),
-            // One row, one column, and a long column beyond the first-level cache.
-            (16, 1, 1),
-            (64, 33, 1),
-            (2048, 5, 700),
-        ] {
-            let hv = noise(len as u64, len * width);
-            let h = |kx: usize, ky: usize| hv[ky * width + kx];
-            let pass = ColumnPass::new(len, width, h).expect("AVX-512F is present");
-            let x = noise(7 + len as u64, ny * width);
-            for conj in [false, true] {
-                let mut rows: Vec<Complex<f32>> = x
-                    .iter()
-                    .map(|v| Complex::new(v.re as f32, v.im as f32))
-                    .collect();
-                let mut buf = vec![0.0; pass.buf_len()];
-                pass.filter(&mut rows, ny, conj, &mut buf);
-                let mut worst = 0.0f64;
-                for kx in 0..width {
-                    let mut col = vec![Complex::new(0.0, 0.0); len];
-                    for y in 0..ny {
-                        col[y] = x[y * width + kx];
+        for lanes in widths {
+            for (len, width, ny) in [
+                (8, 3, 4),
+                (16, 16, 5),
+                (32, 20, 16),
+                (64, 40, 31),
+                (128, 108, 50),
+                (256, 37, 100),
+                (512, 17, 256),
+                // One row, one column, and a long column beyond the first-level cache.
+                (16, 1, 1),
+                (64, 33, 1),
+                (2048, 5, 700),
+            ] {
+                let hv = noise(len as u64, len * width);
+                let h = |kx: usize, ky: usize| hv[ky * width + kx];
+                let pass = ColumnPass::plan(len, width, lanes, h);
+                let x = noise(7 + len as u64, ny * width);
+                for conj in [false, true] {
+                    let mut rows: Vec<Complex<f32>> = x
+                        .iter()
+                        .map(|v| Complex::new(v.re as f32, v.im as f32))
+                        .collect();
+                    let mut buf = vec![0.0; pass.buf_len()];
+                    pass.filter(&mut rows, ny, conj, &mut buf);
+                    let mut worst = 0.0f64;
+                    for kx in 0..width {
+                        let mut col = vec![Complex::new(0.0, 0.0); len];
+                        for y in 0..ny {
+                            col[y] = x[y * width + kx];
+                        }
+                        let mut spec = dft(&col, -1.0);
+                        for (ky, v) in spec.iter_mut().enumerate() {
+                            *v *= if conj { h(kx, ky).conj() } else { h(kx, ky) };
+                        }
+                        let back = dft(&spec, 1.0);
+                        let scale = back.iter().map(|v| v.norm()).fold(0.0, f64::max);
+                        for y in 0..ny {
+                            let got = rows[y * width + kx];
+                            let e = (Complex::new(got.re as f64, got.im as f64) - back[y]).norm();
+                            worst = worst.max(e / scale);
+                        }
                     }
-                    let mut spec = dft(&col, -1.0);
-                    for (ky, v) in spec.iter_mut().enumerate() {
-                        *v *= if conj { h(kx, ky).conj() } else { h(kx, ky) };
-                    }
-                    let back = dft(&spec, 1.0);
-                    let scale = back.iter().map(|v| v.norm()).fold(0.0, f64::max);
-                    for y in 0..ny {
-                        let got = rows[y * width + kx];
-                        let e = (Complex::new(got.re as f64, got.im as f64) - back[y]).norm();
-                        worst = worst.max(e / scale);
-                    }
-                }
-                assert!(
+                    assert!(
                     worst < 2e-6 * (len as f64).log2(),
-                    "len {len} width {width} ny {ny} conj {conj}: relative error {worst:.2e}"
+                    "{lanes} lanes, len {len} width {width} ny {ny} conj {conj}: relative error {worst:.2e}"
                 );
+                }
             }
         }
     }

@@ -14,9 +14,10 @@ pub mod optimizer;
 pub mod propagate;
 pub mod simd;
 
-/// Whether this processor runs the `f32` column pass vectorised across columns (AVX-512F).
-pub fn strips_available() -> bool {
-    columns::available()
+/// Columns per strip of the `f32` column pass vectorised across columns on this processor: 16
+/// with AVX-512F, 8 with AVX2 and FMA, `None` without either (or with `WAVETRAIN_NO_STRIPS` set).
+pub fn strip_lanes() -> Option<usize> {
+    columns::lanes()
 }
 
 pub use absorber::{absorber_probe, absorber_probe_kept, absorber_pump, absorber_pump_keep};

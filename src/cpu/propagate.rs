@@ -17,11 +17,12 @@
 //! factors of 5) or 128-point lines; the spectrum is then stored even frequencies first, and the
 //! transfer function in the same order.
 //!
-//! In `f32` on processors with AVX-512F, when the column length is a power of two of at least
-//! twice the light, the whole column half of the step — forward transforms, filter, inverse
-//! transforms — runs vectorised across 16 columns at a time, in place on the row spectra, with no
-//! transposes (`super::columns`); the cost model then weighs column lengths for that pass
-//! ([`ColumnEngine::Strips`]), which for a 50-pixel side picks 128-point columns.
+//! In `f32` on x86-64 processors with AVX-512F or AVX2 and FMA, when the column length is a power
+//! of two of at least twice the light, the whole column half of the step — forward transforms,
+//! filter, inverse transforms — runs vectorised across 16 (or 8) columns at a time, in place on
+//! the row spectra, with no transposes (`super::columns`); the cost model then weighs column
+//! lengths for that pass ([`ColumnEngine::Strips`]), which for a 50-pixel side picks 128-point
+//! columns.
 //!
 //! The operator `M = C·F⁻¹·H·F·P` is symmetric (`Mᵀ = M`, because `H(f) = H(−f)` and the DFT is
 //! symmetric), so the probe pass applies the same kernel; its adjoint `Mᴴ` uses `conj(H)`.
@@ -62,8 +63,8 @@ pub struct Propagator<T: Real> {
     /// `1/(px·py)`, each axis in the order its transforms leave the spectrum (in halves: the even
     /// frequencies, then the odd ones); shared by [`share`](Propagator::share)d copies.
     h_t: Arc<[Complex<T>]>,
-    /// The column pass vectorised across columns (`f32` with AVX-512F and a power-of-two column
-    /// length; then `h_t` is empty and `oy` is 0).
+    /// The column pass vectorised across columns (`f32` with AVX-512F or AVX2, a power-of-two
+    /// column length; then `h_t` is empty and `oy` is 0).
     strips: Option<Arc<ColumnPass>>,
     rows: Plan1d<T>,
     cols: Plan1d<T>,
@@ -276,7 +277,7 @@ impl<T: Real> Propagator<T> {
         let h = transfer_function(qx, qy, grid.dx, wavelength, distance, band_limit);
         let h = transfer_on_grid(&h, nx, ny, qx, qy, px, py);
         let scale = 1.0 / (px * py) as f64;
-        let strips = (engine == ColumnEngine::Strips && ay.suits_strips(ny))
+        let strips = (matches!(engine, ColumnEngine::Strips { .. }) && ay.suits_strips(ny))
             .then(|| {
                 ColumnPass::new(py, px, |i, ky| h[ky * px + freq_at(i, ax)] * scale).map(Arc::new)
             })
@@ -352,12 +353,11 @@ impl<T: Real> Propagator<T> {
     }
 
     /// What runs this step's column transforms: [`ColumnEngine::Strips`] when the column pass
-    /// vectorised across columns does (`f32`, AVX-512F, an axis that suits it).
+    /// vectorised across columns does (`f32`, AVX-512F or AVX2, an axis that suits it).
     pub fn column_engine(&self) -> ColumnEngine {
-        if self.strips.is_some() {
-            ColumnEngine::Strips
-        } else {
-            ColumnEngine::Lines
+        match &self.strips {
+            Some(c) => ColumnEngine::Strips { lanes: c.lanes() },
+            None => ColumnEngine::Lines,
         }
     }
 

@@ -207,7 +207,7 @@ impl AxisFft {
         }
     }
 
-    /// Whether the column pass vectorised across columns (AVX-512, `f32`) can run this axis for
+    /// Whether the column pass vectorised across columns (`f32`, AVX-512 or AVX2) can run this axis for
     /// `n` samples of light: a whole power-of-two transform of at least 8 points and `2n`.
     pub fn suits_strips(&self, n: usize) -> bool {
         !self.halves && self.len.is_power_of_two() && self.len >= 8 && 2 * n <= self.len
@@ -254,11 +254,15 @@ fn fft_cost(n: usize) -> f64 {
 const FILTER_COST: f64 = 2.5;
 /// Cost of one column of the column pass vectorised across columns ([`ColumnEngine::Strips`]),
 /// forward transform, filter and inverse together, per `len·log₂len`, counted over the columns
-/// rounded up to whole strips of 16. Measured in-process on the same Xeon: 20.2 µs a 50-pixel
-/// step on 108h × 128 (about 11 µs of it the 112 strip columns of 128 points, about 1.0 per
-/// `len·log₂len`) and 107 µs a 100-pixel step on 216 × 256 (about 62 µs the 224 strip columns of
-/// 256 points, about 1.3).
+/// rounded up to whole strips; strips of 16 (AVX-512). Measured in-process on the same Xeon:
+/// 20.2 µs a 50-pixel step on 108h × 128 (about 11 µs of it the 112 strip columns of 128 points,
+/// about 1.0 per `len·log₂len`) and 100–107 µs a 100-pixel step on 216 × 256 (about 60 µs the 224
+/// strip columns of 256 points, about 1.3).
 const STRIP_COST: f64 = 1.2;
+/// [`STRIP_COST`] for strips of 8 columns (AVX2), measured the same way with the AVX2 kernel on
+/// the same Xeon: 22.7 µs a 50-pixel step on 108h × 128 against 20.2 µs with AVX-512 (about 1.25
+/// per `len·log₂len` for the columns against 1.0).
+const STRIP_COST_8: f64 = 1.5;
 const TRANSPOSE_COST: f64 = 2.6;
 const TWIDDLE_COST: f64 = 3.0;
 
@@ -292,20 +296,22 @@ fn two_three_smooth(n: usize) -> bool {
 pub enum ColumnEngine {
     /// rustfft, a group of transposed columns at a time (every precision and processor).
     Lines,
-    /// The column pass vectorised across columns, for axes that [suit it](AxisFft::suits_strips)
-    /// (`f32` on processors with AVX-512F); rustfft for the others.
-    Strips,
+    /// The column pass vectorised across columns, in strips of `lanes` columns (16 with
+    /// AVX-512F, 8 with AVX2 and FMA), for axes that [suit it](AxisFft::suits_strips) (`f32`);
+    /// rustfft for the others.
+    Strips {
+        /// Columns per strip.
+        lanes: usize,
+    },
 }
 
 impl ColumnEngine {
     /// The engine the CPU propagator uses for precision `T` on this processor.
     pub fn for_precision<T: 'static>() -> Self {
-        if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
-            && crate::cpu::strips_available()
-        {
-            ColumnEngine::Strips
-        } else {
-            ColumnEngine::Lines
+        let f32 = std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>();
+        match crate::cpu::strip_lanes() {
+            Some(lanes) if f32 => ColumnEngine::Strips { lanes },
+            _ => ColumnEngine::Lines,
         }
     }
 }
@@ -418,9 +424,14 @@ pub fn transform_axes_for(
     // back, the filter on `lx × ly` points, and `lx` columns of `ny` samples transposed each way.
     let cost = |x: AxisFft, y: AxisFft| {
         let (lx, ly) = (x.len as f64, y.len as f64);
-        if columns == ColumnEngine::Strips && y.suits_strips(ny) {
-            let lanes = x.len.div_ceil(16) as f64 * 16.0;
-            return 2.0 * ny as f64 * line(x, nx) + STRIP_COST * lanes * ly * ly.log2();
+        if let (ColumnEngine::Strips { lanes }, true) = (columns, y.suits_strips(ny)) {
+            let weight = if lanes >= 16 {
+                STRIP_COST
+            } else {
+                STRIP_COST_8
+            };
+            let cols = x.len.div_ceil(lanes.max(1)) * lanes.max(1);
+            return 2.0 * ny as f64 * line(x, nx) + weight * cols as f64 * ly * ly.log2();
         }
         2.0 * ny as f64 * line(x, nx)
             + 2.0 * lx * line(y, ny)
