@@ -142,7 +142,9 @@ impl ColumnPass {
         conj: bool,
         buf: &mut [f32],
     ) {
-        self.filter(as_f32(rows), ny, conj, buf)
+        let rows = super::simd::as_f32_mut(rows)
+            .expect("ColumnPass: the column pass runs f32 fields only");
+        self.filter(rows, ny, conj, buf)
     }
 
     /// Strips a spectrum `width` columns wide splits into.
@@ -241,19 +243,6 @@ impl ColumnPass {
             buf.len()
         );
     }
-}
-
-/// The slice as `Complex<f32>`.
-///
-/// # Panics
-/// If `T` is not `f32`.
-fn as_f32<T: Real>(v: &mut [Complex<T>]) -> &mut [Complex<f32>] {
-    assert!(
-        std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>(),
-        "ColumnPass: the column pass runs f32 fields only"
-    );
-    // SAFETY: `T` is `f32`, so the types are the same; the borrow is carried over.
-    unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut Complex<f32>, v.len()) }
 }
 
 /// Whether this processor runs strips of `lanes` columns: 16 with AVX-512F, 8 with AVX2 and FMA.
@@ -652,6 +641,68 @@ macro_rules! strip_kernel {
     };
 }
 
+/// The arithmetic primitives `strip_kernel!` builds on (`vadd` … `vstore`), for the module's
+/// register type `V` and the intrinsics of its width.
+#[cfg(target_arch = "x86_64")]
+macro_rules! lane_ops {
+    ($feature:literal, $add:ident, $sub:ident, $mul:ident, $fmadd:ident, $fmsub:ident,
+     $set1:ident, $zero:ident, $load:ident, $store:ident) => {
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn vadd(a: V, b: V) -> V {
+            $add(a, b)
+        }
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn vsub(a: V, b: V) -> V {
+            $sub(a, b)
+        }
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn vmul(a: V, b: V) -> V {
+            $mul(a, b)
+        }
+        /// `a·b + c`.
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn vfmadd(a: V, b: V, c: V) -> V {
+            $fmadd(a, b, c)
+        }
+        /// `a·b − c`.
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn vfmsub(a: V, b: V, c: V) -> V {
+            $fmsub(a, b, c)
+        }
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn vset1(x: f32) -> V {
+            $set1(x)
+        }
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn vzero() -> V {
+            $zero()
+        }
+        /// # Safety
+        /// `p` must point to `W` floats.
+        #[target_feature(enable = $feature)]
+        #[inline]
+        unsafe fn vload(p: *const f32) -> V {
+            // SAFETY: the caller's promise.
+            unsafe { $load(p) }
+        }
+        /// # Safety
+        /// `p` must point to `W` writable floats.
+        #[target_feature(enable = $feature)]
+        #[inline]
+        unsafe fn vstore(p: *mut f32, v: V) {
+            // SAFETY: the caller's promise.
+            unsafe { $store(p, v) }
+        }
+    };
+}
+
 /// AVX-512F: strips of 16 columns.
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
@@ -663,59 +714,18 @@ mod avx512 {
     pub(super) const W: usize = 16;
     type V = __m512;
 
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    fn vadd(a: V, b: V) -> V {
-        _mm512_add_ps(a, b)
-    }
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    fn vsub(a: V, b: V) -> V {
-        _mm512_sub_ps(a, b)
-    }
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    fn vmul(a: V, b: V) -> V {
-        _mm512_mul_ps(a, b)
-    }
-    /// `a·b + c`.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    fn vfmadd(a: V, b: V, c: V) -> V {
-        _mm512_fmadd_ps(a, b, c)
-    }
-    /// `a·b − c`.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    fn vfmsub(a: V, b: V, c: V) -> V {
-        _mm512_fmsub_ps(a, b, c)
-    }
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    fn vset1(x: f32) -> V {
-        _mm512_set1_ps(x)
-    }
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    fn vzero() -> V {
-        _mm512_setzero_ps()
-    }
-    /// # Safety
-    /// `p` must point to `W` floats.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    unsafe fn vload(p: *const f32) -> V {
-        // SAFETY: the caller's promise.
-        unsafe { _mm512_loadu_ps(p) }
-    }
-    /// # Safety
-    /// `p` must point to `W` writable floats.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    unsafe fn vstore(p: *mut f32, v: V) {
-        // SAFETY: the caller's promise.
-        unsafe { _mm512_storeu_ps(p, v) }
-    }
+    lane_ops!(
+        "avx512f",
+        _mm512_add_ps,
+        _mm512_sub_ps,
+        _mm512_mul_ps,
+        _mm512_fmadd_ps,
+        _mm512_fmsub_ps,
+        _mm512_set1_ps,
+        _mm512_setzero_ps,
+        _mm512_loadu_ps,
+        _mm512_storeu_ps
+    );
 
     /// The strip's `g ≤ 16` columns of the interleaved rows: two 16-float registers a row,
     /// masked to the strip, split into planes with two-source permutes.
@@ -806,59 +816,18 @@ mod avx2 {
     pub(super) const W: usize = 8;
     type V = __m256;
 
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    fn vadd(a: V, b: V) -> V {
-        _mm256_add_ps(a, b)
-    }
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    fn vsub(a: V, b: V) -> V {
-        _mm256_sub_ps(a, b)
-    }
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    fn vmul(a: V, b: V) -> V {
-        _mm256_mul_ps(a, b)
-    }
-    /// `a·b + c`.
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    fn vfmadd(a: V, b: V, c: V) -> V {
-        _mm256_fmadd_ps(a, b, c)
-    }
-    /// `a·b − c`.
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    fn vfmsub(a: V, b: V, c: V) -> V {
-        _mm256_fmsub_ps(a, b, c)
-    }
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    fn vset1(x: f32) -> V {
-        _mm256_set1_ps(x)
-    }
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    fn vzero() -> V {
-        _mm256_setzero_ps()
-    }
-    /// # Safety
-    /// `p` must point to `W` floats.
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    unsafe fn vload(p: *const f32) -> V {
-        // SAFETY: the caller's promise.
-        unsafe { _mm256_loadu_ps(p) }
-    }
-    /// # Safety
-    /// `p` must point to `W` writable floats.
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    unsafe fn vstore(p: *mut f32, v: V) {
-        // SAFETY: the caller's promise.
-        unsafe { _mm256_storeu_ps(p, v) }
-    }
+    lane_ops!(
+        "avx2,fma",
+        _mm256_add_ps,
+        _mm256_sub_ps,
+        _mm256_mul_ps,
+        _mm256_fmadd_ps,
+        _mm256_fmsub_ps,
+        _mm256_set1_ps,
+        _mm256_setzero_ps,
+        _mm256_loadu_ps,
+        _mm256_storeu_ps
+    );
 
     /// `(x0 x1 x4 x5 | x2 x3 x6 x7)` ↔ `(x0 … x7)`: the 64-bit quarters in the order 0, 2, 1, 3.
     #[target_feature(enable = "avx2,fma")]

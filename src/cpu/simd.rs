@@ -217,7 +217,7 @@ fn as_f32<T: Real>(v: &[Complex<T>]) -> Option<&[Complex<f32>]> {
 }
 
 /// [`as_f32`] for a mutable slice.
-fn as_f32_mut<T: Real>(v: &mut [Complex<T>]) -> Option<&mut [Complex<f32>]> {
+pub(crate) fn as_f32_mut<T: Real>(v: &mut [Complex<T>]) -> Option<&mut [Complex<f32>]> {
     (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()).then(|| {
         // SAFETY: `T` is `f32`, so the types are the same; the borrow is carried over.
         unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut Complex<f32>, v.len()) }

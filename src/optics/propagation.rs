@@ -325,8 +325,7 @@ pub fn transform_size(
     py: usize,
     sizes: FftSizes,
 ) -> (usize, usize) {
-    let (x, y) = transform_axes(nx, ny, px, py, sizes);
-    (x.len, y.len)
+    transform_size_for(nx, ny, px, py, sizes, ColumnEngine::Lines)
 }
 
 /// [`transform_size`] for a column engine ([`transform_axes_for`]).
