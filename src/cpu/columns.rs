@@ -267,7 +267,8 @@ fn supports(lanes: usize) -> bool {
 
 /// The strip width the propagators use: the widest this processor runs (16, else 8), or none.
 /// `WAVETRAIN_NO_STRIPS` (set to anything) turns the pass off and `WAVETRAIN_STRIP_LANES=8`
-/// takes the AVX2 kernel on an AVX-512 processor, to compare the engines on one machine.
+/// takes the AVX2 kernel on an AVX-512 processor, to compare the engines on one machine; a width
+/// this processor cannot run is reported on stderr and the pass is left off.
 pub(crate) fn lanes() -> Option<usize> {
     static LANES: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
     *LANES.get_or_init(|| {
@@ -275,10 +276,24 @@ pub(crate) fn lanes() -> Option<usize> {
             return None;
         }
         let want = std::env::var("WAVETRAIN_STRIP_LANES").ok();
-        [16, 8]
+        let found = [16, 8]
             .into_iter()
             .filter(|&l| want.as_deref().is_none_or(|w| w == l.to_string()))
-            .find(|&l| supports(l))
+            .find(|&l| supports(l));
+        if let (Some(w), None) = (&want, found) {
+            eprintln!(
+                "wavetrain: WAVETRAIN_STRIP_LANES={w} is not a strip width this processor runs, so the \
+                 column pass is off (rustfft's columns run); set it to {} (16 needs AVX-512F, 8 \
+                 AVX2 and FMA) or unset it",
+                [16, 8]
+                    .into_iter()
+                    .filter(|&l| supports(l))
+                    .map(|l| l.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            );
+        }
+        found
     })
 }
 
