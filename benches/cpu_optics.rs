@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use num_complex::Complex32;
-use wavetrain::cpu::{Direction, Fft2, Propagator};
+use wavetrain::cpu::{Fft2, Propagator};
+use wavetrain::fft::Direction;
 use wavetrain::Grid;
 
 fn field(n: usize) -> Vec<Complex32> {
@@ -76,7 +77,8 @@ fn bench_propagate(c: &mut Criterion) {
 }
 
 fn bench_chain(c: &mut Criterion) {
-    use wavetrain::cpu::{self, Region};
+    use wavetrain::cpu;
+    use wavetrain::model::Region;
     use wavetrain::optics::{Absorber, AbsorberModel};
     let mut g = configure(c);
     for (n, b) in sizes() {

@@ -14,13 +14,14 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use num_complex::Complex32;
-use wavetrain::cpu::{Direction, Region};
+use wavetrain::backend::Backend;
+use wavetrain::fft::Direction;
 use wavetrain::gpu::{
     self, AbsorberPump, AdapterRequest, BuildMask, Detect, Field, GpuBuffer, GpuContext, MaskKind,
     Modulate, Regions,
 };
+use wavetrain::model::Region;
 use wavetrain::optics::{Absorber, AbsorberModel};
-use wavetrain::train::Backend;
 use wavetrain::Grid;
 
 const SIDES: [usize; 4] = [256, 512, 1024, 2048];
@@ -99,7 +100,7 @@ fn benches(c: &mut Criterion) {
     for &(n, b) in &cases {
         let f = field(&ctx, n, b);
         let dst = GpuBuffer::<Complex32>::new(&ctx, "dst", f.len()).expect("dst");
-        let op = gpu::Copy::new(&ctx, f.data(), &dst).expect("copy");
+        let op = gpu::CopyField::new(&ctx, f.data(), &dst).expect("copy");
         // Bytes read plus bytes written.
         g.throughput(Throughput::Bytes((f.len() * 16) as u64));
         g.bench_function(BenchmarkId::new(format!("{n}x{n}"), b), |bch| {
@@ -182,16 +183,13 @@ fn benches(c: &mut Criterion) {
     for (name, batch) in [("d2nn-mnist", 8usize), ("paper-mlp", 64)] {
         let mut cfg = wavetrain::presets::preset(name).expect("preset");
         cfg.train.batch = batch;
-        let state = wavetrain::train::initial_state(&cfg).expect("state");
+        let network = cfg.resolve().expect("network");
+        let state = network.initial_state();
         let req = AdapterRequest {
             name: Some(ctx.adapter().name.clone()),
             allow_software: true,
         };
-        let mut net: Box<dyn Backend> = if cfg.is_dense() {
-            Box::new(gpu::gpu_dense_network(&req, &cfg, &state).expect("dense network"))
-        } else {
-            Box::new(gpu::gpu_network(&req, &cfg, &state).expect("network"))
-        };
+        let mut net = gpu::GpuBackend::new(&req, &network, &state).expect("backend");
         let x: Vec<f32> = (0..batch * cfg.input_len())
             .map(|i| ((i * 7919) % 1000) as f32 / 1000.0)
             .collect();

@@ -8,8 +8,9 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use wavetrain::backend::Backend;
+use wavetrain::cpu::CpuBackend;
 use wavetrain::data::{encode, epoch_order};
-use wavetrain::train::{initial_state, Backend, CpuBackend};
 
 fn bench(c: &mut Criterion) {
     let (train, _) =
@@ -39,8 +40,9 @@ fn bench(c: &mut Criterion) {
         ("d2nn-100", file("d2nn-100.toml")),
     ];
     for (name, cfg) in nets {
-        let state = initial_state(&cfg).expect("state");
-        let mut be = CpuBackend::new(&cfg, &state).expect("backend");
+        let net = cfg.resolve().expect("network");
+        let state = net.initial_state();
+        let mut be = CpuBackend::new(&net, &state).expect("backend");
         let batch = cfg.train.batch;
         let per = cfg.input_len();
         let order = epoch_order(train.len(), 0, 0);

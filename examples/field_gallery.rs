@@ -8,8 +8,7 @@
 //! Run: `cargo run --release --example field_gallery [-- path/to/checkpoint.safetensors]`
 
 use num_complex::Complex32;
-use wavetrain::cpu::{CpuNetwork, State};
-use wavetrain::plan::Plan;
+use wavetrain::cpu::CpuField;
 use wavetrain::plot::{panels, Panel};
 
 fn main() -> wavetrain::Result<()> {
@@ -18,11 +17,13 @@ fn main() -> wavetrain::Result<()> {
     let (cfg, state) = match std::env::args().nth(1) {
         Some(p) => {
             let ck = wavetrain::checkpoint::Checkpoint::load(std::path::Path::new(&p))?;
-            (ck.config, ck.state)
+            (ck.config().clone(), ck.state)
         }
         None => {
             let cfg = wavetrain::presets::preset("d2nn-mnist")?;
-            let mut net = CpuNetwork::<f32>::new(&cfg, &State::init(&Plan::new(&cfg)?, 0))?;
+            let network = cfg.resolve()?;
+            let mut net =
+                CpuField::<f32>::new(&network, &network.field("gallery")?.initial_state(0))?;
             let (nx, ny, b) = (cfg.optics.nx, cfg.optics.ny, cfg.train.batch);
             let mut input = vec![0.0f32; b * nx * ny];
             for start in (0..1024).step_by(b) {
@@ -42,7 +43,8 @@ fn main() -> wavetrain::Result<()> {
             (cfg.clone(), net.state())
         }
     };
-    let mut net = CpuNetwork::<f32>::new(&cfg, &state)?;
+    let network = cfg.resolve()?;
+    let mut net = CpuField::<f32>::new(&network, &state)?;
     let (nx, ny) = (cfg.optics.nx, cfg.optics.ny);
     let mut input = vec![0.0f32; nx * ny];
     wavetrain::data::encode_batch(
@@ -61,7 +63,9 @@ fn main() -> wavetrain::Result<()> {
     net.forward(&input, Some(&mut |i, f| pump[i] = intensity(f)));
     net.loss(&[test_set.labels[0]]);
     net.backward(Some(&mut |i, f| probe[i] = intensity(f)));
-    let names = net.plan().names.clone();
+    let names: Vec<String> = (0..n)
+        .map(|i| network.element_name(i).unwrap_or("element").to_string())
+        .collect();
     let mut ps = vec![Panel {
         title: format!("input, digit {}", test_set.labels[0]),
         data: &[],

@@ -6,9 +6,8 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use wavetrain::cpu::State;
-use wavetrain::plan::Plan;
-use wavetrain::train::{train, CpuBackend, RunOptions};
+use wavetrain::cpu::CpuBackend;
+use wavetrain::train::{train, RunOptions};
 
 fn main() -> wavetrain::Result<()> {
     let mut cfg = wavetrain::presets::preset("d2nn-mnist")?;
@@ -16,8 +15,9 @@ fn main() -> wavetrain::Result<()> {
     cfg.train.max_train = Some(2000);
     let (train_set, test_set) =
         wavetrain::data::read_dir(&wavetrain::data::idx::bundled_dir(), 10)?;
-    let state = State::init(&Plan::new(&cfg)?, cfg.train.seed);
-    let mut backend = CpuBackend::new(&cfg, &state)?;
+    let net = cfg.resolve()?;
+    let state = net.initial_state();
+    let mut backend = CpuBackend::new(&net, &state)?;
     let out = std::path::PathBuf::from("out/train_d2nn");
     std::fs::create_dir_all(&out).map_err(|e| wavetrain::Error::io(&out, e))?;
     let opts = RunOptions {
@@ -27,7 +27,7 @@ fn main() -> wavetrain::Result<()> {
         resume: None,
         pictures: true,
     };
-    let summary = train(&cfg, &train_set, &test_set, &mut backend, &opts)?;
+    let summary = train(&net, &train_set, &test_set, &mut backend, &opts)?;
     println!(
         "test accuracy {:.1}% ({:.0} images/s)",
         100.0 * summary.test_accuracy,

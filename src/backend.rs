@@ -1,95 +1,22 @@
-//! Backend selection: `auto` (a hardware GPU if present, else the CPU), `gpu`, `cpu`.
+//! The one interface every compute engine implements: a training step, a prediction and the
+//! state, on encoded inputs. The CPU (`cpu::CpuBackend`) and GPU (`gpu::GpuBackend`) backends
+//! build themselves from a resolved [`Network`](crate::network::Network); which one runs is
+//! chosen in [`run`](crate::run).
 
-use crate::cpu::State;
 use crate::error::Result;
-use crate::model::Config;
-use crate::train::{Backend, CpuBackend};
+use crate::loss::LossStats;
+use crate::network::State;
 
-/// What `--backend` asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BackendChoice {
-    /// A hardware GPU if one exists, else the CPU.
-    Auto,
-    /// A GPU adapter (software adapters such as lavapipe accepted).
-    Gpu,
-    /// The CPU engine.
-    Cpu,
-}
-
-impl std::str::FromStr for BackendChoice {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "auto" => Ok(BackendChoice::Auto),
-            "gpu" => Ok(BackendChoice::Gpu),
-            "cpu" => Ok(BackendChoice::Cpu),
-            _ => Err(format!("unknown backend '{s}': use auto, gpu or cpu")),
-        }
-    }
-}
-
-/// Builds the backend for `cfg` starting from `state`.
-///
-/// `auto` opens a hardware GPU when one exists and falls back to the CPU (saying why on stderr
-/// when a GPU exists but cannot run this network); `gpu` fails with a clear error instead.
-pub fn make(
-    choice: BackendChoice,
-    adapter: Option<&str>,
-    cfg: &Config,
-    state: &State,
-) -> Result<Box<dyn Backend>> {
-    if cfg.is_dense() && choice == BackendChoice::Auto && adapter.is_none() {
-        // Dense networks of the papers' size (784-128-128-10: a training step is ~1 ms of GEMM
-        // on 2 CPU cores) gain little from a GPU submission and readback per step, and `auto`
-        // keeps their hardware-noise options available; `--backend gpu` (or naming an adapter)
-        // runs them on the GPU executor. (Only lavapipe was measured: 29 ms a step there.)
-        return Ok(Box::new(CpuBackend::new(cfg, state)?));
-    }
-    if cfg.is_dense() && choice == BackendChoice::Gpu {
-        cfg.hardware.check_gpu()?;
-    }
-    match choice {
-        BackendChoice::Cpu => Ok(Box::new(CpuBackend::new(cfg, state)?)),
-        #[cfg(feature = "gpu")]
-        BackendChoice::Gpu => {
-            let req = crate::gpu::AdapterRequest {
-                name: adapter.map(String::from),
-                allow_software: true,
-            };
-            if cfg.is_dense() {
-                Ok(Box::new(crate::gpu::gpu_dense_network(&req, cfg, state)?))
-            } else {
-                Ok(Box::new(crate::gpu::gpu_network(&req, cfg, state)?))
-            }
-        }
-        #[cfg(feature = "gpu")]
-        BackendChoice::Auto => {
-            if adapter.is_none() && crate::gpu::auto_adapter().is_none() {
-                return Ok(Box::new(CpuBackend::new(cfg, state)?));
-            }
-            let req = crate::gpu::AdapterRequest {
-                name: adapter.map(String::from),
-                allow_software: adapter.is_some(),
-            };
-            let net: Result<Box<dyn Backend>> = if cfg.is_dense() {
-                crate::gpu::gpu_dense_network(&req, cfg, state).map(|n| Box::new(n) as _)
-            } else {
-                crate::gpu::gpu_network(&req, cfg, state).map(|n| Box::new(n) as _)
-            };
-            match net {
-                Ok(n) => Ok(n),
-                Err(e) => {
-                    eprintln!("warning: GPU unavailable ({e}); using the CPU");
-                    Ok(Box::new(CpuBackend::new(cfg, state)?))
-                }
-            }
-        }
-        #[cfg(not(feature = "gpu"))]
-        BackendChoice::Gpu => {
-            let _ = adapter;
-            Err(crate::error::Error::Gpu("this build has no GPU support (feature `gpu` is off): rebuild with default features or use --backend cpu".into()))
-        }
-        #[cfg(not(feature = "gpu"))]
-        BackendChoice::Auto => Ok(Box::new(CpuBackend::new(cfg, state)?)),
-    }
+/// A compute engine that runs a network's plan.
+pub trait Backend {
+    /// Human-readable name, e.g. `"cpu (2 threads)"` or the GPU adapter.
+    fn name(&self) -> String;
+    /// One training step on encoded inputs `[batch][input_len]` (the network's
+    /// [`input_len`](crate::network::Network::input_len) values an example).
+    fn train_step(&mut self, input: &[f32], labels: &[u8]) -> Result<LossStats>;
+    /// Readout values `[batch][classes]` (detector powers, or output amplitudes of a dense
+    /// network) for encoded inputs.
+    fn predict(&mut self, input: &[f32]) -> Result<Vec<f32>>;
+    /// Parameters and optimiser state.
+    fn state(&mut self) -> Result<State>;
 }

@@ -215,17 +215,18 @@ fn record(
 }
 
 /// Number of free-space steps a training step of a field network runs (pump and probe).
-fn propagations(cfg: &crate::model::Config) -> Result<usize> {
-    let plan = crate::plan::Plan::new(cfg)?;
+fn propagations(net: &crate::network::Network) -> Result<usize> {
+    use crate::network::Op;
+    let plan = net.field("bench")?;
     Ok(plan
         .pump
         .iter()
-        .filter(|s| matches!(s.op, crate::plan::Op::Propagate { .. }))
+        .filter(|s| matches!(s.op, Op::Propagate { .. }))
         .count()
         + plan
             .probe
             .iter()
-            .filter(|s| s.pass && matches!(s.op, crate::plan::Op::Propagate { .. }))
+            .filter(|s| s.pass && matches!(s.op, Op::Propagate { .. }))
             .count())
 }
 
@@ -263,13 +264,14 @@ fn d2nn_at(n: usize, batch: usize) -> Result<crate::model::Config> {
 }
 
 /// FLOPs of one training step of `cfg` at its batch.
-fn step_flops(cfg: &crate::model::Config) -> Result<f64> {
+fn step_flops(net: &crate::network::Network) -> Result<f64> {
+    let cfg = net.config();
     let b = cfg.train.batch;
     if cfg.is_dense() {
         let macs: usize = cfg.dense_dims().iter().map(|(i, o)| i * o).sum();
         return Ok(6.0 * (macs * b) as f64);
     }
-    Ok(propagations(cfg)? as f64 * prop_flops(cfg.optics.nx, b))
+    Ok(propagations(net)? as f64 * prop_flops(cfg.optics.nx, b))
 }
 
 fn train_batch(cfg: &crate::model::Config, train: &crate::data::Split) -> (Vec<f32>, Vec<u8>) {
@@ -387,7 +389,8 @@ fn cpu_ceilings(quick: bool) -> Result<(Ceiling, Timing, f64, Timing, f64)> {
 
 /// Runs every CPU measurement, appending to `out` and calling `emit` for each record.
 pub fn run_cpu(opts: &BenchOptions, emit: &mut dyn FnMut(&Record)) -> Result<Vec<Record>> {
-    use crate::cpu::{absorber_pump, Direction, Fft2, Propagator};
+    use crate::cpu::{absorber_pump, Fft2, Propagator};
+    use crate::fft::Direction;
     use crate::optics::{Absorber, AbsorberModel};
     let mut out = Vec::new();
     let device = format!("cpu ({} threads)", rayon::current_num_threads());
@@ -527,13 +530,14 @@ pub fn run_cpu(opts: &BenchOptions, emit: &mut dyn FnMut(&Record)) -> Result<Vec
     }
     for (name, cfg) in configs {
         let rss0 = rss_bytes();
-        let state = crate::train::initial_state(&cfg)?;
-        let mut be = crate::train::CpuBackend::new(&cfg, &state)?;
+        let net = cfg.resolve()?;
+        let state = net.initial_state();
+        let mut be = crate::cpu::CpuBackend::new(&net, &state)?;
         let (x, l) = train_batch(&cfg, &train);
         let t = time_it(opts.quick, || {
-            crate::train::Backend::train_step(&mut be, &x, &l).map(|_| ())
+            crate::backend::Backend::train_step(&mut be, &x, &l).map(|_| ())
         })?;
-        let (grid, formula) = dims_and_memory(&cfg)?;
+        let (grid, formula) = dims_and_memory(&net);
         let mut r = record(
             "cpu",
             &device,
@@ -544,7 +548,7 @@ pub fn run_cpu(opts: &BenchOptions, emit: &mut dyn FnMut(&Record)) -> Result<Vec
             "wall",
             Some(l.len()),
             0.0,
-            step_flops(&cfg)?,
+            step_flops(&net)?,
             &c,
             (formula, delta(rss0)),
         );
@@ -556,7 +560,7 @@ pub fn run_cpu(opts: &BenchOptions, emit: &mut dyn FnMut(&Record)) -> Result<Vec
                 fft.process(&mut data, Direction::Forward);
                 Ok(())
             })?;
-            let reference = one * 2.0 * propagations(&cfg)? as f64;
+            let reference = one * 2.0 * propagations(&net)? as f64;
             r.fft_reference_ms = Some(reference * 1e3);
             r.ratio_to_fft_reference = Some(t.0 / reference);
         }
@@ -569,8 +573,9 @@ fn delta(before: Option<u64>) -> Option<u64> {
     Some(rss_bytes()?.saturating_sub(before?))
 }
 
-/// Grid label and the bytes a training step's buffers need ([`crate::train::training_memory`]).
-fn dims_and_memory(cfg: &crate::model::Config) -> Result<(String, u64)> {
+/// Grid label and the bytes a training step's buffers need ([`crate::run::training_memory`]).
+fn dims_and_memory(net: &crate::network::Network) -> (String, u64) {
+    let cfg = net.config();
     let grid = if cfg.is_dense() {
         let mut s: Vec<String> = vec![cfg.input_len().to_string()];
         s.extend(cfg.dense_dims().iter().map(|(_, o)| o.to_string()));
@@ -578,13 +583,13 @@ fn dims_and_memory(cfg: &crate::model::Config) -> Result<(String, u64)> {
     } else {
         format!("{}x{}", cfg.optics.nx, cfg.optics.ny)
     };
-    Ok((grid, crate::train::training_memory(cfg)?))
+    (grid, crate::run::training_memory(net))
 }
 
 /// Runs every GPU measurement on each adapter (software adapters included).
 #[cfg(feature = "gpu")]
 pub fn run_gpu(opts: &BenchOptions, emit: &mut dyn FnMut(&Record)) -> Result<Vec<Record>> {
-    use crate::cpu::Direction;
+    use crate::fft::Direction;
     use crate::gpu::{self, AdapterRequest, Field, GpuBuffer, GpuContext};
     use crate::optics::{Absorber, AbsorberModel};
     let mut out = Vec::new();
@@ -619,7 +624,7 @@ pub fn run_gpu(opts: &BenchOptions, emit: &mut dyn FnMut(&Record)) -> Result<Vec
             .unwrap_or(1 << 16);
         let src = Field::from_slice(&ctx, "bench.src", big, 1, 1, &field(big))?;
         let dst = GpuBuffer::<Complex32>::new(&ctx, "bench.dst", big)?;
-        let copy = gpu::Copy::new(&ctx, src.data(), &dst)?;
+        let copy = gpu::CopyField::new(&ctx, src.data(), &dst)?;
         let (t, how) = time_gpu(opts.quick, &ctx, &|e| copy.encode(e))?;
         let c = Ceiling {
             gbps: 16.0 * big as f64 / t.0 / 1e9,
@@ -731,21 +736,17 @@ pub fn run_gpu(opts: &BenchOptions, emit: &mut dyn FnMut(&Record)) -> Result<Vec
             configs.push(("paper-mlp", cfg));
         }
         for (name, cfg) in configs {
-            let state = crate::train::initial_state(&cfg)?;
+            let network = cfg.resolve()?;
+            let state = network.initial_state();
             let ctx = GpuContext::new(&req)?;
-            // The network owns its context; keep a handle on the allocation count.
-            let (mut net, allocated): (Box<dyn crate::train::Backend>, u64) = if cfg.is_dense() {
-                let n = gpu::GpuDenseNetwork::new(ctx, &cfg, &state)?;
-                let a = n.context().allocated_bytes();
-                (Box::new(n), a)
-            } else {
-                let n = gpu::GpuNetwork::new(ctx, &cfg, &state)?;
-                let a = n.context().allocated_bytes();
-                (Box::new(n), a)
-            };
+            // The backend owns its context; keep a handle on the allocation count.
+            let mut net = gpu::GpuBackend::on(ctx, &network, &state)?;
+            let allocated = net.context().allocated_bytes();
             let (x, l) = train_batch(&cfg, &train);
-            let t = time_it(opts.quick, || net.train_step(&x, &l).map(|_| ()))?;
-            let (grid, formula) = dims_and_memory(&cfg)?;
+            let t = time_it(opts.quick, || {
+                crate::backend::Backend::train_step(&mut net, &x, &l).map(|_| ())
+            })?;
+            let (grid, formula) = dims_and_memory(&network);
             let r = record(
                 "gpu",
                 &device,
@@ -756,7 +757,7 @@ pub fn run_gpu(opts: &BenchOptions, emit: &mut dyn FnMut(&Record)) -> Result<Vec
                 "queue-drain",
                 Some(l.len()),
                 0.0,
-                step_flops(&cfg)?,
+                step_flops(&network)?,
                 &c,
                 (formula, Some(allocated)),
             );
@@ -765,64 +766,6 @@ pub fn run_gpu(opts: &BenchOptions, emit: &mut dyn FnMut(&Record)) -> Result<Vec
         }
     }
     Ok(out)
-}
-
-/// One table row for a record.
-pub fn table_row(r: &Record) -> String {
-    let pct = |x: f64| format!("{:.0}%", 100.0 * x);
-    let bw = if r.bytes > 0.0 {
-        format!("{:.2} ({})", r.gb_per_s, pct(r.bandwidth_fraction))
-    } else {
-        "-".into()
-    };
-    let fl = if r.flops > 0.0 {
-        match r.flop_fraction {
-            Some(f) => format!("{:.2} ({})", r.gflop_per_s, pct(f)),
-            None => format!("{:.2}", r.gflop_per_s),
-        }
-    } else {
-        "-".into()
-    };
-    let mem = |b: u64| format!("{:.1}", b as f64 / (1 << 20) as f64);
-    format!(
-        "{:<4} {:<26} {:<22} {:<14} {:>5} {:>11.3} {:>10} {:>16} {:>16} {:>9} {:>9} {}",
-        r.backend,
-        r.device.chars().take(26).collect::<String>(),
-        r.op,
-        r.grid,
-        r.batch,
-        r.median_ms,
-        r.images_per_s
-            .map(|v| format!("{v:.0}"))
-            .unwrap_or_else(|| "-".into()),
-        bw,
-        fl,
-        mem(r.memory_formula_bytes),
-        r.memory_measured_bytes
-            .map(mem)
-            .unwrap_or_else(|| "-".into()),
-        r.ratio_to_fft_reference
-            .map(|x| format!("{x:.2}× its FFTs"))
-            .unwrap_or_default(),
-    )
-}
-
-/// The table header matching [`table_row`].
-pub fn table_header() -> String {
-    format!(
-        "{:<4} {:<26} {:<22} {:<14} {:>5} {:>11} {:>10} {:>16} {:>16} {:>9} {:>9}",
-        "",
-        "device",
-        "op",
-        "grid",
-        "batch",
-        "median ms",
-        "img/s",
-        "GB/s (ceil)",
-        "GFLOP/s (ceil)",
-        "mem MiB",
-        "meas MiB"
-    )
 }
 
 /// Checks the options before any work.

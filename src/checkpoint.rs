@@ -9,10 +9,9 @@ use std::path::Path;
 use safetensors::{Dtype, SafeTensors};
 use serde::{Deserialize, Serialize};
 
-use crate::cpu::State;
 use crate::error::{Error, Result};
 use crate::model::Config;
-use crate::plan::Plan;
+use crate::network::{Network, State};
 
 /// The format tag stored in every checkpoint.
 pub const FORMAT: &str = "wavetrain-checkpoint-1";
@@ -56,27 +55,12 @@ pub struct Progress {
 /// Everything a checkpoint holds.
 #[derive(Clone, Debug)]
 pub struct Checkpoint {
-    /// The network and training settings.
-    pub config: Config,
+    /// The network and training settings (resolved from the stored config).
+    pub network: Network,
     /// Parameters and optimiser state.
     pub state: State,
     /// Position in training.
     pub progress: Progress,
-}
-
-/// Shape `[rows, cols]` of each trainable tensor: `[sy, sx]` per SLM of a field network,
-/// `[out, in]` per dense layer.
-pub fn param_shapes(cfg: &Config) -> Result<Vec<[usize; 2]>> {
-    if cfg.is_dense() {
-        cfg.validate()?;
-        Ok(cfg.dense_dims().iter().map(|&(i, o)| [o, i]).collect())
-    } else {
-        Ok(Plan::new(cfg)?
-            .params
-            .iter()
-            .map(|p| [p.sy, p.sx])
-            .collect())
-    }
 }
 
 fn bytes_of(v: &[f32]) -> &[u8] {
@@ -84,15 +68,35 @@ fn bytes_of(v: &[f32]) -> &[u8] {
 }
 
 impl Checkpoint {
+    /// The stored config.
+    pub fn config(&self) -> &Config {
+        self.network.config()
+    }
+
     /// Serialises to safetensors bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let shapes = param_shapes(&self.config)?;
+        Self::encode(&self.network, &self.state, &self.progress)
+    }
+
+    /// Writes atomically (temporary file, fsync, rename).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        Self::write(path, &self.network, &self.state, &self.progress)
+    }
+
+    /// Writes the checkpoint of `net` at `state` and `progress` atomically to `path`.
+    pub fn write(path: &Path, net: &Network, state: &State, progress: &Progress) -> Result<()> {
+        crate::io::atomic_write(path, &Self::encode(net, state, progress)?)
+    }
+
+    /// The safetensors bytes of `net` at `state` and `progress`.
+    pub fn encode(net: &Network, state: &State, progress: &Progress) -> Result<Vec<u8>> {
+        let shapes = net.param_shapes();
         let mut tensors = Vec::new();
         for (i, shape) in shapes.iter().enumerate() {
             for (name, v) in [
-                ("param", &self.state.params),
-                ("adam_m", &self.state.m),
-                ("adam_v", &self.state.v),
+                ("param", &state.params),
+                ("adam_m", &state.m),
+                ("adam_v", &state.v),
             ] {
                 if let Some(t) = v.get(i) {
                     let view = safetensors::tensor::TensorView::new(
@@ -107,19 +111,14 @@ impl Checkpoint {
         }
         let mut meta = HashMap::new();
         meta.insert("format".to_string(), FORMAT.to_string());
-        meta.insert("config".to_string(), self.config.to_toml());
-        meta.insert("step".to_string(), self.state.step.to_string());
+        meta.insert("config".to_string(), net.config().to_toml());
+        meta.insert("step".to_string(), state.step.to_string());
         meta.insert(
             "progress".to_string(),
-            serde_json::to_string(&self.progress).unwrap_or_default(),
+            serde_json::to_string(progress).unwrap_or_default(),
         );
         safetensors::serialize(tensors, Some(meta))
             .map_err(|e| Error::config("checkpoint", e.to_string()))
-    }
-
-    /// Writes atomically (temporary file, fsync, rename).
-    pub fn save(&self, path: &Path) -> Result<()> {
-        crate::io::atomic_write(path, &self.to_bytes()?)
     }
 
     /// Reads and checks a checkpoint file.
@@ -146,7 +145,8 @@ impl Checkpoint {
         let config_text = info
             .get("config")
             .ok_or_else(|| bad("no config in the metadata".into()))?;
-        let config = Config::from_toml(config_text, "checkpoint config")
+        let network = Config::from_toml(config_text, "checkpoint config")
+            .and_then(|c| c.resolve())
             .map_err(|e| bad(format!("its config is invalid: {e}")))?;
         let step: u64 = info
             .get("step")
@@ -158,7 +158,7 @@ impl Checkpoint {
             .ok_or_else(|| bad("missing or bad 'progress'".into()))?;
         let st =
             SafeTensors::deserialize(bytes).map_err(|e| bad(format!("corrupt tensors ({e})")))?;
-        let shapes = param_shapes(&config).map_err(|e| bad(e.to_string()))?;
+        let shapes = network.param_shapes();
         let mut state = State {
             params: Vec::new(),
             m: Vec::new(),
@@ -196,7 +196,7 @@ impl Checkpoint {
             }
         }
         Ok(Checkpoint {
-            config,
+            network,
             state,
             progress,
         })

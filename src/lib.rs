@@ -21,35 +21,52 @@
 //!   the forward kernels in reverse order. Gradients: phase `∂L/∂φ = −2·Im(b·u)`, amplitude
 //!   `∂L/∂w = 2·Re(b·v)`.
 //!
+//! ## Layers
+//! The crate is layered, and a module imports only from layers below it (`ARCHITECTURE.md`
+//! holds the map; `tests/layers.rs` enforces it):
+//! 1. [`error`], [`real`], [`grid`], [`io`], [`fft`]: errors, scalars, grids, files, transform
+//!    types;
+//! 2. [`optics`]: f64 physics of each element;
+//! 3. [`model`]: the TOML [`model::Config`], its validation and editing;
+//! 4. [`network`], [`loss`]: [`model::Config::resolve`] checks a config once and builds a
+//!    [`network::Network`] (a field plan or a dense plan); the electronic loss;
+//! 5. [`backend`]: the [`backend::Backend`] trait;
+//! 6. [`cpu`], `gpu`: the two engines, which never import each other;
+//! 7. [`diagnose`]: absorber operating points, fault location and plane fields on the CPU
+//!    reference engine;
+//! 8. [`train`], [`checkpoint`], [`data`], [`plot`], [`presets`]: the trainer and the records;
+//! 9. [`run`], [`sweep`], [`bench`](mod@bench), and the `wavetrain` binary.
+//!
 //! ## Two kinds of network
 //! - **Field networks** (diffractive): a complex field on a grid through SLMs, free space, lenses
-//!   and absorbers ([`plan::Plan`], [`cpu::CpuNetwork`], the GPU executor in `gpu`). The CPU
+//!   and absorbers ([`network::FieldPlan`], [`cpu::CpuField`], `gpu::GpuField`). The CPU
 //!   executor splits a batch into chunks that each run a whole pass as one task.
 //! - **Dense networks**: optical matrix–vector layers on signed real amplitudes with absorbers
-//!   between them, the papers' 784-128-128-10 and two-layer networks ([`cpu::DenseNetwork`], and
-//!   on the GPU `gpu::GpuDenseNetwork`; the multiplier's wave optics in [`optics::Multiplier`];
-//!   hardware non-idealities in [`model::Hardware`], the noisy ones CPU-only).
-//!
-//! [`train`] runs either on a backend; [`sweep`] trains a grid of configs; [`bench`](mod@bench) times the
-//! engine against the machine's measured ceilings.
+//!   between them, the papers' 784-128-128-10 and two-layer networks ([`network::DensePlan`],
+//!   [`cpu::CpuDense`], `gpu::GpuDense`; the multiplier's wave optics in
+//!   [`optics::Multiplier`]; hardware non-idealities in [`model::Hardware`], the noisy ones
+//!   CPU-only).
 
 pub mod backend;
 pub mod bench;
 pub mod checkpoint;
 pub mod cpu;
 pub mod data;
+pub mod diagnose;
 pub mod error;
+pub mod fft;
 #[cfg(feature = "gpu")]
 pub mod gpu;
 pub mod grid;
 pub mod io;
 pub mod loss;
 pub mod model;
+pub mod network;
 pub mod optics;
-pub mod plan;
 pub mod plot;
 pub mod presets;
 pub mod real;
+pub mod run;
 pub mod sweep;
 pub mod train;
 

@@ -15,11 +15,56 @@ pub struct LossStats {
     pub correct: usize,
 }
 
+/// Index of the largest value (the first of equal ones): the predicted class.
+pub fn argmax<T: PartialOrd>(v: &[T]) -> usize {
+    (0..v.len()).fold(0, |best, j| if v[j] > v[best] { j } else { best })
+}
+
+/// The electronic loss of one example on its readout values `y` (normalised powers, or output
+/// amplitudes), the one core both kinds of network use. Adds the example's loss to `loss_sum`
+/// (term by term for MSE), writes into `g` the gradient `∂L/∂y` times the returned divisor, and
+/// returns that divisor: the temperature `τ` for cross-entropy, 1 for MSE.
+///
+/// Cross-entropy: `L = −log softmax(y/τ)_label`, `g = softmax(y/τ) − onehot`.
+/// MSE: `L = Σ_k (y_k − onehot_k)²`, `g = 2(y − onehot)`.
+pub fn example_loss(
+    y: &[f64],
+    label: usize,
+    loss: Loss,
+    temperature: f64,
+    g: &mut [f64],
+    loss_sum: &mut f64,
+) -> f64 {
+    let k = y.len();
+    match loss {
+        Loss::CrossEntropy => {
+            let zmax = y.iter().fold(f64::MIN, |m, &v| m.max(v)) / temperature;
+            let mut denom = 0.0;
+            for j in 0..k {
+                g[j] = (y[j] / temperature - zmax).exp();
+                denom += g[j];
+            }
+            *loss_sum += -(y[label] / temperature - zmax - denom.ln());
+            for (j, gj) in g.iter_mut().enumerate() {
+                *gj = *gj / denom - if j == label { 1.0 } else { 0.0 };
+            }
+            temperature
+        }
+        Loss::Mse => {
+            for j in 0..k {
+                let e = y[j] - if j == label { 1.0 } else { 0.0 };
+                *loss_sum += e * e;
+                g[j] = 2.0 * e;
+            }
+            1.0
+        }
+    }
+}
+
 /// Loss (mean over the batch) and `∂L/∂P` for powers `[batch][k]`, written to `dl_dp`.
 ///
-/// Cross-entropy: `z_k = p_k/τ`, `L = −log softmax(z)_y`,
-/// `∂L/∂P_j = (g_j − Σ_k g_k p_k)/(τ·S)` with `g = softmax(z) − onehot(y)` and `S = ΣP`.
-/// MSE: `L = Σ_k (p_k − onehot_k)²`, `∂L/∂P_j = (e_j − Σ_k e_k p_k)/S` with `e = 2(p − onehot)`.
+/// On the normalised powers `p_k = P_k/S`, `S = ΣP` ([`example_loss`] with gradient `g` and
+/// divisor `d`): `∂L/∂P_j = (g_j − Σ_k g_k p_k)/(d·S)`.
 pub fn loss_and_grad<T: Real>(
     powers: &[T],
     labels: &[u8],
@@ -40,33 +85,10 @@ pub fn loss_and_grad<T: Real>(
         for j in 0..k {
             p[j] = pw[j].f64() / s;
         }
-        let arg = (0..k).fold(0, |best, j| if pw[j] > pw[best] { j } else { best });
-        if arg == y {
+        if argmax(pw) == y {
             stats.correct += 1;
         }
-        let scale = match loss {
-            Loss::CrossEntropy => {
-                let zmax = p.iter().fold(f64::MIN, |m, &v| m.max(v)) / temperature;
-                let mut denom = 0.0;
-                for j in 0..k {
-                    g[j] = (p[j] / temperature - zmax).exp();
-                    denom += g[j];
-                }
-                stats.loss_sum += -(p[y] / temperature - zmax - denom.ln());
-                for (j, gj) in g.iter_mut().enumerate() {
-                    *gj = *gj / denom - if j == y { 1.0 } else { 0.0 };
-                }
-                1.0 / temperature
-            }
-            Loss::Mse => {
-                for j in 0..k {
-                    let e = p[j] - if j == y { 1.0 } else { 0.0 };
-                    stats.loss_sum += e * e;
-                    g[j] = 2.0 * e;
-                }
-                1.0
-            }
-        };
+        let scale = 1.0 / example_loss(&p, y, loss, temperature, &mut g, &mut stats.loss_sum);
         let gp: f64 = g.iter().zip(&p).map(|(a, b)| a * b).sum();
         for j in 0..k {
             dl_dp[b * k + j] = T::of(inv_b * scale * (g[j] - gp) / s);

@@ -9,10 +9,11 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::BackendChoice;
 use crate::data::Split;
 use crate::error::{Error, Result};
 use crate::model::{Activation, Config};
+use crate::network::Network;
+use crate::run::{make_backend, train_run, BackendChoice};
 use crate::train::{RunOptions, Summary};
 
 /// One swept key and its values, as text (`od` → `["0.1", "1"]`).
@@ -234,9 +235,9 @@ pub fn run(
     }
     let points = grid(axes);
     // Check every config before any work starts.
-    let cfgs: Vec<Config> = points
+    let nets: Vec<Network> = points
         .iter()
-        .map(|p| point_config(base, axes, p))
+        .map(|p| point_config(base, axes, p)?.resolve())
         .collect::<Result<_>>()?;
     let runs = opts.out.join("runs");
     std::fs::create_dir_all(&runs).map_err(|e| Error::io(&runs, e))?;
@@ -294,7 +295,7 @@ pub fn run(
         if i >= points.len() {
             return;
         }
-        let r = run_point(&cfgs[i], &points[i], axes, &runs, opts, load);
+        let r = run_point(&nets[i], &points[i], axes, &runs, opts, load);
         match r {
             Ok((row, map)) => {
                 let n = done.fetch_add(1, Ordering::SeqCst) + 1;
@@ -380,13 +381,14 @@ pub fn run(
 }
 
 fn run_point(
-    cfg: &Config,
+    net: &Network,
     values: &[String],
     axes: &[Axis],
     runs: &Path,
     opts: &SweepOptions,
     load: &(dyn Fn(&Config) -> Result<(Split, Split)> + Sync),
 ) -> Result<(Row, Option<Vec<f64>>)> {
+    let cfg = net.config();
     let dir = runs.join(folder_name(axes, values));
     let summary_path = dir.join("summary.json");
     let ckpt = dir.join("checkpoint.safetensors");
@@ -396,7 +398,7 @@ fn run_point(
             let map = if cfg.input.task.is_some() && ckpt.exists() {
                 let (_, test) = load(cfg)?;
                 let ck = crate::checkpoint::Checkpoint::load(&ckpt)?;
-                let mut b = crate::backend::make(opts.backend, None, cfg, &ck.state)?;
+                let mut b = make_backend(opts.backend, None, &ck.network, &ck.state)?;
                 Some(crate::train::decision_map(cfg, b.as_mut(), &test)?)
             } else {
                 None
@@ -407,7 +409,7 @@ fn run_point(
     let (train, test) = load(cfg)?;
     let resume = if ckpt.exists() {
         let ck = crate::checkpoint::Checkpoint::load(&ckpt)?;
-        if ck.config != *cfg {
+        if ck.config() != cfg {
             return Err(Error::config(
                 "sweep",
                 format!(
@@ -426,9 +428,9 @@ fn run_point(
     };
     let state = match &resume {
         Some(ck) => ck.state.clone(),
-        None => crate::train::initial_state(cfg)?,
+        None => net.initial_state(),
     };
-    let mut backend = crate::backend::make(opts.backend, None, cfg, &state)?;
+    let mut backend = make_backend(opts.backend, None, net, &state)?;
     let ro = RunOptions {
         out: dir.clone(),
         progress: false,
@@ -436,7 +438,7 @@ fn run_point(
         resume: resume.map(|c| c.progress),
         pictures: true,
     };
-    let s = crate::train::train(cfg, &train, &test, backend.as_mut(), &ro)?;
+    let s = train_run(net, backend.as_mut(), &train, &test, &ro)?;
     crate::io::atomic_write(
         &summary_path,
         serde_json::to_string_pretty(&s)

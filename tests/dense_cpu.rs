@@ -4,9 +4,9 @@
 //! tasks and config overrides.
 mod common;
 use common::*;
-use wavetrain::cpu::dense::init_state;
-use wavetrain::cpu::{DenseNetwork, State};
+use wavetrain::cpu::CpuDense;
 use wavetrain::model::{Activation, Config, GradientMode};
+use wavetrain::network::State;
 use wavetrain::optics::Multiplier;
 
 fn mlp(fidelity: &str, extra: &str, loss: &str, model: &str) -> Config {
@@ -62,8 +62,8 @@ batch = 4
 const WAVE: &str = "fill_factor = 0.8\nna = 0.08\nfanout_focal_length = 0.05\nsamples = 4";
 
 fn check_fd(cfg: &Config) -> f64 {
-    let state = init_state(cfg);
-    let mut net = DenseNetwork::<f64>::new(cfg, &state).unwrap();
+    let state = cfg.resolve().unwrap().initial_state();
+    let mut net = CpuDense::<f64>::new(&cfg.resolve().unwrap(), &state).unwrap();
     let x: Vec<f64> = random_real(4 * 9, -1.0, 1.0, 7);
     let labels = [0u8, 2, 1, 2];
     net.forward(&x);
@@ -123,13 +123,13 @@ fn digital_relu_gradient_matches_finite_differences() {
 #[test]
 fn optical_gradient_differs_from_exact_and_agrees_in_sign_mostly() {
     let mut cfg = mlp("ideal", "", "mse", "thin");
-    let state = init_state(&cfg);
+    let state = cfg.resolve().unwrap().initial_state();
     let x: Vec<f64> = random_real(4 * 9, -1.0, 1.0, 3);
     let labels = [1u8, 0, 2, 1];
     let mut grads = Vec::new();
     for mode in [GradientMode::Exact, GradientMode::Optical] {
         cfg.train.gradient = mode;
-        let mut net = DenseNetwork::<f64>::new(&cfg, &state).unwrap();
+        let mut net = CpuDense::<f64>::new(&cfg.resolve().unwrap(), &state).unwrap();
         net.forward(&x);
         net.loss(&labels);
         net.backward();
@@ -161,10 +161,10 @@ fn optical_gradient_differs_from_exact_and_agrees_in_sign_mostly() {
 fn wave_multiplier_at_ideal_settings_equals_the_product() {
     let ideal = mlp("ideal", "", "mse", "thin");
     let wave = mlp("wave", "samples = 5", "mse", "thin");
-    let state = init_state(&ideal);
+    let state = ideal.resolve().unwrap().initial_state();
     let x: Vec<f32> = random_real(4 * 9, -1.0, 1.0, 11);
-    let mut a = DenseNetwork::<f32>::new(&ideal, &state).unwrap();
-    let mut b = DenseNetwork::<f32>::new(&wave, &state).unwrap();
+    let mut a = CpuDense::<f32>::new(&ideal.resolve().unwrap(), &state).unwrap();
+    let mut b = CpuDense::<f32>::new(&wave.resolve().unwrap(), &state).unwrap();
     let ya = a.forward(&x).to_vec();
     let yb = b.forward(&x).to_vec();
     let scale = ya.iter().fold(0.0f32, |m, v| m.max(v.abs()));
@@ -271,15 +271,15 @@ fn finite_aperture_and_fanout_give_crosstalk_and_nonuniform_rows() {
 #[test]
 fn hardware_noise_changes_outputs_and_bounds_hold() {
     let mut cfg = mlp("ideal", "", "mse", "thin");
-    let state = init_state(&cfg);
+    let state = cfg.resolve().unwrap().initial_state();
     let x: Vec<f32> = random_real(4 * 9, -1.0, 1.0, 2);
-    let clean = DenseNetwork::<f32>::new(&cfg, &state)
+    let clean = CpuDense::<f32>::new(&cfg.resolve().unwrap(), &state)
         .unwrap()
         .forward(&x)
         .to_vec();
     cfg.hardware.signal_error = 0.05;
     cfg.hardware.noise_error = 0.02;
-    let noisy = DenseNetwork::<f32>::new(&cfg, &state)
+    let noisy = CpuDense::<f32>::new(&cfg.resolve().unwrap(), &state)
         .unwrap()
         .forward(&x)
         .to_vec();
@@ -298,7 +298,7 @@ fn hardware_noise_changes_outputs_and_bounds_hold() {
     q.hardware.shot_noise = Some(1e4);
     q.train.lr = 0.5;
     q.train.optimizer = wavetrain::model::Optimizer::Sgd;
-    let mut net = DenseNetwork::<f32>::new(&q, &state).unwrap();
+    let mut net = CpuDense::<f32>::new(&q.resolve().unwrap(), &state).unwrap();
     let labels = [0u8, 1, 2, 0];
     for _ in 0..5 {
         net.train_step(&x, &labels);
@@ -320,13 +320,13 @@ fn hardware_noise_changes_outputs_and_bounds_hold() {
 fn probe_power_saturates_the_absorber_and_shrinks_nothing_when_weak() {
     let mut cfg = mlp("ideal", "", "mse", "thin");
     cfg.train.gradient = GradientMode::Optical;
-    let state = init_state(&cfg);
+    let state = cfg.resolve().unwrap().initial_state();
     let x: Vec<f64> = random_real(4 * 9, -1.0, 1.0, 9);
     let labels = [2u8, 1, 0, 0];
     let mut g = Vec::new();
     for p in [0.0, 1e-12, 5.0] {
         cfg.hardware.probe_power = p;
-        let mut net = DenseNetwork::<f64>::new(&cfg, &state).unwrap();
+        let mut net = CpuDense::<f64>::new(&cfg.resolve().unwrap(), &state).unwrap();
         net.forward(&x);
         net.loss(&labels);
         net.backward();

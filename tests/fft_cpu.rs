@@ -3,7 +3,8 @@
 mod common;
 use common::*;
 use num_complex::Complex;
-use wavetrain::cpu::{Direction, Fft2};
+use wavetrain::cpu::Fft2;
+use wavetrain::fft::Direction;
 use wavetrain::Real;
 
 #[test]

@@ -14,10 +14,10 @@ fn idx_header(dims: &[u32]) -> Vec<u8> {
 
 fn valid_checkpoint() -> Vec<u8> {
     let cfg = wavetrain::presets::preset("d2nn-mnist").unwrap();
-    let plan = wavetrain::plan::Plan::new(&cfg).unwrap();
-    let state = wavetrain::cpu::State::init(&plan, 1);
+    let network = cfg.resolve().unwrap();
+    let state = network.field("test").unwrap().initial_state(1);
     wavetrain::checkpoint::Checkpoint {
-        config: cfg,
+        network,
         state,
         progress: Default::default(),
     }
@@ -77,7 +77,7 @@ proptest! {
         }
         if let Ok(cfg) = wavetrain::model::Config::from_toml(&text, "fuzz.toml") {
             // Whatever parses and validates must also plan.
-            prop_assert!(wavetrain::plan::Plan::new(&cfg).is_ok());
+            prop_assert!(cfg.resolve().is_ok());
         }
     }
 
@@ -95,15 +95,16 @@ proptest! {
         }
         if let Ok(cfg) = wavetrain::model::Config::from_toml(&text, "fuzz.toml") {
             // Whatever parses and validates must build, and take one step on tiny inputs.
-            let state = wavetrain::train::initial_state(&cfg);
-            prop_assert!(state.is_ok());
-            let state = state.unwrap();
+            let net = cfg.resolve();
+            prop_assert!(net.is_ok());
+            let net = net.unwrap();
+            let state = net.initial_state();
             let weights: usize = cfg.dense_dims().iter().map(|(i, o)| i * o).sum();
             if cfg.is_dense() && cfg.input_len() <= 4096 && weights <= 1 << 20 {
-                let mut net = wavetrain::cpu::DenseNetwork::<f32>::new(&cfg, &state).unwrap();
+                let mut exec = wavetrain::cpu::CpuDense::<f32>::new(&net, &state).unwrap();
                 let x = vec![0.5f32; 2 * cfg.input_len()];
                 let labels = [0u8, 1];
-                net.train_step(&x, &labels);
+                exec.train_step(&x, &labels);
             }
         }
     }
@@ -125,6 +126,6 @@ proptest! {
 fn intact_checkpoint_round_trips() {
     let b = valid_checkpoint();
     let ck = wavetrain::checkpoint::Checkpoint::from_bytes(&b, Path::new("x")).unwrap();
-    assert_eq!(ck.config.name, "d2nn-mnist");
+    assert_eq!(ck.config().name, "d2nn-mnist");
     assert_eq!(ck.state.params.len(), 5);
 }

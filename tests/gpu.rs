@@ -11,13 +11,14 @@ use std::sync::Arc;
 use common::*;
 use libtest_mimic::{Arguments, Failed, Trial};
 use num_complex::Complex32;
-use wavetrain::cpu::Region;
-use wavetrain::cpu::{self, Direction};
+use wavetrain::cpu;
+use wavetrain::fft::Direction;
 use wavetrain::gpu::{
     self, AbsorberProbe, AbsorberPump, AdapterRequest, BuildMask, Detect, DetectProbe, Field,
     GpuBuffer, GpuContext, MaskKind, MatMul, Modulate, Regions, SlmGrad,
 };
 use wavetrain::gpu::{Adam, Sgd};
+use wavetrain::model::Region;
 use wavetrain::optics::{Absorber, AbsorberModel};
 use wavetrain::Grid;
 
@@ -199,7 +200,7 @@ fn propagate_non_power_of_two_padding_matches_cpu(ctx: &Ctx) -> Result<(), Faile
             1e-3,
             pad,
             true,
-            wavetrain::optics::FftSizes::Padded,
+            wavetrain::fft::FftSizes::Padded,
         );
         assert_eq!(tf.padded(), cpu_p.padded());
         let (lx, ly) = tf.transform();
@@ -593,7 +594,7 @@ fn optimizers(ctx: &Ctx) -> Result<(), Failed> {
     cpu::sgd_step(&mut want, &grads, 0.05);
     real_close(&p.read(ctx)?, &want, 1e-7, 1e-7, "sgd");
 
-    let cfg = cpu::AdamConfig::default();
+    let cfg = wavetrain::network::AdamConfig::default();
     let (m, v) = (
         GpuBuffer::from_slice(ctx, "m", &vec![0.0f32; n])?,
         GpuBuffer::from_slice(ctx, "v", &vec![0.0f32; n])?,
@@ -618,7 +619,7 @@ fn copy_kernel(ctx: &Ctx) -> Result<(), Failed> {
     let x: Vec<Complex32> = random_field(100_003, 95);
     let src = GpuBuffer::from_slice(ctx, "src", &x)?;
     let dst = GpuBuffer::from_slice(ctx, "dst", &vec![NAN; x.len()])?;
-    let op = gpu::Copy::new(ctx, &src, &dst)?;
+    let op = gpu::CopyField::new(ctx, &src, &dst)?;
     run(ctx, |e| op.encode(e))?;
     assert_eq!(dst.read(ctx)?, x);
     Ok(())
@@ -674,7 +675,7 @@ fn chain_pump_and_probe(ctx: &Ctx) -> Result<(), Failed> {
     let tf2 = gpu::TransferFunction::new(ctx, &grid, LAMBDA, z2, 2.0, true)?;
     let scratch = gpu::PropagateScratch::new(ctx, &tf1, batch)?;
     let r = Regions::new(ctx, &regs, nx, ny)?;
-    let copy = gpu::Copy::new(ctx, input.data(), u.data())?;
+    let copy = gpu::CopyField::new(ctx, input.data(), u.data())?;
     let build = BuildMask::new(ctx, MaskKind::Phase, &gphase, &mask)?;
     let slm = Modulate::new(ctx, &u, &mask, k)?;
     let p1 = gpu::Propagate::with_scratch(ctx, &u, &tf1, false, &scratch)?;
@@ -831,12 +832,14 @@ fn device_lost_is_a_clear_error(_ctx: &Ctx) -> Result<(), Failed> {
     assert!(e.to_string().contains("device lost"), "{e}");
 
     let cfg = step_config("optical");
-    let state = wavetrain::train::initial_state(&cfg)?;
-    let mut net = gpu::GpuNetwork::new(GpuContext::new(&request())?, &cfg, &state)?;
+    let network = cfg.resolve()?;
+    let state = network.initial_state();
+    let mut net = gpu::GpuField::new(GpuContext::new(&request())?, &network, &state)?;
     net.context().device().destroy();
     let x = vec![0.5f32; cfg.train.batch * cfg.optics.nx * cfg.optics.ny];
     let labels = vec![1u8; cfg.train.batch];
-    let e = wavetrain::train::Backend::train_step(&mut net, &x, &labels)
+    let e = net
+        .train_step(&x, &labels)
         .err()
         .ok_or("a training step on a lost device succeeded")?;
     assert!(e.to_string().contains("device lost"), "{e}");
@@ -902,17 +905,16 @@ gradient = "{gradient}"
 /// parameters are minus the gradients). The last batch is short (5 of 8 images) to check the
 /// padding is masked out.
 fn train_step_matches_cpu(_: &Ctx) -> Result<(), Failed> {
-    use wavetrain::train::Backend;
     for gradient in ["optical", "exact"] {
         let cfg = step_config(gradient);
-        let plan = wavetrain::plan::Plan::new(&cfg)?;
-        let state = cpu::State::init(&plan, 1);
+        let net = cfg.resolve()?;
+        let state = net.field("test")?.initial_state(1);
         for valid in [8usize, 5] {
             let input: Vec<f32> = random_real(valid * 32 * 16, 0.0, 1.0, 70 + valid as u64);
             let labels: Vec<u8> = (0..valid).map(|i| (i * 7 % 4) as u8).collect();
-            let mut c = cpu::CpuNetwork::<f32>::new(&cfg, &state)?;
+            let mut c = cpu::CpuField::<f32>::new(&net, &state)?;
             let want = c.train_step(&input, &labels);
-            let mut g = gpu::GpuNetwork::new(GpuContext::new(&request())?, &cfg, &state)?;
+            let mut g = gpu::GpuField::new(GpuContext::new(&request())?, &net, &state)?;
             let got = g.train_step(&input, &labels)?;
             let what = format!("{gradient}, {valid} images");
             if (got.loss_sum - want.loss_sum).abs() > 1e-4 * want.loss_sum.abs().max(1.0) {
@@ -1006,7 +1008,6 @@ gradient = "{gradient}"
 /// hits and weight gradients (read from the SGD update), same outputs afterwards; optical and
 /// exact gradients, both losses, a short last batch, and SLM quantisation with Adam.
 fn dense_train_step_matches_cpu(_: &Ctx) -> Result<(), Failed> {
-    use wavetrain::train::Backend;
     let cases = [
         ("optical", "mse", "sgd", ""),
         ("exact", "cross-entropy", "sgd", ""),
@@ -1019,13 +1020,14 @@ fn dense_train_step_matches_cpu(_: &Ctx) -> Result<(), Failed> {
     ];
     for (gradient, loss, optimizer, extra) in cases {
         let cfg = dense_step_config(gradient, loss, optimizer, extra);
-        let state = wavetrain::cpu::dense::init_state(&cfg);
+        let net = cfg.resolve()?;
+        let state = net.initial_state();
         for valid in [8usize, 5] {
             let input: Vec<f32> = random_real(valid * 36, -1.0, 1.0, 90 + valid as u64);
             let labels: Vec<u8> = (0..valid).map(|i| (i * 3 % 4) as u8).collect();
-            let mut c = cpu::DenseNetwork::<f32>::new(&cfg, &state)?;
+            let mut c = cpu::CpuDense::<f32>::new(&net, &state)?;
             let want = c.train_step(&input, &labels);
-            let mut g = gpu::GpuDenseNetwork::new(GpuContext::new(&request())?, &cfg, &state)?;
+            let mut g = gpu::GpuDense::new(GpuContext::new(&request())?, &net, &state)?;
             let got = g.train_step(&input, &labels)?;
             let what = format!("{gradient}, {loss}, {valid} images {extra}");
             if (got.loss_sum - want.loss_sum).abs() > 1e-4 * want.loss_sum.abs().max(1.0) {
@@ -1100,9 +1102,10 @@ fn dense_train_step_matches_cpu(_: &Ctx) -> Result<(), Failed> {
 /// The GPU executor refuses hardware options it cannot run, saying what to do.
 fn dense_refuses_noise_options(ctx: &Ctx) -> Result<(), Failed> {
     let cfg = dense_step_config("optical", "mse", "sgd", "[hardware]\nsignal_error = 0.05");
-    let state = wavetrain::cpu::dense::init_state(&cfg);
+    let net = cfg.resolve()?;
+    let state = net.initial_state();
     let _ = ctx;
-    match gpu::GpuDenseNetwork::new(GpuContext::new(&request())?, &cfg, &state) {
+    match gpu::GpuDense::new(GpuContext::new(&request())?, &net, &state) {
         Ok(_) => Err("a dense network with signal_error was accepted by the GPU executor".into()),
         Err(e) => {
             let msg = e.to_string();
@@ -1165,7 +1168,7 @@ fn timestamps_time_a_copy(ctx: &Ctx) -> Result<(), Failed> {
     let n = 1 << 20;
     let src = GpuBuffer::from_slice(ctx, "ts.src", &vec![Complex32::new(1.0, 2.0); n])?;
     let dst = GpuBuffer::<Complex32>::new(ctx, "ts.dst", n)?;
-    let copy = gpu::Copy::new(ctx, &src, &dst)?;
+    let copy = gpu::CopyField::new(ctx, &src, &dst)?;
     let wall = std::time::Instant::now();
     let t = ctx.time_on_gpu(&|e| copy.encode(e))?;
     let wall = wall.elapsed().as_secs_f64();

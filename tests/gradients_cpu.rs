@@ -3,7 +3,8 @@
 mod common;
 use common::*;
 use num_complex::Complex;
-use wavetrain::cpu::{self, Propagator, Region};
+use wavetrain::cpu::{self, Propagator};
+use wavetrain::model::Region;
 use wavetrain::optics::{Absorber, AbsorberModel};
 use wavetrain::Grid;
 

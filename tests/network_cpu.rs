@@ -2,9 +2,13 @@
 //! central finite differences in f64; optical vs exact mode; the plan's shape.
 mod common;
 use common::*;
-use wavetrain::cpu::{CpuNetwork, State};
+use wavetrain::cpu::CpuField;
 use wavetrain::model::{Config, GradientMode};
-use wavetrain::plan::{Op, Plan};
+use wavetrain::network::{FieldPlan, Op};
+
+fn plan_of(cfg: &Config) -> FieldPlan {
+    cfg.resolve().unwrap().field("test").unwrap().clone()
+}
 
 fn small_config(od: f64, loss: &str) -> Config {
     let text = format!(
@@ -67,13 +71,13 @@ fn input(cfg: &Config, batch: usize, seed: u64) -> Vec<f32> {
 
 fn check_fd(od: f64, loss: &str) {
     let cfg = small_config(od, loss);
-    let plan = Plan::new(&cfg).unwrap();
-    let mut state = State::init(&plan, 3);
+    let plan = plan_of(&cfg);
+    let mut state = plan.initial_state(3);
     // Random amplitudes so the amplitude SLM is not uniform.
     state.params[1] = random_real(state.params[1].len(), -1.0, 1.0, 4);
     let x = input(&cfg, 3, 5);
     let labels = [0u8, 3, 1];
-    let mut net = CpuNetwork::<f64>::new(&cfg, &state).unwrap();
+    let mut net = CpuField::<f64>::new(&cfg.resolve().unwrap(), &state).unwrap();
     net.set_gradient(GradientMode::Exact);
     net.forward(&x, None);
     net.loss(&labels);
@@ -116,9 +120,9 @@ fn exact_network_gradient_matches_finite_differences_mse() {
 }
 
 fn grads(cfg: &Config, mode: GradientMode) -> Vec<Vec<f64>> {
-    let plan = Plan::new(cfg).unwrap();
-    let state = State::init(&plan, 3);
-    let mut net = CpuNetwork::<f64>::new(cfg, &state).unwrap();
+    let plan = plan_of(cfg);
+    let state = plan.initial_state(3);
+    let mut net = CpuField::<f64>::new(&cfg.resolve().unwrap(), &state).unwrap();
     net.set_gradient(mode);
     net.forward(&input(cfg, 3, 6), None);
     net.loss(&[1, 2, 3]);
@@ -164,7 +168,7 @@ fn plan_keeps_only_what_the_probe_needs() {
             model: Default::default(),
         },
     );
-    let plan = Plan::new(&cfg).unwrap();
+    let plan = plan_of(&cfg);
     assert_eq!(plan.pump.len(), cfg.elements.len());
     assert_eq!(
         plan.pump[0].save, None,
@@ -236,20 +240,20 @@ fn presets_pass_the_sampling_check() {
 #[test]
 fn chunked_batch_equals_images_one_at_a_time() {
     let cfg = small_config(3.0, "cross-entropy");
-    let plan = Plan::new(&cfg).unwrap();
-    let state = State::init(&plan, 3);
+    let plan = plan_of(&cfg);
+    let state = plan.initial_state(3);
     let batch = 19; // several chunks on any thread count, the last one short
     let n = cfg.optics.nx * cfg.optics.ny;
     let x = input(&cfg, batch, 8);
     let labels: Vec<u8> = (0..batch).map(|i| (i % 4) as u8).collect();
-    let mut net = CpuNetwork::<f64>::new(&cfg, &state).unwrap();
+    let mut net = CpuField::<f64>::new(&cfg.resolve().unwrap(), &state).unwrap();
     let powers = net.forward(&x, None).to_vec();
     net.loss(&labels);
     net.backward(None);
     let g_batch = net.grads.clone();
     let mut mean: Vec<Vec<f64>> = g_batch.iter().map(|g| vec![0.0; g.len()]).collect();
     for i in 0..batch {
-        let mut one = CpuNetwork::<f64>::new(&cfg, &state).unwrap();
+        let mut one = CpuField::<f64>::new(&cfg.resolve().unwrap(), &state).unwrap();
         let p = one.forward(&x[i * n..(i + 1) * n], None).to_vec();
         assert_eq!(
             p.as_slice(),
@@ -272,7 +276,7 @@ fn chunked_batch_equals_images_one_at_a_time() {
         }
     }
     // The callback path: every plane holds the whole batch, same gradients.
-    let mut net = CpuNetwork::<f64>::new(&cfg, &state).unwrap();
+    let mut net = CpuField::<f64>::new(&cfg.resolve().unwrap(), &state).unwrap();
     let mut sizes = Vec::new();
     net.forward(&x, Some(&mut |_, f| sizes.push(f.len())));
     assert!(sizes.iter().all(|&s| s == batch * n), "{sizes:?}");

@@ -3,12 +3,12 @@
 mod common;
 use common::*;
 use num_complex::Complex;
-use wavetrain::cpu::{self, Lens2f, Propagator};
-use wavetrain::optics::lens::thin_lens_phase;
-use wavetrain::optics::{
-    transfer_function, transform_axes, transform_axes_for, transform_size, Absorber, AbsorberModel,
-    AxisFft, ColumnEngine, FftSizes,
+use wavetrain::cpu::{
+    self, transform_axes, transform_axes_for, transform_size, ColumnEngine, Lens2f, Propagator,
 };
+use wavetrain::fft::{AxisFft, FftSizes};
+use wavetrain::optics::lens::thin_lens_phase;
+use wavetrain::optics::{transfer_function, Absorber, AbsorberModel};
 use wavetrain::Grid;
 
 const LAMBDA: f64 = 780e-9;

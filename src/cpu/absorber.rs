@@ -43,7 +43,7 @@ fn pump_into<T: Real>(v: &mut [Complex<T>], t: &mut [T], absorber: &Absorber) {
 
 /// `t[i] ← t(|v[i]|²)` for `i < min(len)`, the one evaluation of the transmission every CPU
 /// absorber action uses (so pump, kept and recomputed probes agree to the bit). The thin model's
-/// `t = e^{−α₀/2/(1+s)}` in two vectorised passes (argument, [`Real::exp_in_place`]);
+/// `t = e^{−α₀/2/(1+s)}` in two vectorised passes (argument, `simd::exp_in_place`);
 /// Beer–Lambert per sample.
 fn transmissions<T: Real>(v: &[Complex<T>], t: &mut [T], absorber: &Absorber) {
     let n = v.len().min(t.len());
@@ -54,7 +54,7 @@ fn transmissions<T: Real>(v: &[Complex<T>], t: &mut [T], absorber: &Absorber) {
             for (tv, x) in t.iter_mut().zip(v) {
                 *tv = k / (T::one() + x.norm_sqr());
             }
-            T::exp_in_place(t);
+            super::simd::exp_in_place(t);
         }
         AbsorberModel::BeerLambert => {
             for (tv, x) in t.iter_mut().zip(v) {

@@ -18,12 +18,11 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
-use super::optimizer::{adam_step, sgd_step, AdamConfig};
-use super::State;
-use crate::error::{Error, Result};
-use crate::loss::LossStats;
-use crate::model::{Config, Element, Fidelity, GradientMode, Hardware, Loss, Optimizer};
-use crate::optics::{Absorber, Multiplier};
+use super::optimizer::OptimizerState;
+use crate::error::Result;
+use crate::loss::{argmax, example_loss, LossStats};
+use crate::model::{Fidelity, GradientMode, Hardware, Loss};
+use crate::network::{DenseStage, Network, State};
 use crate::real::Real;
 
 /// One fully connected layer.
@@ -38,165 +37,20 @@ struct Layer<T> {
     row_gain: Vec<T>,
 }
 
-/// One stage of a dense network, in pump order.
-#[derive(Clone, Debug)]
-pub enum DenseStage {
-    /// The dense layer of this index.
-    Dense(usize),
-    /// A saturable absorber on the real amplitudes.
-    Absorber(Absorber),
-    /// A digital ReLU.
-    Relu,
-}
-
-/// What a dense layer does to light, shared by the CPU and GPU executors.
-#[derive(Clone, Debug)]
-pub struct DenseLayerSpec {
-    /// Inputs.
-    pub n_in: usize,
-    /// Outputs.
-    pub n_out: usize,
-    /// How the layer is simulated.
-    pub fidelity: Fidelity,
-    /// `C` (`n_in × n_in`, row-major) when the layer has column cross-talk (wave fidelity with a
-    /// finite aperture).
-    pub coupling: Option<Vec<f64>>,
-    /// `gain·r_i`, one per output row.
-    pub row_gain: Vec<f64>,
-}
-
-/// The stages of a dense `cfg` (each with its config index) and its layers. `cfg` must be a
-/// validated dense network.
-pub fn dense_stages(cfg: &Config) -> (Vec<(usize, DenseStage)>, Vec<DenseLayerSpec>) {
-    let dims = cfg.dense_dims();
-    let mut stages = Vec::new();
-    let mut layers = Vec::new();
-    for (i, e) in cfg.elements.iter().enumerate() {
-        match *e {
-            Element::Dense {
-                fidelity,
-                gain,
-                fill_factor,
-                na,
-                fanout_focal_length,
-                samples,
-                ..
-            } => {
-                let (n_in, n_out) = dims[layers.len()];
-                let (coupling, rows) = if fidelity == Fidelity::Wave {
-                    let mul = Multiplier {
-                        wavelength: cfg.optics.wavelength,
-                        pitch: cfg.optics.pitch,
-                        fill_factor,
-                        na,
-                        fanout_focal_length,
-                        samples,
-                    };
-                    let c = na.map(|_| mul.coupling_matrix(n_in));
-                    (c, mul.row_gains(n_out))
-                } else {
-                    (None, vec![1.0; n_out])
-                };
-                stages.push((i, DenseStage::Dense(layers.len())));
-                layers.push(DenseLayerSpec {
-                    n_in,
-                    n_out,
-                    fidelity,
-                    coupling,
-                    row_gain: rows.iter().map(|r| r * gain).collect(),
-                });
-            }
-            Element::Absorber { od, model } => {
-                stages.push((i, DenseStage::Absorber(Absorber::new(od, model))))
-            }
-            Element::Relu => stages.push((i, DenseStage::Relu)),
-            _ => unreachable!("validated dense network"),
-        }
-    }
-    (stages, layers)
-}
-
-/// Initial state of a dense network: weights `N(0, init_std²)` (default `1/√in`), clipped to
-/// `[−1, 1]` for optical layers, drawn from `seed`.
-pub fn init_state(cfg: &Config) -> State {
-    let mut rng = ChaCha8Rng::seed_from_u64(cfg.train.seed);
-    let dims = cfg.dense_dims();
-    let mut params = Vec::new();
-    let mut li = 0;
-    for e in &cfg.elements {
-        if let Element::Dense {
-            init_std, fidelity, ..
-        } = *e
-        {
-            let (n_in, n_out) = dims[li];
-            li += 1;
-            let std = init_std.unwrap_or(1.0 / (n_in as f64).sqrt());
-            let bound = if fidelity == Fidelity::Digital {
-                f64::INFINITY
-            } else {
-                1.0
-            };
-            params.push(
-                (0..n_in * n_out)
-                    .map(|_| {
-                        let x: f64 = rng.sample(StandardNormal);
-                        (x * std).clamp(-bound, bound) as f32
-                    })
-                    .collect::<Vec<f32>>(),
-            );
-        }
-    }
-    State::fresh(params)
-}
-
-/// Checks that `cfg` is a valid dense network and that `state` holds one `[out][in]` matrix per
-/// dense layer.
-pub fn check_dense(cfg: &Config, state: &State) -> Result<()> {
-    cfg.validate()?;
-    if !cfg.is_dense() {
-        return Err(Error::config(
-            "elements",
-            "not a dense network: it has no 'dense' layer",
-        ));
-    }
-    let dims = cfg.dense_dims();
-    if state.params.len() != dims.len()
-        || state
-            .params
-            .iter()
-            .zip(&dims)
-            .any(|(p, (i, o))| p.len() != i * o)
-    {
-        return Err(Error::config(
-            "state",
-            format!(
-                "the parameters ({} tensors) do not fit this network's {} dense layers of (in, out) {:?}",
-                state.params.len(),
-                dims.len(),
-                dims
-            ),
-        ));
-    }
-    Ok(())
-}
-
 /// A dense network on the CPU in precision `T`.
-pub struct DenseNetwork<T: Real> {
+pub struct CpuDense<T: Real> {
     stages: Vec<(usize, DenseStage)>,
     layers: Vec<Layer<T>>,
+    first_dense: usize,
     classes: usize,
     loss: Loss,
     temperature: f64,
     gradient: GradientMode,
-    optimizer: Optimizer,
-    lr: f64,
     hw: Hardware,
     seed: u64,
     /// Full-precision weights, one `[out][in]` matrix per layer.
     pub params: Vec<Vec<T>>,
-    m: Vec<Vec<T>>,
-    v: Vec<Vec<T>>,
-    step: u64,
+    opt: OptimizerState<T>,
     /// The weights as the SLMs show them (bounded, quantised).
     shown: Vec<Vec<T>>,
     /// `acts[i]`: the vector entering stage `i`; the last is the output.
@@ -233,50 +87,43 @@ fn gemm<T: Real>(
     general_mat_mul(alpha, &av, &bv, T::zero(), &mut cv);
 }
 
-impl<T: Real> DenseNetwork<T> {
-    /// Builds the network of a dense `cfg` from `state`.
-    pub fn new(cfg: &Config, state: &State) -> Result<Self> {
-        check_dense(cfg, state)?;
-        let (stages, specs) = dense_stages(cfg);
-        let layers: Vec<Layer<T>> = specs
-            .into_iter()
+impl<T: Real> CpuDense<T> {
+    /// Builds the executor of a dense network from `state`.
+    pub fn new(net: &Network, state: &State) -> Result<Self> {
+        let plan = net.dense("the dense executor")?;
+        net.check_state(state)?;
+        let cfg = net.config();
+        let layers: Vec<Layer<T>> = plan
+            .layers
+            .iter()
             .map(|l| Layer {
                 n_in: l.n_in,
                 n_out: l.n_out,
                 fidelity: l.fidelity,
-                coupling: l.coupling.map(|c| c.into_iter().map(T::of).collect()),
-                row_gain: l.row_gain.into_iter().map(T::of).collect(),
+                coupling: l
+                    .coupling
+                    .as_ref()
+                    .map(|c| c.iter().map(|&x| T::of(x)).collect()),
+                row_gain: l.row_gain.iter().map(|&x| T::of(x)).collect(),
             })
             .collect();
-        let cvt = |v: &Vec<Vec<f32>>| State::to_engine::<T>(v);
-        let params = cvt(&state.params);
+        let params = State::to_engine::<T>(&state.params);
         let zeros: Vec<Vec<T>> = params.iter().map(|p| vec![T::zero(); p.len()]).collect();
-        let mut net = DenseNetwork {
+        let mut net = CpuDense {
             classes: cfg.readout.classes,
             loss: cfg.readout.loss,
             temperature: cfg.readout.temperature,
             gradient: cfg.train.gradient,
-            optimizer: cfg.train.optimizer,
-            lr: cfg.train.lr,
             hw: cfg.hardware.clone(),
             seed: cfg.train.seed,
-            m: if state.m.len() == params.len() {
-                cvt(&state.m)
-            } else {
-                zeros.clone()
-            },
-            v: if state.v.len() == params.len() {
-                cvt(&state.v)
-            } else {
-                zeros.clone()
-            },
-            step: state.step,
+            opt: OptimizerState::new(net.update_rule(), state, &params),
             shown: params.clone(),
             grads: zeros,
             params,
-            acts: vec![Vec::new(); stages.len() + 1],
+            acts: vec![Vec::new(); plan.stages.len() + 1],
             coupled: vec![Vec::new(); layers.len()],
-            stages,
+            stages: plan.stages.clone(),
+            first_dense: plan.first_dense(),
             layers,
             batch: 0,
             dl_dy: Vec::new(),
@@ -285,23 +132,6 @@ impl<T: Real> DenseNetwork<T> {
         };
         net.refresh_weights();
         Ok(net)
-    }
-
-    /// Names of the elements for messages (`"elements[2] dense"`), in config order.
-    pub fn element_names(cfg: &Config) -> Vec<String> {
-        cfg.elements
-            .iter()
-            .enumerate()
-            .map(|(i, e)| {
-                let kind = match e {
-                    Element::Dense { .. } => "dense",
-                    Element::Absorber { .. } => "absorber",
-                    Element::Relu => "relu",
-                    _ => "element",
-                };
-                format!("elements[{i}] {kind}")
-            })
-            .collect()
     }
 
     /// Recomputes the shown weights from the full-precision copy: bounded to `[−1, 1]` and
@@ -326,7 +156,7 @@ impl<T: Real> DenseNetwork<T> {
     fn rng(&self, salt: u64) -> ChaCha8Rng {
         ChaCha8Rng::seed_from_u64(
             self.seed
-                ^ self.step.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                ^ self.opt.step().wrapping_mul(0x9e37_79b9_7f4a_7c15)
                 ^ salt.wrapping_mul(0xbf58_476d_1ce4_e5b9),
         )
     }
@@ -454,37 +284,26 @@ impl<T: Real> DenseNetwork<T> {
         let inv_b = 1.0 / batch as f64;
         let mut stats = LossStats::default();
         let mut g = vec![0.0f64; k];
+        let mut yf = vec![0.0f64; k];
         for b in 0..batch {
             let yb = &y[b * k..(b + 1) * k];
             let lab = labels[b] as usize;
-            let arg = (0..k).fold(0, |best, j| if yb[j] > yb[best] { j } else { best });
-            if arg == lab {
+            if argmax(yb) == lab {
                 stats.correct += 1;
             }
-            match self.loss {
-                Loss::Mse => {
-                    for j in 0..k {
-                        let e = yb[j].f64() - if j == lab { 1.0 } else { 0.0 };
-                        stats.loss_sum += e * e;
-                        g[j] = 2.0 * e;
-                    }
-                }
-                Loss::CrossEntropy => {
-                    let tau = self.temperature;
-                    let zmax = yb.iter().fold(f64::MIN, |m, v| m.max(v.f64())) / tau;
-                    let mut denom = 0.0;
-                    for j in 0..k {
-                        g[j] = (yb[j].f64() / tau - zmax).exp();
-                        denom += g[j];
-                    }
-                    stats.loss_sum += -(yb[lab].f64() / tau - zmax - denom.ln());
-                    for (j, gj) in g.iter_mut().enumerate() {
-                        *gj = (*gj / denom - if j == lab { 1.0 } else { 0.0 }) / tau;
-                    }
-                }
+            for (f, v) in yf.iter_mut().zip(yb) {
+                *f = v.f64();
             }
+            let div = example_loss(
+                &yf,
+                lab,
+                self.loss,
+                self.temperature,
+                &mut g,
+                &mut stats.loss_sum,
+            );
             for (d, gj) in self.dl_dy[b * k..(b + 1) * k].iter_mut().zip(&g) {
-                *d = T::of(gj * inv_b);
+                *d = T::of(gj / div * inv_b);
             }
         }
         stats
@@ -498,11 +317,7 @@ impl<T: Real> DenseNetwork<T> {
         let [mut b, mut back, mut tmp] = std::mem::take(&mut self.probe_bufs);
         b.clear();
         b.extend_from_slice(&self.dl_dy);
-        let first_dense = self
-            .stages
-            .iter()
-            .position(|(_, s)| matches!(s, DenseStage::Dense(_)))
-            .unwrap_or(0);
+        let first_dense = self.first_dense;
         for si in (0..self.stages.len()).rev() {
             let a = &self.acts[si];
             match &self.stages[si].1 {
@@ -615,28 +430,10 @@ impl<T: Real> DenseNetwork<T> {
 
     /// Applies the optimiser to the last gradients.
     pub fn update(&mut self) {
-        self.step += 1;
-        for l in 0..self.params.len() {
-            match self.optimizer {
-                Optimizer::Sgd => sgd_step(&mut self.params[l], &self.grads[l], self.lr),
-                Optimizer::Adam => adam_step(
-                    &mut self.params[l],
-                    &self.grads[l],
-                    &mut self.m[l],
-                    &mut self.v[l],
-                    self.step,
-                    &AdamConfig {
-                        lr: self.lr,
-                        ..Default::default()
-                    },
-                ),
-            }
-            if self.layers[l].fidelity != Fidelity::Digital {
-                for p in self.params[l].iter_mut() {
-                    *p = p.max(-T::one()).min(T::one());
-                }
-            }
-        }
+        let layers = &self.layers;
+        self.opt.apply(&mut self.params, &self.grads, |l| {
+            layers[l].fidelity != Fidelity::Digital
+        });
         self.refresh_weights();
         self.evals = 0;
     }
@@ -655,7 +452,7 @@ impl<T: Real> DenseNetwork<T> {
 
     /// Parameters and optimiser state in f32.
     pub fn state(&self) -> State {
-        State::from_engine(&self.params, &self.m, &self.v, self.step)
+        self.opt.state(&self.params)
     }
 
     /// Mean `s = z²` entering each absorber for inputs `x`.
@@ -678,10 +475,5 @@ impl<T: Real> DenseNetwork<T> {
         (0..self.stages.len())
             .find(|&si| self.acts[si + 1].iter().any(|v| !v.is_finite()))
             .map(|si| self.stages[si].0)
-    }
-
-    /// Number of dense layers.
-    pub fn layer_count(&self) -> usize {
-        self.layers.len()
     }
 }

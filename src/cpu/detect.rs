@@ -3,31 +3,10 @@
 
 use num_complex::Complex;
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use super::fft::split_len;
+use crate::model::Region;
 use crate::real::Real;
-
-/// A rectangular detector region in grid pixels: columns `x0..x0+w`, rows `y0..y0+h`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Region {
-    /// First column.
-    pub x0: usize,
-    /// First row.
-    pub y0: usize,
-    /// Width in pixels.
-    pub w: usize,
-    /// Height in pixels.
-    pub h: usize,
-}
-
-impl Region {
-    /// True when the region lies inside an `nx × ny` grid and is not empty.
-    pub fn fits(&self, nx: usize, ny: usize) -> bool {
-        self.w > 0 && self.h > 0 && self.x0 + self.w <= nx && self.y0 + self.h <= ny
-    }
-}
 
 /// Powers `P[b][k] = Σ_{region k} |u|²·dx²`, row-major `[batch][regions]`.
 ///

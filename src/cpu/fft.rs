@@ -11,16 +11,8 @@ use num_complex::Complex;
 use rayon::prelude::*;
 use rustfft::{Fft, FftPlanner};
 
+use crate::fft::Direction;
 use crate::real::Real;
-
-/// Forward (`e^{−2πi·kn/N}`) or inverse (`e^{+2πi·kn/N}`) transform.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Direction {
-    /// Forward transform.
-    Forward,
-    /// Inverse transform.
-    Inverse,
-}
 
 /// Rows handed to one rayon task: enough work to amortise scheduling, small enough to balance.
 pub(crate) const MIN_ROWS_PER_TASK: usize = 8;

@@ -10,7 +10,8 @@
 use num_complex::Complex;
 use rayon::prelude::*;
 
-use super::fft::{split_len, Direction, Fft2};
+use super::fft::{split_len, Fft2};
+use crate::fft::Direction;
 use crate::real::Real;
 
 /// A planned 2f lens on `nx × ny` images (both even).

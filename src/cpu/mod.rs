@@ -1,15 +1,19 @@
-//! The CPU reference engine (rustfft + rayon), generic over `f32` and `f64`. One module per
-//! shader, same names, same indexing.
+//! The CPU reference engine (rustfft + rayon), generic over `f32` and `f64`: the field and dense
+//! executors of a [`Network`](crate::network::Network), the backend over them, and one module
+//! per shader, same names, same indexing; the FFT planner, its cost model
+//! ([`transform_axes_for`]) and the SIMD kernels.
 
 pub mod absorber;
+pub mod backend;
 mod columns;
 pub mod dense;
 pub mod detect;
 pub mod fft;
+pub mod field;
+mod lengths;
 pub mod lens;
 pub mod matmul;
 pub mod modulate;
-pub mod network;
 pub mod optimizer;
 pub mod propagate;
 pub mod simd;
@@ -21,15 +25,19 @@ pub fn strip_lanes() -> Option<usize> {
 }
 
 pub use absorber::{absorber_probe, absorber_probe_kept, absorber_pump, absorber_pump_keep};
-pub use dense::DenseNetwork;
-pub use detect::{detect, detect_probe, Region};
-pub use fft::{Direction, Fft2};
+pub use backend::CpuBackend;
+pub use dense::CpuDense;
+pub use detect::{detect, detect_probe};
+pub use fft::Fft2;
+pub use field::{CpuField, PlaneFn};
+pub use lengths::{
+    transform_axes, transform_axes_for, transform_size, transform_size_for, ColumnEngine,
+};
 pub use lens::Lens2f;
 pub use matmul::{matmul_forward, matmul_grad, matmul_transpose};
 pub use modulate::{
     amplitude_grad, amplitude_mask, mask_correlation, mask_correlation_into, modulate, phase_grad,
     phase_mask,
 };
-pub use network::{CpuNetwork, State};
-pub use optimizer::{adam_step, sgd_step, AdamConfig};
+pub use optimizer::{adam_step, sgd_step};
 pub use propagate::{PropScratch, Propagator};

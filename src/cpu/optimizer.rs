@@ -1,32 +1,8 @@
 //! Parameter updates on the CPU (mirrors `shaders/optimizer.wgsl`): SGD and Adam, in place.
 
-use serde::{Deserialize, Serialize};
-
+use crate::model::Optimizer;
+use crate::network::{AdamConfig, State, UpdateRule};
 use crate::real::Real;
-
-/// Adam hyper-parameters (Kingma & Ba 2015), as the WGSL uniform `AdamParams` gets them.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AdamConfig {
-    /// Learning rate.
-    pub lr: f64,
-    /// First-moment decay.
-    pub beta1: f64,
-    /// Second-moment decay.
-    pub beta2: f64,
-    /// Denominator floor.
-    pub eps: f64,
-}
-
-impl Default for AdamConfig {
-    fn default() -> Self {
-        AdamConfig {
-            lr: 1e-2,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-        }
-    }
-}
 
 /// `p ← p − lr·g`.
 pub fn sgd_step<T: Real>(params: &mut [T], grads: &[T], lr: f64) {
@@ -58,5 +34,73 @@ pub fn adam_step<T: Real>(
         m[i] = b1 * m[i] + (one - b1) * g;
         v[i] = b2 * v[i] + (one - b2) * g * g;
         params[i] = params[i] - lr * (m[i] * c1) / ((v[i] * c2).sqrt() + eps);
+    }
+}
+
+/// An executor's optimiser: the update rule, Adam's moments in the engine's precision and the
+/// steps taken. Shared by the field and dense executors.
+pub(crate) struct OptimizerState<T> {
+    rule: UpdateRule,
+    m: Vec<Vec<T>>,
+    v: Vec<Vec<T>>,
+    step: u64,
+}
+
+impl<T: Real> OptimizerState<T> {
+    /// The optimiser of `params` resumed from `state` (zero moments where `state` has none that
+    /// fit `params`).
+    pub(crate) fn new(rule: UpdateRule, state: &State, params: &[Vec<T>]) -> Self {
+        let take = |v: &[Vec<f32>]| -> Vec<Vec<T>> {
+            if v.len() == params.len() && v.iter().zip(params).all(|(a, p)| a.len() == p.len()) {
+                State::to_engine(v)
+            } else {
+                params.iter().map(|p| vec![T::zero(); p.len()]).collect()
+            }
+        };
+        OptimizerState {
+            rule,
+            m: take(&state.m),
+            v: take(&state.v),
+            step: state.step,
+        }
+    }
+
+    /// One update of every tensor by its gradient; tensors with `bounded(i)` are clamped to
+    /// `[−1, 1]` afterwards (amplitude SLMs, optical weights).
+    pub(crate) fn apply(
+        &mut self,
+        params: &mut [Vec<T>],
+        grads: &[Vec<T>],
+        bounded: impl Fn(usize) -> bool,
+    ) {
+        self.step += 1;
+        for i in 0..params.len() {
+            match self.rule.optimizer {
+                Optimizer::Adam => adam_step(
+                    &mut params[i],
+                    &grads[i],
+                    &mut self.m[i],
+                    &mut self.v[i],
+                    self.step,
+                    &self.rule.adam,
+                ),
+                Optimizer::Sgd => sgd_step(&mut params[i], &grads[i], self.rule.lr),
+            }
+            if bounded(i) {
+                for w in params[i].iter_mut() {
+                    *w = w.max(-T::one()).min(T::one());
+                }
+            }
+        }
+    }
+
+    /// Parameters `params` with this optimiser's state, in f32.
+    pub(crate) fn state(&self, params: &[Vec<T>]) -> State {
+        State::from_engine(params, &self.m, &self.v, self.step)
+    }
+
+    /// Steps taken.
+    pub(crate) fn step(&self) -> u64 {
+        self.step
     }
 }

@@ -36,12 +36,11 @@ use rustfft::FftPlanner;
 
 use super::columns::ColumnPass;
 use super::fft::{split_len, PerThread, Plan1d, ScratchPool, MIN_ROWS_PER_TASK};
-use super::simd::{mul_add, mul_elementwise, mul_to};
+use super::lengths::{transform_axes_for, ColumnEngine};
+use super::simd::{gather_columns, mul_add, mul_elementwise, mul_to, scatter_columns};
+use crate::fft::{AxisFft, FftSizes};
 use crate::grid::{padded_len, Grid};
-use crate::optics::{
-    sampling_report, transfer_function, transfer_on_grid, transform_axes_for, AxisFft,
-    ColumnEngine, FftSizes, SamplingReport,
-};
+use crate::optics::{sampling_report, transfer_function, transfer_on_grid, SamplingReport};
 use crate::real::{c_of, Real};
 
 /// A planned free-space step of fixed distance on a fixed grid.
@@ -545,7 +544,7 @@ impl<T: Real> Propagator<T> {
 /// One image's free-space step, serially, with every intermediate small enough for the core's
 /// caches: the `ny` rows that hold light are transformed out of their kept zero padding; each
 /// group of [`LINES`] spectrum columns is transposed straight from those rows into its kept
-/// column padding ([`Real::gather_columns`]: transpose and padding in one pass), transformed,
+/// column padding (`simd::gather_columns`: transpose and padding in one pass), transformed,
 /// filtered, transformed back, and its crop transposed straight back into the rows; the rows that
 /// survive the crop are then transformed back in place. With the column pass across columns
 /// (`strips`), step 2 runs on the row spectra in place instead.
@@ -575,7 +574,7 @@ fn image<T: Real>(p: &Propagator<T>, img: &mut [Complex<T>], conj: bool, w: &mut
         for k0 in (0..px).step_by(LINES) {
             let g = LINES.min(px - k0);
             let (cols_in, cols) = (&mut w.cols_in[..g * py], &mut w.cols[..g * py]);
-            T::gather_columns(&w.rows, px, ny, k0, g, cols_in, py, oy);
+            gather_columns(&w.rows, px, ny, k0, g, cols_in, py, oy);
             if let Some(h) = hy {
                 for c in cols_in.chunks_mut(py) {
                     split_light(c, ny, h);
@@ -590,7 +589,7 @@ fn image<T: Real>(p: &Propagator<T>, img: &mut [Complex<T>], conj: bool, w: &mut
                     join_light(c, ny, h);
                 }
             }
-            T::scatter_columns(cols, py, oy, ny, &mut w.rows, px, k0, g);
+            scatter_columns(cols, py, oy, ny, &mut w.rows, px, k0, g);
         }
     }
 

@@ -224,6 +224,66 @@ pub(crate) fn as_f32_mut<T: Real>(v: &mut [Complex<T>]) -> Option<&mut [Complex<
     })
 }
 
+/// The real slice as `f32` when `T` is `f32`.
+fn as_f32_reals_mut<T: Real>(v: &mut [T]) -> Option<&mut [f32]> {
+    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()).then(|| {
+        // SAFETY: `T` is `f32`, so the types are the same; the borrow is carried over.
+        unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut f32, v.len()) }
+    })
+}
+
+/// `v[i] ← e^{v[i]}`: the vectorised [`exp_f32`] for `f32`, the standard library's `exp`
+/// otherwise.
+#[inline]
+pub(crate) fn exp_in_place<T: Real>(v: &mut [T]) {
+    if let Some(f) = as_f32_reals_mut(v) {
+        return exp_f32(f);
+    }
+    for x in v.iter_mut() {
+        *x = x.exp();
+    }
+}
+
+/// `cols[j·py + oy + y] = rows[y·px + k0 + j]` for `j < g`, `y < ny`: a group of columns of
+/// `[ny][px]` rows transposed into padded lines; [`gather_f32`] (4×4 register blocks) for `f32`,
+/// [`gather_scalar`] otherwise.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub(crate) fn gather_columns<T: Real>(
+    rows: &[Complex<T>],
+    px: usize,
+    ny: usize,
+    k0: usize,
+    g: usize,
+    cols: &mut [Complex<T>],
+    py: usize,
+    oy: usize,
+) {
+    match (as_f32(rows), as_f32_mut(cols)) {
+        (Some(r), Some(c)) => gather_f32(r, px, ny, k0, g, c, py, oy),
+        _ => gather_scalar(rows, px, ny, k0, g, cols, py, oy),
+    }
+}
+
+/// The inverse of [`gather_columns`].
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub(crate) fn scatter_columns<T: Real>(
+    cols: &[Complex<T>],
+    py: usize,
+    oy: usize,
+    ny: usize,
+    rows: &mut [Complex<T>],
+    px: usize,
+    k0: usize,
+    g: usize,
+) {
+    match (as_f32(cols), as_f32_mut(rows)) {
+        (Some(c), Some(r)) => scatter_f32(c, py, oy, ny, r, px, k0, g),
+        _ => scatter_scalar(cols, py, oy, ny, rows, px, k0, g),
+    }
+}
+
 /// `cols[j·py + oy + y] = rows[y·px + k0 + j]` for `j < g`, `y < ny`: columns `k0..k0 + g` of
 /// the `[ny][px]` rows, transposed into `g` lines of `py` samples at offset `oy` (the rest of each
 /// line is left as it is). The portable loop.

@@ -1,11 +1,11 @@
 //! Data: the IDX (MNIST-format) reader, the bundled subset, input encoding onto the optical grid,
 //! and deterministic shuffling.
 
-pub mod encode;
+pub mod encoding;
 pub mod idx;
 pub mod tasks;
 
-pub use encode::encode_batch;
+pub use encoding::encode_batch;
 pub use idx::{read_dir, Images, Split};
 
 use rand::seq::SliceRandom;

@@ -4,7 +4,7 @@
 
 use super::buffer::Field;
 use super::context::GpuContext;
-use super::kernel::{encode_pass, groups_for, u32_of, Dispatch, Slot};
+use super::kernel::{encode_pass, groups_for, read, u32_of, uniform, write, Dispatch};
 use super::uniforms::AbsorberParams;
 use crate::error::Result;
 use crate::optics::{Absorber, AbsorberModel};
@@ -48,33 +48,28 @@ impl AbsorberPump {
         let u = params(ctx, field, absorber, false)?;
         let groups = groups_for(ctx, field.len())?;
         let dispatch = match save {
-            None => {
-                let k = ctx.kernel(
-                    "absorber",
-                    "absorber_pump",
-                    &[(0, Slot::Uniform), (1, Slot::ReadWrite)],
-                    &[],
-                )?;
-                Dispatch::new(ctx, k, &[(0, &u), (1, field.buffer())], groups)?
-            }
+            None => Dispatch::new(
+                ctx,
+                "absorber",
+                "absorber_pump",
+                &[],
+                &[uniform(0, &u), write(1, field.buffer())],
+                groups,
+            )?,
             Some(s) => {
                 if !s.same_shape(field) {
                     bad_shape("AbsorberPump", field, s);
                 }
-                let k = ctx.kernel(
-                    "absorber",
-                    "absorber_pump_save",
-                    &[
-                        (0, Slot::Uniform),
-                        (1, Slot::ReadWrite),
-                        (2, Slot::ReadWrite),
-                    ],
-                    &[],
-                )?;
                 Dispatch::new(
                     ctx,
-                    k,
-                    &[(0, &u), (1, field.buffer()), (2, s.buffer())],
+                    "absorber",
+                    "absorber_pump_save",
+                    &[],
+                    &[
+                        uniform(0, &u),
+                        write(1, field.buffer()),
+                        write(2, s.buffer()),
+                    ],
                     groups,
                 )?
             }
@@ -110,16 +105,16 @@ impl AbsorberProbe {
             bad_shape("AbsorberProbe", probe, pump_in);
         }
         let u = params(ctx, probe, absorber, exact)?;
-        let k = ctx.kernel(
-            "absorber",
-            "absorber_probe",
-            &[(0, Slot::Uniform), (1, Slot::ReadWrite), (3, Slot::Read)],
-            &[],
-        )?;
         let dispatch = Dispatch::new(
             ctx,
-            k,
-            &[(0, &u), (1, probe.buffer()), (3, pump_in.buffer())],
+            "absorber",
+            "absorber_probe",
+            &[],
+            &[
+                uniform(0, &u),
+                write(1, probe.buffer()),
+                read(3, pump_in.buffer()),
+            ],
             groups_for(ctx, probe.len())?,
         )?;
         Ok(AbsorberProbe { dispatch })

@@ -6,7 +6,7 @@ use std::sync::{mpsc, Arc, Mutex};
 
 use serde::Serialize;
 
-use super::kernel::{Kernel, KernelKey, Slot};
+use super::shaders;
 use crate::error::{Error, Result};
 
 /// Which adapter to open.
@@ -559,7 +559,7 @@ impl GpuContext {
         &self,
         shader: &'static str,
         entry: &'static str,
-        slots: &[(u32, Slot)],
+        slots: &[(u32, Access)],
         consts: &[(&'static str, u32)],
     ) -> Result<Arc<Kernel>> {
         let key = KernelKey {
@@ -583,4 +583,93 @@ impl GpuContext {
 #[inline(never)]
 fn upload_overflow(end: u64, size: u64) -> ! {
     panic!("GpuContext::upload: write ends at byte {end} but the buffer holds {size} bytes")
+}
+
+/// What a kernel may do with a binding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Access {
+    Uniform,
+    Read,
+    ReadWrite,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct KernelKey {
+    pub(crate) shader: &'static str,
+    pub(crate) entry: &'static str,
+    pub(crate) consts: Vec<(&'static str, u32)>,
+}
+
+/// A compute pipeline and its bind-group layout.
+pub(crate) struct Kernel {
+    pub(crate) pipeline: wgpu::ComputePipeline,
+    pub(crate) layout: wgpu::BindGroupLayout,
+    pub(crate) label: String,
+}
+
+impl Kernel {
+    fn new(
+        ctx: &GpuContext,
+        shader: &'static str,
+        entry: &'static str,
+        slots: &[(u32, Access)],
+        consts: &[(&'static str, u32)],
+    ) -> Result<Self> {
+        let label = format!("wavetrain.{entry}");
+        let src = shaders::source(shader, consts)
+            .ok_or_else(|| Error::Gpu(format!("no shader named '{shader}'")))?;
+        let device = ctx.device();
+        ctx.scoped(
+            || format!("compiling {label} ({shader}.wgsl)"),
+            || {
+                let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(&label),
+                    source: wgpu::ShaderSource::Wgsl(src.into()),
+                });
+                let entries: Vec<wgpu::BindGroupLayoutEntry> = slots
+                    .iter()
+                    .map(|&(binding, slot)| wgpu::BindGroupLayoutEntry {
+                        binding,
+                        visibility: wgpu::ShaderStages::COMPUTE,
+                        ty: wgpu::BindingType::Buffer {
+                            ty: match slot {
+                                Access::Uniform => wgpu::BufferBindingType::Uniform,
+                                Access::Read => {
+                                    wgpu::BufferBindingType::Storage { read_only: true }
+                                }
+                                Access::ReadWrite => {
+                                    wgpu::BufferBindingType::Storage { read_only: false }
+                                }
+                            },
+                            has_dynamic_offset: false,
+                            min_binding_size: None,
+                        },
+                        count: None,
+                    })
+                    .collect();
+                let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                    label: Some(&label),
+                    entries: &entries,
+                });
+                let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                    label: Some(&label),
+                    bind_group_layouts: &[Some(&layout)],
+                    immediate_size: 0,
+                });
+                let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(&label),
+                    layout: Some(&pl),
+                    module: &module,
+                    entry_point: Some(entry),
+                    compilation_options: Default::default(),
+                    cache: None,
+                });
+                Kernel {
+                    pipeline,
+                    layout,
+                    label: label.clone(),
+                }
+            },
+        )
+    }
 }

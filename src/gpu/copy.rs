@@ -5,16 +5,16 @@ use num_complex::Complex32;
 
 use super::buffer::GpuBuffer;
 use super::context::GpuContext;
-use super::kernel::{encode_pass, groups_for, u32_of, Dispatch, Slot};
+use super::kernel::{encode_pass, groups_for, read, u32_of, uniform, write, Dispatch};
 use super::uniforms::LenParams;
 use crate::error::Result;
 
 /// `dst[i] = src[i]` over complex samples.
-pub struct Copy {
+pub struct CopyField {
     dispatch: Dispatch,
 }
 
-impl Copy {
+impl CopyField {
     /// Plans the copy.
     ///
     /// # Panics
@@ -32,19 +32,19 @@ impl Copy {
             ..Default::default()
         };
         let u = ctx.uniform("wavetrain.copy.params", &p)?;
-        let k = ctx.kernel(
-            "copy",
-            "copy",
-            &[(0, Slot::Uniform), (1, Slot::Read), (2, Slot::ReadWrite)],
-            &[],
-        )?;
         let dispatch = Dispatch::new(
             ctx,
-            k,
-            &[(0, &u), (1, src.buffer()), (2, dst.buffer())],
+            "copy",
+            "copy",
+            &[],
+            &[
+                uniform(0, &u),
+                read(1, src.buffer()),
+                write(2, dst.buffer()),
+            ],
             groups_for(ctx, src.len())?,
         )?;
-        Ok(Copy { dispatch })
+        Ok(CopyField { dispatch })
     }
 
     /// Records the copy.
@@ -56,5 +56,5 @@ impl Copy {
 #[cold]
 #[inline(never)]
 fn bad_len(a: usize, b: usize) -> ! {
-    panic!("Copy: source has {a} samples, destination {b}")
+    panic!("CopyField: source has {a} samples, destination {b}")
 }

@@ -12,17 +12,16 @@
 //! the GPU refuses them with a clear error. SLM bit depth is supported.
 
 use super::buffer::GpuBuffer;
-use super::context::{AdapterRequest, GpuContext};
-use super::kernel::{encode_pass, u32_of, Dispatch, Slot};
+use super::context::GpuContext;
+use super::kernel::{self, encode_pass, read, u32_of, write, Bind, Dispatch};
+use super::resident::{predict_batches, read_state, valid_examples, LossIo};
 use super::uniforms::DenseParams;
-use super::{Adam, MatMul, Sgd};
-use crate::cpu::dense::{check_dense, dense_stages, DenseStage};
-use crate::cpu::{AdamConfig, DenseNetwork, State};
+use super::{MatMul, Update};
 use crate::error::{Error, Result};
 use crate::loss::LossStats;
-use crate::model::{Config, Fidelity, GradientMode, Loss, Optimizer};
+use crate::model::{Fidelity, GradientMode, Loss};
+use crate::network::{DenseStage, Network, State};
 use crate::optics::AbsorberModel;
-use crate::train::Backend;
 
 enum Step {
     MatMul(MatMul),
@@ -38,16 +37,10 @@ impl Step {
     }
 }
 
-enum Update {
-    Adam(Adam),
-    Sgd(Sgd),
-}
-
 /// A dense network resident on the GPU, with a fixed batch (shorter batches are zero-padded and
 /// masked out of the loss).
-pub struct GpuDenseNetwork {
+pub struct GpuDense {
     ctx: GpuContext,
-    cfg: Config,
     batch: usize,
     n_in: usize,
     classes: usize,
@@ -56,8 +49,7 @@ pub struct GpuDenseNetwork {
     params: Vec<GpuBuffer<f32>>,
     m: Vec<GpuBuffer<f32>>,
     v: Vec<GpuBuffer<f32>>,
-    labels: GpuBuffer<u32>,
-    stats: GpuBuffer<f32>,
+    io: LossIo,
     pump: Vec<Step>,
     loss: Dispatch,
     loss_uniform: wgpu::Buffer,
@@ -74,31 +66,23 @@ fn uniform(ctx: &GpuContext, what: &str, p: &DenseParams) -> Result<wgpu::Buffer
     ctx.uniform(&format!("wavetrain.dense.{what}"), p)
 }
 
-/// One `dense.wgsl` element-wise dispatch over `len` elements.
+/// One `dense.wgsl` element-wise dispatch over `p.len` elements, its uniform at binding 0.
 fn kernel(
     ctx: &GpuContext,
     entry: &'static str,
     p: DenseParams,
-    buffers: &[(u32, &wgpu::Buffer)],
+    buffers: &[Bind],
 ) -> Result<Dispatch> {
     let u = uniform(ctx, entry, &p)?;
-    let slots: Vec<(u32, Slot)> = std::iter::once((0, Slot::Uniform))
-        .chain(buffers.iter().map(|&(b, _)| {
-            (
-                b,
-                if b == 3 || b == 4 {
-                    Slot::ReadWrite
-                } else {
-                    Slot::Read
-                },
-            )
-        }))
-        .collect();
-    let k = ctx.kernel("dense", entry, &slots, &[])?;
-    let mut bind: Vec<(u32, &wgpu::Buffer)> = vec![(0, &u)];
-    bind.extend_from_slice(buffers);
-    let groups = super::kernel::groups_for(ctx, p.len as usize)?;
-    Dispatch::new(ctx, k, &bind, groups)
+    let groups = kernel::groups_for(ctx, p.len as usize)?;
+    Dispatch::new(
+        ctx,
+        "dense",
+        entry,
+        &[],
+        &[&[kernel::uniform(0, &u)][..], buffers].concat(),
+        groups,
+    )
 }
 
 fn activation_kind(stage: &DenseStage) -> (u32, f32) {
@@ -114,20 +98,22 @@ fn activation_kind(stage: &DenseStage) -> (u32, f32) {
     }
 }
 
-impl GpuDenseNetwork {
-    /// Builds every buffer and op for the dense `cfg` at its batch size, starting from `state`.
-    pub fn new(ctx: GpuContext, cfg: &Config, state: &State) -> Result<Self> {
-        check_dense(cfg, state)?;
+impl GpuDense {
+    /// Builds every buffer and op of a dense network at its batch size, starting from `state`.
+    pub fn new(ctx: GpuContext, net: &Network, state: &State) -> Result<Self> {
+        let plan = net.dense("the GPU dense executor")?;
+        net.check_state(state)?;
+        let cfg = net.config();
         cfg.hardware.check_gpu()?;
         let batch = cfg.train.batch;
         let classes = cfg.readout.classes;
-        let (stages, layers) = dense_stages(cfg);
+        let (stages, layers) = (&plan.stages, &plan.layers);
         let n_in = cfg.input_len();
         let mk = |label: &str, v: &[f32]| GpuBuffer::from_slice(&ctx, label, v);
         let buf = |label: &str, n: usize| GpuBuffer::<f32>::new(&ctx, label, n);
         // Vector sizes at each stage boundary.
         let mut dims = vec![n_in];
-        for (_, s) in &stages {
+        for (_, s) in stages.iter() {
             let last = *dims.last().unwrap_or(&n_in);
             dims.push(match s {
                 DenseStage::Dense(l) => layers[*l].n_out,
@@ -231,7 +217,7 @@ impl GpuDenseNetwork {
                             n: u32_of("layer outputs", layer.n_out)?,
                             ..Default::default()
                         },
-                        &[(2, gains[*l].buffer()), (3, out.buffer())],
+                        &[read(2, gains[*l].buffer()), write(3, out.buffer())],
                     )?;
                     pump.push(Step::Kernel(d));
                 }
@@ -246,7 +232,7 @@ impl GpuDenseNetwork {
                             od,
                             ..Default::default()
                         },
-                        &[(1, a.buffer()), (3, out.buffer())],
+                        &[read(1, a.buffer()), write(3, out.buffer())],
                     )?;
                     pump.push(Step::Kernel(d));
                 }
@@ -259,8 +245,7 @@ impl GpuDenseNetwork {
                 format!("the network has {out_dim} outputs but readout.classes is {classes}: make the last dense layer's 'out' equal the number of classes"),
             ));
         }
-        let labels = GpuBuffer::<u32>::new(&ctx, "dense.labels", batch)?;
-        let stats = buf("dense.loss_stats", batch * 2)?;
+        let io = LossIo::new(&ctx, "dense.", batch)?;
         let loss_base = DenseParams {
             len: u32_of("outputs", batch * classes)?,
             n: u32_of("classes", classes)?,
@@ -274,37 +259,24 @@ impl GpuDenseNetwork {
             ..Default::default()
         };
         let loss_uniform = uniform(&ctx, "loss", &loss_base)?;
-        let loss_kernel = ctx.kernel(
-            "dense",
-            "dense_loss",
-            &[
-                (0, Slot::Uniform),
-                (1, Slot::Read),
-                (3, Slot::ReadWrite),
-                (4, Slot::ReadWrite),
-                (5, Slot::Read),
-            ],
-            &[],
-        )?;
         let last = stages.len();
         let loss = Dispatch::new(
             &ctx,
-            loss_kernel,
+            "dense",
+            "dense_loss",
+            &[],
             &[
-                (0, &loss_uniform),
-                (1, acts[last].buffer()),
-                (3, probes[last].buffer()),
-                (4, stats.buffer()),
-                (5, labels.buffer()),
+                kernel::uniform(0, &loss_uniform),
+                read(1, acts[last].buffer()),
+                write(3, probes[last].buffer()),
+                write(4, io.stats.buffer()),
+                read(5, io.labels.buffer()),
             ],
             (batch.div_ceil(64) as u32, 1, 1),
         )?;
         // Probe pass: probes[i] is the probe at the position of acts[i].
         let exact = cfg.train.gradient == GradientMode::Exact;
-        let first_dense = stages
-            .iter()
-            .position(|(_, s)| matches!(s, DenseStage::Dense(_)))
-            .unwrap_or(0);
+        let first_dense = plan.first_dense();
         let mut probe = Vec::new();
         for si in (first_dense..stages.len()).rev() {
             let s = &stages[si].1;
@@ -320,7 +292,7 @@ impl GpuDenseNetwork {
                             n: u32_of("layer outputs", layer.n_out)?,
                             ..Default::default()
                         },
-                        &[(2, gains[*l].buffer()), (3, b_out.buffer())],
+                        &[read(2, gains[*l].buffer()), write(3, b_out.buffer())],
                     )?;
                     probe.push(Step::Kernel(d));
                     let at_slm = coupled[*l].as_ref().unwrap_or(&acts[si]);
@@ -374,30 +346,18 @@ impl GpuDenseNetwork {
                             ..Default::default()
                         },
                         &[
-                            (1, b_out.buffer()),
-                            (2, acts[si].buffer()),
-                            (3, b_in.buffer()),
+                            read(1, b_out.buffer()),
+                            read(2, acts[si].buffer()),
+                            write(3, b_in.buffer()),
                         ],
                     )?;
                     probe.push(Step::Kernel(d));
                 }
             }
         }
-        let acfg = AdamConfig {
-            lr: cfg.train.lr,
-            ..Default::default()
-        };
+        let rule = net.update_rule();
         let update = (0..params.len())
-            .map(|i| {
-                Ok(match cfg.train.optimizer {
-                    Optimizer::Adam => {
-                        Update::Adam(Adam::new(&ctx, &params[i], &grads[i], &m[i], &v[i], &acfg)?)
-                    }
-                    Optimizer::Sgd => {
-                        Update::Sgd(Sgd::new(&ctx, &params[i], &grads[i], cfg.train.lr)?)
-                    }
-                })
-            })
+            .map(|i| Update::new(&ctx, &rule, &params[i], &grads[i], &m[i], &v[i]))
             .collect::<Result<Vec<_>>>()?;
         let levels = cfg
             .hardware
@@ -414,7 +374,7 @@ impl GpuDenseNetwork {
                     scale: levels,
                     ..Default::default()
                 },
-                &[(3, params[l].buffer()), (4, shown[l].buffer())],
+                &[write(3, params[l].buffer()), write(4, shown[l].buffer())],
             )?;
             show.push(Step::Kernel(d));
         }
@@ -424,8 +384,7 @@ impl GpuDenseNetwork {
         }
         ctx.run(enc)?;
         ctx.check()?;
-        Ok(GpuDenseNetwork {
-            cfg: cfg.clone(),
+        Ok(GpuDense {
             batch,
             n_in,
             classes,
@@ -433,8 +392,7 @@ impl GpuDenseNetwork {
             params,
             m,
             v,
-            labels,
-            stats,
+            io,
             pump,
             loss,
             loss_uniform,
@@ -454,44 +412,18 @@ impl GpuDenseNetwork {
     }
 
     fn upload_input(&mut self, input: &[f32]) -> Result<usize> {
-        let valid = input.len() / self.n_in.max(1);
-        if valid == 0 || valid > self.batch || !input.len().is_multiple_of(self.n_in) {
-            return Err(Error::config(
-                "batch",
-                format!(
-                    "{} values are not 1 to {} inputs of {} values (the GPU batch)",
-                    input.len(),
-                    self.batch,
-                    self.n_in
-                ),
-            ));
-        }
+        let valid = valid_examples(input.len(), self.n_in, self.batch)?;
         self.staging[..input.len()].copy_from_slice(input);
         self.staging[input.len()..].fill(0.0);
         self.acts[0].upload(&self.ctx, &self.staging);
         Ok(valid)
     }
 
-    fn cpu_twin(&mut self) -> Result<DenseNetwork<f32>> {
-        let state = self.state()?;
-        DenseNetwork::new(&self.cfg, &state)
-    }
-}
-
-impl Backend for GpuDenseNetwork {
-    fn name(&self) -> String {
-        format!(
-            "gpu ({}, {})",
-            self.ctx.adapter().name,
-            self.ctx.adapter().backend
-        )
-    }
-
-    fn train_step(&mut self, input: &[f32], labels: &[u8]) -> Result<LossStats> {
+    /// One training step (pump, loss, probe, weight gradients, update, the shown weights) in one
+    /// submission; only the per-image loss and hit come back.
+    pub fn train_step(&mut self, input: &[f32], labels: &[u8]) -> Result<LossStats> {
         let valid = self.upload_input(input)?;
-        let mut lab: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
-        lab.resize(self.batch, 0);
-        self.labels.upload(&self.ctx, &lab);
+        self.io.upload_labels(&self.ctx, labels);
         let lp = DenseParams {
             valid: valid as u32,
             inv_valid: 1.0 / valid as f32,
@@ -508,68 +440,32 @@ impl Backend for GpuDenseNetwork {
             s.encode(&mut enc);
         }
         for u in &self.update {
-            match u {
-                Update::Adam(a) => {
-                    a.set_step(&self.ctx, self.step);
-                    a.encode(&mut enc)
-                }
-                Update::Sgd(s) => s.encode(&mut enc),
-            }
+            u.set_step(&self.ctx, self.step);
+            u.encode(&mut enc);
         }
         for s in &self.show {
             s.encode(&mut enc);
         }
         self.ctx.submit(enc)?;
-        let st = self.stats.read(&self.ctx)?;
-        self.ctx.check()?;
-        let mut out = LossStats::default();
-        for b in 0..valid {
-            out.loss_sum += st[2 * b] as f64;
-            out.correct += (st[2 * b + 1] > 0.5) as usize;
-        }
-        Ok(out)
+        self.io.read(&self.ctx, valid)
     }
 
-    fn predict(&mut self, input: &[f32]) -> Result<Vec<f32>> {
-        // Any number of inputs, a GPU batch at a time.
-        let mut out = Vec::with_capacity(input.len() / self.n_in.max(1) * self.classes);
-        for chunk in input.chunks(self.batch * self.n_in.max(1)) {
+    /// Output amplitudes `[inputs][classes]` of any number of encoded inputs.
+    pub fn predict(&mut self, input: &[f32]) -> Result<Vec<f32>> {
+        let (per, batch, classes) = (self.n_in, self.batch, self.classes);
+        predict_batches(input, per, batch, classes, |chunk| {
             let valid = self.upload_input(chunk)?;
             let mut enc = self.ctx.encoder("dense.predict");
             for s in &self.pump {
                 s.encode(&mut enc);
             }
             self.ctx.submit(enc)?;
-            let y = self.acts[self.acts.len() - 1].read(&self.ctx)?;
-            out.extend_from_slice(&y[..valid * self.classes]);
-        }
-        if out.is_empty() {
-            self.upload_input(input)?;
-        }
-        Ok(out)
+            Ok((valid, self.acts[self.acts.len() - 1].read(&self.ctx)?))
+        })
     }
 
-    fn state(&mut self) -> Result<State> {
-        super::network::read_state(&self.ctx, &self.params, &self.m, &self.v, self.step)
+    /// Parameters and optimiser state, read back.
+    pub fn state(&self) -> Result<State> {
+        read_state(&self.ctx, &self.params, &self.m, &self.v, self.step)
     }
-
-    fn absorber_intensity(&mut self, input: &[f32]) -> Result<Vec<f64>> {
-        Ok(self.cpu_twin()?.absorber_intensity(input))
-    }
-
-    fn locate_fault(&mut self, input: &[f32]) -> Result<Option<String>> {
-        let at = self.cpu_twin()?.locate_fault(input);
-        let names = DenseNetwork::<f32>::element_names(&self.cfg);
-        Ok(at.and_then(|i| names.get(i).cloned()))
-    }
-}
-
-/// Opens the adapter of `req` and builds the dense network on it.
-pub fn gpu_dense_network(
-    req: &AdapterRequest,
-    cfg: &Config,
-    state: &State,
-) -> Result<GpuDenseNetwork> {
-    let ctx = GpuContext::new(req)?;
-    GpuDenseNetwork::new(ctx, cfg, state)
 }

@@ -4,10 +4,12 @@
 
 use super::buffer::{Field, GpuBuffer};
 use super::context::GpuContext;
-use super::kernel::{encode_pass, groups_for, split_groups, u32_of, Dispatch, Slot};
+use super::kernel::{
+    encode_pass, groups_for, read, split_groups, u32_of, uniform, write, Dispatch,
+};
 use super::uniforms::DetectParams;
-use crate::cpu::Region;
 use crate::error::{Error, Result};
+use crate::model::Region;
 
 /// Detector regions uploaded once, as `(x0, y0, w, h)` per region.
 #[derive(Clone, Debug)]
@@ -93,25 +95,16 @@ impl Detect {
             bad_len("Detect: powers", powers.len(), jobs);
         }
         let u = params(ctx, field, regions, dx)?;
-        let k = ctx.kernel(
-            "detect",
-            "detect",
-            &[
-                (0, Slot::Uniform),
-                (1, Slot::Read),
-                (2, Slot::Read),
-                (3, Slot::ReadWrite),
-            ],
-            &[],
-        )?;
         let dispatch = Dispatch::new(
             ctx,
-            k,
+            "detect",
+            "detect",
+            &[],
             &[
-                (0, &u),
-                (1, field.buffer()),
-                (2, regions.buf.buffer()),
-                (3, powers.buffer()),
+                uniform(0, &u),
+                read(1, field.buffer()),
+                read(2, regions.buf.buffer()),
+                write(3, powers.buffer()),
             ],
             split_groups(ctx, jobs as u64)?,
         )?;
@@ -151,27 +144,17 @@ impl DetectProbe {
             bad_len("DetectProbe: dL/dP", dl_dp.len(), u.batch() * regions.len());
         }
         let p = params(ctx, u, regions, dx)?;
-        let k = ctx.kernel(
-            "detect",
-            "detect_probe",
-            &[
-                (0, Slot::Uniform),
-                (1, Slot::Read),
-                (2, Slot::Read),
-                (4, Slot::Read),
-                (5, Slot::ReadWrite),
-            ],
-            &[],
-        )?;
         let dispatch = Dispatch::new(
             ctx,
-            k,
+            "detect",
+            "detect_probe",
+            &[],
             &[
-                (0, &p),
-                (1, u.buffer()),
-                (2, regions.buf.buffer()),
-                (4, dl_dp.buffer()),
-                (5, probe.buffer()),
+                uniform(0, &p),
+                read(1, u.buffer()),
+                read(2, regions.buf.buffer()),
+                read(4, dl_dp.buffer()),
+                write(5, probe.buffer()),
             ],
             groups_for(ctx, u.len())?,
         )?;

@@ -12,10 +12,12 @@ use num_complex::Complex32;
 
 use super::buffer::{Field, GpuBuffer};
 use super::context::GpuContext;
-use super::kernel::{encode_pass, groups_for, split_groups, u32_of, Dispatch, Slot};
+use super::kernel::{
+    encode_pass, groups_for, read, split_groups, u32_of, uniform, write, Dispatch,
+};
 use super::uniforms::{FftParams, TransferParams};
-use crate::cpu::Direction;
 use crate::error::{Error, Result};
+use crate::fft::Direction;
 
 /// Smallest workgroup tile in complex samples (four per thread for the radix-4 stages).
 const MIN_TILE: usize = 1024;
@@ -218,51 +220,27 @@ pub(crate) fn line_pass(
     };
     if tile <= shared {
         // One dispatch: every line of the tile in workgroup memory.
-        use Slot::*;
-        let k = ctx.kernel(
-            "fft",
-            "fft_shared",
-            &[
-                (0, Uniform),
-                (1, Read),
-                (2, ReadWrite),
-                (3, Read),
-                (4, Read),
-            ],
-            &[("TILE", tile as u32)],
-        )?;
         let u = ctx.uniform(&format!("wavetrain.{label}.params"), &base)?;
         let h = pass.transfer.as_ref().map_or(twb, |t| t.h);
         let groups = split_groups(ctx, pass.lines.div_ceil(tile / n) as u64)?;
         return Ok(vec![Dispatch::new(
             ctx,
-            k,
-            &[(0, &u), (1, pass.src), (2, pass.dst), (3, twb), (4, h)],
+            "fft",
+            "fft_shared",
+            &[("TILE", tile as u32)],
+            &[
+                uniform(0, &u),
+                read(1, pass.src),
+                write(2, pass.dst),
+                read(3, twb),
+                read(4, h),
+            ],
             groups,
         )?]);
     }
 
     // Global memory: gather → stages → (transfer → inverse stages) → scatter.
-    use Slot::*;
     let consts = [("TILE", MIN_TILE as u32)];
-    let gather = ctx.kernel(
-        "fft",
-        "fft_gather",
-        &[(0, Uniform), (1, Read), (2, ReadWrite)],
-        &consts,
-    )?;
-    let stage = ctx.kernel(
-        "fft",
-        "fft_stage",
-        &[(0, Uniform), (1, Read), (2, ReadWrite), (3, Read)],
-        &consts,
-    )?;
-    let scatter = ctx.kernel(
-        "fft",
-        "fft_scatter",
-        &[(0, Uniform), (1, Read), (2, ReadWrite)],
-        &consts,
-    )?;
     let (w0, w1) = work.get(ctx, total)?;
     let all = groups_for(ctx, total)?;
     let half = groups_for(ctx, total / 2)?;
@@ -270,8 +248,10 @@ pub(crate) fn line_pass(
     let u = ctx.uniform(&format!("wavetrain.{label}.gather"), &base)?;
     out.push(Dispatch::new(
         ctx,
-        gather,
-        &[(0, &u), (1, pass.src), (2, &w0)],
+        "fft",
+        "fft_gather",
+        &consts,
+        &[uniform(0, &u), read(1, pass.src), write(2, &w0)],
         all,
     )?);
     let mut cur = (w0, w1);
@@ -289,8 +269,15 @@ pub(crate) fn line_pass(
             let u = ctx.uniform(&format!("wavetrain.{label}.stage{s}"), &p)?;
             out.push(Dispatch::new(
                 ctx,
-                stage.clone(),
-                &[(0, &u), (1, &cur.0), (2, &cur.1), (3, twb)],
+                "fft",
+                "fft_stage",
+                &consts,
+                &[
+                    uniform(0, &u),
+                    read(1, &cur.0),
+                    write(2, &cur.1),
+                    read(3, twb),
+                ],
                 half,
             )?);
             *cur = (cur.1.clone(), cur.0.clone());
@@ -299,12 +286,6 @@ pub(crate) fn line_pass(
     };
     stages(pass.inverse, &mut cur, &mut out)?;
     if let Some(t) = &pass.transfer {
-        let k = ctx.kernel(
-            "propagate",
-            "propagate_transfer",
-            &[(0, Uniform), (1, ReadWrite), (2, Read)],
-            &[],
-        )?;
         let p = TransferParams {
             lines: base.lines,
             n: base.n,
@@ -317,8 +298,10 @@ pub(crate) fn line_pass(
         let u = ctx.uniform(&format!("wavetrain.{label}.transfer"), &p)?;
         out.push(Dispatch::new(
             ctx,
-            k,
-            &[(0, &u), (1, &cur.0), (2, t.h)],
+            "propagate",
+            "propagate_transfer",
+            &[],
+            &[uniform(0, &u), write(1, &cur.0), read(2, t.h)],
             all,
         )?);
         stages(!pass.inverse, &mut cur, &mut out)?;
@@ -326,8 +309,10 @@ pub(crate) fn line_pass(
     let u = ctx.uniform(&format!("wavetrain.{label}.scatter"), &base)?;
     out.push(Dispatch::new(
         ctx,
-        scatter,
-        &[(0, &u), (1, &cur.0), (2, pass.dst)],
+        "fft",
+        "fft_scatter",
+        &consts,
+        &[uniform(0, &u), read(1, &cur.0), write(2, pass.dst)],
         all,
     )?);
     Ok(out)

@@ -1,99 +1,47 @@
-//! Compiled compute kernels with explicit bind-group layouts, and the recorded dispatches that
-//! ops replay into a command encoder.
+//! The recorded dispatches that ops replay into a command encoder: a kernel of the context's
+//! cache bound to its buffers, each binding written once ([`Bind`]), and the workgroup helpers.
 
 use std::sync::Arc;
 
-use super::context::GpuContext;
-use super::shaders;
+use super::context::{Access, GpuContext, Kernel};
 use crate::error::{Error, Result};
 
 /// Threads per workgroup of the one-dimensional kernels.
 pub(crate) const WG: u32 = 256;
 
-/// What a binding slot holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Slot {
-    Uniform,
-    Read,
-    ReadWrite,
+/// One binding of a dispatch, written once: its number, its access and its buffer. The kernel's
+/// bind-group layout and the bind group both come from the same list.
+#[derive(Clone, Copy)]
+pub(crate) struct Bind<'a> {
+    binding: u32,
+    access: Access,
+    buffer: &'a wgpu::Buffer,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct KernelKey {
-    pub(crate) shader: &'static str,
-    pub(crate) entry: &'static str,
-    pub(crate) consts: Vec<(&'static str, u32)>,
+/// A uniform buffer at `binding`.
+pub(crate) fn uniform(binding: u32, buffer: &wgpu::Buffer) -> Bind<'_> {
+    Bind {
+        binding,
+        access: Access::Uniform,
+        buffer,
+    }
 }
 
-/// A compute pipeline and its bind-group layout.
-pub(crate) struct Kernel {
-    pub(crate) pipeline: wgpu::ComputePipeline,
-    pub(crate) layout: wgpu::BindGroupLayout,
-    pub(crate) label: String,
+/// A read-only storage buffer at `binding`.
+pub(crate) fn read(binding: u32, buffer: &wgpu::Buffer) -> Bind<'_> {
+    Bind {
+        binding,
+        access: Access::Read,
+        buffer,
+    }
 }
 
-impl Kernel {
-    pub(crate) fn new(
-        ctx: &GpuContext,
-        shader: &'static str,
-        entry: &'static str,
-        slots: &[(u32, Slot)],
-        consts: &[(&'static str, u32)],
-    ) -> Result<Self> {
-        let label = format!("wavetrain.{entry}");
-        let src = shaders::source(shader, consts)
-            .ok_or_else(|| Error::Gpu(format!("no shader named '{shader}'")))?;
-        let device = ctx.device();
-        ctx.scoped(
-            || format!("compiling {label} ({shader}.wgsl)"),
-            || {
-                let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                    label: Some(&label),
-                    source: wgpu::ShaderSource::Wgsl(src.into()),
-                });
-                let entries: Vec<wgpu::BindGroupLayoutEntry> = slots
-                    .iter()
-                    .map(|&(binding, slot)| wgpu::BindGroupLayoutEntry {
-                        binding,
-                        visibility: wgpu::ShaderStages::COMPUTE,
-                        ty: wgpu::BindingType::Buffer {
-                            ty: match slot {
-                                Slot::Uniform => wgpu::BufferBindingType::Uniform,
-                                Slot::Read => wgpu::BufferBindingType::Storage { read_only: true },
-                                Slot::ReadWrite => {
-                                    wgpu::BufferBindingType::Storage { read_only: false }
-                                }
-                            },
-                            has_dynamic_offset: false,
-                            min_binding_size: None,
-                        },
-                        count: None,
-                    })
-                    .collect();
-                let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                    label: Some(&label),
-                    entries: &entries,
-                });
-                let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                    label: Some(&label),
-                    bind_group_layouts: &[Some(&layout)],
-                    immediate_size: 0,
-                });
-                let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(&label),
-                    layout: Some(&pl),
-                    module: &module,
-                    entry_point: Some(entry),
-                    compilation_options: Default::default(),
-                    cache: None,
-                });
-                Kernel {
-                    pipeline,
-                    layout,
-                    label: label.clone(),
-                }
-            },
-        )
+/// A read-write storage buffer at `binding`.
+pub(crate) fn write(binding: u32, buffer: &wgpu::Buffer) -> Bind<'_> {
+    Bind {
+        binding,
+        access: Access::ReadWrite,
+        buffer,
     }
 }
 
@@ -105,18 +53,23 @@ pub(crate) struct Dispatch {
 }
 
 impl Dispatch {
-    /// Binds `buffers` (binding number, buffer) to `kernel`, to be dispatched over `groups`.
+    /// Entry point `entry` of `shader` (compiled once per context with `consts`), its bindings
+    /// `binds`, to be dispatched over `groups`.
     pub(crate) fn new(
         ctx: &GpuContext,
-        kernel: Arc<Kernel>,
-        buffers: &[(u32, &wgpu::Buffer)],
+        shader: &'static str,
+        entry: &'static str,
+        consts: &[(&'static str, u32)],
+        binds: &[Bind],
         groups: (u32, u32, u32),
     ) -> Result<Self> {
-        let entries: Vec<wgpu::BindGroupEntry> = buffers
+        let slots: Vec<(u32, Access)> = binds.iter().map(|b| (b.binding, b.access)).collect();
+        let kernel = ctx.kernel(shader, entry, &slots, consts)?;
+        let entries: Vec<wgpu::BindGroupEntry> = binds
             .iter()
-            .map(|&(binding, b)| wgpu::BindGroupEntry {
-                binding,
-                resource: b.as_entire_binding(),
+            .map(|b| wgpu::BindGroupEntry {
+                binding: b.binding,
+                resource: b.buffer.as_entire_binding(),
             })
             .collect();
         let bind = ctx.scoped(

@@ -4,10 +4,10 @@
 use super::buffer::Field;
 use super::context::GpuContext;
 use super::fft::Fft2;
-use super::kernel::{encode_pass, groups_for, u32_of, Dispatch, Slot};
+use super::kernel::{encode_pass, groups_for, u32_of, uniform, write, Dispatch};
 use super::uniforms::GridParams;
-use crate::cpu::Direction;
 use crate::error::Result;
+use crate::fft::Direction;
 
 /// A 2f lens applied to one field in place, bound to its buffers.
 pub struct Lens2f {
@@ -48,16 +48,12 @@ impl Lens2f {
             ..Default::default()
         };
         let u = ctx.uniform("wavetrain.lens.params", &p)?;
-        let k = ctx.kernel(
-            "lens",
-            "checkerboard",
-            &[(0, Slot::Uniform), (1, Slot::ReadWrite)],
-            &[],
-        )?;
         let checker = Dispatch::new(
             ctx,
-            k,
-            &[(0, &u), (1, field.buffer())],
+            "lens",
+            "checkerboard",
+            &[],
+            &[uniform(0, &u), write(1, field.buffer())],
             groups_for(ctx, field.len())?,
         )?;
         Ok(Lens2f {

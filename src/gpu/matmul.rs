@@ -4,7 +4,7 @@
 
 use super::buffer::GpuBuffer;
 use super::context::GpuContext;
-use super::kernel::{encode_pass, u32_of, Dispatch, Slot};
+use super::kernel::{encode_pass, read, u32_of, uniform, write, Dispatch};
 use super::uniforms::MatMulParams;
 use crate::error::{Error, Result};
 
@@ -115,21 +115,17 @@ impl MatMul {
             )));
         }
         let u = ctx.uniform(&format!("wavetrain.matmul.{what}"), &p)?;
-        let k = ctx.kernel(
-            "matmul",
-            "matmul",
-            &[
-                (0, Slot::Uniform),
-                (1, Slot::Read),
-                (2, Slot::Read),
-                (3, Slot::ReadWrite),
-            ],
-            &[],
-        )?;
         let dispatch = Dispatch::new(
             ctx,
-            k,
-            &[(0, &u), (1, a.buffer()), (2, b.buffer()), (3, c.buffer())],
+            "matmul",
+            "matmul",
+            &[],
+            &[
+                uniform(0, &u),
+                read(1, a.buffer()),
+                read(2, b.buffer()),
+                write(3, c.buffer()),
+            ],
             (gx.max(1) as u32, gy.max(1) as u32, 1),
         )?;
         Ok(MatMul { dispatch })

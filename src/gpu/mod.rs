@@ -19,36 +19,39 @@
 //! (validation, out of memory, device lost) become [`crate::Error::Gpu`], never panics.
 
 pub mod absorber;
+pub mod backend;
 pub mod buffer;
 pub mod context;
 pub mod copy;
 pub mod dense;
 pub mod detect;
 pub mod fft;
+pub mod field;
 pub(crate) mod kernel;
 pub mod lens;
 pub mod matmul;
 pub mod modulate;
-pub mod network;
 pub mod optimizer;
 pub mod propagate;
+mod resident;
 pub mod shaders;
 pub mod uniforms;
 
 pub use absorber::{AbsorberProbe, AbsorberPump};
+pub use backend::GpuBackend;
 pub use buffer::{Field, GpuBuffer};
 pub use context::{
     auto_adapter, list_adapters, AdapterRequest, AdapterSummary, GpuContext, LimitsSummary,
 };
-pub use copy::Copy;
-pub use dense::{gpu_dense_network, GpuDenseNetwork};
+pub use copy::CopyField;
+pub use dense::GpuDense;
 pub use detect::{Detect, DetectProbe, Regions};
 pub use fft::{check_fft_len, Fft2, MAX_FFT_LEN};
+pub use field::GpuField;
 pub use lens::Lens2f;
 pub use matmul::MatMul;
 pub use modulate::{BuildMask, MaskKind, Modulate, SlmGrad};
-pub use network::{gpu_network, GpuNetwork};
-pub use optimizer::{Adam, Sgd};
+pub use optimizer::{Adam, Sgd, Update};
 pub use propagate::{Propagate, PropagateScratch, TransferFunction};
 /// The wgpu version this engine is built on (for `wgpu::CommandEncoder` and friends).
 pub use wgpu;

@@ -7,7 +7,7 @@ use num_complex::Complex32;
 
 use super::buffer::{Field, GpuBuffer};
 use super::context::GpuContext;
-use super::kernel::{encode_pass, groups_for, u32_of, Dispatch, Slot};
+use super::kernel::{encode_pass, groups_for, read, u32_of, uniform, write, Dispatch};
 use super::uniforms::ModulateParams;
 use crate::error::Result;
 
@@ -18,14 +18,6 @@ pub enum MaskKind {
     Phase,
     /// Signed real amplitudes `w`: mask `w`.
     Amplitude,
-}
-
-fn modulate_kernel(
-    ctx: &GpuContext,
-    entry: &'static str,
-    slots: &[(u32, Slot)],
-) -> Result<std::sync::Arc<super::kernel::Kernel>> {
-    ctx.kernel("modulate", entry, slots, &[])
 }
 
 /// Builds a complex mask from SLM parameters on the GPU (`mask_from_phase` /
@@ -58,15 +50,16 @@ impl BuildMask {
             MaskKind::Phase => "mask_from_phase",
             MaskKind::Amplitude => "mask_from_amplitude",
         };
-        let k = modulate_kernel(
-            ctx,
-            entry,
-            &[(0, Slot::Uniform), (3, Slot::Read), (4, Slot::ReadWrite)],
-        )?;
         let dispatch = Dispatch::new(
             ctx,
-            k,
-            &[(0, &u), (3, params.buffer()), (4, mask.buffer())],
+            "modulate",
+            entry,
+            &[],
+            &[
+                uniform(0, &u),
+                read(3, params.buffer()),
+                write(4, mask.buffer()),
+            ],
             groups_for(ctx, mask.len())?,
         )?;
         Ok(BuildMask { dispatch })
@@ -114,15 +107,16 @@ impl Modulate {
     ) -> Result<Self> {
         let p = params_for(field, k, mask.len())?;
         let u = ctx.uniform("wavetrain.modulate.params", &p)?;
-        let kern = modulate_kernel(
-            ctx,
-            "modulate",
-            &[(0, Slot::Uniform), (1, Slot::ReadWrite), (2, Slot::Read)],
-        )?;
         let dispatch = Dispatch::new(
             ctx,
-            kern,
-            &[(0, &u), (1, field.buffer()), (2, mask.buffer())],
+            "modulate",
+            "modulate",
+            &[],
+            &[
+                uniform(0, &u),
+                write(1, field.buffer()),
+                read(2, mask.buffer()),
+            ],
             groups_for(ctx, field.len())?,
         )?;
         Ok(Modulate { dispatch })
@@ -164,55 +158,28 @@ impl SlmGrad {
         let p = params_for(pump_in, k, grad.len())?;
         let u = ctx.uniform("wavetrain.slm_grad.params", &p)?;
         let groups = groups_for(ctx, grad.len())?;
+        let beams = [
+            read(5, pump_in.buffer()),
+            read(6, probe.buffer()),
+            write(7, grad.buffer()),
+        ];
         let dispatch = match kind {
-            MaskKind::Phase => {
-                let kern = modulate_kernel(
-                    ctx,
-                    "slm_phase_grad",
-                    &[
-                        (0, Slot::Uniform),
-                        (3, Slot::Read),
-                        (5, Slot::Read),
-                        (6, Slot::Read),
-                        (7, Slot::ReadWrite),
-                    ],
-                )?;
-                Dispatch::new(
-                    ctx,
-                    kern,
-                    &[
-                        (0, &u),
-                        (3, params.buffer()),
-                        (5, pump_in.buffer()),
-                        (6, probe.buffer()),
-                        (7, grad.buffer()),
-                    ],
-                    groups,
-                )?
-            }
-            MaskKind::Amplitude => {
-                let kern = modulate_kernel(
-                    ctx,
-                    "slm_amplitude_grad",
-                    &[
-                        (0, Slot::Uniform),
-                        (5, Slot::Read),
-                        (6, Slot::Read),
-                        (7, Slot::ReadWrite),
-                    ],
-                )?;
-                Dispatch::new(
-                    ctx,
-                    kern,
-                    &[
-                        (0, &u),
-                        (5, pump_in.buffer()),
-                        (6, probe.buffer()),
-                        (7, grad.buffer()),
-                    ],
-                    groups,
-                )?
-            }
+            MaskKind::Phase => Dispatch::new(
+                ctx,
+                "modulate",
+                "slm_phase_grad",
+                &[],
+                &[&[uniform(0, &u), read(3, params.buffer())][..], &beams].concat(),
+                groups,
+            )?,
+            MaskKind::Amplitude => Dispatch::new(
+                ctx,
+                "modulate",
+                "slm_amplitude_grad",
+                &[],
+                &[&[uniform(0, &u)][..], &beams].concat(),
+                groups,
+            )?,
         };
         Ok(SlmGrad { dispatch })
     }

@@ -3,16 +3,15 @@
 
 use super::buffer::GpuBuffer;
 use super::context::GpuContext;
-use super::kernel::{encode_pass, groups_for, u32_of, Dispatch, Slot};
+use super::kernel::{self, encode_pass, groups_for, read, u32_of, write, Dispatch};
 use super::uniforms::OptimizerParams;
-use crate::cpu::AdamConfig;
 use crate::error::Result;
+use crate::model::Optimizer;
+use crate::network::{AdamConfig, UpdateRule};
 
 /// `p ← p − lr·g` (mirrors [`crate::cpu::sgd_step`]).
 pub struct Sgd {
     dispatch: Dispatch,
-    uniform: wgpu::Buffer,
-    len: u32,
 }
 
 impl Sgd {
@@ -38,33 +37,19 @@ impl Sgd {
                 ..Default::default()
             },
         )?;
-        let k = ctx.kernel(
-            "optimizer",
-            "sgd_step",
-            &[(0, Slot::Uniform), (1, Slot::ReadWrite), (2, Slot::Read)],
-            &[],
-        )?;
         let dispatch = Dispatch::new(
             ctx,
-            k,
-            &[(0, &uniform), (1, params.buffer()), (2, grads.buffer())],
+            "optimizer",
+            "sgd_step",
+            &[],
+            &[
+                kernel::uniform(0, &uniform),
+                write(1, params.buffer()),
+                read(2, grads.buffer()),
+            ],
             groups_for(ctx, params.len())?,
         )?;
-        Ok(Sgd {
-            dispatch,
-            uniform,
-            len,
-        })
-    }
-
-    /// Changes the learning rate (from the next submission on).
-    pub fn set_lr(&self, ctx: &GpuContext, lr: f64) {
-        let p = OptimizerParams {
-            len: self.len,
-            lr: lr as f32,
-            ..Default::default()
-        };
-        ctx.upload(&self.uniform, 0, &[p]);
+        Ok(Sgd { dispatch })
     }
 
     /// Records the update.
@@ -102,27 +87,17 @@ impl Adam {
         }
         let len = u32_of("parameters", n)?;
         let uniform = ctx.uniform("wavetrain.adam.params", &Self::params(len, cfg, 1))?;
-        let k = ctx.kernel(
-            "optimizer",
-            "adam_step",
-            &[
-                (0, Slot::Uniform),
-                (1, Slot::ReadWrite),
-                (2, Slot::Read),
-                (3, Slot::ReadWrite),
-                (4, Slot::ReadWrite),
-            ],
-            &[],
-        )?;
         let dispatch = Dispatch::new(
             ctx,
-            k,
+            "optimizer",
+            "adam_step",
+            &[],
             &[
-                (0, &uniform),
-                (1, params.buffer()),
-                (2, grads.buffer()),
-                (3, m.buffer()),
-                (4, v.buffer()),
+                kernel::uniform(0, &uniform),
+                write(1, params.buffer()),
+                read(2, grads.buffer()),
+                write(3, m.buffer()),
+                write(4, v.buffer()),
             ],
             groups_for(ctx, n)?,
         )?;
@@ -154,14 +129,50 @@ impl Adam {
         ctx.upload(&self.uniform, 0, &[Self::params(self.len, &self.cfg, t)]);
     }
 
-    /// Changes the hyper-parameters, effective with the next [`Adam::set_step`].
-    pub fn set_config(&mut self, cfg: &AdamConfig) {
-        self.cfg = *cfg;
+    /// Records the update.
+    pub fn encode(&self, enc: &mut wgpu::CommandEncoder) {
+        encode_pass(enc, "adam", std::slice::from_ref(&self.dispatch));
+    }
+}
+
+/// The update of one trainable tensor under a network's [`UpdateRule`], shared by the field and
+/// dense executors.
+pub enum Update {
+    /// Adam.
+    Adam(Adam),
+    /// Plain SGD.
+    Sgd(Sgd),
+}
+
+impl Update {
+    /// Plans the rule's update of `params` (Adam keeps its moments in `m` and `v`).
+    pub fn new(
+        ctx: &GpuContext,
+        rule: &UpdateRule,
+        params: &GpuBuffer<f32>,
+        grads: &GpuBuffer<f32>,
+        m: &GpuBuffer<f32>,
+        v: &GpuBuffer<f32>,
+    ) -> Result<Self> {
+        Ok(match rule.optimizer {
+            Optimizer::Adam => Update::Adam(Adam::new(ctx, params, grads, m, v, &rule.adam)?),
+            Optimizer::Sgd => Update::Sgd(Sgd::new(ctx, params, grads, rule.lr)?),
+        })
+    }
+
+    /// Sets the 1-based step number for the next submission (Adam's bias corrections).
+    pub fn set_step(&self, ctx: &GpuContext, t: u64) {
+        if let Update::Adam(a) = self {
+            a.set_step(ctx, t);
+        }
     }
 
     /// Records the update.
     pub fn encode(&self, enc: &mut wgpu::CommandEncoder) {
-        encode_pass(enc, "adam", std::slice::from_ref(&self.dispatch));
+        match self {
+            Update::Adam(a) => a.encode(enc),
+            Update::Sgd(s) => s.encode(enc),
+        }
     }
 }
 

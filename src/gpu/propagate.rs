@@ -21,10 +21,9 @@ use super::fft::{
 };
 use super::kernel::{encode_pass, Dispatch};
 use crate::error::{Error, Result};
+use crate::fft::power_of_two_len;
 use crate::grid::{padded_len, Grid};
-use crate::optics::{
-    sampling_report, transfer_function, transfer_on_grid, transform_size, FftSizes, SamplingReport,
-};
+use crate::optics::{sampling_report, transfer_function, transfer_on_grid, SamplingReport};
 
 /// A free-space step's transfer function on the GPU, shared by every [`Propagate`] op over that
 /// distance (pump and probe passes alike). Cloning shares the GPU buffer.
@@ -55,7 +54,7 @@ impl TransferFunction {
     ) -> Result<Self> {
         let (nx, ny) = (grid.nx, grid.ny);
         let (qx, qy) = (padded_len(nx, pad), padded_len(ny, pad));
-        let (px, py) = transform_size(nx, ny, qx, qy, FftSizes::PowerOfTwo);
+        let (px, py) = (power_of_two_len(nx, qx), power_of_two_len(ny, qy));
         for (axis, n, p) in [("x", nx, px), ("y", ny, py)] {
             if check_fft_len("free-space transform", p).is_err() {
                 return Err(Error::Gpu(format!(

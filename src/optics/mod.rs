@@ -8,7 +8,4 @@ pub mod propagation;
 
 pub use absorber::{Absorber, AbsorberModel};
 pub use multiplier::Multiplier;
-pub use propagation::{
-    sampling_report, transfer_function, transfer_on_grid, transform_axes, transform_axes_for,
-    transform_size, transform_size_for, AxisFft, ColumnEngine, FftSizes, SamplingReport,
-};
+pub use propagation::{sampling_report, transfer_function, transfer_on_grid, SamplingReport};

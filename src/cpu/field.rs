@@ -1,95 +1,27 @@
-//! The CPU executor of a [`Plan`]: pump pass, loss, probe pass, gradients, update.
+//! The CPU executor of a [`FieldPlan`]: pump pass, loss, probe pass, gradients, update.
 
 use num_complex::Complex;
-use rand::SeedableRng;
-use rand_distr::{Distribution, Normal};
 use rayon::prelude::*;
 
+use super::optimizer::OptimizerState;
 use super::{
     absorber_probe, absorber_probe_kept, absorber_pump, absorber_pump_keep, amplitude_grad,
     amplitude_mask, detect, detect_probe, mask_correlation_into, modulate, phase_grad, phase_mask,
-    Lens2f, PropScratch, Propagator, Region,
+    Lens2f, PropScratch, Propagator,
 };
 use crate::loss::{loss_and_grad, LossStats};
-use crate::model::{Config, GradientMode, Loss, Optimizer};
+use crate::model::{GradientMode, Loss, Region};
+use crate::network::{FieldPlan, Network, Op, ParamKind, State};
 use crate::optics::lens::thin_lens_phase;
-use crate::plan::{Op, ParamKind, Plan};
 use crate::real::Real;
 use crate::Grid;
-
-/// Trainable parameters and optimiser state, in f32 for checkpoints and backends alike.
-#[derive(Clone, Debug, PartialEq)]
-pub struct State {
-    /// One vector per trainable SLM.
-    pub params: Vec<Vec<f32>>,
-    /// Adam first moments (empty for SGD).
-    pub m: Vec<Vec<f32>>,
-    /// Adam second moments (empty for SGD).
-    pub v: Vec<Vec<f32>>,
-    /// Optimiser steps taken.
-    pub step: u64,
-}
-
-impl State {
-    /// Parameters `params` with zeroed Adam moments, before the first step.
-    pub fn fresh(params: Vec<Vec<f32>>) -> Self {
-        let zeros: Vec<Vec<f32>> = params.iter().map(|p| vec![0.0; p.len()]).collect();
-        State {
-            m: zeros.clone(),
-            v: zeros,
-            params,
-            step: 0,
-        }
-    }
-
-    /// The state of an engine running in precision `T`, rounded to f32.
-    pub fn from_engine<T: Real>(params: &[Vec<T>], m: &[Vec<T>], v: &[Vec<T>], step: u64) -> Self {
-        let cvt = |v: &[Vec<T>]| -> Vec<Vec<f32>> {
-            v.iter()
-                .map(|p| p.iter().map(|x| x.f64() as f32).collect())
-                .collect()
-        };
-        State {
-            params: cvt(params),
-            m: cvt(m),
-            v: cvt(v),
-            step,
-        }
-    }
-
-    /// One of the state's tensor lists (`params`, `m` or `v`) in precision `T`.
-    pub fn to_engine<T: Real>(v: &[Vec<f32>]) -> Vec<Vec<T>> {
-        v.iter()
-            .map(|p| p.iter().map(|&x| T::of(x as f64)).collect())
-            .collect()
-    }
-
-    /// Initial parameters for a plan, drawn from `seed`.
-    pub fn init(plan: &Plan, seed: u64) -> Self {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        let params: Vec<Vec<f32>> = plan
-            .params
-            .iter()
-            .map(|p| match p.kind {
-                ParamKind::Phase if p.init > 0.0 => {
-                    let n = Normal::new(0.0, p.init)
-                        .unwrap_or_else(|_| Normal::new(0.0, 1.0).expect("unit normal"));
-                    (0..p.len()).map(|_| n.sample(&mut rng) as f32).collect()
-                }
-                ParamKind::Phase => vec![0.0; p.len()],
-                ParamKind::Amplitude => vec![p.init as f32; p.len()],
-            })
-            .collect();
-        State::fresh(params)
-    }
-}
 
 /// Callback that sees the field at each plane: `(plane index, field)`.
 pub type PlaneFn<'a, T> = dyn FnMut(usize, &[Complex<T>]) + 'a;
 
 /// What every worker reads: the schedule, the planned optics and the current masks.
 struct Shared<T: Real> {
-    plan: Plan,
+    plan: FieldPlan,
     nx: usize,
     ny: usize,
     regions: Vec<Region>,
@@ -256,18 +188,14 @@ fn chunk_images(batch: usize) -> usize {
 /// pass and the whole probe pass as one rayon task (the elements' own parallel loops still split
 /// inside a chunk when threads are idle), and the SLM gradients sum the chunks' correlations in
 /// chunk order, so results do not depend on thread scheduling.
-pub struct CpuNetwork<T: Real> {
+pub struct CpuField<T: Real> {
     sh: Shared<T>,
     workers: Vec<Worker<T>>,
     loss: Loss,
     temperature: f64,
-    optimizer: Optimizer,
-    lr: f64,
     /// Parameters in the engine's precision.
     pub params: Vec<Vec<T>>,
-    m: Vec<Vec<T>>,
-    v: Vec<Vec<T>>,
-    step: u64,
+    opt: OptimizerState<T>,
     /// Gradients of the last backward pass, one per SLM.
     pub grads: Vec<Vec<T>>,
     powers: Vec<T>,
@@ -276,10 +204,12 @@ pub struct CpuNetwork<T: Real> {
     chunk: usize,
 }
 
-impl<T: Real> CpuNetwork<T> {
-    /// Builds the executor for `cfg` with parameters and optimiser state from `state`.
-    pub fn new(cfg: &Config, state: &State) -> crate::Result<Self> {
-        let plan = Plan::new(cfg)?;
+impl<T: Real> CpuField<T> {
+    /// Builds the executor of a field network with parameters and optimiser state from `state`.
+    pub fn new(net: &Network, state: &State) -> crate::Result<Self> {
+        let plan = net.field("the field executor")?.clone();
+        net.check_state(state)?;
+        let cfg = net.config();
         let o = &cfg.optics;
         // Free-space steps of equal distance and pitch share one transfer function (less memory
         // for the caches to hold: a network of equal spacings reads one).
@@ -310,11 +240,10 @@ impl<T: Real> CpuNetwork<T> {
                     .collect())
             })
             .collect::<crate::Result<Vec<_>>>()?;
-        let cvt = |v: &Vec<Vec<f32>>| State::to_engine::<T>(v);
         let sh = Shared {
             nx: o.nx,
             ny: o.ny,
-            regions: cfg.regions()?,
+            regions: net.regions().to_vec(),
             gradient: cfg.train.gradient,
             props,
             lenses,
@@ -327,53 +256,30 @@ impl<T: Real> CpuNetwork<T> {
             wavelength: o.wavelength,
             plan,
         };
-        let mut net = CpuNetwork {
+        let params = State::to_engine::<T>(&state.params);
+        let mut exec = CpuField {
             workers: Vec::new(),
             loss: cfg.readout.loss,
             temperature: cfg.readout.temperature,
-            optimizer: cfg.train.optimizer,
-            lr: cfg.train.lr,
-            params: cvt(&state.params),
-            m: cvt(&state.m),
-            v: cvt(&state.v),
-            step: state.step,
+            opt: OptimizerState::new(net.update_rule(), state, &params),
             grads: sh
                 .plan
                 .params
                 .iter()
                 .map(|p| vec![T::zero(); p.len()])
                 .collect(),
+            params,
             powers: Vec::new(),
             dl_dp: Vec::new(),
             chunk: 1,
             sh,
         };
-        if net.params.len() != net.sh.plan.params.len()
-            || net
-                .params
-                .iter()
-                .zip(&net.sh.plan.params)
-                .any(|(p, s)| p.len() != s.len())
-        {
-            return Err(crate::Error::config(
-                "state",
-                "parameter shapes do not match the network",
-            ));
-        }
-        if net.m.len() != net.params.len() {
-            net.m = net
-                .params
-                .iter()
-                .map(|p| vec![T::zero(); p.len()])
-                .collect();
-            net.v = net.m.clone();
-        }
-        net.refresh_masks();
-        Ok(net)
+        exec.refresh_masks();
+        Ok(exec)
     }
 
     /// The schedule this network runs.
-    pub fn plan(&self) -> &Plan {
+    pub fn plan(&self) -> &FieldPlan {
         &self.sh.plan
     }
 
@@ -389,7 +295,7 @@ impl<T: Real> CpuNetwork<T> {
 
     /// Parameters and optimiser state in f32.
     pub fn state(&self) -> State {
-        State::from_engine(&self.params, &self.m, &self.v, self.step)
+        self.opt.state(&self.params)
     }
 
     /// Rebuilds the complex masks after the parameters changed.
@@ -524,29 +430,10 @@ impl<T: Real> CpuNetwork<T> {
 
     /// Applies the optimiser to the gradients of the last backward pass.
     pub fn update(&mut self) {
-        self.step += 1;
-        let cfg = super::AdamConfig {
-            lr: self.lr,
-            ..Default::default()
-        };
-        for (i, spec) in self.sh.plan.params.iter().enumerate() {
-            match self.optimizer {
-                Optimizer::Adam => super::adam_step(
-                    &mut self.params[i],
-                    &self.grads[i],
-                    &mut self.m[i],
-                    &mut self.v[i],
-                    self.step,
-                    &cfg,
-                ),
-                Optimizer::Sgd => super::sgd_step(&mut self.params[i], &self.grads[i], self.lr),
-            }
-            if spec.kind == ParamKind::Amplitude {
-                for w in self.params[i].iter_mut() {
-                    *w = w.max(-T::one()).min(T::one());
-                }
-            }
-        }
+        let specs = &self.sh.plan.params;
+        self.opt.apply(&mut self.params, &self.grads, |i| {
+            specs[i].kind == ParamKind::Amplitude
+        });
         self.refresh_masks();
     }
 

@@ -1,7 +1,11 @@
-//! The host-side schedule as plain data (DESIGN §5): the pump pass with the fields it must keep,
-//! the probe pass in reverse element order, and the parameter gradients. Both backends execute
-//! the same plan; it can be inspected and tested without a GPU.
+//! The schedule of a field (diffractive) network as plain data (DESIGN §5): the pump pass with
+//! the fields it must keep, the probe pass in reverse element order, and the trainable SLMs.
+//! Both backends execute the same plan; it can be inspected and tested without a GPU.
 
+use rand::SeedableRng;
+use rand_distr::{Distribution, Normal};
+
+use super::State;
 use crate::error::Result;
 use crate::model::{Config, Element};
 use crate::optics::Absorber;
@@ -48,27 +52,27 @@ impl ParamSpec {
 pub enum Op {
     /// Multiply by trainable SLM `param`.
     Mask {
-        /// Index into [`Plan::params`].
+        /// Index into [`FieldPlan::params`].
         param: usize,
     },
     /// Multiply by the thin-lens phase `lenses[lens]`.
     Lens {
-        /// Index into [`Plan::lenses`].
+        /// Index into [`FieldPlan::lenses`].
         lens: usize,
     },
     /// Free space `propagators[prop]`.
     Propagate {
-        /// Index into [`Plan::propagators`].
+        /// Index into [`FieldPlan::propagators`].
         prop: usize,
     },
     /// 2f lens `fouriers[lens]`.
     Fourier {
-        /// Index into [`Plan::fouriers`].
+        /// Index into [`FieldPlan::fouriers`].
         lens: usize,
     },
     /// Saturable absorber `absorbers[absorber]`.
     Absorber {
-        /// Index into [`Plan::absorbers`].
+        /// Index into [`FieldPlan::absorbers`].
         absorber: usize,
     },
 }
@@ -115,7 +119,7 @@ pub struct LensSpec {
 
 /// The schedule of one training step.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Plan {
+pub struct FieldPlan {
     /// Pump pass, input to detectors.
     pub pump: Vec<PumpStep>,
     /// Probe pass, detectors back to the first trainable SLM.
@@ -132,25 +136,16 @@ pub struct Plan {
     pub fouriers: Vec<LensSpec>,
     /// Absorbers.
     pub absorbers: Vec<Absorber>,
-    /// Names of the elements in pump order, for messages (`"elements[3] absorber"`).
-    pub names: Vec<String>,
     /// Pitch at the detector plane.
     pub out_dx: f64,
 }
 
-impl Plan {
-    /// Builds the schedule of a validated config.
-    pub fn new(cfg: &Config) -> Result<Self> {
-        cfg.validate()?;
-        if cfg.is_dense() {
-            return Err(crate::Error::config(
-                "elements",
-                "a dense network has no field plan: it runs on the dense executor (wavetrain::cpu::DenseNetwork)",
-            ));
-        }
+impl FieldPlan {
+    /// Builds the schedule of a validated field network ([`Config::resolve`]).
+    pub(crate) fn build(cfg: &Config) -> Result<Self> {
         let o = &cfg.optics;
         let mut dx = o.pitch;
-        let mut plan = Plan {
+        let mut plan = FieldPlan {
             pump: Vec::new(),
             probe: Vec::new(),
             slots: 0,
@@ -159,11 +154,10 @@ impl Plan {
             lenses: Vec::new(),
             fouriers: Vec::new(),
             absorbers: Vec::new(),
-            names: Vec::new(),
             out_dx: dx,
         };
         for (i, el) in cfg.elements.iter().enumerate() {
-            let (op, save, name) = match *el {
+            let (op, save) = match *el {
                 Element::Phase {
                     macro_pixel: k,
                     init_std,
@@ -185,17 +179,11 @@ impl Plan {
                         element: i,
                         init: init_std,
                     });
-                    let name = if kind == ParamKind::Phase {
-                        "phase SLM"
-                    } else {
-                        "amplitude SLM"
-                    };
                     (
                         Op::Mask {
                             param: plan.params.len() - 1,
                         },
                         true,
-                        name,
                     )
                 }
                 Element::FreeSpace { distance } => {
@@ -205,7 +193,6 @@ impl Plan {
                             prop: plan.propagators.len() - 1,
                         },
                         false,
-                        "free space",
                     )
                 }
                 Element::Lens { focal_length } => {
@@ -215,7 +202,6 @@ impl Plan {
                             lens: plan.lenses.len() - 1,
                         },
                         false,
-                        "thin lens",
                     )
                 }
                 Element::Fourier { focal_length } => {
@@ -226,7 +212,6 @@ impl Plan {
                             lens: plan.fouriers.len() - 1,
                         },
                         false,
-                        "2f lens",
                     )
                 }
                 Element::Absorber { od, model } => {
@@ -236,7 +221,6 @@ impl Plan {
                             absorber: plan.absorbers.len() - 1,
                         },
                         true,
-                        "absorber",
                     )
                 }
                 Element::Dense { .. } | Element::Relu => {
@@ -253,7 +237,6 @@ impl Plan {
                 None
             };
             plan.pump.push(PumpStep { op, save });
-            plan.names.push(format!("elements[{i}] {name}"));
         }
         plan.out_dx = dx;
         // The probe runs back only as far as the first trainable SLM.
@@ -286,8 +269,23 @@ impl Plan {
         Ok(plan)
     }
 
-    /// Index of the element (in pump order) that step `op` belongs to.
-    pub fn element_of(&self, op: &Op) -> Option<usize> {
-        self.pump.iter().position(|s| s.op == *op)
+    /// Initial parameters, drawn from `seed`: phases `N(0, init_std²)` (zero for `init_std = 0`),
+    /// amplitudes at their `init` value; zeroed Adam moments.
+    pub fn initial_state(&self, seed: u64) -> State {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let params: Vec<Vec<f32>> = self
+            .params
+            .iter()
+            .map(|p| match p.kind {
+                ParamKind::Phase if p.init > 0.0 => {
+                    let n = Normal::new(0.0, p.init)
+                        .unwrap_or_else(|_| Normal::new(0.0, 1.0).expect("unit normal"));
+                    (0..p.len()).map(|_| n.sample(&mut rng) as f32).collect()
+                }
+                ParamKind::Phase => vec![0.0; p.len()],
+                ParamKind::Amplitude => vec![p.init as f32; p.len()],
+            })
+            .collect();
+        State::fresh(params)
     }
 }

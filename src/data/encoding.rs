@@ -1,6 +1,19 @@
 //! Input encoding: an image becomes a real field amplitude on the first plane, resampled
 //! (bilinear) to `size × size` pixels in the centre of the grid, scaled so that a white pixel has
 //! intensity `intensity` (units of `I_sat`): `E = √intensity · pixel/255`.
+//!
+//! The conventions, exactly (an independent reimplementation needs them):
+//! - **Pixel-centre alignment.** Destination pixel `i` of `size` (along one axis) samples the
+//!   source at `s = (i + ½)·src/size − ½`, so the centres of the first and last pixels of both
+//!   images line up with the image edges scaled (not the corners); for `src = 28`, `size = 40`:
+//!   `s = 0.7·i − 0.15`.
+//! - **Clamped edges.** `s` is clamped to `[0, src − 1]`, and the upper tap to `src − 1`: the
+//!   border pixels are repeated, never blended with zeros.
+//! - **Bilinear weights.** With `i₀ = ⌊s⌋`, `i₁ = min(i₀ + 1, src − 1)` and `f = s − i₀` along
+//!   each axis, `v = (1 − f_y)·((1 − f_x)·p(y₀,x₀) + f_x·p(y₀,x₁)) + f_y·((1 − f_x)·p(y₁,x₀) +
+//!   f_x·p(y₁,x₁))`, in f64, then scaled by `√intensity/255` and rounded once to f32.
+//! - **Placement.** The `size × size` block starts at column `⌊(nx − size)/2⌋` and row
+//!   `⌊(ny − size)/2⌋` (for 40 on 64: pixels 12–51, centred on 31.5); every other sample is 0.
 
 use rayon::prelude::*;
 

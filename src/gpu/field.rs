@@ -1,4 +1,4 @@
-//! The GPU executor of a [`Plan`] (mirrors `src/cpu/network.rs`): every op is built once, bound
+//! The GPU executor of a [`FieldPlan`] (mirrors `src/cpu/field.rs`): every op is built once, bound
 //! to buffers that stay on the GPU; a training step (mask build, pump pass, detectors, loss,
 //! injected probe, probe pass with the SLM gradients, optimiser update) is recorded into ONE
 //! command submission, and only the per-image loss and hit (2 floats an image) are read back.
@@ -6,20 +6,19 @@
 use num_complex::Complex32;
 
 use super::buffer::{Field, GpuBuffer};
-use super::context::{AdapterRequest, GpuContext};
-use super::kernel::{encode_pass, u32_of, Dispatch, Slot};
+use super::context::GpuContext;
+use super::kernel::{encode_pass, read, u32_of, uniform, write, Dispatch};
+use super::resident::{predict_batches, read_state, valid_examples, LossIo};
 use super::uniforms::LossParams;
 use super::{
-    AbsorberProbe, AbsorberPump, Adam, BuildMask, Detect, DetectProbe, Lens2f, MaskKind, Modulate,
-    Propagate, PropagateScratch, Regions, Sgd, SlmGrad, TransferFunction,
+    AbsorberProbe, AbsorberPump, BuildMask, Detect, DetectProbe, Lens2f, MaskKind, Modulate,
+    Propagate, PropagateScratch, Regions, SlmGrad, TransferFunction, Update,
 };
-use crate::cpu::{AdamConfig, CpuNetwork, State};
 use crate::error::{Error, Result};
 use crate::loss::LossStats;
-use crate::model::{Config, GradientMode, Loss, Optimizer};
+use crate::model::{GradientMode, Loss};
+use crate::network::{FieldPlan, Network, Op, ParamKind, State};
 use crate::optics::lens::thin_lens_phase;
-use crate::plan::{Op, ParamKind, Plan};
-use crate::train::Backend;
 use crate::Grid;
 
 /// The loss kernel bound to its buffers (`shaders/loss.wgsl`).
@@ -57,25 +56,19 @@ impl Step {
     }
 }
 
-enum Update {
-    Adam(Adam),
-    Sgd(Sgd),
-}
-
 /// A network resident on the GPU, with a fixed batch size (shorter batches are zero-padded and
 /// masked out of the loss).
-pub struct GpuNetwork {
+pub struct GpuField {
     ctx: GpuContext,
-    cfg: Config,
     batch: usize,
+    per: usize,
     classes: usize,
     field: Field,
     params: Vec<GpuBuffer<f32>>,
     m: Vec<GpuBuffer<f32>>,
     v: Vec<GpuBuffer<f32>>,
-    labels: GpuBuffer<u32>,
+    io: LossIo,
     powers: GpuBuffer<f32>,
-    stats: GpuBuffer<f32>,
     build: Vec<BuildMask>,
     pump: Vec<Step>,
     detect: Detect,
@@ -87,10 +80,12 @@ pub struct GpuNetwork {
     staging: Vec<Complex32>,
 }
 
-impl GpuNetwork {
-    /// Builds every buffer and op for `cfg` at its batch size, starting from `state`.
-    pub fn new(ctx: GpuContext, cfg: &Config, state: &State) -> Result<Self> {
-        let plan = Plan::new(cfg)?;
+impl GpuField {
+    /// Builds every buffer and op of a field network at its batch size, starting from `state`.
+    pub fn new(ctx: GpuContext, net: &Network, state: &State) -> Result<Self> {
+        let plan: &FieldPlan = net.field("the GPU field executor")?;
+        net.check_state(state)?;
+        let cfg = net.config();
         let o = &cfg.optics;
         let (nx, ny, batch) = (o.nx, o.ny, cfg.train.batch);
         let classes = cfg.readout.classes;
@@ -224,11 +219,10 @@ impl GpuNetwork {
                 )?)),
             }
         }
-        let regions = Regions::new(&ctx, &cfg.regions()?, nx, ny)?;
+        let regions = Regions::new(&ctx, net.regions(), nx, ny)?;
         let powers = GpuBuffer::<f32>::new(&ctx, "powers", batch * classes)?;
         let dl_dp = GpuBuffer::<f32>::new(&ctx, "dl_dp", batch * classes)?;
-        let labels = GpuBuffer::<u32>::new(&ctx, "labels", batch)?;
-        let stats = GpuBuffer::<f32>::new(&ctx, "loss_stats", batch * 2)?;
+        let io = LossIo::new(&ctx, "", batch)?;
         let detect = Detect::new(&ctx, &field, &regions, plan.out_dx, &powers)?;
         let inject = DetectProbe::new(&ctx, &field, &regions, plan.out_dx, &dl_dp, &probe)?;
         let base = LossParams {
@@ -244,34 +238,24 @@ impl GpuNetwork {
             inv_valid: 1.0 / batch as f32,
             ..Default::default()
         };
-        let uniform = ctx.uniform("wavetrain.loss.params", &base)?;
-        let kern = ctx.kernel(
-            "loss",
-            "loss",
-            &[
-                (0, Slot::Uniform),
-                (1, Slot::Read),
-                (2, Slot::Read),
-                (3, Slot::ReadWrite),
-                (4, Slot::ReadWrite),
-            ],
-            &[],
-        )?;
+        let loss_uniform = ctx.uniform("wavetrain.loss.params", &base)?;
         let dispatch = Dispatch::new(
             &ctx,
-            kern,
+            "loss",
+            "loss",
+            &[],
             &[
-                (0, &uniform),
-                (1, powers.buffer()),
-                (2, labels.buffer()),
-                (3, dl_dp.buffer()),
-                (4, stats.buffer()),
+                uniform(0, &loss_uniform),
+                read(1, powers.buffer()),
+                read(2, io.labels.buffer()),
+                write(3, dl_dp.buffer()),
+                write(4, io.stats.buffer()),
             ],
             (batch.div_ceil(64) as u32, 1, 1),
         )?;
         let loss = LossKernel {
             dispatch,
-            uniform,
+            uniform: loss_uniform,
             base,
         };
         let exact = cfg.train.gradient == GradientMode::Exact;
@@ -333,34 +317,21 @@ impl GpuNetwork {
                 }
             }
         }
-        let acfg = AdamConfig {
-            lr: cfg.train.lr,
-            ..Default::default()
-        };
+        let rule = net.update_rule();
         let update = (0..params.len())
-            .map(|i| {
-                Ok(match cfg.train.optimizer {
-                    Optimizer::Adam => {
-                        Update::Adam(Adam::new(&ctx, &params[i], &grads[i], &m[i], &v[i], &acfg)?)
-                    }
-                    Optimizer::Sgd => {
-                        Update::Sgd(Sgd::new(&ctx, &params[i], &grads[i], cfg.train.lr)?)
-                    }
-                })
-            })
+            .map(|i| Update::new(&ctx, &rule, &params[i], &grads[i], &m[i], &v[i]))
             .collect::<Result<Vec<_>>>()?;
         ctx.check()?;
-        Ok(GpuNetwork {
-            cfg: cfg.clone(),
+        Ok(GpuField {
             batch,
+            per: nx * ny,
             classes,
             field,
             params,
             m,
             v,
-            labels,
+            io,
             powers,
-            stats,
             build,
             pump,
             detect,
@@ -379,20 +350,8 @@ impl GpuNetwork {
         &self.ctx
     }
 
-    /// The adapter's name.
-    pub fn adapter_name(&self) -> String {
-        self.ctx.adapter().name.clone()
-    }
-
     fn upload_input(&mut self, input: &[f32]) -> Result<usize> {
-        let n = self.cfg.optics.nx * self.cfg.optics.ny;
-        let valid = input.len() / n;
-        if valid == 0 || valid > self.batch || !input.len().is_multiple_of(n) {
-            return Err(Error::config(
-                "batch",
-                format!("{valid} images do not fit the GPU batch of {}", self.batch),
-            ));
-        }
+        let valid = valid_examples(input.len(), self.per, self.batch)?;
         for (d, &a) in self.staging.iter_mut().zip(input) {
             *d = Complex32::new(a, 0.0);
         }
@@ -412,20 +371,12 @@ impl GpuNetwork {
     }
 }
 
-impl Backend for GpuNetwork {
-    fn name(&self) -> String {
-        format!(
-            "gpu ({}, {})",
-            self.ctx.adapter().name,
-            self.ctx.adapter().backend
-        )
-    }
-
-    fn train_step(&mut self, input: &[f32], labels: &[u8]) -> Result<LossStats> {
+impl GpuField {
+    /// One training step: pump, loss, injected probe, probe pass with the SLM gradients and the
+    /// update, in one submission; only the per-image loss and hit come back.
+    pub fn train_step(&mut self, input: &[f32], labels: &[u8]) -> Result<LossStats> {
         let valid = self.upload_input(input)?;
-        let mut lab: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
-        lab.resize(self.batch, 0);
-        self.labels.upload(&self.ctx, &lab);
+        self.io.upload_labels(&self.ctx, labels);
         let lp = LossParams {
             valid: valid as u32,
             inv_valid: 1.0 / valid as f32,
@@ -434,9 +385,7 @@ impl Backend for GpuNetwork {
         self.ctx.upload(&self.loss.uniform, 0, &[lp]);
         self.step += 1;
         for u in &self.update {
-            if let Update::Adam(a) = u {
-                a.set_step(&self.ctx, self.step);
-            }
+            u.set_step(&self.ctx, self.step);
         }
         let mut enc = self.ctx.encoder("train_step");
         self.encode_pump(&mut enc);
@@ -446,76 +395,26 @@ impl Backend for GpuNetwork {
             s.encode(&mut enc);
         }
         for u in &self.update {
-            match u {
-                Update::Adam(a) => a.encode(&mut enc),
-                Update::Sgd(s) => s.encode(&mut enc),
-            }
+            u.encode(&mut enc);
         }
         self.ctx.submit(enc)?;
-        let st = self.stats.read(&self.ctx)?;
-        self.ctx.check()?;
-        let mut out = LossStats::default();
-        for b in 0..valid {
-            out.loss_sum += st[2 * b] as f64;
-            out.correct += (st[2 * b + 1] > 0.5) as usize;
-        }
-        Ok(out)
+        self.io.read(&self.ctx, valid)
     }
 
-    fn predict(&mut self, input: &[f32]) -> Result<Vec<f32>> {
-        // Any number of images, a GPU batch at a time.
-        let n = (self.cfg.optics.nx * self.cfg.optics.ny).max(1);
-        let mut out = Vec::with_capacity(input.len() / n * self.classes);
-        for chunk in input.chunks(self.batch * n) {
+    /// Detector powers `[images][classes]` of any number of encoded images.
+    pub fn predict(&mut self, input: &[f32]) -> Result<Vec<f32>> {
+        let (per, batch, classes) = (self.per, self.batch, self.classes);
+        predict_batches(input, per, batch, classes, |chunk| {
             let valid = self.upload_input(chunk)?;
             let mut enc = self.ctx.encoder("predict");
             self.encode_pump(&mut enc);
             self.ctx.submit(enc)?;
-            let p = self.powers.read(&self.ctx)?;
-            out.extend_from_slice(&p[..valid * self.classes]);
-        }
-        if out.is_empty() {
-            self.upload_input(input)?;
-        }
-        Ok(out)
+            Ok((valid, self.powers.read(&self.ctx)?))
+        })
     }
 
-    fn state(&mut self) -> Result<State> {
+    /// Parameters and optimiser state, read back.
+    pub fn state(&self) -> Result<State> {
         read_state(&self.ctx, &self.params, &self.m, &self.v, self.step)
     }
-
-    fn absorber_intensity(&mut self, input: &[f32]) -> Result<Vec<f64>> {
-        let state = self.state()?;
-        Ok(CpuNetwork::<f32>::new(&self.cfg, &state)?.absorber_intensity(input))
-    }
-
-    fn locate_fault(&mut self, input: &[f32]) -> Result<Option<String>> {
-        let state = self.state()?;
-        let at = CpuNetwork::<f32>::new(&self.cfg, &state)?.locate_fault(input);
-        let names = Plan::new(&self.cfg)?.names;
-        Ok(at.and_then(|i| names.get(i).cloned()))
-    }
-}
-
-/// Reads parameters and Adam moments back from the GPU into a [`State`] at optimiser step `step`.
-pub(crate) fn read_state(
-    ctx: &GpuContext,
-    params: &[GpuBuffer<f32>],
-    m: &[GpuBuffer<f32>],
-    v: &[GpuBuffer<f32>],
-    step: u64,
-) -> Result<State> {
-    let read = |v: &[GpuBuffer<f32>]| v.iter().map(|b| b.read(ctx)).collect::<Result<Vec<_>>>();
-    Ok(State {
-        params: read(params)?,
-        m: read(m)?,
-        v: read(v)?,
-        step,
-    })
-}
-
-/// Opens the adapter of `req` and builds the network on it.
-pub fn gpu_network(req: &AdapterRequest, cfg: &Config, state: &State) -> Result<GpuNetwork> {
-    let ctx = GpuContext::new(req)?;
-    GpuNetwork::new(ctx, cfg, state)
 }

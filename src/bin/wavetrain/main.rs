@@ -1,0 +1,126 @@
+//! The `wavetrain` command-line tool: argument parsing here, one module per command.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use wavetrain::{Error, Result};
+
+mod bench;
+mod eval;
+mod info;
+mod sweep;
+mod tools;
+mod train;
+
+use bench::BenchArgs;
+use eval::EvalArgs;
+use sweep::SweepArgs;
+use tools::{AbsorberArgs, SamplingArgs};
+use train::TrainArgs;
+
+#[derive(Parser)]
+#[command(
+    name = "wavetrain",
+    version,
+    about = "Simulate optical neural networks with wave optics and train them with end-to-end optical backpropagation",
+    long_about = None
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the saturable absorber's response curve as CSV: z,g,t_probe,g_exact,ratio.
+    ///
+    /// z is the input field amplitude (z² = I/I_sat), g the output field, t_probe the weak probe's
+    /// field transmission (the optical "derivative"), g_exact the true derivative dg/dz and
+    /// ratio = g_exact/t_probe.
+    Absorber(AbsorberArgs),
+    /// Check whether a grid can represent a free-space step (band limit, wrap-around).
+    Sampling(SamplingArgs),
+    /// Train a network: pump pass forward, electronic loss, probe pass backward, update.
+    Train(TrainArgs),
+    /// Evaluate a checkpoint on the test split: accuracy and confusion matrix.
+    Eval(EvalArgs),
+    /// List every GPU adapter (name, backend, type, driver, key limits), which one `auto` picks,
+    /// and the CPU engine's threads.
+    Info {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Train a network over a grid of config values (e.g. --od 0.1,1,10 --gradient optical,exact),
+    /// runs in parallel, resumable; writes sweep.csv, sweep.png (test accuracy against the first
+    /// swept value) and, for 2-D tasks, decision_boundaries.png.
+    Sweep(SweepArgs),
+    /// Time the FFT, a free-space step, the absorber and training steps on every backend, against
+    /// the measured copy bandwidth and FLOP ceiling (table, or --json records).
+    Bench(BenchArgs),
+    /// List the built-in presets, or print one as TOML.
+    Presets {
+        /// Print this preset's TOML.
+        name: Option<String>,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct BackendArgs {
+    /// Compute backend: auto (a hardware GPU if present, else CPU; dense networks stay on the
+    /// CPU), gpu (any adapter, software ones such as lavapipe included; dense networks without
+    /// the [hardware] noise, camera and probe-power options) or cpu.
+    #[arg(long, default_value = "auto")]
+    pub backend: wavetrain::run::BackendChoice,
+    /// Pick the GPU adapter whose name contains this text.
+    #[arg(long)]
+    pub adapter: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Absorber(a) => tools::absorber(a),
+        Command::Sampling(a) => tools::sampling(a),
+        Command::Train(a) => train::train(a),
+        Command::Eval(a) => eval::eval(a),
+        Command::Sweep(a) => sweep::sweep(a),
+        Command::Bench(a) => bench::bench(a),
+        Command::Presets { name } => tools::presets(name),
+        Command::Info { json } => info::info(json),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}
+
+/// The train and test splits of `cfg`: its generated task, or the IDX files of `dir` (the
+/// bundled MNIST subset when absent).
+pub fn load_data(
+    dir: Option<&PathBuf>,
+    cfg: &wavetrain::model::Config,
+) -> Result<(wavetrain::data::Split, wavetrain::data::Split)> {
+    if let Some(task) = cfg.input.task {
+        if let Some(d) = dir {
+            return Err(Error::config(
+                "--data",
+                format!("the network trains on the generated '{}' task (input.task), not on files in {}: drop --data or input.task", task.name(), d.display()),
+            ));
+        }
+        return Ok(wavetrain::data::tasks::splits(
+            task,
+            cfg.input.points,
+            cfg.input.jitter,
+            cfg.train.seed,
+        ));
+    }
+    let d = dir
+        .cloned()
+        .unwrap_or_else(wavetrain::data::idx::bundled_dir);
+    wavetrain::data::read_dir(&d, cfg.readout.classes)
+}

@@ -1,0 +1,66 @@
+//! The GPU backend: the field or dense executor of a network on one adapter, behind the
+//! [`Backend`] trait.
+
+use super::context::{AdapterRequest, GpuContext};
+use super::{GpuDense, GpuField};
+use crate::backend::Backend;
+use crate::error::Result;
+use crate::loss::LossStats;
+use crate::network::{Network, State};
+
+/// The GPU backend: one resident executor.
+pub enum GpuBackend {
+    /// A field on a grid (diffractive network).
+    Field(Box<GpuField>),
+    /// Dense (matrix–vector) layers.
+    Dense(Box<GpuDense>),
+}
+
+impl GpuBackend {
+    /// Opens the adapter of `req` and builds the executor of `net` on it, from `state`.
+    pub fn new(req: &AdapterRequest, net: &Network, state: &State) -> Result<Self> {
+        Self::on(GpuContext::new(req)?, net, state)
+    }
+
+    /// Builds the executor of `net` on an open context.
+    pub fn on(ctx: GpuContext, net: &Network, state: &State) -> Result<Self> {
+        Ok(if net.is_dense() {
+            GpuBackend::Dense(Box::new(GpuDense::new(ctx, net, state)?))
+        } else {
+            GpuBackend::Field(Box::new(GpuField::new(ctx, net, state)?))
+        })
+    }
+
+    /// The context the executor runs on.
+    pub fn context(&self) -> &GpuContext {
+        match self {
+            GpuBackend::Field(n) => n.context(),
+            GpuBackend::Dense(n) => n.context(),
+        }
+    }
+}
+
+impl Backend for GpuBackend {
+    fn name(&self) -> String {
+        let a = self.context().adapter();
+        format!("gpu ({}, {})", a.name, a.backend)
+    }
+    fn train_step(&mut self, input: &[f32], labels: &[u8]) -> Result<LossStats> {
+        match self {
+            GpuBackend::Field(n) => n.train_step(input, labels),
+            GpuBackend::Dense(n) => n.train_step(input, labels),
+        }
+    }
+    fn predict(&mut self, input: &[f32]) -> Result<Vec<f32>> {
+        match self {
+            GpuBackend::Field(n) => n.predict(input),
+            GpuBackend::Dense(n) => n.predict(input),
+        }
+    }
+    fn state(&mut self) -> Result<State> {
+        match self {
+            GpuBackend::Field(n) => n.state(),
+            GpuBackend::Dense(n) => n.state(),
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! Editing a config: `--set KEY=VALUE` ([`Config::set`]) and the baselines of
+//! `--activation` ([`Config::with_activation`]). Each edit returns a new, validated config.
+
+use super::{Config, Element, Fidelity, Hardware, Loss};
+use crate::error::{Error, Result};
+
+/// The activation of a dense network, for baselines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    /// The saturable absorbers as configured.
+    Absorber,
+    /// A digital network of the same shape: ReLU, unbounded digital layers, cross-entropy.
+    Relu,
+    /// The optical network without absorbers (linear).
+    Linear,
+}
+
+impl std::str::FromStr for Activation {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "absorber" => Ok(Activation::Absorber),
+            "relu" => Ok(Activation::Relu),
+            "linear" => Ok(Activation::Linear),
+            _ => Err(format!(
+                "unknown activation '{s}': use absorber, relu or linear"
+            )),
+        }
+    }
+}
+
+impl Config {
+    /// This network with `act` in place of its absorbers (see [`Activation`]).
+    pub fn with_activation(&self, act: Activation) -> Result<Config> {
+        let mut c = self.clone();
+        match act {
+            Activation::Absorber => return Ok(c),
+            Activation::Relu => {
+                if !c.is_dense() {
+                    return Err(Error::config(
+                        "--activation",
+                        "the ReLU baseline is for dense networks; for a diffractive network compare with --activation linear",
+                    ));
+                }
+                for e in c.elements.iter_mut() {
+                    match e {
+                        Element::Absorber { .. } => *e = Element::Relu,
+                        Element::Dense { fidelity, .. } => *fidelity = Fidelity::Digital,
+                        _ => {}
+                    }
+                }
+                c.readout.loss = Loss::CrossEntropy;
+                c.readout.temperature = 1.0;
+                c.hardware = Hardware::default();
+                c.name = format!("{}-relu", c.name);
+            }
+            Activation::Linear => {
+                c.elements
+                    .retain(|e| !matches!(e, Element::Absorber { .. } | Element::Relu));
+                c.name = format!("{}-linear", c.name);
+            }
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Sets one value by key and re-validates. Keys are dotted TOML paths (`train.lr`,
+    /// `elements[3].od`, `hardware.noise_error`) or the shorthands `od` and `model` (every
+    /// absorber), `gain`, `fidelity`, `na`, `fill_factor`, `fanout_focal_length`, `samples`
+    /// (every dense layer), `task`, `gradient`, `lr`, `seed`, `epochs`, `batch`, `intensity`. `value` is TOML (`0.5`, `"thin"`, `true`); a bare word is taken as a string.
+    pub fn set(&self, key: &str, value: &str) -> Result<Config> {
+        let v: toml::Value = toml::from_str::<toml::Table>(&format!("v = {value}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(value.to_string()));
+        let mut root = toml::Value::try_from(self)
+            .map_err(|e| Error::config(key, format!("cannot edit this config: {e}")))?;
+        let path: Vec<String> = match key {
+            "gradient" | "lr" | "seed" | "epochs" | "batch" => vec!["train".into(), key.into()],
+            "intensity" | "task" => vec!["input".into(), key.into()],
+            _ => key.split('.').map(String::from).collect(),
+        };
+        const DENSE_KEYS: [&str; 6] = [
+            "gain",
+            "fidelity",
+            "na",
+            "fill_factor",
+            "fanout_focal_length",
+            "samples",
+        ];
+        if key == "od" || key == "model" || DENSE_KEYS.contains(&key) {
+            let kind = if key == "od" || key == "model" {
+                "absorber"
+            } else {
+                "dense"
+            };
+            let els = root
+                .get_mut("elements")
+                .and_then(|e| e.as_array_mut())
+                .ok_or_else(|| Error::config(key, "the config has no elements"))?;
+            let mut hit = 0;
+            for e in els.iter_mut() {
+                if e.get("type").and_then(|t| t.as_str()) == Some(kind) {
+                    if let Some(t) = e.as_table_mut() {
+                        t.insert(key.into(), v.clone());
+                        hit += 1;
+                    }
+                }
+            }
+            if hit == 0 {
+                return Err(Error::config(
+                    key,
+                    format!("the network has no '{kind}' element to set '{key}' on"),
+                ));
+            }
+        } else {
+            let mut node = &mut root;
+            for (depth, part) in path.iter().enumerate() {
+                let (name, index) = match part.split_once('[') {
+                    Some((n, rest)) => {
+                        let i: usize = rest.trim_end_matches(']').parse().map_err(|_| {
+                            Error::config(key, format!("'{part}': the index must be a number"))
+                        })?;
+                        (n, Some(i))
+                    }
+                    None => (part.as_str(), None),
+                };
+                let last = depth + 1 == path.len() && index.is_none();
+                let table = node
+                    .as_table_mut()
+                    .ok_or_else(|| Error::config(key, format!("'{part}' is not inside a table")))?;
+                if last {
+                    table.insert(name.into(), v.clone());
+                    break;
+                }
+                node = table
+                    .entry(name.to_string())
+                    .or_insert_with(|| toml::Value::Table(Default::default()));
+                if let Some(i) = index {
+                    let arr = node
+                        .as_array_mut()
+                        .ok_or_else(|| Error::config(key, format!("'{name}' is not a list")))?;
+                    let len = arr.len();
+                    node = arr.get_mut(i).ok_or_else(|| {
+                        Error::config(key, format!("'{name}' has {len} entries, no [{i}]"))
+                    })?;
+                    if depth + 1 == path.len() {
+                        *node = v.clone();
+                    }
+                }
+            }
+        }
+        let text = toml::to_string(&root)
+            .map_err(|e| Error::config(key, format!("cannot edit this config: {e}")))?;
+        Config::from_toml(&text, &format!("{key} = {value}"))
+    }
+}

@@ -1,0 +1,537 @@
+//! A network description: optics, input encoding, the ordered list of elements, readout and
+//! training settings. Read from TOML; unknown keys and out-of-range values are errors naming the key.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::optics::{sampling_report, AbsorberModel};
+
+mod edit;
+mod readout;
+mod validate;
+
+pub use edit::Activation;
+pub use readout::{layout_regions, Region};
+
+/// The whole description of a run.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// A name for the run folder and reports.
+    #[serde(default = "default_name")]
+    pub name: String,
+    /// Wavelength, pitch, grid, padding (defaults suit dense networks, which have no grid).
+    #[serde(default)]
+    pub optics: Optics,
+    /// How an image becomes a field.
+    pub input: Input,
+    /// The optical elements from input to detectors.
+    pub elements: Vec<Element>,
+    /// Detectors and loss.
+    pub readout: Readout,
+    /// Optimiser and schedule.
+    #[serde(default)]
+    pub train: Train,
+    /// Hardware non-idealities (noise, bit depths, probe power); all off by default.
+    #[serde(default)]
+    pub hardware: Hardware,
+}
+
+fn default_name() -> String {
+    "custom".into()
+}
+
+/// Sampling of the optical planes.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Optics {
+    /// Wavelength in metres (780e-9 is the rubidium D2 line).
+    pub wavelength: f64,
+    /// Pixel pitch of the grid in metres.
+    pub pitch: f64,
+    /// Grid width in pixels.
+    #[serde(default = "default_n")]
+    pub nx: usize,
+    /// Grid height in pixels.
+    #[serde(default = "default_n")]
+    pub ny: usize,
+    /// Zero-padding factor for free-space steps (≥ 1; 2 avoids wrap-around).
+    #[serde(default = "default_padding")]
+    pub padding: f64,
+    /// Apply the Matsushima–Shimobaba band limit.
+    #[serde(default = "yes")]
+    pub band_limit: bool,
+}
+
+impl Default for Optics {
+    fn default() -> Self {
+        Optics {
+            wavelength: 780e-9,
+            pitch: 8e-6,
+            nx: default_n(),
+            ny: default_n(),
+            padding: default_padding(),
+            band_limit: true,
+        }
+    }
+}
+
+fn default_n() -> usize {
+    64
+}
+
+fn default_padding() -> f64 {
+    2.0
+}
+fn yes() -> bool {
+    true
+}
+
+/// Input encoding: image pixel value → field amplitude.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Input {
+    /// Intensity of a white pixel, in units of the absorber saturation intensity `I_sat`.
+    pub intensity: f64,
+    /// Side of the resampled image on the grid, in pixels (centred); for dense networks the
+    /// image is resampled to `size × size` inputs.
+    #[serde(default = "default_size")]
+    pub size: usize,
+    /// A generated 2-D classification task instead of image files (dense networks only): the
+    /// input is the point `(x, y)` as two signed field amplitudes.
+    #[serde(default)]
+    pub task: Option<Task>,
+    /// Training points of a generated task (half as many test points).
+    #[serde(default = "default_points")]
+    pub points: usize,
+    /// Standard deviation of the Gaussian jitter of a generated task's points.
+    #[serde(default = "default_jitter")]
+    pub jitter: f64,
+    /// Dense networks: a constant extra input of this field amplitude (a bias beam); 0 for none.
+    #[serde(default)]
+    pub bias: f64,
+}
+
+fn default_size() -> usize {
+    28
+}
+fn default_points() -> usize {
+    1000
+}
+fn default_jitter() -> f64 {
+    0.1
+}
+
+/// A generated 2-D classification task (two classes).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Task {
+    /// A disc inside a ring.
+    Rings,
+    /// Two interleaved half-moons.
+    Moons,
+    /// Two interleaved spiral arms.
+    Spirals,
+}
+
+impl Task {
+    /// All tasks, in the order presets and reports use.
+    pub const ALL: [Task; 3] = [Task::Rings, Task::Moons, Task::Spirals];
+    /// The name in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::Rings => "rings",
+            Task::Moons => "moons",
+            Task::Spirals => "spirals",
+        }
+    }
+}
+
+/// How faithfully a dense layer's optical matrix–vector multiplier is simulated.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fidelity {
+    /// The matrix product `z = gain·W a`, weights bounded `|w| ≤ 1`.
+    #[default]
+    Ideal,
+    /// The physical multiplier: fan-out lens, pixelated weight SLM with fill factor, imaging
+    /// aperture and summing lens, simulated with the wave engine.
+    Wave,
+    /// A plain digital layer (unbounded weights, no hardware effects): the baseline.
+    Digital,
+}
+
+/// Hardware non-idealities of dense (matrix–vector) networks. Every option defaults to off.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Hardware {
+    /// Multiplicative Gaussian error on each matrix–vector output, relative (the papers'
+    /// "signal error"): `z ← z·(1 + σ·ξ)`.
+    #[serde(default)]
+    pub signal_error: f64,
+    /// Additive Gaussian error on each matrix–vector output, relative to the batch's largest
+    /// `|z|` (the papers' "noise error").
+    #[serde(default)]
+    pub noise_error: f64,
+    /// Photo-electrons a camera pixel collects at full scale; shot noise on the measured forward
+    /// and probe beams used for the weight gradient (absent: no shot noise).
+    #[serde(default)]
+    pub shot_noise: Option<f64>,
+    /// Camera read noise, relative to full-scale intensity.
+    #[serde(default)]
+    pub read_noise: f64,
+    /// Camera bit depth for the measured beams (absent: exact values).
+    #[serde(default)]
+    pub camera_bits: Option<u32>,
+    /// SLM bit depth: weights are shown quantised, updates kept on a full-precision copy.
+    #[serde(default)]
+    pub slm_bits: Option<u32>,
+    /// Peak probe intensity at the absorbers in units of `I_sat` (0: a weak probe). A probe that
+    /// is not weak partly saturates the absorber itself.
+    #[serde(default)]
+    pub probe_power: f64,
+}
+
+impl Hardware {
+    /// True when every option is off.
+    pub fn is_ideal(&self) -> bool {
+        *self == Hardware::default()
+    }
+
+    /// The options the GPU executor of dense networks cannot run (they draw random numbers or
+    /// need a batch-wide maximum), or `None` when it can run all that are on. SLM bit depth runs
+    /// on the GPU.
+    pub fn gpu_unsupported(&self) -> Option<&'static str> {
+        if self.signal_error != 0.0 || self.noise_error != 0.0 {
+            Some("hardware.signal_error / hardware.noise_error")
+        } else if self.shot_noise.is_some() || self.read_noise != 0.0 || self.camera_bits.is_some()
+        {
+            Some("hardware.shot_noise / read_noise / camera_bits")
+        } else if self.probe_power != 0.0 {
+            Some("hardware.probe_power")
+        } else {
+            None
+        }
+    }
+
+    /// The error for a dense network whose hardware options the GPU cannot run.
+    pub fn check_gpu(&self) -> Result<()> {
+        match self.gpu_unsupported() {
+            Some(what) => Err(Error::config(
+                "backend",
+                format!("{what} draw random numbers or need a batch-wide maximum, which the GPU executor of dense networks does not do yet: use --backend cpu"),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+/// One optical element.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Element {
+    /// Trainable phase-only SLM.
+    Phase {
+        /// Each SLM pixel spans `macro_pixel × macro_pixel` grid pixels.
+        #[serde(default = "one")]
+        macro_pixel: usize,
+        /// Standard deviation of the random initial phase (radians).
+        #[serde(default)]
+        init_std: f64,
+    },
+    /// Trainable signed-amplitude SLM, `|w| ≤ 1`.
+    Amplitude {
+        /// Each SLM pixel spans `macro_pixel × macro_pixel` grid pixels.
+        #[serde(default = "one")]
+        macro_pixel: usize,
+        /// Initial value of every weight.
+        #[serde(default = "one_f")]
+        init: f64,
+    },
+    /// Free space over `distance` metres (angular spectrum).
+    FreeSpace {
+        /// Distance in metres.
+        distance: f64,
+    },
+    /// Thin lens of focal length `focal_length` metres (a fixed phase mask).
+    Lens {
+        /// Focal length in metres.
+        focal_length: f64,
+    },
+    /// 2f system: the next plane is the Fourier plane, pitch `λf/(N·dx)`.
+    Fourier {
+        /// Focal length in metres.
+        focal_length: f64,
+    },
+    /// Fully connected optical layer `z = gain·W a` on signed real field amplitudes: an SLM
+    /// holding `W` (`|w| ≤ 1`) between a fan-out lens and a summing lens (dense networks).
+    Dense {
+        /// Output size.
+        out: usize,
+        /// `ideal`, `wave` or `digital`.
+        #[serde(default)]
+        fidelity: Fidelity,
+        /// Per-layer gain (the optical power budget), `> 0`.
+        #[serde(default = "one_f")]
+        gain: f64,
+        /// Standard deviation of the initial weights (default `1/√in`).
+        #[serde(default)]
+        init_std: Option<f64>,
+        /// Wave fidelity: fraction of each SLM pixel that modulates (0 < f ≤ 1).
+        #[serde(default = "one_f")]
+        fill_factor: f64,
+        /// Wave fidelity: numerical aperture of the optics imaging the input onto the weight
+        /// SLM (absent: unlimited).
+        #[serde(default)]
+        na: Option<f64>,
+        /// Wave fidelity: focal length of the cylindrical fan-out lens in metres; a finite lens
+        /// spreads the input with a sinc envelope (absent: uniform fan-out).
+        #[serde(default)]
+        fanout_focal_length: Option<f64>,
+        /// Wave fidelity: grid samples per SLM pixel.
+        #[serde(default = "default_samples")]
+        samples: usize,
+    },
+    /// Digital ReLU (baseline networks only; not an optical element).
+    Relu,
+    /// Saturable absorber, one per pixel.
+    Absorber {
+        /// Optical depth α₀ ≥ 0.
+        od: f64,
+        /// `thin` or `beer-lambert`.
+        #[serde(default)]
+        model: AbsorberModel,
+    },
+}
+
+fn one() -> usize {
+    1
+}
+fn default_samples() -> usize {
+    8
+}
+fn one_f() -> f64 {
+    1.0
+}
+
+/// Loss on the detector powers.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Loss {
+    /// Softmax cross-entropy on normalised powers `P_k/ΣP` divided by the temperature.
+    CrossEntropy,
+    /// Mean squared error between normalised powers and the one-hot label.
+    Mse,
+}
+
+/// Detectors and loss.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Readout {
+    /// Number of classes (= detector regions).
+    #[serde(default = "ten")]
+    pub classes: usize,
+    /// Side of each square detector in pixels, used when `regions` is empty.
+    #[serde(default = "default_det")]
+    pub detector_size: usize,
+    /// Explicit regions; when empty they are laid out automatically (3-4-3 rows for 10 classes).
+    #[serde(default)]
+    pub regions: Vec<Region>,
+    /// The loss.
+    #[serde(default = "default_loss")]
+    pub loss: Loss,
+    /// Softmax temperature on the normalised powers.
+    #[serde(default = "default_temp")]
+    pub temperature: f64,
+}
+
+fn ten() -> usize {
+    10
+}
+fn default_det() -> usize {
+    5
+}
+fn default_loss() -> Loss {
+    Loss::CrossEntropy
+}
+fn default_temp() -> f64 {
+    0.05
+}
+
+/// Optimiser choice.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Optimizer {
+    /// Adam.
+    Adam,
+    /// Plain SGD.
+    Sgd,
+}
+
+/// How the probe passes an absorber.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum GradientMode {
+    /// The weak probe's transmission `t(s)`: what the hardware measures.
+    Optical,
+    /// The true derivative (autodiff), for comparison.
+    Exact,
+}
+
+impl std::str::FromStr for GradientMode {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "optical" => Ok(GradientMode::Optical),
+            "exact" => Ok(GradientMode::Exact),
+            _ => Err(format!(
+                "unknown gradient mode '{s}': use 'optical' or 'exact'"
+            )),
+        }
+    }
+}
+
+/// Training settings.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Train {
+    /// Adam or SGD.
+    #[serde(default = "default_opt")]
+    pub optimizer: Optimizer,
+    /// Learning rate.
+    #[serde(default = "default_lr")]
+    pub lr: f64,
+    /// Images per step.
+    #[serde(default = "default_batch")]
+    pub batch: usize,
+    /// Passes over the training set.
+    #[serde(default = "default_epochs")]
+    pub epochs: usize,
+    /// Seed for initialisation and shuffling.
+    #[serde(default)]
+    pub seed: u64,
+    /// Optical (default) or exact gradient through the absorbers.
+    #[serde(default = "default_grad")]
+    pub gradient: GradientMode,
+    /// Use at most this many training images (all when absent).
+    #[serde(default)]
+    pub max_train: Option<usize>,
+}
+
+fn default_opt() -> Optimizer {
+    Optimizer::Adam
+}
+fn default_lr() -> f64 {
+    0.05
+}
+fn default_batch() -> usize {
+    64
+}
+fn default_epochs() -> usize {
+    5
+}
+fn default_grad() -> GradientMode {
+    GradientMode::Optical
+}
+
+impl Default for Train {
+    fn default() -> Self {
+        Train {
+            optimizer: default_opt(),
+            lr: default_lr(),
+            batch: default_batch(),
+            epochs: default_epochs(),
+            seed: 0,
+            gradient: default_grad(),
+            max_train: None,
+        }
+    }
+}
+
+impl Config {
+    /// Parses TOML text; `source` names the file in errors.
+    pub fn from_toml(text: &str, source: &str) -> Result<Self> {
+        let cfg: Config = toml::from_str(text).map_err(|e| {
+            let msg = e.message().to_string();
+            let key = match e.span() {
+                Some(span) => {
+                    let line = text[..span.start.min(text.len())].lines().count().max(1);
+                    format!("{source} (line {line})")
+                }
+                None => source.to_string(),
+            };
+            Error::config(key, msg)
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Reads and validates a TOML file.
+    pub fn from_file(path: &std::path::Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Self::from_toml(&text, &path.display().to_string())
+    }
+
+    /// TOML text of this config.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// True when the network is made of dense (matrix–vector) layers rather than a field on a grid.
+    pub fn is_dense(&self) -> bool {
+        self.elements
+            .iter()
+            .any(|e| matches!(e, Element::Dense { .. }))
+    }
+
+    /// Values per encoded example: `nx·ny` for a field, `size²` (or 2 for a 2-D task) for a
+    /// dense network.
+    pub fn input_len(&self) -> usize {
+        if self.is_dense() {
+            let bias = usize::from(self.input.bias != 0.0);
+            bias + match self.input.task {
+                Some(_) => 2,
+                None => self.input.size * self.input.size,
+            }
+        } else {
+            self.optics.nx * self.optics.ny
+        }
+    }
+
+    /// `(in, out)` of each dense layer in order (empty for field networks).
+    pub fn dense_dims(&self) -> Vec<(usize, usize)> {
+        let mut n = self.input_len();
+        let mut out = Vec::new();
+        for e in &self.elements {
+            if let Element::Dense { out: m, .. } = *e {
+                out.push((n, m));
+                n = m;
+            }
+        }
+        out
+    }
+
+    /// Sampling warnings for every free-space step (pitch changes after a 2f lens are followed).
+    pub fn sampling_warnings(&self) -> Vec<String> {
+        let o = &self.optics;
+        let mut dx = o.pitch;
+        let mut out = Vec::new();
+        for (i, el) in self.elements.iter().enumerate() {
+            match *el {
+                Element::FreeSpace { distance } => {
+                    let r = sampling_report(o.nx, o.ny, dx, o.padding, o.wavelength, distance);
+                    out.extend(
+                        r.warnings()
+                            .into_iter()
+                            .map(|w| format!("elements[{i}]: {w}")),
+                    );
+                }
+                Element::Fourier { focal_length } => {
+                    dx = crate::optics::lens::fourier_pitch(o.nx, dx, o.wavelength, focal_length);
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,362 @@
+//! Validation of a [`Config`]: every value checked once, with errors that name the key and say
+//! what to give instead. [`Config::resolve`](crate::network) calls it; so do the parsers and the
+//! editors of this module, which hand back only valid configs.
+
+use super::{Config, Element, Fidelity};
+use crate::error::{Error, Result};
+
+pub(crate) fn positive(key: &str, v: f64, unit: &str) -> Result<()> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(Error::config(
+            key,
+            format!("must be a positive {unit}, got {v}"),
+        ))
+    }
+}
+
+impl Config {
+    /// Checks every value: physics (positive wavelength, pitch and distances, `α₀ ≥ 0`), sizes,
+    /// macro-pixels that tile the grid, detectors inside the grid, training settings.
+    pub fn validate(&self) -> Result<()> {
+        if self.is_dense() {
+            return self.validate_dense();
+        }
+        if let Some(i) = self
+            .elements
+            .iter()
+            .position(|e| matches!(e, Element::Relu))
+        {
+            return Err(Error::config(
+                format!("elements[{i}]"),
+                "'relu' is a digital activation for dense networks: use an 'absorber' in a diffractive network",
+            ));
+        }
+        if self.input.task.is_some() {
+            return Err(Error::config(
+                "input.task",
+                "generated 2-D tasks feed dense networks: add 'dense' layers or remove input.task",
+            ));
+        }
+        if self.input.bias != 0.0 {
+            return Err(Error::config(
+                "input.bias",
+                "a bias input belongs to dense networks: remove input.bias",
+            ));
+        }
+        if !self.hardware.is_ideal() {
+            return Err(Error::config(
+                "hardware",
+                "hardware non-idealities are modelled for dense (matrix–vector) networks only: remove the [hardware] table",
+            ));
+        }
+        let o = &self.optics;
+        positive("optics.wavelength", o.wavelength, "length in metres")?;
+        positive("optics.pitch", o.pitch, "length in metres")?;
+        if o.wavelength > 1e-3 || o.pitch > 1e-2 {
+            return Err(Error::config("optics", format!("wavelength {} m / pitch {} m look like wrong units: give metres (780e-9, 8e-6)", o.wavelength, o.pitch)));
+        }
+        crate::grid::Grid::new(o.nx, o.ny, o.pitch).map_err(|e| match e {
+            Error::Config { key, message } => {
+                Error::config(key.replace("grid.", "optics."), message)
+            }
+            other => other,
+        })?;
+        if !(o.padding.is_finite() && (1.0..=8.0).contains(&o.padding)) {
+            return Err(Error::config(
+                "optics.padding",
+                format!("must be between 1 and 8, got {}", o.padding),
+            ));
+        }
+        positive(
+            "input.intensity",
+            self.input.intensity,
+            "intensity in units of I_sat",
+        )?;
+        if self.input.size == 0 || self.input.size > o.nx || self.input.size > o.ny {
+            return Err(Error::config(
+                "input.size",
+                format!(
+                    "{} does not fit the {}×{} grid: use 1..={}",
+                    self.input.size,
+                    o.nx,
+                    o.ny,
+                    o.nx.min(o.ny)
+                ),
+            ));
+        }
+        if self.elements.is_empty() {
+            return Err(Error::config(
+                "elements",
+                "the network has no elements: add at least one [[elements]] table",
+            ));
+        }
+        let mut trainable = 0;
+        let mut square_needed = false;
+        for (i, el) in self.elements.iter().enumerate() {
+            let key = |f: &str| format!("elements[{i}].{f}");
+            match *el {
+                Element::Phase {
+                    macro_pixel,
+                    init_std,
+                } => {
+                    trainable += 1;
+                    check_macro(&key("macro_pixel"), macro_pixel, o.nx, o.ny)?;
+                    if !(init_std.is_finite() && init_std >= 0.0) {
+                        return Err(Error::config(
+                            key("init_std"),
+                            format!("must be ≥ 0 radians, got {init_std}"),
+                        ));
+                    }
+                }
+                Element::Amplitude { macro_pixel, init } => {
+                    trainable += 1;
+                    check_macro(&key("macro_pixel"), macro_pixel, o.nx, o.ny)?;
+                    if !(init.is_finite() && init.abs() <= 1.0) {
+                        return Err(Error::config(
+                            key("init"),
+                            format!("an amplitude SLM holds weights in [−1, 1], got {init}"),
+                        ));
+                    }
+                }
+                Element::FreeSpace { distance } => {
+                    if !(distance.is_finite() && distance > 0.0) {
+                        return Err(Error::config(
+                            key("distance"),
+                            format!("must be a positive length in metres, got {distance}"),
+                        ));
+                    }
+                }
+                Element::Lens { focal_length } => {
+                    if !(focal_length.is_finite() && focal_length != 0.0) {
+                        return Err(Error::config(
+                            key("focal_length"),
+                            format!("must be a non-zero length in metres, got {focal_length}"),
+                        ));
+                    }
+                }
+                Element::Fourier { focal_length } => {
+                    positive(&key("focal_length"), focal_length, "length in metres")?;
+                    square_needed = true;
+                }
+                Element::Absorber { od, .. } => check_od(&key("od"), od)?,
+                Element::Dense { .. } | Element::Relu => unreachable!("handled by validate_dense"),
+            }
+        }
+        if square_needed && (o.nx != o.ny || o.nx % 2 == 1) {
+            return Err(Error::config(
+                "optics",
+                "a 'fourier' (2f lens) element needs a square grid with an even side",
+            ));
+        }
+        if trainable == 0 {
+            return Err(Error::config(
+                "elements",
+                "nothing to train: add a 'phase' or 'amplitude' element",
+            ));
+        }
+        let r = &self.readout;
+        if !(2..=256).contains(&r.classes) {
+            return Err(Error::config(
+                "readout.classes",
+                format!("must be between 2 and 256, got {}", r.classes),
+            ));
+        }
+        positive("readout.temperature", r.temperature, "number")?;
+        let regions = self.regions()?;
+        for (k, reg) in regions.iter().enumerate() {
+            if !reg.fits(o.nx, o.ny) {
+                return Err(Error::config(
+                    format!("readout.regions[{k}]"),
+                    format!("{reg:?} does not fit the {}×{} grid", o.nx, o.ny),
+                ));
+            }
+        }
+        self.validate_train()
+    }
+
+    fn validate_train(&self) -> Result<()> {
+        let t = &self.train;
+        positive("train.lr", t.lr, "number")?;
+        if t.batch == 0 || t.batch > 65536 {
+            return Err(Error::config(
+                "train.batch",
+                format!("must be between 1 and 65536, got {}", t.batch),
+            ));
+        }
+        if t.max_train == Some(0) {
+            return Err(Error::config("train.max_train", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    fn validate_dense(&self) -> Result<()> {
+        let inp = &self.input;
+        positive(
+            "input.intensity",
+            inp.intensity,
+            "intensity in units of I_sat",
+        )?;
+        if !(inp.bias.is_finite() && inp.bias.abs() <= 1e6) {
+            return Err(Error::config(
+                "input.bias",
+                format!("must be a finite field amplitude, got {}", inp.bias),
+            ));
+        }
+        if inp.task.is_some() {
+            if inp.points < 10 || inp.points > 10_000_000 {
+                return Err(Error::config(
+                    "input.points",
+                    format!("must be between 10 and 10000000, got {}", inp.points),
+                ));
+            }
+            if !(inp.jitter.is_finite() && inp.jitter >= 0.0) {
+                return Err(Error::config(
+                    "input.jitter",
+                    format!("must be ≥ 0, got {}", inp.jitter),
+                ));
+            }
+        } else if inp.size == 0 || inp.size > 1024 {
+            return Err(Error::config(
+                "input.size",
+                format!("must be between 1 and 1024 pixels, got {}", inp.size),
+            ));
+        }
+        let mut n = self.input_len();
+        for (i, el) in self.elements.iter().enumerate() {
+            let key = |f: &str| format!("elements[{i}].{f}");
+            match *el {
+                Element::Dense {
+                    out,
+                    fidelity,
+                    gain,
+                    init_std,
+                    fill_factor,
+                    na,
+                    fanout_focal_length,
+                    samples,
+                } => {
+                    if out == 0 || out > 65536 {
+                        return Err(Error::config(
+                            key("out"),
+                            format!("must be between 1 and 65536, got {out}"),
+                        ));
+                    }
+                    if n.saturating_mul(out) > 1 << 28 {
+                        return Err(Error::config(
+                            key("out"),
+                            format!("a {out}×{n} weight matrix is larger than 2^28 values: use a smaller layer"),
+                        ));
+                    }
+                    positive(&key("gain"), gain, "number")?;
+                    if let Some(s) = init_std {
+                        positive(&key("init_std"), s, "number")?;
+                    }
+                    if fidelity == Fidelity::Wave {
+                        if !(fill_factor.is_finite() && fill_factor > 0.0 && fill_factor <= 1.0) {
+                            return Err(Error::config(
+                                key("fill_factor"),
+                                format!("must be in (0, 1], got {fill_factor}"),
+                            ));
+                        }
+                        if let Some(a) = na {
+                            if !(a.is_finite() && a > 0.0 && a <= 1.0) {
+                                return Err(Error::config(
+                                    key("na"),
+                                    format!("a numerical aperture is in (0, 1], got {a}"),
+                                ));
+                            }
+                        }
+                        if let Some(f) = fanout_focal_length {
+                            positive(&key("fanout_focal_length"), f, "length in metres")?;
+                        }
+                        if !(1..=64).contains(&samples) {
+                            return Err(Error::config(
+                                key("samples"),
+                                format!("must be between 1 and 64, got {samples}"),
+                            ));
+                        }
+                        positive("optics.wavelength", self.optics.wavelength, "length in metres")?;
+                        positive("optics.pitch", self.optics.pitch, "length in metres")?;
+                    }
+                    n = out;
+                }
+                Element::Absorber { od, .. } => check_od(&key("od"), od)?,
+                Element::Relu => {}
+                _ => {
+                    return Err(Error::config(
+                        format!("elements[{i}]"),
+                        "a dense network holds only 'dense', 'absorber' and 'relu' elements: field elements (SLMs, free space, lenses) belong in a separate diffractive network",
+                    ))
+                }
+            }
+        }
+        let r = &self.readout;
+        if n != r.classes {
+            return Err(Error::config(
+                "readout.classes",
+                format!(
+                    "the last dense layer has {n} outputs but readout.classes is {}: make them equal",
+                    r.classes
+                ),
+            ));
+        }
+        if !(2..=65536).contains(&r.classes) {
+            return Err(Error::config(
+                "readout.classes",
+                format!("must be between 2 and 65536, got {}", r.classes),
+            ));
+        }
+        positive("readout.temperature", r.temperature, "number")?;
+        let h = &self.hardware;
+        for (k, v) in [
+            ("hardware.signal_error", h.signal_error),
+            ("hardware.noise_error", h.noise_error),
+            ("hardware.read_noise", h.read_noise),
+            ("hardware.probe_power", h.probe_power),
+        ] {
+            if !(v.is_finite() && (0.0..=1e6).contains(&v)) {
+                return Err(Error::config(k, format!("must be ≥ 0, got {v}")));
+            }
+        }
+        if let Some(p) = h.shot_noise {
+            positive("hardware.shot_noise", p, "number of photo-electrons")?;
+        }
+        for (k, b) in [
+            ("hardware.camera_bits", h.camera_bits),
+            ("hardware.slm_bits", h.slm_bits),
+        ] {
+            if let Some(b) = b {
+                if !(1..=24).contains(&b) {
+                    return Err(Error::config(
+                        k,
+                        format!("must be between 1 and 24 bits, got {b}"),
+                    ));
+                }
+            }
+        }
+        self.validate_train()
+    }
+}
+
+fn check_od(key: &str, od: f64) -> Result<()> {
+    if od.is_finite() && (0.0..=1000.0).contains(&od) {
+        Ok(())
+    } else {
+        Err(Error::config(
+            key,
+            format!("optical depth must be between 0 and 1000, got {od}"),
+        ))
+    }
+}
+
+fn check_macro(key: &str, k: usize, nx: usize, ny: usize) -> Result<()> {
+    if k == 0 || !nx.is_multiple_of(k) || !ny.is_multiple_of(k) {
+        return Err(Error::config(
+            key,
+            format!("{k} does not divide the {nx}×{ny} grid: SLM pixels must tile the grid"),
+        ));
+    }
+    Ok(())
+}

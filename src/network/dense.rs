@@ -1,0 +1,145 @@
+//! The plan of a dense (matrix–vector) network as plain data: its stages in pump order (dense
+//! layers, absorbers, ReLUs) and what each layer does to light (row gains, column cross-talk of
+//! the wave-optics multiplier), shared by the CPU and GPU executors.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+
+use super::State;
+use crate::model::{Config, Element, Fidelity};
+use crate::optics::{Absorber, Multiplier};
+
+/// One stage of a dense network, in pump order.
+#[derive(Clone, Debug)]
+pub enum DenseStage {
+    /// The dense layer of this index.
+    Dense(usize),
+    /// A saturable absorber on the real amplitudes.
+    Absorber(Absorber),
+    /// A digital ReLU.
+    Relu,
+}
+
+/// What a dense layer does to light, shared by the CPU and GPU executors.
+#[derive(Clone, Debug)]
+pub struct DenseLayerSpec {
+    /// Inputs.
+    pub n_in: usize,
+    /// Outputs.
+    pub n_out: usize,
+    /// How the layer is simulated.
+    pub fidelity: Fidelity,
+    /// `C` (`n_in × n_in`, row-major) when the layer has column cross-talk (wave fidelity with a
+    /// finite aperture).
+    pub coupling: Option<Vec<f64>>,
+    /// `gain·r_i`, one per output row.
+    pub row_gain: Vec<f64>,
+}
+
+/// A dense network's stages in pump order, each with its config index, and its layers.
+#[derive(Clone, Debug)]
+pub struct DensePlan {
+    /// `(config index, stage)` in pump order.
+    pub stages: Vec<(usize, DenseStage)>,
+    /// The dense layers, in order.
+    pub layers: Vec<DenseLayerSpec>,
+}
+
+impl DensePlan {
+    /// The `(in, out)` of each dense layer.
+    pub fn dims(&self) -> Vec<(usize, usize)> {
+        self.layers.iter().map(|l| (l.n_in, l.n_out)).collect()
+    }
+
+    /// Index of the first dense layer's stage: the probe stops there.
+    pub fn first_dense(&self) -> usize {
+        self.stages
+            .iter()
+            .position(|(_, s)| matches!(s, DenseStage::Dense(_)))
+            .unwrap_or(0)
+    }
+}
+
+/// The plan of a validated dense `cfg` ([`Config::resolve`]).
+pub(crate) fn build(cfg: &Config) -> DensePlan {
+    let dims = cfg.dense_dims();
+    let mut stages = Vec::new();
+    let mut layers = Vec::new();
+    for (i, e) in cfg.elements.iter().enumerate() {
+        match *e {
+            Element::Dense {
+                fidelity,
+                gain,
+                fill_factor,
+                na,
+                fanout_focal_length,
+                samples,
+                ..
+            } => {
+                let (n_in, n_out) = dims[layers.len()];
+                let (coupling, rows) = if fidelity == Fidelity::Wave {
+                    let mul = Multiplier {
+                        wavelength: cfg.optics.wavelength,
+                        pitch: cfg.optics.pitch,
+                        fill_factor,
+                        na,
+                        fanout_focal_length,
+                        samples,
+                    };
+                    let c = na.map(|_| mul.coupling_matrix(n_in));
+                    (c, mul.row_gains(n_out))
+                } else {
+                    (None, vec![1.0; n_out])
+                };
+                stages.push((i, DenseStage::Dense(layers.len())));
+                layers.push(DenseLayerSpec {
+                    n_in,
+                    n_out,
+                    fidelity,
+                    coupling,
+                    row_gain: rows.iter().map(|r| r * gain).collect(),
+                });
+            }
+            Element::Absorber { od, model } => {
+                stages.push((i, DenseStage::Absorber(Absorber::new(od, model))))
+            }
+            Element::Relu => stages.push((i, DenseStage::Relu)),
+            _ => unreachable!("validated dense network"),
+        }
+    }
+    DensePlan { stages, layers }
+}
+
+/// Initial state of a dense network: weights `N(0, init_std²)` (default `1/√in`), clipped to
+/// `[−1, 1]` for optical layers, drawn from `cfg.train.seed`.
+pub(crate) fn initial_state(cfg: &Config) -> State {
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.train.seed);
+    let dims = cfg.dense_dims();
+    let mut params = Vec::new();
+    let mut li = 0;
+    for e in &cfg.elements {
+        if let Element::Dense {
+            init_std, fidelity, ..
+        } = *e
+        {
+            let (n_in, n_out) = dims[li];
+            li += 1;
+            let std = init_std.unwrap_or(1.0 / (n_in as f64).sqrt());
+            let bound = if fidelity == Fidelity::Digital {
+                f64::INFINITY
+            } else {
+                1.0
+            };
+            params.push(
+                (0..n_in * n_out)
+                    .map(|_| {
+                        let x: f64 = rng.sample(StandardNormal);
+                        (x * std).clamp(-bound, bound) as f32
+                    })
+                    .collect::<Vec<f32>>(),
+            );
+        }
+    }
+    State::fresh(params)
+}
