@@ -259,7 +259,6 @@ fn d2nn_at(n: usize, batch: usize) -> Result<crate::model::Config> {
     cfg.input.size = (n * 5 / 8).max(1);
     cfg.readout.detector_size = (n * 6 / 64).max(1);
     cfg.train.batch = batch;
-    cfg.validate()?;
     Ok(cfg)
 }
 

@@ -139,7 +139,7 @@ pub fn transform_size_for(
 /// `g = F⁻¹H`, and only the offsets `|d| ≤ n − 1` of that kernel ever meet the field. Any length
 /// `l ≥ 2n − 1` holds those offsets without overlap, so the same operator — exactly, wrap-around
 /// of a small padding included — can be computed on an `l`-point grid with the kernel moved
-/// there ([`transfer_on_grid`]); and an even `l ≥ 2n` can run as two `l/2`-point transforms
+/// there ([`transfer_on_grid`](crate::optics::transfer_on_grid)); and an even `l ≥ 2n` can run as two `l/2`-point transforms
 /// ([`AxisFft`]). With [`FftSizes::Auto`] the candidates per axis are the padded length, the
 /// smallest power of two `≥ 2n − 1` and the smallest `2^a·3^b` (`2^a ≥ 8`) between the two, each
 /// whole and, where its half is a length rustfft runs fast (`fast_len`), in halves, and twice the

@@ -1,5 +1,5 @@
 //! The trainer: epochs of pump/probe steps on a backend, metrics, checkpoints; evaluation
-//! ([`eval`]) and pictures ([`pictures`]).
+//! ([`eval`]) and pictures ([`pictures`](mod@pictures)).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,7 +18,7 @@ pub mod eval;
 pub mod pictures;
 
 pub use eval::{absorber_report, decision_map, evaluate, BOUNDARY_SIDE};
-pub use pictures::pictures;
+pub use pictures::write_pictures;
 
 /// Options of a training run.
 pub struct RunOptions {
@@ -206,7 +206,7 @@ pub fn train(
     }
     bar.finish_and_clear();
     if opts.pictures {
-        pictures(net, backend, test, &progress.history, &opts.out)?;
+        write_pictures(net, backend, test, &progress.history, &opts.out)?;
     }
     let last = progress.history.last().cloned().unwrap_or(EpochMetrics {
         epoch: 0,

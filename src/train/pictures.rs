@@ -16,7 +16,7 @@ use crate::network::{Network, ParamKind};
 /// Writes `learning_curves.png` and, for field networks, `masks.png` (the trained SLMs) and
 /// `outputs.png` (detector-plane intensity for a few test digits, with the detector regions);
 /// for dense networks `weights.png` or, on 2-D tasks, `decision_boundary.png`.
-pub fn pictures(
+pub fn write_pictures(
     net: &Network,
     backend: &mut dyn Backend,
     test: &Split,

@@ -65,7 +65,8 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
     if let Some(m) = a.max_train {
         cfg.train.max_train = Some(m);
     }
-    cfg.validate()?;
+    // The base network is checked before any axis is applied.
+    cfg.resolve()?;
     let mut axes = Vec::new();
     if !a.od.is_empty() {
         axes.push(Axis {

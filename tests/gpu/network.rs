@@ -1,0 +1,456 @@
+//! Whole networks: one training step of a field network and of a dense network on the GPU
+//! backend against the CPU backend, the GPU executor's refusals, `wavetrain train --backend gpu`
+//! end to end, and a lost device during training.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use libtest_mimic::Failed;
+use wavetrain::backend::Backend;
+use wavetrain::cpu::CpuBackend;
+use wavetrain::gpu::{self, GpuBackend, GpuContext};
+use wavetrain::model::Config;
+use wavetrain::network::{Network, State};
+
+use crate::common::*;
+use crate::support::*;
+use crate::Ctx;
+
+/// A small field network (32×16) with every kind of element: SLMs with macro-pixels, free space,
+/// thin and Beer–Lambert absorbers and a 2f lens.
+fn step_config(gradient: &str) -> Config {
+    let text = format!(
+        r#"
+name = "gpu-step"
+[optics]
+wavelength = 780e-9
+pitch = 8e-6
+nx = 32
+ny = 16
+[input]
+intensity = 20.0
+size = 14
+[[elements]]
+type = "phase"
+macro_pixel = 2
+[[elements]]
+type = "free-space"
+distance = 1e-3
+[[elements]]
+type = "absorber"
+od = 4.0
+[[elements]]
+type = "phase"
+[[elements]]
+type = "free-space"
+distance = 0.8e-3
+[[elements]]
+type = "absorber"
+od = 2.0
+model = "beer-lambert"
+[[elements]]
+type = "lens"
+focal_length = 20e-3
+[[elements]]
+type = "phase"
+macro_pixel = 4
+[[elements]]
+type = "free-space"
+distance = 1e-3
+[readout]
+classes = 4
+detector_size = 3
+temperature = 0.2
+[train]
+optimizer = "sgd"
+lr = 1.0
+batch = 8
+gradient = "{gradient}"
+"#
+    );
+    Config::from_toml(&text, "gpu-step").expect("valid test config")
+}
+
+/// A small dense network with every kind of stage: an ideal layer, a wave layer with cross-talk,
+/// thin and Beer–Lambert absorbers, a ReLU and a digital layer.
+fn dense_step_config(gradient: &str, loss: &str, optimizer: &str, extra: &str) -> Config {
+    let text = format!(
+        r#"
+name = "gpu-dense-step"
+[optics]
+wavelength = 780e-9
+pitch = 8e-6
+[input]
+intensity = 1.0
+size = 6
+[[elements]]
+type = "dense"
+out = 24
+gain = 2.0
+[[elements]]
+type = "absorber"
+od = 4.0
+[[elements]]
+type = "dense"
+out = 20
+gain = 1.5
+fidelity = "wave"
+fill_factor = 0.8
+na = 0.08
+fanout_focal_length = 0.05
+samples = 4
+[[elements]]
+type = "absorber"
+od = 2.0
+model = "beer-lambert"
+[[elements]]
+type = "dense"
+out = 16
+[[elements]]
+type = "relu"
+[[elements]]
+type = "dense"
+out = 4
+fidelity = "digital"
+[readout]
+classes = 4
+loss = "{loss}"
+temperature = 0.5
+[train]
+optimizer = "{optimizer}"
+lr = 0.1
+batch = 8
+gradient = "{gradient}"
+{extra}
+"#
+    );
+    Config::from_toml(&text, "gpu-dense-step").expect("valid test config")
+}
+
+/// How the parameters after the step are compared with the CPU's.
+enum ParamCheck {
+    /// SGD with lr 1 from zero phases: the new SLM phases are minus the gradients, compared as
+    /// they are.
+    SlmPhases,
+    /// SGD: the step is −lr·gradient; the gradients themselves are compared, and each layer
+    /// must have one.
+    SgdGradients { lr: f32 },
+    /// Adam: the weights after the step, and the first moments.
+    AdamWeightsAndMoments,
+}
+
+/// One network trained for one step from `state` on both backends, on `valid` seeded images.
+struct Case {
+    /// The kind of network and its options, for messages.
+    what: String,
+    /// Whether `net` must be a dense network (else a field network).
+    dense: bool,
+    net: Network,
+    state: State,
+    /// Encoded values an image, drawn uniformly from `input_range` with seed `input_seed + valid`.
+    input_len: usize,
+    input_range: (f64, f64),
+    input_seed: u64,
+    /// The label of image `i` is `i · label_step mod 4`.
+    label_step: usize,
+    params: ParamCheck,
+    /// What the readout values are.
+    readout: &'static str,
+}
+
+/// The field cases (optical and exact gradients) and the dense cases (optical and exact
+/// gradients, both losses, SLM quantisation with Adam).
+fn step_cases() -> Result<Vec<Case>, Failed> {
+    let mut cases = Vec::new();
+    for gradient in ["optical", "exact"] {
+        let net = step_config(gradient).resolve()?;
+        let state = net.field("test")?.initial_state(1);
+        cases.push(Case {
+            what: format!("field network, {gradient} gradient"),
+            dense: false,
+            net,
+            state,
+            input_len: 32 * 16,
+            input_range: (0.0, 1.0),
+            input_seed: 70,
+            label_step: 7,
+            params: ParamCheck::SlmPhases,
+            readout: "powers",
+        });
+    }
+    let dense = [
+        ("optical", "mse", "sgd", ""),
+        ("exact", "cross-entropy", "sgd", ""),
+        (
+            "optical",
+            "cross-entropy",
+            "adam",
+            "[hardware]\nslm_bits = 6",
+        ),
+    ];
+    for (gradient, loss, optimizer, extra) in dense {
+        let net = dense_step_config(gradient, loss, optimizer, extra).resolve()?;
+        let state = net.initial_state();
+        let params = match optimizer {
+            "sgd" => ParamCheck::SgdGradients { lr: 0.1 },
+            "adam" => ParamCheck::AdamWeightsAndMoments,
+            o => return Err(format!("no parameter check for optimizer {o}").into()),
+        };
+        let mut what = format!("dense network, {gradient} gradient, {loss}, {optimizer}");
+        if !extra.is_empty() {
+            what += &format!(", {}", extra.replace('\n', " "));
+        }
+        cases.push(Case {
+            what,
+            dense: true,
+            net,
+            state,
+            input_len: 36,
+            input_range: (-1.0, 1.0),
+            input_seed: 90,
+            label_step: 3,
+            params,
+            readout: "outputs",
+        });
+    }
+    Ok(cases)
+}
+
+/// One training step of `case` on `valid` images on the GPU backend against the CPU backend.
+fn check_step(case: &Case, valid: usize, what: &str) -> Result<(), Failed> {
+    if case.net.is_dense() != case.dense || case.net.input_len() != case.input_len {
+        return Err(format!(
+            "{what}: the network is not the one described (dense {}, {} inputs)",
+            case.net.is_dense(),
+            case.net.input_len()
+        )
+        .into());
+    }
+    let (lo, hi) = case.input_range;
+    let input: Vec<f32> = random_real(
+        valid * case.input_len,
+        lo,
+        hi,
+        case.input_seed + valid as u64,
+    );
+    let labels: Vec<u8> = (0..valid)
+        .map(|i| (i * case.label_step % 4) as u8)
+        .collect();
+    let (net, state) = (&case.net, &case.state);
+    let mut c: Box<dyn Backend> = Box::new(CpuBackend::new(net, state)?);
+    let want = c.train_step(&input, &labels)?;
+    let ctx = GpuContext::new(&request())?;
+    let mut g: Box<dyn Backend> = Box::new(GpuBackend::on(ctx, net, state)?);
+    let got = g.train_step(&input, &labels)?;
+    let (gn, cn) = (g.name(), c.name());
+    if (got.loss_sum - want.loss_sum).abs() > 1e-4 * want.loss_sum.abs().max(1.0) {
+        return Err(format!(
+            "{what}: loss {} on {gn} vs {} on {cn}",
+            got.loss_sum, want.loss_sum
+        )
+        .into());
+    }
+    if got.correct != want.correct {
+        return Err(format!(
+            "{what}: {} hits on {gn} vs {} on {cn}",
+            got.correct, want.correct
+        )
+        .into());
+    }
+    let (gs, cs) = (g.state()?, c.state()?);
+    if gs.params.len() != cs.params.len() {
+        return Err(format!(
+            "{what}: {} parameter vectors on {gn} vs {} on {cn}",
+            gs.params.len(),
+            cs.params.len()
+        )
+        .into());
+    }
+    for (i, (a, b)) in gs.params.iter().zip(&cs.params).enumerate() {
+        match case.params {
+            ParamCheck::SlmPhases => {
+                real_close(a, b, 2e-4, 2e-4, &format!("{what}: gradient of SLM {i}"))
+            }
+            ParamCheck::SgdGradients { lr } => {
+                let grad = |new: &[f32]| -> Vec<f32> {
+                    new.iter()
+                        .zip(&state.params[i])
+                        .map(|(n, o)| (o - n) / lr)
+                        .collect()
+                };
+                let (ga, gb) = (grad(a), grad(b));
+                let gmax = gb.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+                if gmax < 1e-4 {
+                    return Err(format!("{what}: layer {i} has no gradient ({gmax})").into());
+                }
+                real_close(
+                    &ga,
+                    &gb,
+                    1e-3,
+                    1e-4 * gmax as f64,
+                    &format!("{what}: gradient of layer {i}"),
+                );
+            }
+            ParamCheck::AdamWeightsAndMoments => real_close(
+                a,
+                b,
+                1e-5,
+                1e-5,
+                &format!("{what}: weights of layer {i} after Adam"),
+            ),
+        }
+    }
+    if let ParamCheck::AdamWeightsAndMoments = case.params {
+        for (i, (a, b)) in gs.m.iter().zip(&cs.m).enumerate() {
+            let mmax = b.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+            real_close(
+                a,
+                b,
+                1e-3,
+                1e-4 * mmax as f64,
+                &format!("{what}: Adam m of layer {i}"),
+            );
+        }
+    }
+    let p = g.predict(&input)?;
+    let q = c.predict(&input)?;
+    real_close(
+        &p,
+        &q,
+        1e-4,
+        1e-5,
+        &format!("{what}: {} after the update", case.readout),
+    );
+    Ok(())
+}
+
+/// One whole training step (pump, loss, probe, update) on the GPU backend against the CPU
+/// backend, for field and dense networks: same loss, same hits, same gradients (read from the
+/// SGD update) or Adam weights and moments, same readout afterwards. Every case runs on a full
+/// batch (8 images) and on a short last batch (5 of 8) to check the padding is masked out; all
+/// cases run, and the failing ones are listed by kind, options and batch.
+pub fn backend_train_step_matches_cpu(_: &Ctx) -> Result<(), Failed> {
+    let cases = step_cases()?;
+    let mut failed = Vec::new();
+    let mut steps = 0;
+    for case in &cases {
+        for valid in [8usize, 5] {
+            steps += 1;
+            let what = format!("{}, {valid} images", case.what);
+            match catch_unwind(AssertUnwindSafe(|| check_step(case, valid, &what))) {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => failed.push(e.message().unwrap_or(&what).to_string()),
+                Err(panic) => failed.push(
+                    panic
+                        .downcast_ref::<String>()
+                        .map(String::as_str)
+                        .or_else(|| panic.downcast_ref::<&str>().copied())
+                        .map_or_else(|| format!("{what}: panicked"), str::to_string),
+                ),
+            }
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} of {steps} training steps differ from the CPU:\n{}",
+            failed.len(),
+            failed.join("\n")
+        )
+        .into())
+    }
+}
+
+/// The GPU executor refuses hardware options it cannot run, saying what to do.
+pub fn dense_refuses_noise_options(ctx: &Ctx) -> Result<(), Failed> {
+    let cfg = dense_step_config("optical", "mse", "sgd", "[hardware]\nsignal_error = 0.05");
+    let net = cfg.resolve()?;
+    let state = net.initial_state();
+    let _ = ctx;
+    match gpu::GpuDense::new(GpuContext::new(&request())?, &net, &state) {
+        Ok(_) => Err("a dense network with signal_error was accepted by the GPU executor".into()),
+        Err(e) => {
+            let msg = e.to_string();
+            if msg.contains("signal_error") && msg.contains("--backend cpu") {
+                Ok(())
+            } else {
+                Err(format!("unclear refusal: {msg}").into())
+            }
+        }
+    }
+}
+
+/// `wavetrain train --backend gpu` trains a dense preset end to end (training, evaluation, the
+/// decision-boundary picture) and reaches the CPU's accuracy.
+pub fn dense_cli_training_matches_cpu(_: &Ctx) -> Result<(), Failed> {
+    let dir = std::env::temp_dir().join(format!("wavetrain-gpu-dense-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut acc = Vec::new();
+    for backend in ["gpu", "cpu"] {
+        let out = dir.join(backend);
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_wavetrain"))
+            .args(["train", "--preset", "paper-2layer", "--set", "task=moons"])
+            .args(["--set", "epochs=10", "--backend", backend, "--out"])
+            .arg(&out)
+            .output()?;
+        let text = String::from_utf8_lossy(&o.stdout).to_string();
+        if !o.status.success() {
+            return Err(format!(
+                "{backend}: exit {:?}: {text}{}",
+                o.status.code(),
+                String::from_utf8_lossy(&o.stderr)
+            )
+            .into());
+        }
+        let a: f64 = text
+            .split("test accuracy ")
+            .nth(1)
+            .and_then(|r| r.split('%').next())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| format!("{backend}: no accuracy in: {text}"))?;
+        if backend == "gpu" && !text.contains("on gpu (") {
+            return Err(format!("the run did not use the GPU: {text}").into());
+        }
+        if !out.join("decision_boundary.png").is_file() {
+            return Err(format!("{backend}: no decision_boundary.png").into());
+        }
+        acc.push(a);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    if acc[0] < 90.0 || (acc[0] - acc[1]).abs() > 1.0 {
+        return Err(format!("GPU {}% vs CPU {}% after 10 epochs", acc[0], acc[1]).into());
+    }
+    Ok(())
+}
+
+/// A lost device (here destroyed on purpose) is reported by the device-lost callback: the next
+/// operation and the next training step fail with a message saying the device was lost.
+pub fn device_lost_is_a_clear_error(_ctx: &Ctx) -> Result<(), Failed> {
+    let own = GpuContext::new(&request())?;
+    own.device().destroy();
+    let e = own
+        .wait()
+        .err()
+        .ok_or("a destroyed device still waits fine")?;
+    assert!(e.to_string().contains("device lost"), "{e}");
+    let e = own
+        .create_buffer("late", 64, gpu::wgpu::BufferUsages::STORAGE)
+        .err()
+        .ok_or("a destroyed device still allocates")?;
+    assert!(e.to_string().contains("device lost"), "{e}");
+
+    let cfg = step_config("optical");
+    let network = cfg.resolve()?;
+    let state = network.initial_state();
+    let mut net = gpu::GpuField::new(GpuContext::new(&request())?, &network, &state)?;
+    net.context().device().destroy();
+    let x = vec![0.5f32; cfg.train.batch * cfg.optics.nx * cfg.optics.ny];
+    let labels = vec![1u8; cfg.train.batch];
+    let e = net
+        .train_step(&x, &labels)
+        .err()
+        .ok_or("a training step on a lost device succeeded")?;
+    assert!(e.to_string().contains("device lost"), "{e}");
+    assert_eq!(e.exit_code(), 6);
+    Ok(())
+}

@@ -1,0 +1,115 @@
+//! `gpu::Propagate` (shaders/propagate.wgsl, angular-spectrum free space) against
+//! `cpu::Propagator`, forward and adjoint.
+
+use libtest_mimic::Failed;
+use num_complex::Complex32;
+use wavetrain::cpu;
+use wavetrain::gpu::{self, Field, GpuContext};
+use wavetrain::Grid;
+
+use crate::common::*;
+use crate::support::*;
+use crate::Ctx;
+
+#[allow(clippy::too_many_arguments)]
+fn check_propagate(
+    ctx: &GpuContext,
+    nx: usize,
+    ny: usize,
+    batch: usize,
+    dx: f64,
+    z: f64,
+    band_limit: bool,
+    seed: u64,
+) -> Result<(), Failed> {
+    let grid = Grid::new(nx, ny, dx)?;
+    let x: Vec<Complex32> = random_field(nx * ny * batch, seed);
+    let tf = gpu::TransferFunction::new(ctx, &grid, LAMBDA, z, 2.0, band_limit)?;
+    let mut cpu_p = cpu::Propagator::<f32>::new(&grid, LAMBDA, z, 2.0, band_limit);
+    assert_eq!(tf.padded(), cpu_p.padded());
+    let scratch = gpu::PropagateScratch::new(ctx, &tf, batch)?;
+    for adjoint in [false, true] {
+        let f = Field::from_slice(ctx, "x", nx, ny, batch, &x)?;
+        let (a, b) = scratch.buffers();
+        a.upload(ctx, &vec![NAN; a.len()]);
+        b.upload(ctx, &vec![NAN; b.len()]);
+        let op = gpu::Propagate::with_scratch(ctx, &f, &tf, adjoint, &scratch)?;
+        run(ctx, |e| op.encode(e))?;
+        let got = f.read(ctx)?;
+        let mut want = x.clone();
+        if adjoint {
+            cpu_p.apply_adjoint(&mut want);
+        } else {
+            cpu_p.apply(&mut want);
+        }
+        let (px, py) = tf.padded();
+        let tol = 4e-6 * log2(px * py);
+        assert_close(
+            &got,
+            &want,
+            tol,
+            tol,
+            &format!("propagate {nx}×{ny}×{batch} adjoint={adjoint}"),
+        );
+    }
+    Ok(())
+}
+
+pub fn propagate_16x16(ctx: &Ctx) -> Result<(), Failed> {
+    check_propagate(ctx, 16, 16, 3, 8e-6, 2e-3, true, 20)
+}
+pub fn propagate_64x32(ctx: &Ctx) -> Result<(), Failed> {
+    check_propagate(ctx, 64, 32, 2, 8e-6, 5e-3, true, 21)?;
+    check_propagate(ctx, 64, 32, 2, 4e-6, 1e-3, false, 22)
+}
+pub fn propagate_1024x1024(ctx: &Ctx) -> Result<(), Failed> {
+    check_propagate(ctx, 1024, 1024, 2, 8e-6, 0.05, true, 23)
+}
+pub fn propagate_global_memory_path(_: &Ctx) -> Result<(), Failed> {
+    let mut ctx = own_ctx()?;
+    ctx.limit_fft_shared_memory(4096);
+    check_propagate(&ctx, 64, 32, 2, 8e-6, 5e-3, true, 24)
+}
+pub fn propagate_non_power_of_two_padding_matches_cpu(ctx: &Ctx) -> Result<(), Failed> {
+    // Padded sides of 96 and 100 run on 128-point transforms that hold the padded grid's
+    // operator; the reference is the CPU's textbook step on the padded grid itself.
+    for (nx, ny, pad, seed) in [(48, 64, 2.0, 25), (50, 50, 2.0, 26), (30, 20, 1.5, 27)] {
+        let grid = Grid::new(nx, ny, 4e-6)?;
+        let x: Vec<Complex32> = random_field(nx * ny * 2, seed);
+        let tf = gpu::TransferFunction::new(ctx, &grid, LAMBDA, 1e-3, pad, true)?;
+        let mut cpu_p = cpu::Propagator::<f32>::with_sizes(
+            &grid,
+            LAMBDA,
+            1e-3,
+            pad,
+            true,
+            wavetrain::fft::FftSizes::Padded,
+        );
+        assert_eq!(tf.padded(), cpu_p.padded());
+        let (lx, ly) = tf.transform();
+        if !(lx.is_power_of_two() && ly.is_power_of_two()) || tf.transform() == tf.padded() {
+            return Err(format!("{nx}×{ny} pad {pad}: transforms {lx}×{ly}").into());
+        }
+        for adjoint in [false, true] {
+            let f = Field::from_slice(ctx, "x", nx, ny, 2, &x)?;
+            let op = gpu::Propagate::new(ctx, &f, &tf, adjoint)?;
+            run(ctx, |e| op.encode(e))?;
+            let got = f.read(ctx)?;
+            let mut want = x.clone();
+            if adjoint {
+                cpu_p.apply_adjoint(&mut want);
+            } else {
+                cpu_p.apply(&mut want);
+            }
+            let tol = 4e-6 * log2(lx * ly);
+            assert_close(
+                &got,
+                &want,
+                tol,
+                tol,
+                &format!("propagate {nx}×{ny} pad {pad} on {lx}×{ly} adjoint={adjoint}"),
+            );
+        }
+    }
+    Ok(())
+}
