@@ -26,6 +26,7 @@ fn main() -> wavetrain::Result<()> {
         stop: Arc::new(AtomicBool::new(false)),
         resume: None,
         pictures: true,
+        checkpoint_every: None,
     };
     let summary = train(&net, &train_set, &test_set, &mut backend, &opts)?;
     println!(

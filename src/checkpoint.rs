@@ -31,6 +31,9 @@ pub struct EpochMetrics {
     pub images_per_second: f64,
     /// Wall time of the epoch (training + test), seconds.
     pub seconds: f64,
+    /// Mean loss on the test split after the epoch (absent in checkpoints of older versions).
+    #[serde(default)]
+    pub test_loss: Option<f64>,
 }
 
 /// Where in training a checkpoint was taken.
@@ -50,6 +53,13 @@ pub struct Progress {
     pub seconds: f64,
     /// Metrics of completed epochs.
     pub history: Vec<EpochMetrics>,
+    /// Test loss and accuracy of the untrained network (epoch 0), measured once before the
+    /// first step (absent in checkpoints of older versions).
+    #[serde(default)]
+    pub initial: Option<(f64, f64)>,
+    /// Wall seconds of every session of the run so far, resumed ones included.
+    #[serde(default)]
+    pub elapsed: f64,
 }
 
 /// Everything a checkpoint holds.

@@ -34,7 +34,8 @@
 //! 6. [`cpu`], `gpu`: the two engines, which never import each other;
 //! 7. [`diagnose`]: absorber operating points, fault location and plane fields on the CPU
 //!    reference engine;
-//! 8. [`train`], [`checkpoint`], [`data`], [`plot`], [`presets`]: the trainer and the records;
+//! 8. [`train`], [`checkpoint`], [`rundir`], [`provenance`], [`data`], [`plot`], [`presets`]: the trainer and the
+//!    records;
 //! 9. [`run`], [`sweep`], [`bench`](mod@bench), and the `wavetrain` binary.
 //!
 //! ## Two kinds of network
@@ -65,8 +66,10 @@ pub mod network;
 pub mod optics;
 pub mod plot;
 pub mod presets;
+pub mod provenance;
 pub mod real;
 pub mod run;
+pub mod rundir;
 pub mod sweep;
 pub mod train;
 

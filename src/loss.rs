@@ -1,10 +1,17 @@
 //! Electronic readout: losses on detector powers and their gradients `∂L/∂P_k`.
 //!
 //! Powers are normalised per image, `p_k = P_k/ΣP`, which makes the loss independent of the
-//! overall transmission of the optics (and of the input intensity scale).
+//! overall transmission of the optics (and of the input intensity scale). The total is floored
+//! at [`POWER_FLOOR`] (as `shaders/loss.wgsl` does), so that a dark output (an all-black input
+//! image: every power exactly zero) has a defined loss (`ln K` for cross-entropy over `K`
+//! classes) and a finite gradient, which the zero field at the detectors turns into a zero probe.
 
 use crate::model::Loss;
 use crate::real::Real;
+
+/// The least total detector power the normalisation divides by (in the units of `Σ|E|²·dx²`);
+/// far below any lit output (a white MNIST digit on the default network delivers about 1e-6).
+pub const POWER_FLOOR: f64 = 1e-30;
 
 /// Batch loss statistics.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -81,7 +88,7 @@ pub fn loss_and_grad<T: Real>(
     for b in 0..batch {
         let pw = &powers[b * k..(b + 1) * k];
         let y = labels[b] as usize;
-        let s: f64 = pw.iter().map(|v| v.f64()).sum::<f64>().max(1e-300);
+        let s: f64 = pw.iter().map(|v| v.f64()).sum::<f64>().max(POWER_FLOOR);
         for j in 0..k {
             p[j] = pw[j].f64() / s;
         }
@@ -95,4 +102,32 @@ pub fn loss_and_grad<T: Real>(
         }
     }
     stats
+}
+
+/// Sum over the examples of the loss on readout values `[n][k]` (for evaluation): detector
+/// powers normalised as in [`loss_and_grad`] when `normalise`, output amplitudes as they are
+/// otherwise (dense networks).
+pub fn loss_sum(
+    values: &[f32],
+    labels: &[u8],
+    k: usize,
+    loss: Loss,
+    temperature: f64,
+    normalise: bool,
+) -> f64 {
+    let mut sum = 0.0;
+    let mut y = vec![0.0f64; k];
+    let mut g = vec![0.0f64; k];
+    for (row, &label) in values.chunks_exact(k).zip(labels) {
+        let s = if normalise {
+            row.iter().map(|&v| v as f64).sum::<f64>().max(POWER_FLOOR)
+        } else {
+            1.0
+        };
+        for (a, &v) in y.iter_mut().zip(row) {
+            *a = v as f64 / s;
+        }
+        example_loss(&y, label as usize, loss, temperature, &mut g, &mut sum);
+    }
+    sum
 }

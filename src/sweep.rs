@@ -437,6 +437,7 @@ fn run_point(
         stop: opts.stop.clone(),
         resume: resume.map(|c| c.progress),
         pictures: true,
+        checkpoint_every: Some(crate::train::CHECKPOINT_EVERY),
     };
     let s = train_run(net, backend.as_mut(), &train, &test, &ro)?;
     crate::io::atomic_write(

@@ -137,10 +137,13 @@ fn train_eval_and_resume_on_the_cpu() {
         assert!(run.join(f).is_file(), "missing {f}");
     }
     let header = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
-    assert!(header
-        .starts_with("epoch,train_loss,train_accuracy,test_accuracy,images_per_second,seconds\n"));
+    assert!(header.starts_with(
+        "epoch,train_loss,train_accuracy,test_accuracy,images_per_second,seconds,test_loss\n"
+    ));
+    // The untrained network's row (epoch 0), then one per epoch.
     let full = metrics(&run);
-    assert_eq!(full.len(), 2);
+    assert_eq!(full.len(), 3);
+    assert_eq!(full[0][0], "0");
 
     // eval reproduces the final test accuracy.
     let o = wavetrain(&[
@@ -179,7 +182,7 @@ fn train_eval_and_resume_on_the_cpu() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let resumed = metrics(&part);
-    assert_eq!(resumed.len(), 2);
+    assert_eq!(resumed.len(), 3);
     for (a, b) in full.iter().zip(&resumed) {
         assert_eq!(
             a[..4],

@@ -14,7 +14,15 @@ const LAYERS: &[&[&str]] = &[
     &["backend"],
     &["cpu", "gpu"],
     &["diagnose"],
-    &["train", "checkpoint", "data", "plot", "presets"],
+    &[
+        "train",
+        "checkpoint",
+        "rundir",
+        "provenance",
+        "data",
+        "plot",
+        "presets",
+    ],
     &["run", "sweep", "bench", "bin"],
 ];
 

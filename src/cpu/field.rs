@@ -483,11 +483,16 @@ impl<T: Real> CpuField<T> {
     }
 
     /// One training step: forward, loss, backward, update. Returns the batch statistics.
+    ///
+    /// A step whose loss is not finite leaves the parameters as they were (the trainer stops and
+    /// says where the fault is), as the dense executor does.
     pub fn train_step(&mut self, input: &[f32], labels: &[u8]) -> LossStats {
         self.forward(input, None);
         let stats = self.loss(labels);
-        self.backward(None);
-        self.update();
+        if stats.loss_sum.is_finite() {
+            self.backward(None);
+            self.update();
+        }
         stats
     }
 

@@ -114,9 +114,16 @@ fn rank(info: &wgpu::AdapterInfo) -> u32 {
 }
 
 /// The instance, with the backends of `WGPU_BACKEND` (all by default) and the other `WGPU_*`
-/// settings from the environment.
+/// settings from the environment: made once per process and shared, so that the drivers'
+/// start-up messages (such as Mesa's "XDG_RUNTIME_DIR is invalid") are printed once, not once
+/// for every adapter listing.
 fn instance() -> wgpu::Instance {
-    wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env())
+    static INSTANCE: std::sync::OnceLock<wgpu::Instance> = std::sync::OnceLock::new();
+    INSTANCE
+        .get_or_init(|| {
+            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env())
+        })
+        .clone()
 }
 
 fn adapters(instance: &wgpu::Instance) -> Vec<wgpu::Adapter> {

@@ -20,6 +20,7 @@ impl Config {
     /// Checks every value: physics (positive wavelength, pitch and distances, `α₀ ≥ 0`), sizes,
     /// macro-pixels that tile the grid, detectors inside the grid, training settings.
     pub fn validate(&self) -> Result<()> {
+        check_name(&self.name)?;
         if self.is_dense() {
             return self.validate_dense();
         }
@@ -183,6 +184,12 @@ impl Config {
             return Err(Error::config(
                 "train.batch",
                 format!("must be between 1 and 65536, got {}", t.batch),
+            ));
+        }
+        if t.epochs == 0 {
+            return Err(Error::config(
+                "train.epochs",
+                "must be at least 1 (the untrained network's test loss and accuracy are the epoch-0 row of every run's metrics.csv)",
             ));
         }
         if t.max_train == Some(0) {
@@ -356,6 +363,23 @@ fn check_macro(key: &str, k: usize, nx: usize, ny: usize) -> Result<()> {
         return Err(Error::config(
             key,
             format!("{k} does not divide the {nx}×{ny} grid: SLM pixels must tile the grid"),
+        ));
+    }
+    Ok(())
+}
+
+/// A run's name becomes part of its folder's name: letters, digits and `._+-` only, not starting
+/// with `.` or `-`, at most 100 characters (so it can never name a path outside `runs/`).
+fn check_name(name: &str) -> Result<()> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || "._+-".contains(c);
+    if name.is_empty()
+        || name.len() > 100
+        || name.starts_with(['.', '-'])
+        || !name.chars().all(ok_char)
+    {
+        return Err(Error::config(
+            "name",
+            format!("{name:?} is not a usable run name: use 1 to 100 letters, digits, '.', '_', '+' or '-', not starting with '.' or '-' (it names the run folder)"),
         ));
     }
     Ok(())

@@ -121,6 +121,30 @@ impl Network {
         self.names.get(i).map(String::as_str)
     }
 
+    /// Config index of each absorber, in pump order.
+    pub fn absorber_elements(&self) -> Vec<usize> {
+        self.config
+            .elements
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| matches!(e, Element::Absorber { .. }))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// Config index of the element each trainable tensor belongs to.
+    pub fn param_elements(&self) -> Vec<usize> {
+        match &self.plan {
+            Plan::Field(p) => p.params.iter().map(|s| s.element).collect(),
+            Plan::Dense(p) => p
+                .stages
+                .iter()
+                .filter(|(_, s)| matches!(s, DenseStage::Dense(_)))
+                .map(|&(i, _)| i)
+                .collect(),
+        }
+    }
+
     /// Values per encoded example ([`Config::input_len`]).
     pub fn input_len(&self) -> usize {
         self.config.input_len()

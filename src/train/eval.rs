@@ -1,37 +1,76 @@
 //! Evaluation on a split: accuracy and confusion matrix, the absorbers' operating points, and
 //! the decision map of a 2-D task.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::backend::Backend;
 use crate::data::{encode, epoch_order, Split};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::loss::argmax;
 use crate::model::Config;
 use crate::network::{Network, State};
 
-/// Test-set accuracy and the confusion matrix, indexed `[true class][predicted class]` (rows:
-/// the label; columns: the class whose detector received the most power).
+/// The result of a pass over a split.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluation {
+    /// Fraction of examples whose largest readout value is the label.
+    pub accuracy: f64,
+    /// Mean loss (the training loss, on this split).
+    pub loss: f64,
+    /// `[true class][predicted class]`: rows the label, columns the class whose detector
+    /// received the most power (dense networks: the largest output), the first of equal ones.
+    pub confusion: Vec<Vec<usize>>,
+    /// The predicted class of each example, in split order.
+    pub predictions: Vec<usize>,
+    /// The readout values `[example][class]` (detector powers, or output amplitudes).
+    pub readout: Vec<f32>,
+}
+
+/// Accuracy, loss, confusion matrix and per-example predictions on `split`. With `stop`, the
+/// pass checks it between batches and ends with [`Error::Interrupted`] once it is set.
 pub fn evaluate(
     backend: &mut dyn Backend,
     cfg: &Config,
     split: &Split,
-) -> Result<(f64, Vec<Vec<usize>>)> {
+    stop: Option<&AtomicBool>,
+) -> Result<Evaluation> {
     let per = cfg.input_len();
     let k = cfg.readout.classes;
     let batch = cfg.train.batch.min(split.len()).max(1);
     let mut conf = vec![vec![0usize; k]; k];
     let mut input = vec![0.0f32; batch * per];
+    let mut readout = Vec::with_capacity(split.len() * k);
     let idx: Vec<usize> = (0..split.len()).collect();
     for chunk in idx.chunks(batch) {
+        if stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
+            return Err(Error::Interrupted("stopped during evaluation".into()));
+        }
         let inp = &mut input[..chunk.len() * per];
         encode(cfg, split, chunk, inp);
         let p = backend.predict(inp)?;
-        for (b, &i) in chunk.iter().enumerate() {
-            let row = &p[b * k..(b + 1) * k];
-            conf[split.labels[i] as usize][argmax(row)] += 1;
-        }
+        readout.extend_from_slice(&p[..chunk.len() * k]);
+    }
+    let predictions: Vec<usize> = readout.chunks_exact(k).map(argmax).collect();
+    for (&pred, &label) in predictions.iter().zip(&split.labels) {
+        conf[label as usize][pred] += 1;
     }
     let correct: usize = (0..k).map(|i| conf[i][i]).sum();
-    Ok((correct as f64 / split.len() as f64, conf))
+    let n = split.len().max(1) as f64;
+    let loss = crate::loss::loss_sum(
+        &readout,
+        &split.labels,
+        k,
+        cfg.readout.loss,
+        cfg.readout.temperature,
+        !cfg.is_dense(),
+    ) / n;
+    Ok(Evaluation {
+        accuracy: correct as f64 / n,
+        loss,
+        confusion: conf,
+        predictions,
+        readout,
+    })
 }
 
 /// Absorber operating points for the first training batch, with a warning for each absorber that
@@ -48,11 +87,17 @@ pub fn absorber_report(
     encode(cfg, train, &idx, &mut input);
     let s = crate::diagnose::absorber_intensity(net, state, &input)?;
     let mut warnings = Vec::new();
+    // Absorbers are numbered from 1, like SLMs, with the element they are.
+    let elements = net.absorber_elements();
     for (i, &m) in s.iter().enumerate() {
+        let which = match elements.get(i) {
+            Some(&e) => format!("absorber {} (elements[{e}])", i + 1),
+            None => format!("absorber {}", i + 1),
+        };
         if m < 0.05 {
-            warnings.push(format!("absorber {i}: mean s = {m:.3} I_sat is far below saturation: it acts as a plain attenuator (field × e^(−α₀/2)), not a nonlinearity; raise input.intensity"));
+            warnings.push(format!("{which}: mean s = {m:.3} I_sat is far below saturation: it acts as a plain attenuator (field × e^(−α₀/2)), not a nonlinearity; raise input.intensity"));
         } else if m > 50.0 {
-            warnings.push(format!("absorber {i}: mean s = {m:.1} I_sat is far above saturation: it is nearly transparent and linear; lower input.intensity or raise the optical depth"));
+            warnings.push(format!("{which}: mean s = {m:.1} I_sat is far above saturation: it is nearly transparent and linear; lower input.intensity or raise the optical depth"));
         }
     }
     Ok((s, warnings))

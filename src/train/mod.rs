@@ -1,6 +1,7 @@
 //! The trainer: epochs of pump/probe steps on a backend, metrics, checkpoints; evaluation
 //! ([`eval`]) and pictures ([`pictures`](mod@pictures)).
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -20,6 +21,9 @@ pub mod pictures;
 pub use eval::{absorber_report, decision_map, evaluate, BOUNDARY_SIDE};
 pub use pictures::write_pictures;
 
+/// The default interval of mid-epoch checkpoints, seconds of training.
+pub const CHECKPOINT_EVERY: f64 = 60.0;
+
 /// Options of a training run.
 pub struct RunOptions {
     /// Run folder.
@@ -32,6 +36,52 @@ pub struct RunOptions {
     pub resume: Option<Progress>,
     /// Write pictures at the end.
     pub pictures: bool,
+    /// Also write a checkpoint in the middle of an epoch once this many seconds of training
+    /// have passed since the last one (`Some(0.0)`: after every step; `None`: at epoch ends
+    /// only).
+    pub checkpoint_every: Option<f64>,
+}
+
+/// Where a non-finite loss came from, said as truly as the state allows: a parameter that is
+/// already non-finite (the previous update overflowed), else the first element whose field is
+/// not finite for this batch, else the loss or its gradient itself.
+///
+/// The CPU executors skip the update of a step whose loss is not finite, so non-finite
+/// parameters there come from an earlier update; the GPU records the update before the loss is
+/// known (one submission a step), so there they may come from this step's.
+fn fault_place(net: &Network, state: &State, input: &[f32], gpu: bool) -> Result<String> {
+    if input.iter().any(|v| !v.is_finite()) {
+        let after = match crate::diagnose::locate_fault(net, state, input)? {
+            Some(name) => format!(" (the field first became non-finite after {name})"),
+            None => String::new(),
+        };
+        return Ok(format!(
+            "the input batch holds a NaN or an infinity{after}: check the data"
+        ));
+    }
+    let elements = net.param_elements();
+    if let Some(i) = state
+        .params
+        .iter()
+        .position(|p| p.iter().any(|v| !v.is_finite()))
+    {
+        let name = elements
+            .get(i)
+            .and_then(|&e| net.element_name(e))
+            .unwrap_or("a trainable element");
+        let when = if gpu {
+            "an update overflowed (this step's or an earlier one: the GPU updates before the loss is checked)"
+        } else {
+            "an earlier update overflowed"
+        };
+        return Ok(format!(
+            "the parameters of {name} are no longer finite: {when}; lower train.lr or input.intensity"
+        ));
+    }
+    Ok(match crate::diagnose::locate_fault(net, state, input)? {
+        Some(name) => format!("the field first became non-finite after {name}"),
+        None => "the fields are finite: the loss or a gradient overflowed (lower train.lr or input.intensity)".into(),
+    })
 }
 
 /// The final metrics of a run (the `--json` line).
@@ -45,7 +95,7 @@ pub struct Summary {
     pub test_accuracy: f64,
     /// Mean training throughput over the run.
     pub images_per_second: f64,
-    /// Total wall time, seconds.
+    /// Total wall time of the run, seconds, every session of a resumed run included.
     pub seconds: f64,
     /// Backend name.
     pub backend: String,
@@ -55,18 +105,25 @@ pub struct Summary {
     pub run_dir: String,
 }
 
-fn metrics_csv(history: &[EpochMetrics]) -> String {
-    let mut s =
-        String::from("epoch,train_loss,train_accuracy,test_accuracy,images_per_second,seconds\n");
+/// `metrics.csv`: a row per epoch, after an epoch-0 row with the untrained network's test
+/// loss and accuracy (its training columns empty).
+fn metrics_csv(initial: Option<(f64, f64)>, history: &[EpochMetrics]) -> String {
+    let mut s = String::from(
+        "epoch,train_loss,train_accuracy,test_accuracy,images_per_second,seconds,test_loss\n",
+    );
+    if let Some((loss, acc)) = initial {
+        s.push_str(&format!("0,,,{acc:.6},,,{loss:.6}\n"));
+    }
     for m in history {
         s.push_str(&format!(
-            "{},{:.6},{:.6},{:.6},{:.2},{:.3}\n",
+            "{},{:.6},{:.6},{:.6},{:.2},{:.3},{}\n",
             m.epoch,
             m.train_loss,
             m.train_accuracy,
             m.test_accuracy,
             m.images_per_second,
-            m.seconds
+            m.seconds,
+            m.test_loss.map(|l| format!("{l:.6}")).unwrap_or_default()
         ));
     }
     s
@@ -110,9 +167,48 @@ pub fn train(
         .and_then(|v| v.parse().ok());
     let mut total_images = 0usize;
     let mut total_train_secs = 0.0f64;
-    let save = |state: State, progress: &Progress| -> Result<()> {
+    // Per-epoch lines go straight to stderr when no bar is drawn (a batch system's log).
+    let plain = !opts.progress || !std::io::stderr().is_terminal();
+    let say = |line: String| {
+        if plain {
+            if opts.progress {
+                eprintln!("{line}");
+            }
+        } else {
+            bar.println(line);
+        }
+    };
+    let elapsed_before = progress.elapsed;
+    let elapsed = |start: &Instant| elapsed_before + start.elapsed().as_secs_f64();
+    let save = |state: State, progress: &mut Progress| -> Result<()> {
+        progress.elapsed = elapsed(&start);
         Checkpoint::write(&ckpt_path, net, &state, progress)
     };
+    let interrupted = |progress: &Progress, during: &str| {
+        Error::Interrupted(format!(
+            "stopped {during} at epoch {}, batch {}/{}; checkpoint written to {}. Resume with: wavetrain train --resume {}",
+            progress.epoch + 1,
+            progress.batch,
+            batches,
+            ckpt_path.display(),
+            opts.out.display()
+        ))
+    };
+    if progress.initial.is_none() && progress.epoch == 0 && progress.batch == 0 {
+        // The untrained network, for the epoch-0 row of metrics.csv.
+        let e = evaluate(backend, cfg, test, Some(&opts.stop));
+        match e {
+            Ok(e) => progress.initial = Some((e.loss, e.accuracy)),
+            Err(Error::Interrupted(_)) => {
+                bar.abandon();
+                return Err(Error::Interrupted(
+                    "stopped before the first step; nothing to resume: start the run again".into(),
+                ));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let mut last_save = Instant::now();
     while progress.epoch < cfg.train.epochs {
         let epoch = progress.epoch;
         bar.set_prefix(format!("{}/{}", epoch + 1, cfg.train.epochs));
@@ -123,15 +219,8 @@ pub fn train(
         while progress.batch < batches {
             if opts.stop.load(Ordering::SeqCst) {
                 bar.abandon();
-                save(backend.state()?, &progress)?;
-                return Err(Error::Interrupted(format!(
-                    "stopped at epoch {}, batch {}/{}; checkpoint written to {}. Resume with: wavetrain train --resume {}",
-                    epoch + 1,
-                    progress.batch,
-                    batches,
-                    ckpt_path.display(),
-                    opts.out.display()
-                )));
+                save(backend.state()?, &mut progress)?;
+                return Err(interrupted(&progress, "while training"));
             }
             let idx = &order[progress.batch * batch..((progress.batch + 1) * batch).min(n_train)];
             let inp = &mut input[..idx.len() * per];
@@ -147,17 +236,22 @@ pub fn train(
             if !stats.loss_sum.is_finite() {
                 bar.abandon();
                 let step = epoch * batches + progress.batch + 1;
-                let at = crate::diagnose::locate_fault(net, &backend.state()?, inp)?;
-                let place = match at {
-                    Some(name) => format!("the field first became non-finite after {name}"),
-                    None => "the fields are finite: the loss or a gradient overflowed (lower train.lr or input.intensity)".into(),
+                let gpu = backend.name().starts_with("gpu");
+                let place = fault_place(net, &backend.state()?, inp, gpu)?;
+                let kept = if ckpt_path.exists() {
+                    format!(
+                        "The last checkpoint before this step is {} (resume with wavetrain train --resume {})",
+                        ckpt_path.display(),
+                        opts.out.display()
+                    )
+                } else {
+                    "No checkpoint had been written yet".to_string()
                 };
                 return Err(Error::Numerical(format!(
-                    "loss is {} at step {step} (epoch {}, batch {}); {place}. The last good checkpoint (if any) is kept at {}",
+                    "loss is {} at step {step} (epoch {}, batch {}); {place}. {kept}",
                     stats.loss_sum,
                     epoch + 1,
                     progress.batch + 1,
-                    ckpt_path.display()
                 )));
             }
             progress.loss_sum += stats.loss_sum;
@@ -174,21 +268,38 @@ pub fn train(
                 100.0 * progress.correct as f64 / progress.seen as f64,
                 progress.seen as f64 / progress.seconds.max(1e-9)
             ));
+            if let Some(every) = opts.checkpoint_every {
+                if progress.batch < batches && last_save.elapsed().as_secs_f64() >= every {
+                    save(backend.state()?, &mut progress)?;
+                    last_save = Instant::now();
+                }
+            }
         }
-        let (test_acc, _) = evaluate(backend, cfg, test)?;
+        let e = match evaluate(backend, cfg, test, Some(&opts.stop)) {
+            Ok(e) => e,
+            Err(Error::Interrupted(_)) => {
+                // The epoch's steps are all done: resuming evaluates it and goes on.
+                bar.abandon();
+                save(backend.state()?, &mut progress)?;
+                return Err(interrupted(&progress, "in the test pass"));
+            }
+            Err(e) => return Err(e),
+        };
         let m = EpochMetrics {
             epoch: epoch + 1,
             train_loss: progress.loss_sum / progress.seen.max(1) as f64,
             train_accuracy: progress.correct as f64 / progress.seen.max(1) as f64,
-            test_accuracy: test_acc,
+            test_accuracy: e.accuracy,
             images_per_second: progress.seen as f64 / progress.seconds.max(1e-9),
             seconds: epoch_start.elapsed().as_secs_f64() + secs_before,
+            test_loss: Some(e.loss),
         };
-        bar.println(format!(
-            "epoch {:>3}: train loss {:.4}, train accuracy {:.2}%, test accuracy {:.2}%, {:.0} images/s",
+        say(format!(
+            "epoch {:>3}: train loss {:.4}, train accuracy {:.2}%, test loss {:.4}, test accuracy {:.2}%, {:.0} images/s",
             m.epoch,
             m.train_loss,
             100.0 * m.train_accuracy,
+            e.loss,
             100.0 * m.test_accuracy,
             m.images_per_second
         ));
@@ -196,16 +307,18 @@ pub fn train(
         progress = Progress {
             epoch: epoch + 1,
             history: std::mem::take(&mut progress.history),
+            initial: progress.initial,
             ..Default::default()
         };
         crate::io::atomic_write(
             &opts.out.join("metrics.csv"),
-            metrics_csv(&progress.history).as_bytes(),
+            metrics_csv(progress.initial, &progress.history).as_bytes(),
         )?;
-        save(backend.state()?, &progress)?;
+        save(backend.state()?, &mut progress)?;
+        last_save = Instant::now();
     }
     bar.finish_and_clear();
-    if opts.pictures {
+    if opts.pictures && !opts.stop.load(Ordering::SeqCst) {
         write_pictures(net, backend, test, &progress.history, &opts.out)?;
     }
     let last = progress.history.last().cloned().unwrap_or(EpochMetrics {
@@ -215,6 +328,7 @@ pub fn train(
         test_accuracy: 0.0,
         images_per_second: 0.0,
         seconds: 0.0,
+        test_loss: None,
     });
     Ok(Summary {
         train_loss: last.train_loss,
@@ -225,7 +339,7 @@ pub fn train(
         } else {
             last.images_per_second
         },
-        seconds: start.elapsed().as_secs_f64(),
+        seconds: elapsed(&start),
         backend: backend.name(),
         epochs: progress.history.len(),
         run_dir: opts.out.display().to_string(),

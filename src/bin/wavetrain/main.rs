@@ -124,3 +124,16 @@ pub fn load_data(
         .unwrap_or_else(wavetrain::data::idx::bundled_dir);
     wavetrain::data::read_dir(&d, cfg.readout.classes)
 }
+
+/// What the data of `cfg` is, in words: the folder given, the bundled subset (with its folder),
+/// or the generated task.
+pub fn data_description(dir: Option<&PathBuf>, cfg: &wavetrain::model::Config) -> String {
+    match (dir, cfg.input.task) {
+        (Some(d), _) => d.display().to_string(),
+        (None, Some(t)) => format!("the generated {} task", t.name()),
+        (None, None) => format!(
+            "the bundled MNIST subset ({})",
+            wavetrain::data::idx::bundled_dir().display()
+        ),
+    }
+}

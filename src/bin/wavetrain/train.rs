@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use wavetrain::{Error, Result};
 
-use crate::{load_data, BackendArgs};
+use crate::{data_description, load_data, BackendArgs};
 
 #[derive(clap::Args)]
 pub struct TrainArgs {
@@ -14,7 +14,8 @@ pub struct TrainArgs {
     /// Network description in TOML.
     #[arg(long, conflicts_with = "resume")]
     pub config: Option<PathBuf>,
-    /// Continue the run in this folder from its checkpoint.
+    /// Continue the run in this folder from its checkpoint, with the settings and data it was
+    /// started with (flags that would change them are refused; --epochs may extend it).
     #[arg(long)]
     pub resume: Option<PathBuf>,
     #[command(flatten)]
@@ -49,9 +50,14 @@ pub struct TrainArgs {
     /// the bundled 4,000/500-image MNIST subset when absent.
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// Run folder (default runs/NAME-TIMESTAMP); must not exist or be empty.
+    /// Run folder (default runs/NAME-YYYYMMDD-HHMMSS-XXXX, UTC); must not exist, be empty, or
+    /// hold a run that stopped before its first checkpoint. One process owns it at a time.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Seconds of training between checkpoints within an epoch (0: after every step); a
+    /// checkpoint is also written at the end of every epoch.
+    #[arg(long, value_name = "SECONDS")]
+    pub checkpoint_every: Option<f64>,
     /// End with one JSON line of the final metrics on stdout.
     #[arg(long)]
     pub json: bool,
@@ -60,19 +66,112 @@ pub struct TrainArgs {
     pub no_pictures: bool,
 }
 
+/// The config key each run-changing flag sets (for the conflict with `--set`), and its name.
+fn flag_keys(a: &TrainArgs) -> Vec<(&'static str, &'static str)> {
+    let mut v = Vec::new();
+    if a.gradient.is_some() {
+        v.push(("--gradient", "train.gradient"));
+    }
+    if a.epochs.is_some() {
+        v.push(("--epochs", "train.epochs"));
+    }
+    if a.max_train.is_some() {
+        v.push(("--max-train", "train.max_train"));
+    }
+    if a.batch.is_some() {
+        v.push(("--batch", "train.batch"));
+    }
+    if a.lr.is_some() {
+        v.push(("--lr", "train.lr"));
+    }
+    if a.seed.is_some() {
+        v.push(("--seed", "train.seed"));
+    }
+    v
+}
+
+/// The dotted key a `--set` key means (its shorthands for training settings expanded).
+fn full_key(k: &str) -> String {
+    match k {
+        "gradient" | "lr" | "seed" | "epochs" | "batch" => format!("train.{k}"),
+        _ => k.to_string(),
+    }
+}
+
+/// `--resume` continues a run as it was configured: flags that would change it are refused
+/// (only `--epochs` may extend it, and is recorded).
+fn refuse_run_changes(a: &TrainArgs) -> Result<()> {
+    let mut given: Vec<&str> = flag_keys(a)
+        .into_iter()
+        .map(|(f, _)| f)
+        .filter(|f| *f != "--epochs")
+        .collect();
+    if !a.set.is_empty() {
+        given.push("--set");
+    }
+    if a.activation.is_some() {
+        given.push("--activation");
+    }
+    match given.first() {
+        Some(f) => Err(Error::config(
+            *f,
+            format!(
+                "--resume continues a run with the settings it was started with; {} would train the rest with others (only --epochs may extend a run): start a new run instead",
+                given.join(", ")
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 pub fn train(a: TrainArgs) -> Result<()> {
-    use std::sync::atomic::AtomicBool;
+    use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     use wavetrain::checkpoint::Checkpoint;
+    use wavetrain::provenance::{DataRecord, Provenance, Session};
+    use wavetrain::rundir::RunDir;
 
-    let (mut cfg, resume) = if let Some(dir) = &a.resume {
-        let ck = Checkpoint::load(&dir.join("checkpoint.safetensors"))?;
-        (ck.config().clone(), Some(ck))
+    if a.resume.is_some() {
+        refuse_run_changes(&a)?;
+    }
+    // A flag and a --set of the same key: refused rather than one silently winning.
+    for kv in &a.set {
+        let k = full_key(kv.split_once('=').map_or(kv.as_str(), |(k, _)| k.trim()));
+        if let Some((flag, _)) = flag_keys(&a).into_iter().find(|(_, key)| *key == k) {
+            return Err(Error::config(
+                flag,
+                format!("both {flag} and --set {kv} set {k}: give one of them"),
+            ));
+        }
+    }
+    if let Some(checkpoint_every) = a.checkpoint_every {
+        if !(checkpoint_every.is_finite() && checkpoint_every >= 0.0) {
+            return Err(Error::config(
+                "--checkpoint-every",
+                format!("must be a number of seconds ≥ 0, got {checkpoint_every}"),
+            ));
+        }
+    }
+    let (mut cfg, resume, record) = if let Some(dir) = &a.resume {
+        let path = dir.join("checkpoint.safetensors");
+        if dir.is_dir() && !path.exists() {
+            return Err(Error::config(
+                "--resume",
+                format!(
+                    "{} has no checkpoint yet (the run stopped before its first save): start it again with --out {}",
+                    dir.display(),
+                    dir.display()
+                ),
+            ));
+        }
+        let ck = Checkpoint::load(&path)?;
+        (ck.config().clone(), Some(ck), Provenance::load(dir)?)
     } else if let Some(path) = &a.config {
-        (wavetrain::model::Config::from_file(path)?, None)
+        (wavetrain::model::Config::from_file(path)?, None, None)
     } else {
         (
             wavetrain::presets::preset(a.preset.as_deref().unwrap_or(wavetrain::presets::DEFAULT))?,
+            None,
             None,
         )
     };
@@ -80,6 +179,17 @@ pub fn train(a: TrainArgs) -> Result<()> {
         cfg.train.gradient = g;
     }
     if let Some(e) = a.epochs {
+        if let Some(ck) = &resume {
+            if e < ck.progress.epoch {
+                return Err(Error::config(
+                    "--epochs",
+                    format!(
+                        "the run has done {} epochs already; --epochs {e} would not train it further",
+                        ck.progress.epoch
+                    ),
+                ));
+            }
+        }
         cfg.train.epochs = e;
     }
     if let Some(m) = a.max_train {
@@ -108,85 +218,114 @@ pub fn train(a: TrainArgs) -> Result<()> {
     }
     let net = cfg.resolve()?;
     wavetrain::run::check_memory(&net)?;
-    let (train_set, test_set) = load_data(a.data.as_ref(), &cfg)?;
+    // A resumed run reads the data it was started on (recorded in provenance.json).
+    let data_dir: Option<PathBuf> = match (&a.data, &record) {
+        (Some(d), _) => Some(d.clone()),
+        (None, Some(p)) if p.data.source == "files" => p.data.dir.as_ref().map(PathBuf::from),
+        _ => None,
+    };
+    let (train_set, test_set) = load_data(data_dir.as_ref(), &cfg)?;
+    let data_now = match (&data_dir, cfg.input.task) {
+        (_, Some(_)) => DataRecord::generated(),
+        (Some(d), None) => DataRecord::of_dir(d, false)?,
+        (None, None) => DataRecord::of_dir(&wavetrain::data::idx::bundled_dir(), true)?,
+    };
+    match &record {
+        Some(p) => p.check_same_data(&data_now)?,
+        None if resume.is_some() && a.data.is_some() => eprintln!(
+            "warning: this run has no provenance.json (an older version wrote it): the data of {} cannot be checked against the data it was started on",
+            data_description(data_dir.as_ref(), &cfg)
+        ),
+        None => {}
+    }
     for w in cfg.sampling_warnings() {
         eprintln!("warning: {w}");
     }
-    let out = match (&a.resume, &a.out) {
-        (Some(dir), _) => dir.clone(),
-        (None, Some(o)) => o.clone(),
-        (None, None) => {
-            let t = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
-            PathBuf::from("runs").join(format!("{}-{t}", cfg.name))
+    // The run folder, owned by this process from here on (a second writer is refused).
+    let dir = match (&a.resume, &a.out) {
+        (Some(d), _) => RunDir::open_existing(d)?,
+        (None, Some(o)) => RunDir::create_at(o)?,
+        (None, None) => RunDir::create_default(std::path::Path::new("runs"), &cfg.name)?,
+    };
+    let out = dir.path().to_path_buf();
+    let fresh = resume.is_none();
+    let result = (|| -> Result<wavetrain::train::Summary> {
+        let state = match &resume {
+            Some(ck) => ck.state.clone(),
+            None => net.initial_state(),
+        };
+        let mut backend = wavetrain::run::make_backend(
+            a.backend.backend,
+            a.backend.adapter.as_deref(),
+            &net,
+            &state,
+        )?;
+        let mut prov = record.clone().unwrap_or(Provenance {
+            data: data_now.clone(),
+            sessions: Vec::new(),
+        });
+        prov.sessions.push(Session::now(&backend.name()));
+        prov.save(&out)?;
+        let quiet = a.json;
+        if !quiet {
+            eprintln!(
+                "training {} on {} ({} train / {} test images), backend: {}, run folder: {}",
+                cfg.name,
+                data_description(data_dir.as_ref(), &cfg),
+                cfg.train
+                    .max_train
+                    .unwrap_or(train_set.len())
+                    .min(train_set.len()),
+                test_set.len(),
+                backend.name(),
+                out.display()
+            );
+        }
+        let (s, warnings) = wavetrain::train::absorber_report(&net, &state, &train_set)?;
+        if !s.is_empty() && !quiet {
+            let list: Vec<String> = s.iter().map(|v| format!("{v:.3}")).collect();
+            eprintln!(
+                "mean s = I/I_sat entering each absorber (first batch): [{}]",
+                list.join(", ")
+            );
+        }
+        for w in warnings {
+            eprintln!("warning: {w}");
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        {
+            let stop = stop.clone();
+            let _ = ctrlc::set_handler(move || {
+                if stop.swap(true, Ordering::SeqCst) {
+                    // A second Ctrl-C: stop at once (the last checkpoint stays as it was).
+                    eprintln!("\nstopped at once; the last checkpoint is kept");
+                    std::process::exit(130);
+                }
+                eprintln!("\nstopping after this step and saving a checkpoint (Ctrl-C again to stop at once)");
+            });
+        }
+        let opts = wavetrain::train::RunOptions {
+            out: out.clone(),
+            progress: !quiet,
+            stop,
+            resume: resume.as_ref().map(|c| c.progress.clone()),
+            pictures: !a.no_pictures,
+            checkpoint_every: Some(
+                a.checkpoint_every
+                    .unwrap_or(wavetrain::train::CHECKPOINT_EVERY),
+            ),
+        };
+        wavetrain::run::train_run(&net, backend.as_mut(), &train_set, &test_set, &opts)
+    })();
+    let summary = match result {
+        Ok(s) => s,
+        Err(e) => {
+            if fresh {
+                dir.discard_if_empty();
+            }
+            return Err(e);
         }
     };
-    if resume.is_none()
-        && out.exists()
-        && std::fs::read_dir(&out)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true)
-    {
-        return Err(Error::config("--out", format!("{} already exists and is not empty: choose a new folder, or continue it with --resume", out.display())));
-    }
-    let state = match &resume {
-        Some(ck) => ck.state.clone(),
-        None => net.initial_state(),
-    };
-    let mut backend = wavetrain::run::make_backend(
-        a.backend.backend,
-        a.backend.adapter.as_deref(),
-        &net,
-        &state,
-    )?;
-    let quiet = a.json;
-    if !quiet {
-        eprintln!(
-            "training {} on {} ({} train / {} test images), backend: {}",
-            cfg.name,
-            a.data
-                .as_ref()
-                .map(|d| d.display().to_string())
-                .unwrap_or_else(|| match cfg.input.task {
-                    Some(t) => format!("the generated {} task", t.name()),
-                    None => "the bundled MNIST subset".into(),
-                }),
-            cfg.train
-                .max_train
-                .unwrap_or(train_set.len())
-                .min(train_set.len()),
-            test_set.len(),
-            backend.name()
-        );
-    }
-    let (s, warnings) = wavetrain::train::absorber_report(&net, &state, &train_set)?;
-    if !s.is_empty() && !quiet {
-        let list: Vec<String> = s.iter().map(|v| format!("{v:.3}")).collect();
-        eprintln!(
-            "mean s = I/I_sat entering each absorber (first batch): [{}]",
-            list.join(", ")
-        );
-    }
-    for w in warnings {
-        eprintln!("warning: {w}");
-    }
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        let _ = ctrlc::set_handler(move || stop.store(true, std::sync::atomic::Ordering::SeqCst));
-    }
-    let opts = wavetrain::train::RunOptions {
-        out: out.clone(),
-        progress: !quiet,
-        stop,
-        resume: resume.map(|c| c.progress),
-        pictures: !a.no_pictures,
-    };
-    // The folder is made only now (by `train_run`), so that a run refused while its backend is
-    // built leaves none behind.
-    let summary = wavetrain::run::train_run(&net, backend.as_mut(), &train_set, &test_set, &opts)?;
     if a.json {
         println!("{}", serde_json::to_string(&summary).unwrap_or_default());
     } else {
