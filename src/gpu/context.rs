@@ -126,9 +126,16 @@ fn instance() -> wgpu::Instance {
         .clone()
 }
 
+/// The adapters of the shared instance, enumerated once per process (drivers print their
+/// start-up messages on every enumeration).
 fn adapters(instance: &wgpu::Instance) -> Vec<wgpu::Adapter> {
-    let backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all());
-    pollster::block_on(instance.enumerate_adapters(backends))
+    static ADAPTERS: std::sync::OnceLock<Vec<wgpu::Adapter>> = std::sync::OnceLock::new();
+    ADAPTERS
+        .get_or_init(|| {
+            let backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all());
+            pollster::block_on(instance.enumerate_adapters(backends))
+        })
+        .clone()
 }
 
 /// Every adapter wgpu finds (honouring `WGPU_BACKEND`), for `wavetrain info`.

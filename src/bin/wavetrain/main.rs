@@ -78,7 +78,31 @@ pub struct BackendArgs {
     pub adapter: Option<String>,
 }
 
+/// Mesa's Vulkan drivers complain on stderr ("XDG_RUNTIME_DIR is invalid or not set") when the
+/// variable is missing, as it is under batch systems and in containers; give them a private
+/// folder instead, before any thread starts.
+#[cfg(not(unix))]
+fn runtime_dir() {}
+
+/// See the other `runtime_dir`.
+#[cfg(unix)]
+fn runtime_dir() {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_some() {
+        return;
+    }
+    let uid = std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+        .unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!("wavetrain-runtime-{uid}"));
+    if std::fs::create_dir_all(&dir).is_ok() {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+        std::env::set_var("XDG_RUNTIME_DIR", &dir);
+    }
+}
+
 fn main() -> ExitCode {
+    runtime_dir();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Absorber(a) => tools::absorber(a),
