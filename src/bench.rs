@@ -91,11 +91,15 @@ pub struct Record {
     pub gb_per_s: f64,
     /// Achieved GFLOP/s.
     pub gflop_per_s: f64,
-    /// The backend's measured copy bandwidth, GB/s.
+    /// The backend's measured copy bandwidth, GB/s: a copy of buffers far larger than the
+    /// caches (CPU: 128 MiB each way), so main-memory bandwidth. It bounds operations that
+    /// stream from memory; one whose data stay in cache (small grids, batch 1) and whose bytes
+    /// are counted from the algorithm (every pass) can exceed it.
     pub ceiling_gb_per_s: f64,
     /// The backend's measured arithmetic ceiling, GFLOP/s (CPU only).
     pub ceiling_gflop_per_s: Option<f64>,
-    /// `gb_per_s / ceiling_gb_per_s`.
+    /// `gb_per_s / ceiling_gb_per_s`: above 1 for work that runs from the caches (see
+    /// [`Record::ceiling_gb_per_s`]).
     pub bandwidth_fraction: f64,
     /// `gflop_per_s / ceiling_gflop_per_s`.
     pub flop_fraction: Option<f64>,
