@@ -464,6 +464,15 @@ fn runs_record_provenance_progress_and_outputs() {
     assert!(lines[1].starts_with("0,,,"), "{m}");
     assert_eq!(lines.len(), 4, "{m}");
     assert!(lines[3].split(',').nth(6).unwrap().parse::<f64>().unwrap() > 0.0);
+    // The confusion matrix of the last epoch: 10 classes, every test image counted once.
+    let conf = std::fs::read_to_string(out.join("confusion.csv")).unwrap();
+    let counts: usize = conf
+        .lines()
+        .skip(1)
+        .flat_map(|l| l.split(',').skip(1).map(|c| c.parse::<usize>().unwrap()))
+        .sum();
+    assert_eq!(conf.lines().count(), 11, "{conf}");
+    assert_eq!(counts, 500, "{conf}");
     // Resumed: the time is the whole run's, and the session is recorded.
     let o = bin()
         .args(["train", "--resume", s(&out), "--epochs", "3", "--json"])

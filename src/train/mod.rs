@@ -129,6 +129,25 @@ fn metrics_csv(initial: Option<(f64, f64)>, history: &[EpochMetrics]) -> String 
     s
 }
 
+/// `confusion.csv`: the test confusion matrix after the last epoch, a row per true class, a
+/// column per predicted class.
+fn confusion_csv(conf: &[Vec<usize>]) -> String {
+    let k = conf.len();
+    let mut s = String::from("true/predicted");
+    for j in 0..k {
+        s.push_str(&format!(",{j}"));
+    }
+    s.push('\n');
+    for (i, row) in conf.iter().enumerate() {
+        s.push_str(&i.to_string());
+        for c in row {
+            s.push_str(&format!(",{c}"));
+        }
+        s.push('\n');
+    }
+    s
+}
+
 /// Trains `cfg` on `train`, evaluating on `test` after every epoch; writes `config.toml`,
 /// `metrics.csv`, `checkpoint.safetensors` and pictures into the run folder.
 pub fn train(
@@ -313,6 +332,10 @@ pub fn train(
         crate::io::atomic_write(
             &opts.out.join("metrics.csv"),
             metrics_csv(progress.initial, &progress.history).as_bytes(),
+        )?;
+        crate::io::atomic_write(
+            &opts.out.join("confusion.csv"),
+            confusion_csv(&e.confusion).as_bytes(),
         )?;
         save(backend.state()?, &mut progress)?;
         last_save = Instant::now();
