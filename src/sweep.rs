@@ -494,16 +494,7 @@ pub fn run(
         .map(|p| point_config(base, axes, p)?.resolve())
         .collect::<Result<_>>()?;
     let runs = opts.out.join("runs");
-    // The sweep's identity: a rerun with the same command resumes, a different one is refused.
-    let ident = format!(
-        "{}\n# axes\n{}",
-        base.to_toml(),
-        axes.iter()
-            .map(|a| format!("{} = {}", a.key, a.values.join(",")))
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
-    let was = claim_out(&opts.out, &ident)?;
+    let was = claim_out(&opts.out, &identity(base, axes))?;
     let results: Mutex<Vec<Option<Row>>> = Mutex::new(vec![None; points.len()]);
     let maps: Mutex<Vec<Option<Vec<f64>>>> = Mutex::new(vec![None; points.len()]);
     let next = AtomicUsize::new(0);
@@ -641,6 +632,40 @@ pub fn run(
         .collect())
 }
 
+/// The sweep's identity, its `sweep.toml`: a rerun with the same command resumes, a different
+/// one is refused.
+fn identity(base: &Config, axes: &[Axis]) -> String {
+    format!(
+        "{}\n# axes\n{}",
+        base.to_toml(),
+        axes.iter()
+            .map(|a| format!("{} = {}", a.key, a.values.join(",")))
+            .collect::<Vec<_>>()
+            .join("\n")
+    )
+}
+
+/// Refuses, without writing anything, a sweep folder [`run`] would refuse: `out` must be new,
+/// empty, or hold this same sweep (its `sweep.toml`).
+pub fn check_out(out: &Path, base: &Config, axes: &[Axis]) -> Result<()> {
+    match std::fs::metadata(out) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(out, e)),
+        Ok(m) if !m.is_dir() => Err(not_a_folder(out)),
+        Ok(_) => inspect_out(out, &identity(base, axes)).map(|_| ()),
+    }
+}
+
+fn not_a_folder(out: &Path) -> Error {
+    Error::config(
+        "--out",
+        format!(
+            "{} is a file, not a folder: give a new or empty folder for the sweep",
+            out.display()
+        ),
+    )
+}
+
 /// What the sweep folder was before this sweep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum OutWas {
@@ -658,15 +683,7 @@ fn claim_out(out: &Path, ident: &str) -> Result<OutWas> {
     let was = match std::fs::metadata(out) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => OutWas::Missing,
         Err(e) => return Err(Error::io(out, e)),
-        Ok(m) if !m.is_dir() => {
-            return Err(Error::config(
-                "--out",
-                format!(
-                    "{} is a file, not a folder: give a new or empty folder for the sweep",
-                    out.display()
-                ),
-            ))
-        }
+        Ok(m) if !m.is_dir() => return Err(not_a_folder(out)),
         Ok(_) => inspect_out(out, ident)?,
     };
     let runs = out.join("runs");

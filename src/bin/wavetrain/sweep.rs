@@ -145,6 +145,8 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
         progress: !a.json,
         stop,
     };
+    // A folder the sweep would refuse is refused before the sweep is announced.
+    wavetrain::sweep::check_out(&a.out, &cfg, &axes)?;
     let points = wavetrain::sweep::grid(&axes).len();
     if !a.json {
         eprintln!(
