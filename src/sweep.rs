@@ -2,6 +2,28 @@
 //! parallel where the machine allows, each in its own folder (so an interrupted sweep resumes
 //! where it stopped), one CSV of results and a plot of test accuracy against the first swept
 //! value (the papers' accuracy-vs-optical-depth figure).
+//!
+//! Records a researcher can trust:
+//!
+//! - **Each key is swept by one axis.** Two axes that set the same config value are refused
+//!   before any work ([`check_axes`]), aliases included: `od` and `model` are every absorber's
+//!   (`elements[i].od`), `gain`, `fidelity`, … every dense layer's, `lr`, `seed`, `gradient`,
+//!   `epochs`, `batch` are `train.*`, `intensity` and `task` are `input.*`, and the `relu` and
+//!   `linear` baselines of an `activation` axis replace (or remove) the absorbers, and `relu`
+//!   also sets the dense fidelity, the loss, the temperature, the hardware and the name. Values
+//!   given twice within an axis (`0,0`, `1,1.0`: compared as TOML values) are refused, and so
+//!   are two points that would share a run folder. Every point's config is checked to hold the
+//!   values of its labels ([`point_config`]), so each row of `sweep.csv` says what its run
+//!   trained with (the run folder's `config.toml` is that config).
+//! - **The sweep folder is the sweep's own.** `out` must be new, empty, or hold the same sweep
+//!   (its `sweep.toml`, the base config and the axes, matches): that resumes it. A folder of
+//!   other files, a training run's folder included, is refused and nothing is written there.
+//! - **A failed sweep leaves no debris.** A bad point is found before anything is written; when
+//!   a run fails or the sweep is stopped (Ctrl-C, [`SweepOptions::stop`]), the other runs stop
+//!   at a checkpoint, and only finished runs (`summary.json`) and resumable checkpoints with
+//!   some progress stay. When none does and this sweep made the folder (or found it empty), what
+//!   it wrote is removed again. A stopped sweep returns [`Error::Interrupted`] saying how many
+//!   runs finished and can resume; rerunning the same command resumes it.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -58,7 +80,8 @@ pub struct SweepOptions {
     pub stop: Arc<AtomicBool>,
 }
 
-/// The config of one point of the grid.
+/// The config of one point of the grid, checked to hold the value of each of its labels
+/// (setting an axis's value again changes nothing: no other axis overwrote it).
 pub fn point_config(base: &Config, axes: &[Axis], values: &[String]) -> Result<Config> {
     let mut cfg = base.clone();
     let mut act = None;
@@ -74,6 +97,18 @@ pub fn point_config(base: &Config, axes: &[Axis], values: &[String]) -> Result<C
     }
     if let Some(a) = act {
         cfg = cfg.with_activation(a)?;
+    }
+    for (a, v) in axes.iter().zip(values) {
+        if a.key != "activation" && !cfg.set(&a.key, v).is_ok_and(|c| c == cfg) {
+            return Err(Error::config(
+                &a.key,
+                format!(
+                    "the run {} would not be trained with {} = {v} (another axis changes it): sweep each config value in one axis only",
+                    folder_name(axes, values),
+                    a.key
+                ),
+            ));
+        }
     }
     Ok(cfg)
 }
@@ -112,6 +147,221 @@ fn folder_name(axes: &[Axis], values: &[String]) -> String {
             }
         })
         .collect()
+}
+
+/// One step of a config path an axis writes: a table key, one list entry, or every element of a
+/// type (the shorthands `od`, `gain`, … and the baselines).
+#[derive(Clone, Debug, PartialEq)]
+enum Step {
+    Key(String),
+    Index(usize),
+    Every(&'static str),
+}
+
+/// The config paths an axis writes, as [`Config::set`] and [`Config::with_activation`] apply it.
+fn written_paths(axis: &Axis) -> Vec<Vec<Step>> {
+    use Step::{Every, Key};
+    const DENSE_KEYS: [&str; 6] = [
+        "gain",
+        "fidelity",
+        "na",
+        "fill_factor",
+        "fanout_focal_length",
+        "samples",
+    ];
+    let k = |s: &str| Key(s.to_string());
+    let key = axis.key.as_str();
+    match key {
+        "activation" => {
+            // The choice itself, so that two activation axes meet.
+            let mut out = vec![vec![k("activation")]];
+            let relu = axis.values.iter().any(|v| v == "relu");
+            if relu || axis.values.iter().any(|v| v == "linear") {
+                out.push(vec![k("elements"), Every("absorber")]);
+                out.push(vec![k("name")]);
+            }
+            if axis.values.iter().any(|v| v == "linear") {
+                out.push(vec![k("elements"), Every("relu")]);
+            }
+            if relu {
+                out.push(vec![k("elements"), Every("dense"), k("fidelity")]);
+                out.push(vec![k("readout"), k("loss")]);
+                out.push(vec![k("readout"), k("temperature")]);
+                out.push(vec![k("hardware")]);
+            }
+            out
+        }
+        "od" | "model" => vec![vec![k("elements"), Every("absorber"), k(key)]],
+        _ if DENSE_KEYS.contains(&key) => vec![vec![k("elements"), Every("dense"), k(key)]],
+        "gradient" | "lr" | "seed" | "epochs" | "batch" => vec![vec![k("train"), k(key)]],
+        "intensity" | "task" => vec![vec![k("input"), k(key)]],
+        _ => {
+            let mut path = Vec::new();
+            for part in key.split('.') {
+                match part.split_once('[') {
+                    Some((name, rest)) => {
+                        path.push(k(name));
+                        match rest.trim_end_matches(']').trim().parse::<usize>() {
+                            Ok(i) => path.push(Step::Index(i)),
+                            Err(_) => path.push(k(rest)),
+                        }
+                    }
+                    None => path.push(k(part)),
+                }
+            }
+            vec![path]
+        }
+    }
+}
+
+/// Whether two written paths touch the same value: equal steps until one path ends. An element
+/// index and "every element of a type" meet when the base config's element is of that type.
+fn overlap(a: &[Step], b: &[Step], types: &[String]) -> bool {
+    for (x, y) in a.iter().zip(b) {
+        let same = match (x, y) {
+            (Step::Every(t), Step::Index(i)) | (Step::Index(i), Step::Every(t)) => {
+                types.get(*i).is_none_or(|have| have == t)
+            }
+            _ => x == y,
+        };
+        if !same {
+            return false;
+        }
+    }
+    true
+}
+
+fn show_path(p: &[Step]) -> String {
+    let mut s = String::new();
+    for step in p {
+        match step {
+            Step::Key(k) => {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(k);
+            }
+            Step::Index(i) => s.push_str(&format!("[{i}]")),
+            Step::Every(t) => s.push_str(&format!("[every {t}]")),
+        }
+    }
+    s
+}
+
+/// A value as [`Config::set`] reads it (TOML, a bare word as a string), numbers as `f64`, so
+/// that `1` and `1.0` compare equal.
+fn parsed_value(v: &str) -> toml::Value {
+    let v = toml::from_str::<toml::Table>(&format!("v = {v}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(v.to_string()));
+    match v {
+        toml::Value::Integer(i) => toml::Value::Float(i as f64),
+        other => other,
+    }
+}
+
+/// Refuses, before any work, axes a sweep could not label truthfully: two axes that write the
+/// same config value (aliases included, see the module doc), a value given twice within an axis,
+/// or two points that would share a run folder. `flags[i]`, where given, names axis `i` in the
+/// messages as the user wrote it (`--od`, `--set train.lr`); otherwise `--set KEY`.
+pub fn check_axes(base: &Config, axes: &[Axis], flags: &[String]) -> Result<()> {
+    let flag = |i: usize| {
+        flags
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| format!("--set {}", axes[i].key))
+    };
+    for (i, a) in axes.iter().enumerate() {
+        if a.values.is_empty() {
+            return Err(Error::config(flag(i), "the axis has no values"));
+        }
+        let parsed: Vec<toml::Value> = a.values.iter().map(|v| parsed_value(v)).collect();
+        for j in 0..parsed.len() {
+            for k in 0..j {
+                if parsed[j] == parsed[k] {
+                    let what = if a.values[j] == a.values[k] {
+                        format!("{} is given twice", a.values[j])
+                    } else {
+                        format!(
+                            "{} and {} are the same value given twice",
+                            a.values[k], a.values[j]
+                        )
+                    };
+                    return Err(Error::config(
+                        flag(i),
+                        format!(
+                            "{what}: the runs would be the same run under one folder; give each value once"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    let types: Vec<String> = toml::Value::try_from(base)
+        .ok()
+        .and_then(|r| r.get("elements").and_then(|e| e.as_array()).cloned())
+        .unwrap_or_default()
+        .iter()
+        .map(|e| {
+            e.get("type")
+                .and_then(|t| t.as_str())
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    let written: Vec<Vec<Vec<Step>>> = axes.iter().map(written_paths).collect();
+    for j in 0..axes.len() {
+        for i in 0..j {
+            let hit = written[i].iter().find_map(|p| {
+                written[j].iter().find(|q| overlap(p, q, &types)).map(|q| {
+                    if q.len() >= p.len() {
+                        q
+                    } else {
+                        p
+                    }
+                })
+            });
+            let Some(path) = hit else { continue };
+            let (fi, fj) = (flag(i), flag(j));
+            let msg = if axes[i].key == "activation" || axes[j].key == "activation" {
+                format!(
+                    "both set {}: the relu and linear baselines replace or remove the absorbers (relu also sets the dense fidelity, the loss, the temperature, the hardware and the name), so rows labelled with the other axis would not say what those runs trained with; sweep the baselines in a sweep of their own",
+                    show_path(path)
+                )
+            } else {
+                format!(
+                    "both set {}: one axis would overwrite the other and the rows would be labelled with values the runs were not trained with; give all the values in one axis",
+                    show_path(path)
+                )
+            };
+            return Err(Error::config(format!("{fi} and {fj}"), msg));
+        }
+    }
+    let points = grid(axes);
+    let label = |p: &[String]| -> String {
+        axes.iter()
+            .zip(p)
+            .map(|(a, v)| format!("{}={v}", a.key))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut seen: std::collections::HashMap<String, usize> = Default::default();
+    for (n, p) in points.iter().enumerate() {
+        let name = folder_name(axes, p);
+        if let Some(&m) = seen.get(&name) {
+            return Err(Error::config(
+                "sweep",
+                format!(
+                    "the points {} and {} would share the run folder runs/{name} (a folder name keeps letters, digits and =.-_ only): write the values differently",
+                    label(&points[m]),
+                    label(p)
+                ),
+            ));
+        }
+        seen.insert(name, n);
+    }
+    Ok(())
 }
 
 /// The CSV of finished rows: axis keys, then the metrics.
@@ -221,6 +471,9 @@ pub fn plot(path: &Path, title: &str, axes: &[Axis], rows: &[Row]) -> Result<()>
 
 /// Runs the sweep. `load` gives the train and test splits of a config. Finished runs (a
 /// `summary.json` in their folder) are read back, interrupted ones resume from their checkpoint.
+/// The axes ([`check_axes`]), every point's config and `opts.out` ([`claim_out`]) are checked
+/// before anything is written; a failed or stopped sweep keeps only finished runs and resumable
+/// checkpoints (see the module doc).
 pub fn run(
     base: &Config,
     axes: &[Axis],
@@ -233,6 +486,7 @@ pub fn run(
             "nothing to sweep: give at least one axis, e.g. --od 0.1,1,10 or --set train.lr=0.01,0.1",
         ));
     }
+    check_axes(base, axes, &[])?;
     let points = grid(axes);
     // Check every config before any work starts.
     let nets: Vec<Network> = points
@@ -240,35 +494,26 @@ pub fn run(
         .map(|p| point_config(base, axes, p)?.resolve())
         .collect::<Result<_>>()?;
     let runs = opts.out.join("runs");
-    std::fs::create_dir_all(&runs).map_err(|e| Error::io(&runs, e))?;
-    // The sweep's identity: a rerun with the same command resumes, a different one is refused.
-    let ident = format!(
-        "{}\n# axes\n{}",
-        base.to_toml(),
-        axes.iter()
-            .map(|a| format!("{} = {}", a.key, a.values.join(",")))
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
-    let ident_path = opts.out.join("sweep.toml");
-    match std::fs::read_to_string(&ident_path) {
-        Ok(old) if old != ident => {
-            return Err(Error::config(
-                "--out",
-                format!(
-                    "{} holds a different sweep (see its sweep.toml): choose another folder",
-                    opts.out.display()
-                ),
-            ))
-        }
-        Ok(_) => {}
-        Err(_) => crate::io::atomic_write(&ident_path, ident.as_bytes())?,
-    }
+    let was = claim_out(&opts.out, &identity(base, axes))?;
     let results: Mutex<Vec<Option<Row>>> = Mutex::new(vec![None; points.len()]);
     let maps: Mutex<Vec<Option<Vec<f64>>>> = Mutex::new(vec![None; points.len()]);
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let first_err: Mutex<Option<Error>> = Mutex::new(None);
+    // The first error wins, except that a run's own failure wins over the interruptions it
+    // causes in the runs next to it.
+    let record = |e: Error| {
+        if let Ok(mut f) = first_err.lock() {
+            let replace = match &*f {
+                None => true,
+                Some(Error::Interrupted(_)) => !matches!(e, Error::Interrupted(_)),
+                Some(_) => false,
+            };
+            if replace {
+                *f = Some(e);
+            }
+        }
+    };
     let write_outputs = |final_pass: bool| -> Result<()> {
         // Holding the lock while writing keeps the CSV's writers in order.
         let guard = results
@@ -315,16 +560,14 @@ pub fn run(
                     g[i] = map;
                 }
                 if let Err(e) = write_outputs(false) {
-                    if let Ok(mut f) = first_err.lock() {
-                        f.get_or_insert(e);
-                    }
+                    record(e);
                 }
             }
             Err(e) => {
+                // Recorded before the others are stopped, so that their interruptions do not
+                // take this error's place.
+                record(e);
                 opts.stop.store(true, Ordering::SeqCst);
-                if let Ok(mut f) = first_err.lock() {
-                    f.get_or_insert(e);
-                }
                 return;
             }
         }
@@ -334,13 +577,22 @@ pub fn run(
             s.spawn(worker);
         }
     });
-    if let Some(e) = first_err.into_inner().ok().flatten() {
-        return Err(match e {
-            Error::Interrupted(_) => Error::Interrupted(format!(
-                "sweep stopped; finished runs are in {}. Run the same command again to resume",
-                opts.out.join("sweep.csv").display()
+    let failed = first_err.into_inner().ok().flatten();
+    let finished = done.load(Ordering::SeqCst);
+    if failed.is_some() || finished < points.len() {
+        let dirs: Vec<PathBuf> = points
+            .iter()
+            .map(|p| runs.join(folder_name(axes, p)))
+            .collect();
+        let (kept_done, kept_ckpt) = tidy(&opts.out, &dirs, was);
+        return Err(match failed {
+            Some(Error::Interrupted(_)) | None => Error::Interrupted(stopped_message(
+                &opts.out,
+                points.len(),
+                kept_done,
+                kept_ckpt,
             )),
-            other => other,
+            Some(other) => other,
         });
     }
     write_outputs(true)?;
@@ -378,6 +630,182 @@ pub fn run(
         .into_iter()
         .flatten()
         .collect())
+}
+
+/// The sweep's identity, its `sweep.toml`: a rerun with the same command resumes, a different
+/// one is refused.
+fn identity(base: &Config, axes: &[Axis]) -> String {
+    format!(
+        "{}\n# axes\n{}",
+        base.to_toml(),
+        axes.iter()
+            .map(|a| format!("{} = {}", a.key, a.values.join(",")))
+            .collect::<Vec<_>>()
+            .join("\n")
+    )
+}
+
+/// Refuses, without writing anything, a sweep folder [`run`] would refuse: `out` must be new,
+/// empty, or hold this same sweep (its `sweep.toml`).
+pub fn check_out(out: &Path, base: &Config, axes: &[Axis]) -> Result<()> {
+    match std::fs::metadata(out) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(out, e)),
+        Ok(m) if !m.is_dir() => Err(not_a_folder(out)),
+        Ok(_) => inspect_out(out, &identity(base, axes)).map(|_| ()),
+    }
+}
+
+fn not_a_folder(out: &Path) -> Error {
+    Error::config(
+        "--out",
+        format!(
+            "{} is a file, not a folder: give a new or empty folder for the sweep",
+            out.display()
+        ),
+    )
+}
+
+/// What the sweep folder was before this sweep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OutWas {
+    /// It did not exist: this sweep made it.
+    Missing,
+    /// An empty folder.
+    Empty,
+    /// The folder of this same sweep (its `sweep.toml` matches): a resume.
+    Same,
+}
+
+/// Checks that `out` is a new folder, an empty one or that of the sweep `ident` (its
+/// `sweep.toml`), and only then makes it, its `runs/` and its `sweep.toml`.
+fn claim_out(out: &Path, ident: &str) -> Result<OutWas> {
+    let was = match std::fs::metadata(out) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => OutWas::Missing,
+        Err(e) => return Err(Error::io(out, e)),
+        Ok(m) if !m.is_dir() => return Err(not_a_folder(out)),
+        Ok(_) => inspect_out(out, ident)?,
+    };
+    let runs = out.join("runs");
+    let made = std::fs::create_dir_all(&runs)
+        .map_err(|e| Error::io(&runs, e))
+        .and_then(|_| match was {
+            OutWas::Same => Ok(()),
+            _ => crate::io::atomic_write(&out.join("sweep.toml"), ident.as_bytes()),
+        });
+    if let Err(e) = made {
+        tidy(out, &[], was);
+        return Err(e);
+    }
+    Ok(was)
+}
+
+/// An existing folder as a sweep folder: empty, this same sweep, or refused (another sweep,
+/// a training run's folder, other files), saying what it holds.
+fn inspect_out(out: &Path, ident: &str) -> Result<OutWas> {
+    let ident_path = out.join("sweep.toml");
+    match std::fs::read_to_string(&ident_path) {
+        Ok(old) if old == ident => return Ok(OutWas::Same),
+        Ok(_) => {
+            return Err(Error::config(
+                "--out",
+                format!(
+                    "{} holds a different sweep (see its sweep.toml): choose another folder",
+                    out.display()
+                ),
+            ))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(&ident_path, e)),
+    }
+    let mut names: Vec<String> = std::fs::read_dir(out)
+        .and_then(|d| {
+            d.map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+                .collect()
+        })
+        .map_err(|e| Error::io(out, e))?;
+    if names.is_empty() {
+        return Ok(OutWas::Empty);
+    }
+    names.sort();
+    let run_files: Vec<&str> = ["config.toml", "metrics.csv", "checkpoint.safetensors"]
+        .into_iter()
+        .filter(|f| names.iter().any(|n| n == f))
+        .collect();
+    let msg = if !run_files.is_empty() {
+        format!(
+            "{} is a training run's folder (it holds {}), not a sweep's: a sweep writes sweep.toml, sweep.csv and runs/ into a folder of its own; give a new or empty --out",
+            out.display(),
+            run_files.join(", ")
+        )
+    } else {
+        let more = match names.len() {
+            n if n > 5 => format!(" and {} more", n - 5),
+            _ => String::new(),
+        };
+        format!(
+            "{} is not empty and holds no sweep (no sweep.toml; it has {}{more}): the sweep's sweep.csv and runs/ would be mixed with these files; give a new or empty --out, or the folder of this same sweep to resume it",
+            out.display(),
+            names[..names.len().min(5)].join(", ")
+        )
+    };
+    Err(Error::config("--out", msg))
+}
+
+/// After a failed or stopped sweep: removes the run folders among `dirs` that hold neither a
+/// finished run (`summary.json`) nor a checkpoint; when no run is kept and the sweep folder was
+/// new or empty before this sweep, removes what the sweep wrote there, and the folder itself
+/// when this sweep made it. Returns the finished and the resumable runs kept.
+fn tidy(out: &Path, dirs: &[PathBuf], was: OutWas) -> (usize, usize) {
+    let (mut finished, mut resumable) = (0, 0);
+    for d in dirs {
+        if d.join("summary.json").exists() {
+            finished += 1;
+        } else if d.join("checkpoint.safetensors").exists() {
+            resumable += 1;
+        } else if d.exists() {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+    if finished + resumable == 0 && was != OutWas::Same {
+        // `remove_dir` removes empty folders only: anything else put there stays.
+        let _ = std::fs::remove_dir(out.join("runs"));
+        for f in [
+            "sweep.toml",
+            "sweep.csv",
+            "sweep.png",
+            "decision_boundaries.png",
+        ] {
+            let _ = std::fs::remove_file(out.join(f));
+        }
+        if was == OutWas::Missing {
+            let _ = std::fs::remove_dir(out);
+        }
+    }
+    (finished, resumable)
+}
+
+/// What a stopped sweep kept, and how to resume it.
+fn stopped_message(out: &Path, runs: usize, finished: usize, resumable: usize) -> String {
+    if finished + resumable == 0 {
+        let removed = if out.exists() {
+            String::new()
+        } else {
+            format!(" (removed {}, which it had made)", out.display())
+        };
+        return format!(
+            "sweep stopped before any of its {runs} runs made progress; nothing was kept{removed}"
+        );
+    }
+    let csv = if finished > 0 {
+        format!(" (in {})", out.join("sweep.csv").display())
+    } else {
+        String::new()
+    };
+    format!(
+        "sweep stopped: {finished} of {runs} runs finished{csv}, {resumable} can resume from a checkpoint in {}; run the same command again to resume",
+        out.join("runs").display()
+    )
 }
 
 fn run_point(
@@ -420,12 +848,15 @@ fn run_point(
         }
         Some(ck)
     } else {
+        // A folder without a checkpoint is a run that never got anywhere: start it again.
+        // `train_run` makes the folder, and removes it if the run fails before its first
+        // checkpoint.
         if dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         }
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         None
     };
+    let fresh = resume.is_none();
     let state = match &resume {
         Some(ck) => ck.state.clone(),
         None => net.initial_state(),
@@ -439,7 +870,16 @@ fn run_point(
         pictures: true,
         checkpoint_every: Some(crate::train::CHECKPOINT_EVERY),
     };
-    let s = train_run(net, backend.as_mut(), &train, &test, &ro)?;
+    let s = train_run(net, backend.as_mut(), &train, &test, &ro).inspect_err(|e| {
+        // A fresh run stopped before its first batch keeps a checkpoint of nothing.
+        if fresh && matches!(e, Error::Interrupted(_)) {
+            let nothing = crate::checkpoint::Checkpoint::load(&ckpt)
+                .is_ok_and(|c| c.progress.epoch == 0 && c.progress.batch == 0);
+            if nothing {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+        }
+    })?;
     crate::io::atomic_write(
         &summary_path,
         serde_json::to_string_pretty(&s)

@@ -14,16 +14,23 @@ pub struct SweepArgs {
     /// Network description in TOML.
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Optical depths for every absorber (the first axis when given), e.g. 0.1,0.3,1,3,10,30.
+    /// Optical depths for every absorber (the first axis when given), e.g. 0.1,0.3,1,3,10,30;
+    /// an axis on `od` like `--set od=…`, so not together with another axis that sets an
+    /// absorber's od (`--set od=…`, `--set elements[1].od=…`) or with `--activation relu/linear`.
     #[arg(long, value_delimiter = ',')]
     pub od: Vec<String>,
-    /// Any config key and its values, KEY=V1,V2,… (repeatable; axes in the order given).
+    /// Any config key and its values, KEY=V1,V2,… (repeatable; axes in the order given). Each
+    /// config value is swept by one axis: two axes that set the same one (`lr` and `train.lr`,
+    /// `seed` and `train.seed`, `od` and `elements[1].od`, `--set gradient=…` and
+    /// `--gradient`) are refused, and so is a value given twice (`0,0`, `1,1.0`).
     #[arg(long = "set", value_name = "KEY=V1,V2")]
     pub set: Vec<String>,
-    /// Gradients to compare: optical,exact.
+    /// Gradients to compare: optical,exact (an axis on train.gradient).
     #[arg(long, value_delimiter = ',')]
     pub gradient: Vec<String>,
-    /// Activations to compare: absorber,relu,linear.
+    /// Activations to compare: absorber,relu,linear. The baselines replace (relu) or remove
+    /// (linear) the absorbers, and relu also sets the dense fidelity, the loss, the temperature
+    /// and the hardware: not together with axes on those (sweep the baselines on their own).
     #[arg(long, value_delimiter = ',')]
     pub activation: Vec<String>,
     /// Epochs of every run.
@@ -36,7 +43,11 @@ pub struct SweepArgs {
     /// which use every core themselves).
     #[arg(long)]
     pub jobs: Option<usize>,
-    /// Sweep folder; rerunning the same command there resumes.
+    /// Sweep folder: a new or empty folder, or that of the same sweep (its sweep.toml matches),
+    /// which resumes it: finished runs are read back, stopped ones continue from their
+    /// checkpoint. A folder of other files (a training run's included) is refused. A failed or
+    /// stopped sweep keeps only finished runs and resumable checkpoints, and removes a folder
+    /// it made that holds neither.
     #[arg(long)]
     pub out: PathBuf,
     /// Folder with MNIST-format IDX files; the bundled subset when absent.
@@ -67,12 +78,16 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
     }
     // The base network is checked before any axis is applied.
     cfg.resolve()?;
+    // Each axis with the flag it came from, for messages.
     let mut axes = Vec::new();
+    let mut flags = Vec::new();
+    let list = |v: &[String]| v.iter().map(|x| x.trim().to_string()).collect::<Vec<_>>();
     if !a.od.is_empty() {
         axes.push(Axis {
             key: "od".into(),
-            values: a.od.clone(),
+            values: list(&a.od),
         });
+        flags.push("--od".to_string());
     }
     for kv in &a.set {
         let (k, v) = kv.split_once('=').ok_or_else(|| {
@@ -85,19 +100,23 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
             key: k.trim().into(),
             values: v.split(',').map(|x| x.trim().to_string()).collect(),
         });
+        flags.push(format!("--set {}", k.trim()));
     }
     if !a.gradient.is_empty() {
         axes.push(Axis {
             key: "gradient".into(),
-            values: a.gradient.clone(),
+            values: list(&a.gradient),
         });
+        flags.push("--gradient".to_string());
     }
     if !a.activation.is_empty() {
         axes.push(Axis {
             key: "activation".into(),
-            values: a.activation.clone(),
+            values: list(&a.activation),
         });
+        flags.push("--activation".to_string());
     }
+    wavetrain::sweep::check_axes(&cfg, &axes, &flags)?;
     if let Some(d) = &a.data {
         if cfg.input.task.is_some() {
             return Err(Error::config(
@@ -119,7 +138,6 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
         let stop = stop.clone();
         let _ = ctrlc::set_handler(move || stop.store(true, std::sync::atomic::Ordering::SeqCst));
     }
-    std::fs::create_dir_all(&a.out).map_err(|e| Error::io(&a.out, e))?;
     let opts = wavetrain::sweep::SweepOptions {
         out: a.out.clone(),
         jobs,
@@ -127,6 +145,8 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
         progress: !a.json,
         stop,
     };
+    // A folder the sweep would refuse is refused before the sweep is announced.
+    wavetrain::sweep::check_out(&a.out, &cfg, &axes)?;
     let points = wavetrain::sweep::grid(&axes).len();
     if !a.json {
         eprintln!(
@@ -139,7 +159,16 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
     }
     let data = a.data.clone();
     let load = move |c: &wavetrain::model::Config| load_data(data.as_ref(), c);
-    let rows = wavetrain::sweep::run(&cfg, &axes, &opts, &load)?;
+    let rows = match wavetrain::sweep::run(&cfg, &axes, &opts, &load) {
+        Ok(rows) => rows,
+        Err(Error::Interrupted(m)) if kept_runs(&a.out) => {
+            return Err(Error::Interrupted(format!(
+                "{m}. Resume with: {}",
+                this_command()
+            )))
+        }
+        Err(e) => return Err(e),
+    };
     if a.json {
         for r in &rows {
             println!("{}", serde_json::to_string(r).unwrap_or_default());
@@ -153,4 +182,26 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Whether the sweep folder holds any run (finished or resumable) to come back to.
+fn kept_runs(out: &std::path::Path) -> bool {
+    std::fs::read_dir(out.join("runs")).is_ok_and(|mut d| d.next().is_some())
+}
+
+/// This command line, quoted for a POSIX shell where needed.
+fn this_command() -> String {
+    std::env::args()
+        .map(|a| {
+            let plain = !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_=.,/:+@%".contains(c));
+            if plain {
+                a
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
