@@ -47,7 +47,7 @@ fn split(bytes: &[u8]) -> (serde_json::Value, Vec<u8>) {
 /// Safetensors bytes from a header and a data section (header padded to 8 bytes).
 fn join(header: &serde_json::Value, data: &[u8]) -> Vec<u8> {
     let mut h = serde_json::to_vec(header).unwrap();
-    while h.len() % 8 != 0 {
+    while !h.len().is_multiple_of(8) {
         h.push(b' ');
     }
     let mut out = (h.len() as u64).to_le_bytes().to_vec();
@@ -81,6 +81,9 @@ fn flip_in_tensor(bytes: &[u8], name: &str) -> Vec<u8> {
     out[mid] ^= 1;
     out
 }
+
+/// An edit of the progress JSON.
+type Edit = dyn Fn(&mut serde_json::Value);
 
 fn load_err(bytes: &[u8], name: &str) -> (i32, String) {
     let e = Checkpoint::from_bytes(bytes, Path::new(name))
@@ -125,7 +128,7 @@ fn a_flipped_bit_in_the_tensors_is_caught() {
 #[test]
 fn edited_progress_metadata_is_refused() {
     let bytes = sample().to_bytes().unwrap();
-    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>, &str)> = vec![
+    let cases: Vec<(&str, Box<Edit>, &str)> = vec![
         ("epoch 999", Box::new(|p| p["epoch"] = 999.into()), "epoch"),
         (
             "batch 10^9",
