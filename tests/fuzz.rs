@@ -41,6 +41,8 @@ proptest! {
         let p = Path::new("fuzz.idx");
         let _ = wavetrain::data::idx::parse_images(p, &bytes);
         let _ = wavetrain::data::idx::parse_labels(p, &bytes, 10);
+        let _ = wavetrain::data::idx::read_idx(p, &bytes[..], 3);
+        let _ = wavetrain::data::idx::read_idx(p, &bytes[..], 1);
         let _ = wavetrain::data::idx::decode_maybe_gz(p, bytes);
     }
 
@@ -119,6 +121,19 @@ proptest! {
         m[i] ^= flip.1 | 1;
         let _ = wavetrain::checkpoint::Checkpoint::from_bytes(&m, p);
         let _ = wavetrain::checkpoint::Checkpoint::from_bytes(&garbage, p);
+    }
+
+    #[test]
+    fn any_changed_byte_in_the_tensor_data_is_refused(pos in any::<usize>(), x in 1u8..=255) {
+        let good = valid_checkpoint();
+        let header = u64::from_le_bytes(good[..8].try_into().unwrap()) as usize;
+        let data = 8 + header;
+        let mut m = good.clone();
+        let i = data + pos % (m.len() - data);
+        m[i] ^= x;
+        let e = wavetrain::checkpoint::Checkpoint::from_bytes(&m, Path::new("flip.safetensors"));
+        prop_assert!(e.is_err(), "byte {} changed and the checkpoint loaded", i);
+        prop_assert_eq!(e.unwrap_err().exit_code(), 4);
     }
 }
 

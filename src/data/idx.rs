@@ -3,8 +3,15 @@
 //! Header: two zero bytes, a type code (`0x08` = unsigned byte), the number of dimensions, then one
 //! big-endian `u32` per dimension. Images are `idx3` (`count × rows × cols`), labels `idx1`. Every
 //! declared size is checked against the bytes actually present before anything is allocated from it.
-
-use std::io::Read;
+//!
+//! Files are read as a stream ([`read_idx`]), gzipped ones through the decompressor: the header
+//! comes first and is checked against the limits ([`MAX_BYTES`], image sides 1–4096) before any
+//! data is read; then exactly the bytes it declares are read, and one more read must find the end
+//! of the file. A header over the limit is refused without decompressing the rest; a file that
+//! holds more data than its header declares (a zero-padded or concatenated file) is refused
+//! without reading the surplus into memory; a short one is refused as truncated. Each error names
+//! the file. [`parse_images`] and [`parse_labels`] check bytes already in memory the same way.
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -40,7 +47,11 @@ fn data_err(path: &Path, message: impl Into<String>) -> Error {
     }
 }
 
-/// Reads a whole file, decompressing gzip when the content starts with the gzip magic.
+/// The gzip magic bytes.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Reads a whole file, decompressing gzip when the content starts with the gzip magic. This holds
+/// the whole (decompressed) file in memory; [`read_images`] and [`read_labels`] stream instead.
 pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
     let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     decode_maybe_gz(path, raw)
@@ -48,17 +59,12 @@ pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
 
 /// Decompresses `raw` if it is gzip, with a size cap.
 pub fn decode_maybe_gz(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>> {
-    if raw.len() >= 2 && raw[0] == 0x1f && raw[1] == 0x8b {
+    if raw.starts_with(&GZIP_MAGIC) {
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(&raw[..])
             .take(MAX_BYTES + 1)
             .read_to_end(&mut out)
-            .map_err(|e| {
-                data_err(
-                    path,
-                    format!("gzip data is corrupt or truncated ({e}); re-download the file"),
-                )
-            })?;
+            .map_err(|e| gzip_err(path, e))?;
         if out.len() as u64 > MAX_BYTES {
             return Err(data_err(path, "decompressed data exceeds 4 GiB"));
         }
@@ -68,71 +74,69 @@ pub fn decode_maybe_gz(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>> {
     }
 }
 
-/// Parses an IDX header: returns the dimensions and the offset of the data.
-fn header(path: &Path, bytes: &[u8], want_dims: u8) -> Result<(Vec<usize>, usize)> {
-    let kind = if want_dims == 3 {
+fn gzip_err(path: &Path, e: std::io::Error) -> Error {
+    data_err(
+        path,
+        format!("gzip data is corrupt or truncated ({e}); re-download the file"),
+    )
+}
+
+fn kind_of(want_dims: u8) -> &'static str {
+    if want_dims == 3 {
         "image (idx3)"
     } else {
         "label (idx1)"
-    };
-    if bytes.len() < 4 {
+    }
+}
+
+/// Checks the first four bytes of an IDX file: magic, element type, number of dimensions.
+fn check_magic(path: &Path, b: &[u8], want_dims: u8) -> Result<()> {
+    let kind = kind_of(want_dims);
+    if b.len() < 4 {
         return Err(data_err(
             path,
             format!(
                 "{} bytes is too short for an IDX header: expected an {kind} file",
-                bytes.len()
+                b.len()
             ),
         ));
     }
-    if bytes[0] != 0 || bytes[1] != 0 {
-        return Err(data_err(path, format!("bad magic number {:02x}{:02x}{:02x}{:02x}: not an IDX file (expected 0000080{want_dims})", bytes[0], bytes[1], bytes[2], bytes[3])));
+    if b[0] != 0 || b[1] != 0 {
+        return Err(data_err(path, format!("bad magic number {:02x}{:02x}{:02x}{:02x}: not an IDX file (expected 0000080{want_dims})", b[0], b[1], b[2], b[3])));
     }
-    if bytes[2] != 0x08 {
+    if b[2] != 0x08 {
         return Err(data_err(
             path,
             format!(
                 "element type 0x{:02x} is not supported: expected unsigned bytes (0x08)",
-                bytes[2]
+                b[2]
             ),
         ));
     }
-    if bytes[3] != want_dims {
+    if b[3] != want_dims {
         return Err(data_err(
             path,
             format!(
                 "has {} dimensions, expected {want_dims}: is this the {kind} file?",
-                bytes[3]
+                b[3]
             ),
         ));
     }
-    let off = 4 + 4 * want_dims as usize;
-    if bytes.len() < off {
-        return Err(data_err(path, "truncated IDX header"));
-    }
-    let dims: Vec<usize> = (0..want_dims as usize)
-        .map(|i| {
-            u32::from_be_bytes([
-                bytes[4 + 4 * i],
-                bytes[5 + 4 * i],
-                bytes[6 + 4 * i],
-                bytes[7 + 4 * i],
-            ]) as usize
-        })
-        .collect();
-    let mut total: u64 = 1;
-    for &d in &dims {
-        total = total.saturating_mul(d as u64);
-    }
-    let have = (bytes.len() - off) as u64;
-    if total != have {
-        return Err(data_err(path, format!("header declares {dims:?} = {total} bytes of data but the file holds {have}: the file is truncated or corrupt")));
-    }
-    Ok((dims, off))
+    Ok(())
 }
 
-/// Parses IDX image bytes (already decompressed).
-pub fn parse_images(path: &Path, bytes: &[u8]) -> Result<Images> {
-    let (dims, off) = header(path, bytes, 3)?;
+/// The dimensions in `b` (big-endian `u32`s) and their product in bytes (saturating).
+fn dims_of(b: &[u8]) -> (Vec<usize>, u64) {
+    let dims: Vec<usize> = b
+        .chunks_exact(4)
+        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
+        .collect();
+    let total = dims.iter().fold(1u64, |t, &d| t.saturating_mul(d as u64));
+    (dims, total)
+}
+
+/// Image sides must be 1–4096 pixels.
+fn check_image_dims(path: &Path, dims: &[usize]) -> Result<()> {
     if dims[1] == 0 || dims[2] == 0 || dims[1] > 4096 || dims[2] > 4096 {
         return Err(data_err(
             path,
@@ -142,18 +146,146 @@ pub fn parse_images(path: &Path, bytes: &[u8]) -> Result<Images> {
             ),
         ));
     }
+    Ok(())
+}
+
+fn truncated(path: &Path, dims: &[usize], total: u64, have: u64) -> Error {
+    data_err(path, format!("header declares {dims:?} = {total} bytes of data but the file holds {have}: the file is truncated or corrupt"))
+}
+
+fn surplus(path: &Path, dims: &[usize], total: u64, extra: Option<u64>) -> Error {
+    let extra = extra.map_or_else(|| "more bytes".to_string(), |n| format!("{n} bytes"));
+    data_err(path, format!("holds more data than its header declares ({dims:?} = {total} bytes, then {extra}): the file is padded, concatenated or corrupt; use the original file"))
+}
+
+/// Parses an IDX header: returns the dimensions and the offset of the data.
+fn header(path: &Path, bytes: &[u8], want_dims: u8) -> Result<(Vec<usize>, usize)> {
+    check_magic(path, bytes, want_dims)?;
+    let off = 4 + 4 * want_dims as usize;
+    if bytes.len() < off {
+        return Err(data_err(path, "truncated IDX header"));
+    }
+    let (dims, total) = dims_of(&bytes[4..off]);
+    let have = (bytes.len() - off) as u64;
+    if have < total {
+        return Err(truncated(path, &dims, total, have));
+    }
+    if have > total {
+        return Err(surplus(path, &dims, total, Some(have - total)));
+    }
+    Ok((dims, off))
+}
+
+/// Fills `buf` from `r` as far as the stream goes; returns the bytes read.
+fn fill(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Streams one IDX file; `read_err` turns a failed read into the error to report.
+fn stream_idx(
+    path: &Path,
+    mut r: impl Read,
+    want_dims: u8,
+    raw_len: Option<u64>,
+    read_err: &dyn Fn(std::io::Error) -> Error,
+) -> Result<(Vec<usize>, Vec<u8>)> {
+    let off = 4 + 4 * want_dims as usize;
+    let mut head = vec![0u8; off];
+    let n = fill(&mut r, &mut head[..4]).map_err(read_err)?;
+    check_magic(path, &head[..n], want_dims)?;
+    if fill(&mut r, &mut head[4..]).map_err(read_err)? < off - 4 {
+        return Err(data_err(path, "truncated IDX header"));
+    }
+    let (dims, total) = dims_of(&head[4..]);
+    if total.saturating_add(off as u64) > MAX_BYTES {
+        return Err(data_err(path, format!("header declares {dims:?} = {total} bytes of data, over the limit of {MAX_BYTES} bytes (4 GiB) a file: the file is corrupt or not an IDX file")));
+    }
+    if want_dims == 3 {
+        check_image_dims(path, &dims)?;
+    }
+    if let Some(len) = raw_len {
+        let have = len.saturating_sub(off as u64);
+        if have < total {
+            return Err(truncated(path, &dims, total, have));
+        }
+        if have > total {
+            return Err(surplus(path, &dims, total, Some(have - total)));
+        }
+    }
+    // Grows with the data actually present (a short file allocates only what it holds).
+    let mut data = Vec::with_capacity(total.min(64 << 20) as usize);
+    (&mut r)
+        .take(total)
+        .read_to_end(&mut data)
+        .map_err(read_err)?;
+    if (data.len() as u64) < total {
+        return Err(truncated(path, &dims, total, data.len() as u64));
+    }
+    // One more read must find the end (for gzip this also checks the CRC and length trailer).
+    if fill(&mut r, &mut [0u8; 1]).map_err(read_err)? > 0 {
+        return Err(surplus(path, &dims, total, None));
+    }
+    Ok((dims, data))
+}
+
+/// Reads one IDX file of `want_dims` dimensions (3 for images, 1 for labels) from `reader`, which
+/// yields its decompressed bytes; `path` names it in errors. The header is read and checked
+/// against the limits first, then exactly the data it declares; a stream that goes on after that
+/// is refused without reading the rest. Returns the dimensions and the data.
+pub fn read_idx(path: &Path, reader: impl Read, want_dims: u8) -> Result<(Vec<usize>, Vec<u8>)> {
+    stream_idx(path, reader, want_dims, None, &|e| {
+        data_err(path, format!("could not be read ({e})"))
+    })
+}
+
+/// Opens `path` and streams it (through the gzip decompressor when it starts with the gzip
+/// magic) into [`stream_idx`].
+fn read_file(path: &Path, want_dims: u8) -> Result<(Vec<usize>, Vec<u8>)> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let mut r = std::io::BufReader::new(file);
+    let start = r.fill_buf().map_err(|e| Error::io(path, e))?;
+    if start.starts_with(&GZIP_MAGIC) {
+        stream_idx(
+            path,
+            flate2::bufread::GzDecoder::new(r),
+            want_dims,
+            None,
+            &|e| gzip_err(path, e),
+        )
+    } else {
+        stream_idx(path, r, want_dims, Some(len), &|e| Error::io(path, e))
+    }
+}
+
+/// Reads an IDX image file (raw or gzipped), streaming: see the module doc.
+pub fn read_images(path: &Path) -> Result<Images> {
+    let (dims, pixels) = read_file(path, 3)?;
     Ok(Images {
         count: dims[0],
         rows: dims[1],
         cols: dims[2],
-        pixels: bytes[off..].to_vec(),
+        pixels,
     })
 }
 
-/// Parses IDX label bytes (already decompressed); every label must be below `classes`.
-pub fn parse_labels(path: &Path, bytes: &[u8], classes: usize) -> Result<Vec<u8>> {
-    let (_, off) = header(path, bytes, 1)?;
-    let labels = bytes[off..].to_vec();
+/// Reads an IDX label file (raw or gzipped), streaming; every label must be below `classes`.
+pub fn read_labels(path: &Path, classes: usize) -> Result<Vec<u8>> {
+    let (_, labels) = read_file(path, 1)?;
+    check_labels(path, &labels, classes)?;
+    Ok(labels)
+}
+
+fn check_labels(path: &Path, labels: &[u8], classes: usize) -> Result<()> {
     if let Some((i, &l)) = labels
         .iter()
         .enumerate()
@@ -167,6 +299,26 @@ pub fn parse_labels(path: &Path, bytes: &[u8], classes: usize) -> Result<Vec<u8>
             ),
         ));
     }
+    Ok(())
+}
+
+/// Parses IDX image bytes (already decompressed).
+pub fn parse_images(path: &Path, bytes: &[u8]) -> Result<Images> {
+    let (dims, off) = header(path, bytes, 3)?;
+    check_image_dims(path, &dims)?;
+    Ok(Images {
+        count: dims[0],
+        rows: dims[1],
+        cols: dims[2],
+        pixels: bytes[off..].to_vec(),
+    })
+}
+
+/// Parses IDX label bytes (already decompressed); every label must be below `classes`.
+pub fn parse_labels(path: &Path, bytes: &[u8], classes: usize) -> Result<Vec<u8>> {
+    let (_, off) = header(path, bytes, 1)?;
+    let labels = bytes[off..].to_vec();
+    check_labels(path, &labels, classes)?;
     Ok(labels)
 }
 
@@ -194,8 +346,8 @@ impl Split {
 
 /// Reads an image file and its label file and checks they match.
 pub fn read_split(images: &Path, labels: &Path, classes: usize) -> Result<Split> {
-    let im = parse_images(images, &read_maybe_gz(images)?)?;
-    let lb = parse_labels(labels, &read_maybe_gz(labels)?, classes)?;
+    let im = read_images(images)?;
+    let lb = read_labels(labels, classes)?;
     if im.count != lb.len() {
         return Err(data_err(
             labels,

@@ -1,5 +1,7 @@
 //! Editing a config: `--set KEY=VALUE` ([`Config::set`]) and the baselines of
 //! `--activation` ([`Config::with_activation`]). Each edit returns a new, validated config.
+//! Every error of `set` names the `--set KEY=VALUE` the user gave (with the config key that
+//! failed validation, when one did), never a line of the TOML that `set` builds internally.
 
 use super::{Config, Element, Fidelity, Hardware, Loss};
 use crate::error::{Error, Result};
@@ -69,6 +71,17 @@ impl Config {
     /// absorber), `gain`, `fidelity`, `na`, `fill_factor`, `fanout_focal_length`, `samples`
     /// (every dense layer), `task`, `gradient`, `lr`, `seed`, `epochs`, `batch`, `intensity`. `value` is TOML (`0.5`, `"thin"`, `true`); a bare word is taken as a string.
     pub fn set(&self, key: &str, value: &str) -> Result<Config> {
+        let given = format!("--set {key}={value}");
+        self.set_inner(key, value).map_err(|e| match e {
+            Error::Config { key: k, message } if k == key => Error::config(given, message),
+            Error::Config { key: k, message } => {
+                Error::config(format!("{k} (from {given})"), message)
+            }
+            other => other,
+        })
+    }
+
+    fn set_inner(&self, key: &str, value: &str) -> Result<Config> {
         let v: toml::Value = toml::from_str::<toml::Table>(&format!("v = {value}"))
             .ok()
             .and_then(|mut t| t.remove("v"))
@@ -152,6 +165,11 @@ impl Config {
         }
         let text = toml::to_string(&root)
             .map_err(|e| Error::config(key, format!("cannot edit this config: {e}")))?;
-        Config::from_toml(&text, &format!("{key} = {value}"))
+        // Parsed here, not with `from_toml`: a parse error's line would be one of this internal
+        // text, which the user never wrote.
+        let cfg: Config =
+            toml::from_str(&text).map_err(|e| Error::config(key, e.message().to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
     }
 }

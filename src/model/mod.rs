@@ -452,10 +452,25 @@ impl Config {
     /// Parses TOML text; `source` names the file in errors.
     pub fn from_toml(text: &str, source: &str) -> Result<Self> {
         let cfg: Config = toml::from_str(text).map_err(|e| {
-            let msg = e.message().to_string();
+            let mut msg = e.message().to_string();
             let key = match e.span() {
                 Some(span) => {
-                    let line = text[..span.start.min(text.len())].lines().count().max(1);
+                    // 1-based line of the span's start (the offending key or value).
+                    let start = span.start.min(text.len());
+                    let line = text.as_bytes()[..start]
+                        .iter()
+                        .filter(|&&b| b == b'\n')
+                        .count()
+                        + 1;
+                    if msg == "duplicate key" {
+                        if let Some(name) = text.get(span).map(str::trim).filter(|n| !n.is_empty())
+                        {
+                            msg = format!(
+                                "duplicate key `{}`: it is given twice in the same table; keep one",
+                                name.trim_matches('"')
+                            );
+                        }
+                    }
                     format!("{source} (line {line})")
                 }
                 None => source.to_string(),

@@ -41,7 +41,7 @@ pub struct SamplingArgs {
     /// Wavelength in metres.
     #[arg(long, default_value_t = 780e-9)]
     pub wavelength: f64,
-    /// Propagation distance in metres.
+    /// Propagation distance in metres (> 0).
     #[arg(long, allow_negative_numbers = true)]
     pub distance: f64,
     /// Zero-padding factor (≥ 1).
@@ -133,10 +133,13 @@ pub fn sampling(a: SamplingArgs) -> Result<()> {
             format!("padding factor must be between 1 and 8, got {}", a.pad),
         ));
     }
-    if !a.distance.is_finite() {
+    if !(a.distance.is_finite() && a.distance > 0.0) {
         return Err(Error::config(
             "--distance",
-            "must be a finite length in metres",
+            format!(
+                "must be a positive, finite length in metres (the propagation from one plane to the next), got {}",
+                a.distance
+            ),
         ));
     }
     let r = wavetrain::optics::sampling_report(
