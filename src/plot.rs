@@ -277,6 +277,12 @@ pub fn xy_plot(path: &Path, title: &str, x: &XAxis, y_label: &str, curves: &[Cur
             (y0, y1) = (0.0, 1.0);
         }
         let pad = ((y1 - y0) * 0.08).max(1e-3);
+        // Headroom above the data for the legend (one line per curve), so that it hides nothing.
+        let top = if curves.len() > 1 {
+            pad + (y1 - y0 + 2.0 * pad) * 0.055 * (curves.len() as f64 + 0.5)
+        } else {
+            pad
+        };
         let x_desc = match x {
             XAxis::Numeric { label, log: true } => format!("{label} (log scale)"),
             XAxis::Numeric { label, .. } | XAxis::Categories { label, .. } => label.clone(),
@@ -286,7 +292,7 @@ pub fn xy_plot(path: &Path, title: &str, x: &XAxis, y_label: &str, curves: &[Cur
             .margin(15)
             .x_label_area_size(50)
             .y_label_area_size(70)
-            .build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))
+            .build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + top))
             .map_err(|e| plot_err(path, e))?;
         chart
             .configure_mesh()
@@ -318,30 +324,47 @@ pub fn xy_plot(path: &Path, title: &str, x: &XAxis, y_label: &str, curves: &[Cur
             )
             .map_err(|e| plot_err(path, e))?;
         }
+        let categorical = matches!(x, XAxis::Categories { .. });
         for (i, c) in curves.iter().enumerate() {
             let color = Palette99::pick(i).to_rgba();
+            // Categories: no lines between them; curves side by side around each category.
+            let shift = if categorical {
+                (i as f64 - (curves.len() as f64 - 1.0) / 2.0) * 0.06
+            } else {
+                0.0
+            };
             let pts: Vec<(f64, f64, f64)> = c
                 .points
                 .iter()
                 .filter(|p| p.x.is_finite() && p.y.is_finite() && (!log || p.x > 0.0))
-                .map(|p| (tx(p.x), p.y, if p.err.is_finite() { p.err } else { 0.0 }))
+                .map(|p| {
+                    (
+                        tx(p.x) + shift,
+                        p.y,
+                        if p.err.is_finite() { p.err } else { 0.0 },
+                    )
+                })
                 .collect();
-            chart
-                .draw_series(LineSeries::new(
-                    pts.iter().map(|&(x, y, _)| (x, y)),
-                    color.stroke_width(2),
-                ))
-                .map_err(|e| plot_err(path, e))?
-                .label(c.label.as_str())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-                });
+            if !categorical {
+                chart
+                    .draw_series(LineSeries::new(
+                        pts.iter().map(|&(x, y, _)| (x, y)),
+                        color.stroke_width(2),
+                    ))
+                    .map_err(|e| plot_err(path, e))?;
+            }
             chart
                 .draw_series(
                     pts.iter()
                         .map(|&(x, y, _)| Circle::new((x, y), 4, color.filled())),
                 )
-                .map_err(|e| plot_err(path, e))?;
+                .map_err(|e| plot_err(path, e))?
+                .label(c.label.as_str())
+                .legend(move |(x, y)| {
+                    EmptyElement::at((x, y))
+                        + PathElement::new(vec![(0, 0), (20, 0)], color.stroke_width(2))
+                        + Circle::new((10, 0), 4, color.filled())
+                });
             // Error bars: a vertical line with caps, a few pixels wide whatever the scale.
             let cap = 0.012 * (x1 - x0);
             for &(x, y, e) in pts.iter().filter(|p| p.2 > 0.0) {
@@ -359,14 +382,16 @@ pub fn xy_plot(path: &Path, title: &str, x: &XAxis, y_label: &str, curves: &[Cur
                     .map_err(|e| plot_err(path, e))?;
             }
         }
-        chart
-            .configure_series_labels()
-            .label_font(("sans-serif", 15))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::LowerRight)
-            .draw()
-            .map_err(|e| plot_err(path, e))?;
+        if curves.len() > 1 {
+            chart
+                .configure_series_labels()
+                .label_font(("sans-serif", 15))
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .position(SeriesLabelPosition::UpperRight)
+                .draw()
+                .map_err(|e| plot_err(path, e))?;
+        }
         root.present().map_err(|e| plot_err(path, e))?;
     }
     save_rgb(path, w, h, buf)
@@ -665,7 +690,9 @@ pub fn panels(path: &Path, title: &str, panels: &[Panel<'_>], cols: usize) -> Re
     let any = |f: &dyn Fn(&Panel) -> bool| panels.iter().any(f);
     let left = if any(&|p| p.y.is_some()) { 62 } else { 10 };
     let bottom = if any(&|p| p.x.is_some()) { 44 } else { 8 };
-    let right = if any(&|p| p.bar.is_some()) { 100 } else { 14 };
+    let right = if any(&|p| p.bar.is_some()) { 96 } else { 14 };
+    // Space between neighbouring cells.
+    let gap = 24u32;
     let legend_items = |p: &Panel| -> Vec<LegendEntry> {
         let mut v: Vec<LegendEntry> = match &p.map {
             ColorMap::Levels(l) => l
@@ -682,7 +709,7 @@ pub fn panels(path: &Path, title: &str, panels: &[Panel<'_>], cols: usize) -> Re
         v.extend(p.legend.iter().cloned());
         v
     };
-    let cell_w = left + img_w + right;
+    let cell_w = left + img_w + right + gap;
     let legend_rows = panels
         .iter()
         .map(|p| legend_items(p).len())
@@ -694,7 +721,7 @@ pub fn panels(path: &Path, title: &str, panels: &[Panel<'_>], cols: usize) -> Re
         0
     };
     // Titles: wrapped to the cell; every cell reserves the most lines any title needs.
-    let probe_w = (cell_w * cols as u32).max(400);
+    let probe_w = (cell_w * cols as u32).max(320);
     let mut probe = vec![255u8; (probe_w * 40 * 3) as usize];
     let (title_lines, head_lines): (Vec<Vec<String>>, Vec<String>) = {
         let area = BitMapBackend::with_buffer(&mut probe, (probe_w, 40)).into_drawing_area();
@@ -703,14 +730,14 @@ pub fn panels(path: &Path, title: &str, panels: &[Panel<'_>], cols: usize) -> Re
                 .iter()
                 .map(|p| wrap(&area, &p.title, TITLE_FONT, cell_w - 12))
                 .collect(),
-            wrap(&area, title, 20, probe_w - 20),
+            wrap(&area, title, 20, probe_w - 16),
         )
     };
     let t_lines = title_lines.iter().map(Vec::len).max().unwrap_or(1).max(1) as u32;
     let title_h = t_lines * (TITLE_FONT + 4) + 6;
     let cell_h = title_h + img_h + bottom + legend_h + 10;
     let head = head_lines.len() as u32 * 26 + 14;
-    let (w, h) = (cols as u32 * cell_w, rows as u32 * cell_h + head);
+    let (w, h) = (probe_w, rows as u32 * cell_h + head);
     let mut buf = vec![255u8; (w * h * 3) as usize];
     let mut images = Vec::new();
     {
@@ -876,14 +903,14 @@ pub fn panels(path: &Path, title: &str, panels: &[Panel<'_>], cols: usize) -> Re
                 for (v, text) in ticks {
                     let y = iy + ((hi - v) / (hi - lo) * ph as f64).round() as i32;
                     root.draw(&PathElement::new(
-                        vec![(bx + bw, y), (bx + bw + 3, y)],
+                        vec![(bx + bw - 4, y), (bx + bw - 1, y)],
                         BLACK,
                     ))
                     .map_err(e)?;
                     root.draw_text(
                         &text,
                         &tick.pos(Pos::new(HPos::Left, VPos::Center)),
-                        (bx + bw + 5, y),
+                        (bx + bw + 4, y),
                     )
                     .map_err(e)?;
                 }
@@ -892,14 +919,14 @@ pub fn panels(path: &Path, title: &str, panels: &[Panel<'_>], cols: usize) -> Re
                     &label
                         .transform(FontTransform::Rotate90)
                         .pos(Pos::new(HPos::Center, VPos::Top)),
-                    ((cx + cell_w) as i32 - 4, iy + ph as i32 / 2),
+                    (ix + pw as i32 + 88, iy + ph as i32 / 2),
                 )
                 .map_err(e)?;
             }
             // Legend below the axes.
             let ly0 = cy as i32 + (title_h + img_h + bottom) as i32 + 4;
             for (k, item) in legend_items(p).iter().enumerate() {
-                let (x, y) = (cx as i32 + left as i32 - 20, ly0 + 17 * k as i32);
+                let (x, y) = (cx as i32 + 8, ly0 + 17 * k as i32);
                 if item.dot {
                     root.draw(&Circle::new((x + 6, y + 7), 4, rgb(item.color).filled()))
                         .map_err(e)?;

@@ -130,7 +130,7 @@ fn outputs_png_has_one_output_panel_per_class_with_outlined_detectors() {
     let img = rgb(&dir.path().join("outputs.png"));
     // Every detector outline is one closed rectangle: a component whose bounding box has outline
     // pixels on all four edges.
-    let boxes: Vec<[u32; 4]> = components(&img, |p| outline(p))
+    let boxes: Vec<[u32; 4]> = components(&img, outline)
         .into_iter()
         .filter(|&([x0, y0, x1, y1], _)| {
             x1 > x0 + 3
