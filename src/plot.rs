@@ -480,9 +480,10 @@ pub struct LegendEntry {
     pub label: String,
 }
 
-/// One false-colour panel: `data` is row-major `ny × nx`.
+/// One false-colour panel with its colour map, colour bar, axes, overlays and legend: `data` is
+/// row-major `ny × nx`.
 #[derive(Clone, Debug)]
-pub struct Panel<'a> {
+pub struct Image<'a> {
     /// Caption above the panel (wrapped to the panel's width).
     pub title: String,
     /// Values, row-major.
@@ -508,7 +509,7 @@ pub struct Panel<'a> {
     pub legend: Vec<LegendEntry>,
 }
 
-impl<'a> Panel<'a> {
+impl<'a> Image<'a> {
     /// A panel without axes, colour bar or overlays.
     pub fn new(
         title: impl Into<String>,
@@ -517,7 +518,7 @@ impl<'a> Panel<'a> {
         ny: usize,
         map: ColorMap,
     ) -> Self {
-        Panel {
+        Image {
             title: title.into(),
             data,
             nx,
@@ -672,13 +673,13 @@ fn span_ticks(s: &Span) -> Vec<(f64, String)> {
 
 /// Several panels in rows of `cols`, each with its own colour range, colour bar, axes, overlays
 /// and legend, written as one PNG; returns where each panel's image went.
-pub fn panels(path: &Path, title: &str, panels: &[Panel<'_>], cols: usize) -> Result<Layout> {
+pub fn images(path: &Path, title: &str, panels: &[Image<'_>], cols: usize) -> Result<Layout> {
     ensure_font();
     let cols = cols.max(1).min(panels.len().max(1));
     let rows = panels.len().div_ceil(cols).max(1);
     // Image size: the longer side 220 pixels, the aspect of the data.
     let side = 220f64;
-    let img_of = |p: &Panel| {
+    let img_of = |p: &Image| {
         let m = p.nx.max(p.ny).max(1) as f64;
         (
             ((side * p.nx as f64 / m).round() as u32).max(1),
@@ -687,13 +688,13 @@ pub fn panels(path: &Path, title: &str, panels: &[Panel<'_>], cols: usize) -> Re
     };
     let img_w = panels.iter().map(|p| img_of(p).0).max().unwrap_or(1);
     let img_h = panels.iter().map(|p| img_of(p).1).max().unwrap_or(1);
-    let any = |f: &dyn Fn(&Panel) -> bool| panels.iter().any(f);
+    let any = |f: &dyn Fn(&Image) -> bool| panels.iter().any(f);
     let left = if any(&|p| p.y.is_some()) { 62 } else { 10 };
     let bottom = if any(&|p| p.x.is_some()) { 44 } else { 8 };
     let right = if any(&|p| p.bar.is_some()) { 96 } else { 14 };
     // Space between neighbouring cells.
     let gap = 24u32;
-    let legend_items = |p: &Panel| -> Vec<LegendEntry> {
+    let legend_items = |p: &Image| -> Vec<LegendEntry> {
         let mut v: Vec<LegendEntry> = match &p.map {
             ColorMap::Levels(l) => l
                 .iter()
@@ -958,4 +959,40 @@ pub fn panels(path: &Path, title: &str, panels: &[Panel<'_>], cols: usize) -> Re
         height: h,
         images,
     })
+}
+
+/// A plain false-colour panel (no axes, no colour bar): `data` is row-major `ny × nx`. See
+/// [`Image`] for panels with axes, colour bars and overlays.
+pub struct Panel<'a> {
+    /// Caption above the panel.
+    pub title: String,
+    /// Values, row-major.
+    pub data: &'a [f64],
+    /// Width in samples.
+    pub nx: usize,
+    /// Height in samples.
+    pub ny: usize,
+    /// Colour map: `false` = intensity (sequential, `[0, max]`), `true` = cyclic phase (`[−π, π)`).
+    pub cyclic: bool,
+}
+
+/// Plain panels side by side in rows of `cols` (see [`images`]).
+pub fn panels(path: &Path, title: &str, panels: &[Panel<'_>], cols: usize) -> Result<Layout> {
+    let ims: Vec<Image> = panels
+        .iter()
+        .map(|p| {
+            Image::new(
+                p.title.clone(),
+                p.data,
+                p.nx,
+                p.ny,
+                if p.cyclic {
+                    ColorMap::Cyclic
+                } else {
+                    ColorMap::Sequential
+                },
+            )
+        })
+        .collect();
+    images(path, title, &ims, cols)
 }

@@ -394,7 +394,7 @@ pub fn run(
     write_outputs(true)?;
     let maps: Vec<Option<Vec<f64>>> = maps.into_inner().unwrap_or_default();
     if maps.iter().all(Option::is_some) && !maps.is_empty() {
-        use crate::plot::panels;
+        use crate::plot::images;
         use crate::train::pictures::boundary_panel;
         let ps: Vec<_> = maps
             .iter()
@@ -412,7 +412,7 @@ pub fn run(
             })
             .collect();
         let cols = axes.last().map(|a| a.values.len()).unwrap_or(3).clamp(1, 6);
-        panels(
+        images(
             &opts.out.join("decision_boundaries.png"),
             &format!("{}: decision boundaries and test points", base.name),
             &ps,

@@ -144,7 +144,7 @@ fn outputs_png_has_one_output_panel_per_class_with_outlined_detectors() {
     assert_eq!(
         boxes.len(),
         100,
-        "10 output panels × 10 outlined detectors expected in outputs.png, found {} closed outlines",
+        "10 output images × 10 outlined detectors expected in outputs.png, found {} closed outlines",
         boxes.len()
     );
     // The pixel in the middle of an outline keeps the data colour (it is not an outline pixel).
@@ -202,7 +202,7 @@ fn weights_png_draws_negative_zero_and_positive_weights_differently() {
     );
 }
 
-use wavetrain::plot::{panels, x_ticks, ColorMap, Overlay, Panel, XAxis};
+use wavetrain::plot::{images, x_ticks, ColorMap, Image, Overlay, XAxis};
 use wavetrain::sweep::{plot_data, Axis, Row};
 
 /// The centre pixel of sample `(sx, sy)` of panel `i`.
@@ -226,9 +226,9 @@ fn a_negative_weight_is_not_drawn_like_zero() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("w.png");
     let data = [-0.5, 0.0, 0.5];
-    let mut p = Panel::new("w", &data, 3, 1, ColorMap::Diverging);
+    let mut p = Image::new("w", &data, 3, 1, ColorMap::Diverging);
     p.bar = Some("weight".into());
-    let l = panels(&path, "weights", &[p], 1).unwrap();
+    let l = images(&path, "weights", &[p], 1).unwrap();
     let img = rgb(&path);
     let [neg, zero, pos] = [0, 1, 2].map(|i| sample_px(&img, &l, 0, 3, 1, i, 0));
     assert_ne!(neg, zero, "negative drawn like zero");
@@ -254,7 +254,7 @@ fn a_detector_outline_has_four_edges_and_keeps_the_data_inside() {
     let path = dir.path().join("o.png");
     let n = 20;
     let data = vec![0.5; n * n];
-    let mut p = Panel::new("o", &data, n, n, ColorMap::Sequential);
+    let mut p = Image::new("o", &data, n, n, ColorMap::Sequential);
     p.range = Some((0.0, 1.0));
     let c = [0u8, 255, 255];
     p.overlays.push(Overlay::Rect {
@@ -265,7 +265,7 @@ fn a_detector_outline_has_four_edges_and_keeps_the_data_inside() {
         color: c,
         label: None,
     });
-    let l = panels(&path, "outline", &[p], 1).unwrap();
+    let l = images(&path, "outline", &[p], 1).unwrap();
     let img = rgb(&path);
     let data_colour = sample_px(&img, &l, 0, n, n, 1, 1);
     let (x, y, w, h) = l.images[0];

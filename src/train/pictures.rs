@@ -16,7 +16,7 @@ use crate::loss::argmax;
 use crate::model::{Config, Element, GradientMode, Task};
 use crate::network::{Network, ParamKind};
 use crate::optics::AbsorberModel;
-use crate::plot::{ColorMap, LegendEntry, Level, Overlay, Panel, Span};
+use crate::plot::{ColorMap, Image, LegendEntry, Level, Overlay, Span};
 
 /// Half-width of the plane a [`decision_map`] covers (`[−1.4, 1.4]²`, see `train/eval.rs`).
 pub const BOUNDARY_EXTENT: f64 = 1.4;
@@ -54,13 +54,13 @@ pub fn task_names(t: Task) -> (&'static str, [&'static str; 2]) {
 /// The panel of a [`decision_map`]: the two classes' regions in light colours, the test points
 /// (the map's values `0` and `1`) as dots, axes in the task's coordinates and a legend naming
 /// the classes.
-pub fn boundary_panel(title: String, map: &[f64], task: Option<Task>) -> Panel<'_> {
+pub fn boundary_panel(title: String, map: &[f64], task: Option<Task>) -> Image<'_> {
     let n = BOUNDARY_SIDE;
     let names = task
         .map(|t| task_names(t).1)
         .unwrap_or(["class 0", "class 1"]);
     let (point0, point1) = ([33, 102, 172], [204, 60, 0]);
-    let mut p = Panel::new(
+    let mut p = Image::new(
         title,
         map,
         n,
@@ -132,7 +132,7 @@ fn um_span(n: usize, dx: f64, label: &str, up: bool) -> Span {
     }
 }
 
-fn physical_axes(p: &mut Panel<'_>, dx: f64) {
+fn physical_axes(p: &mut Image<'_>, dx: f64) {
     p.x = Some(um_span(p.nx, dx, "x (µm)", false));
     p.y = Some(um_span(p.ny, dx, "y (µm)", true));
 }
@@ -199,7 +199,7 @@ fn dense_pictures(
     history: &[EpochMetrics],
     out: &Path,
 ) -> Result<()> {
-    use crate::plot::panels;
+    use crate::plot::images;
     if let Some(task) = cfg.input.task {
         let map = decision_map(cfg, backend, test)?;
         let acc = history
@@ -211,7 +211,7 @@ fn dense_pictures(
             task_names(task).0,
             gradient_name(cfg.train.gradient)
         );
-        panels(
+        images(
             &out.join("decision_boundary.png"),
             &format!("{}: decision boundary", cfg.name),
             &[boundary_panel(title, &map, Some(task))],
@@ -241,11 +241,11 @@ fn dense_pictures(
         .fold(0.0f64, |a, v| a.max(v.abs()));
     let m = if m > 0.0 { m } else { 1.0 };
     let (nx, ny) = (s, n_in / s.max(1));
-    let ps: Vec<Panel> = data
+    let ps: Vec<Image> = data
         .iter()
         .enumerate()
         .map(|(u, d)| {
-            let mut p = Panel::new(format!("hidden unit {u}"), d, nx, ny, ColorMap::Diverging);
+            let mut p = Image::new(format!("hidden unit {u}"), d, nx, ny, ColorMap::Diverging);
             p.range = Some((-m, m));
             p.bar = Some("weight w".into());
             p.x = Some(Span {
@@ -261,7 +261,7 @@ fn dense_pictures(
             p
         })
         .collect();
-    panels(
+    images(
         &out.join("weights.png"),
         &format!(
             "{}: first-layer weights ({n_in} inputs → {n_out} units; first {units} units; blue < 0 < red)",
@@ -302,7 +302,7 @@ fn field_pictures(
     test: &Split,
     out: &Path,
 ) -> Result<()> {
-    use crate::plot::panels;
+    use crate::plot::images;
     let cfg = net.config();
     let state = backend.state()?;
     let plan = net.field("pictures")?;
@@ -326,7 +326,7 @@ fn field_pictures(
                 .collect()
         })
         .collect();
-    let ps: Vec<Panel> = plan
+    let ps: Vec<Image> = plan
         .params
         .iter()
         .zip(&data)
@@ -337,7 +337,7 @@ fn field_pictures(
                 .copied()
                 .unwrap_or((cfg.optics.pitch, 0.0));
             let phase = s.kind == ParamKind::Phase;
-            let mut p = Panel::new(
+            let mut p = Image::new(
                 format!(
                     "SLM {}: {} at z = {:.1} mm",
                     i + 1,
@@ -363,7 +363,7 @@ fn field_pictures(
             p
         })
         .collect();
-    panels(
+    images(
         &out.join("masks.png"),
         &format!("{}: trained SLMs", cfg.name),
         &ps,
@@ -409,7 +409,7 @@ fn field_pictures(
         let pred = argmax(row);
         let label = test.labels[i] as usize;
         correct += usize::from(pred == label);
-        let mut p = Panel::new(
+        let mut p = Image::new(
             format!("class {label}: input"),
             &imgs[2 * b],
             nx,
@@ -419,7 +419,7 @@ fn field_pictures(
         p.bar = Some("intensity (I/I_sat)".into());
         physical_axes(&mut p, cfg.optics.pitch);
         ps.push(p);
-        let mut p = Panel::new(
+        let mut p = Image::new(
             format!(
                 "class {label}: detector plane, predicted {pred} ({})",
                 if pred == label { "right" } else { "wrong" }
@@ -449,7 +449,7 @@ fn field_pictures(
             .collect();
         ps.push(p);
     }
-    panels(
+    images(
         &out.join("outputs.png"),
         &format!(
             "{}: the first test image of each class and its detector-plane intensity \
