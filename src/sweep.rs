@@ -387,86 +387,134 @@ pub fn csv(axes: &[Axis], rows: &[Row]) -> String {
     s
 }
 
-/// Test accuracy against the first axis: one curve per combination of the other axes (a
-/// `seed` axis is averaged), logarithmic x when the values are positive and span a decade.
-pub fn plot(path: &Path, title: &str, axes: &[Axis], rows: &[Row]) -> Result<()> {
-    use crate::plot::{line_plot, Series};
-    let Some(first) = axes.first() else {
-        return Ok(());
+fn is_seed(key: &str) -> bool {
+    key == "seed" || key == "train.seed"
+}
+
+/// What [`plot`] draws: the x axis (the first axis that is not a seed; numeric values as numbers,
+/// on a log scale when positive and spanning a decade, anything else as categories) and one curve
+/// per combination of the other axes, each point the mean test accuracy over the `seed` axes
+/// (wherever they sit in `axes`) with the sample standard deviation as its error bar. With only
+/// seed axes, the first is the x axis and nothing is averaged. Also returns the number of seeds
+/// averaged per point (1: none).
+pub fn plot_data(
+    axes: &[Axis],
+    rows: &[Row],
+) -> (crate::plot::XAxis, Vec<crate::plot::Curve>, usize) {
+    use crate::plot::{Curve, Point, XAxis};
+    let xi = axes.iter().position(|a| !is_seed(&a.key)).unwrap_or(0);
+    let Some(first) = axes.get(xi) else {
+        return (
+            XAxis::Categories {
+                label: String::new(),
+                names: Vec::new(),
+            },
+            Vec::new(),
+            1,
+        );
     };
+    let averaged = |i: usize| i != xi && is_seed(&axes[i].key);
     let xs: Vec<f64> = first
         .values
         .iter()
-        .filter_map(|v| v.parse::<f64>().ok())
+        .filter_map(|v| v.trim().parse::<f64>().ok())
+        .filter(|x| x.is_finite())
         .collect();
     let numeric = xs.len() == first.values.len();
     let log = numeric
         && xs.iter().all(|&x| x > 0.0)
         && xs.iter().cloned().fold(0.0, f64::max)
             >= 10.0 * xs.iter().cloned().fold(f64::MAX, f64::min);
-    let xval = |i: usize, v: &str| -> f64 {
-        match (numeric, v.parse::<f64>()) {
-            (true, Ok(x)) if log => x.log10(),
-            (true, Ok(x)) => x,
-            _ => i as f64,
+    let axis = if numeric {
+        XAxis::Numeric {
+            label: first.key.clone(),
+            log,
+        }
+    } else {
+        XAxis::Categories {
+            label: first.key.clone(),
+            names: first.values.clone(),
         }
     };
-    // Per curve: label and points (x, accuracy sum, count).
-    type Curve = (String, Vec<(f64, f64, usize)>);
-    let mut groups: Vec<Curve> = Vec::new();
+    // Per curve: label and, per x, the accuracies.
+    type Acc = (String, Vec<(f64, Vec<f64>)>);
+    let mut groups: Vec<Acc> = Vec::new();
+    let mut seeds = 1;
     for r in rows {
+        let Some(v) = r.values.get(xi) else { continue };
+        let x = if numeric {
+            match v.trim().parse::<f64>() {
+                Ok(x) => x,
+                Err(_) => continue,
+            }
+        } else {
+            match first.values.iter().position(|c| c == v) {
+                Some(i) => i as f64,
+                None => continue,
+            }
+        };
         let label: Vec<String> = axes
             .iter()
             .zip(&r.values)
-            .skip(1)
-            .filter(|(a, _)| a.key != "seed" && a.key != "train.seed")
-            .map(|(a, v)| format!("{}={v}", a.key))
+            .enumerate()
+            .filter(|&(i, _)| i != xi && !averaged(i))
+            .map(|(_, (a, v))| format!("{}={v}", a.key))
             .collect();
         let label = if label.is_empty() {
             "test accuracy".to_string()
         } else {
             label.join(", ")
         };
-        let xi = first
-            .values
-            .iter()
-            .position(|v| *v == r.values[0])
-            .unwrap_or(0);
-        let x = xval(xi, &r.values[0]);
-        let g = match groups.iter_mut().find(|(l, _)| *l == label) {
-            Some(g) => g,
+        let g = match groups.iter_mut().position(|(l, _)| *l == label) {
+            Some(i) => &mut groups[i],
             None => {
                 groups.push((label, Vec::new()));
                 groups.last_mut().expect("just pushed")
             }
         };
         match g.1.iter_mut().find(|p| p.0 == x) {
-            Some(p) => {
-                p.1 += r.test_accuracy;
-                p.2 += 1;
-            }
-            None => g.1.push((x, r.test_accuracy, 1)),
+            Some(p) => p.1.push(r.test_accuracy),
+            None => g.1.push((x, vec![r.test_accuracy])),
         }
     }
-    let series: Vec<Series> = groups
-        .iter()
-        .map(|(l, pts)| {
-            let mut p: Vec<(f64, f64)> = pts.iter().map(|&(x, s, n)| (x, s / n as f64)).collect();
-            p.sort_by(|a, b| a.0.total_cmp(&b.0));
-            Series {
-                label: l,
-                points: p,
-            }
+    let curves = groups
+        .into_iter()
+        .map(|(label, pts)| {
+            let mut points: Vec<Point> = pts
+                .into_iter()
+                .map(|(x, a)| {
+                    let n = a.len() as f64;
+                    seeds = seeds.max(a.len());
+                    let mean = a.iter().sum::<f64>() / n;
+                    let err = if a.len() > 1 {
+                        (a.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+                    } else {
+                        0.0
+                    };
+                    Point { x, y: mean, err }
+                })
+                .collect();
+            points.sort_by(|a, b| a.x.total_cmp(&b.x));
+            Curve { label, points }
         })
         .collect();
-    let xl = if log {
-        format!("log10({})", first.key)
-    } else if numeric {
-        first.key.clone()
+    (axis, curves, seeds)
+}
+
+/// Test accuracy against the first axis that is not a seed (see [`plot_data`]): numeric axes as
+/// numbers (log scale when spanning decades), categorical ones (tasks, modes, activations) as
+/// categories; `seed` axes averaged, with error bars of one standard deviation.
+pub fn plot(path: &Path, title: &str, axes: &[Axis], rows: &[Row]) -> Result<()> {
+    if axes.is_empty() {
+        return Ok(());
+    }
+    let (axis, curves, seeds) = plot_data(axes, rows);
+    let y = if seeds > 1 {
+        format!("test accuracy (mean ± s.d. over {seeds} seeds)")
     } else {
-        format!("{} ({})", first.key, first.values.join(", "))
+        "test accuracy".to_string()
     };
-    line_plot(path, title, &xl, "test accuracy", &series)
+    crate::plot::xy_plot(path, title, &axis, &y, &curves)
 }
 
 /// Runs the sweep. `load` gives the train and test splits of a config. Finished runs (a
@@ -598,28 +646,27 @@ pub fn run(
     write_outputs(true)?;
     let maps: Vec<Option<Vec<f64>>> = maps.into_inner().unwrap_or_default();
     if maps.iter().all(Option::is_some) && !maps.is_empty() {
-        use crate::plot::{panels, Panel};
-        let titles: Vec<String> = points
+        use crate::plot::images;
+        use crate::train::pictures::boundary_panel;
+        let ps: Vec<_> = maps
             .iter()
-            .map(|p| folder_name(axes, p).replace('_', " "))
-            .collect();
-        let ps: Vec<Panel> = maps
-            .iter()
-            .zip(&titles)
-            .filter_map(|(m, t)| {
-                m.as_ref().map(|m| Panel {
-                    title: t.clone(),
-                    data: m,
-                    nx: crate::train::BOUNDARY_SIDE,
-                    ny: crate::train::BOUNDARY_SIDE,
-                    cyclic: false,
-                })
+            .zip(&points)
+            .zip(&nets)
+            .filter_map(|((m, p), net)| {
+                let title = axes
+                    .iter()
+                    .zip(p)
+                    .map(|(a, v)| format!("{}={v}", a.key))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                m.as_ref()
+                    .map(|m| boundary_panel(title, m, net.config().input.task))
             })
             .collect();
         let cols = axes.last().map(|a| a.values.len()).unwrap_or(3).clamp(1, 6);
-        panels(
+        images(
             &opts.out.join("decision_boundaries.png"),
-            &format!("{}: decision boundaries", base.name),
+            &format!("{}: decision boundaries and test points", base.name),
             &ps,
             cols,
         )?;

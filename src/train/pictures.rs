@@ -1,6 +1,9 @@
 //! The pictures of a run: learning curves, and for field networks the trained SLMs and the
-//! detector-plane intensity of test digits; for dense networks the first-layer weights or the
-//! decision boundary of a 2-D task.
+//! detector-plane intensity of one test digit per class; for dense networks the first-layer
+//! weights or the decision boundary of a 2-D task. Every image has physical axes (µm on the
+//! optical planes, the task's coordinates for a decision map) and a colour bar with its unit;
+//! phases use a cyclic map, intensities a sequential one, signed weights a diverging one centred
+//! on zero.
 
 use std::path::Path;
 
@@ -10,12 +13,134 @@ use crate::checkpoint::EpochMetrics;
 use crate::data::{encode, Split};
 use crate::error::Result;
 use crate::loss::argmax;
-use crate::model::Config;
+use crate::model::{Config, Element, GradientMode, Task};
 use crate::network::{Network, ParamKind};
+use crate::optics::AbsorberModel;
+use crate::plot::{ColorMap, Image, LegendEntry, Level, Overlay, Span};
+
+/// Half-width of the plane a [`decision_map`] covers (`[−1.4, 1.4]²`, see `train/eval.rs`).
+pub const BOUNDARY_EXTENT: f64 = 1.4;
+
+/// Outline colour of the detectors in `outputs.png`, and of the predicted class's detector.
+pub const DETECTOR_COLOR: [u8; 3] = [0, 255, 255];
+/// Outline colour of the detector of the predicted class.
+pub const PREDICTED_COLOR: [u8; 3] = [0, 255, 0];
+
+/// The gradient mode as text: `optical gradient`, `exact gradient`.
+pub fn gradient_name(g: GradientMode) -> &'static str {
+    match g {
+        GradientMode::Optical => "optical gradient",
+        GradientMode::Exact => "exact gradient",
+    }
+}
+
+/// The absorber model as text: `thin`, `Beer–Lambert`.
+pub fn absorber_name(m: AbsorberModel) -> &'static str {
+    match m {
+        AbsorberModel::Thin => "thin",
+        AbsorberModel::BeerLambert => "Beer–Lambert",
+    }
+}
+
+/// The task as text and the names of its two classes.
+pub fn task_names(t: Task) -> (&'static str, [&'static str; 2]) {
+    match t {
+        Task::Rings => ("rings", ["disc", "ring"]),
+        Task::Moons => ("moons", ["upper moon", "lower moon"]),
+        Task::Spirals => ("spirals", ["arm 1", "arm 2"]),
+    }
+}
+
+/// The panel of a [`decision_map`]: the two classes' regions in light colours, the test points
+/// (the map's values `0` and `1`) as dots, axes in the task's coordinates and a legend naming
+/// the classes.
+pub fn boundary_panel(title: String, map: &[f64], task: Option<Task>) -> Image<'_> {
+    let n = BOUNDARY_SIDE;
+    let names = task
+        .map(|t| task_names(t).1)
+        .unwrap_or(["class 0", "class 1"]);
+    let (point0, point1) = ([33, 102, 172], [204, 60, 0]);
+    let mut p = Image::new(
+        title,
+        map,
+        n,
+        n,
+        ColorMap::Levels(vec![
+            Level {
+                value: 0.35,
+                color: [198, 219, 239],
+                label: format!("class 0 ({}) predicted", names[0]),
+            },
+            Level {
+                value: 0.65,
+                color: [253, 208, 162],
+                label: format!("class 1 ({}) predicted", names[1]),
+            },
+        ]),
+    );
+    p.x = Some(Span {
+        from: -BOUNDARY_EXTENT,
+        to: BOUNDARY_EXTENT,
+        label: "x".into(),
+    });
+    p.y = Some(Span {
+        from: BOUNDARY_EXTENT,
+        to: -BOUNDARY_EXTENT,
+        label: "y".into(),
+    });
+    for (i, &v) in map.iter().enumerate() {
+        if v == 0.0 || v == 1.0 {
+            p.overlays.push(Overlay::Dot {
+                x: (i % n) as f64 + 0.5,
+                y: (i / n) as f64 + 0.5,
+                color: if v == 1.0 { point1 } else { point0 },
+            });
+        }
+    }
+    p.legend = vec![
+        LegendEntry {
+            color: point0,
+            dot: true,
+            label: format!("test points of class 0 ({})", names[0]),
+        },
+        LegendEntry {
+            color: point1,
+            dot: true,
+            label: format!("test points of class 1 ({})", names[1]),
+        },
+    ];
+    p
+}
+
+/// A centred µm axis over `n` samples of pitch `dx` metres: the optical axis at sample `n/2`;
+/// `up` puts larger values at the top (a y axis).
+fn um_span(n: usize, dx: f64, label: &str, up: bool) -> Span {
+    let half = n as f64 / 2.0;
+    let (a, b) = ((-half - 0.5) * dx * 1e6, (n as f64 - half - 0.5) * dx * 1e6);
+    if up {
+        Span {
+            from: -a,
+            to: -b,
+            label: label.into(),
+        }
+    } else {
+        Span {
+            from: a,
+            to: b,
+            label: label.into(),
+        }
+    }
+}
+
+fn physical_axes(p: &mut Image<'_>, dx: f64) {
+    p.x = Some(um_span(p.nx, dx, "x (µm)", false));
+    p.y = Some(um_span(p.ny, dx, "y (µm)", true));
+}
 
 /// Writes `learning_curves.png` and, for field networks, `masks.png` (the trained SLMs) and
-/// `outputs.png` (detector-plane intensity for a few test digits, with the detector regions);
-/// for dense networks `weights.png` or, on 2-D tasks, `decision_boundary.png`.
+/// `outputs.png` (input and detector-plane intensity of the first test image of every class,
+/// with the detector regions outlined); for dense networks `weights.png` or, on 2-D tasks,
+/// `decision_boundary.png`.
 pub fn write_pictures(
     net: &Network,
     backend: &mut dyn Backend,
@@ -23,10 +148,10 @@ pub fn write_pictures(
     history: &[EpochMetrics],
     out: &Path,
 ) -> Result<()> {
-    use crate::plot::{line_plot, Series};
+    use crate::plot::{xy_plot, Curve, Point, XAxis};
     let cfg = net.config();
     if net.is_dense() {
-        dense_pictures(cfg, backend, test, out)?;
+        dense_pictures(cfg, backend, test, history, out)?;
     } else {
         field_pictures(net, backend, test, out)?;
     }
@@ -34,21 +159,28 @@ pub fn write_pictures(
         let pts = |f: &dyn Fn(&EpochMetrics) -> f64| {
             history
                 .iter()
-                .map(|m| (m.epoch as f64, f(m)))
+                .map(|m| Point {
+                    x: m.epoch as f64,
+                    y: f(m),
+                    err: 0.0,
+                })
                 .collect::<Vec<_>>()
         };
-        line_plot(
+        xy_plot(
             &out.join("learning_curves.png"),
-            &format!("{}: learning curves", cfg.name),
-            "epoch",
+            &format!("{}: accuracy after each epoch", cfg.name),
+            &XAxis::Numeric {
+                label: "epoch".into(),
+                log: false,
+            },
             "accuracy",
             &[
-                Series {
-                    label: "train accuracy",
+                Curve {
+                    label: "train accuracy (during the epoch)".into(),
                     points: pts(&|m| m.train_accuracy),
                 },
-                Series {
-                    label: "test accuracy",
+                Curve {
+                    label: "test accuracy".into(),
                     points: pts(&|m| m.test_accuracy),
                 },
             ],
@@ -58,29 +190,41 @@ pub fn write_pictures(
 }
 
 /// Dense networks: `decision_boundary.png` for 2-D tasks, `weights.png` (the first layer's
-/// weights of up to 10 hidden units, as images) for image inputs.
-fn dense_pictures(cfg: &Config, backend: &mut dyn Backend, test: &Split, out: &Path) -> Result<()> {
-    use crate::plot::{panels, Panel};
-    if cfg.input.task.is_some() {
+/// weights of up to 10 hidden units, as images, on one diverging scale centred on zero) for
+/// image inputs.
+fn dense_pictures(
+    cfg: &Config,
+    backend: &mut dyn Backend,
+    test: &Split,
+    history: &[EpochMetrics],
+    out: &Path,
+) -> Result<()> {
+    use crate::plot::images;
+    if let Some(task) = cfg.input.task {
         let map = decision_map(cfg, backend, test)?;
-        return panels(
-            &out.join("decision_boundary.png"),
-            &format!("{}: decision boundary and test points", cfg.name),
-            &[Panel {
-                title: format!("{} ({:?} gradient)", cfg.name, cfg.train.gradient),
-                data: &map,
-                nx: BOUNDARY_SIDE,
-                ny: BOUNDARY_SIDE,
-                cyclic: false,
-            }],
-            1,
+        let acc = history
+            .last()
+            .map(|m| format!(", test accuracy {:.1}%", 100.0 * m.test_accuracy))
+            .unwrap_or_default();
+        let title = format!(
+            "{}, {}{acc}",
+            task_names(task).0,
+            gradient_name(cfg.train.gradient)
         );
+        images(
+            &out.join("decision_boundary.png"),
+            &format!("{}: decision boundary", cfg.name),
+            &[boundary_panel(title, &map, Some(task))],
+            1,
+        )?;
+        return Ok(());
     }
     let state = backend.state()?;
     let s = cfg.input.size;
     let w = &state.params[0];
     let n_in = cfg.input_len();
-    let units = (w.len() / n_in).min(10);
+    let n_out = w.len() / n_in.max(1);
+    let units = n_out.min(10);
     let data: Vec<Vec<f64>> = (0..units)
         .map(|u| {
             w[u * n_in..(u + 1) * n_in]
@@ -89,23 +233,67 @@ fn dense_pictures(cfg: &Config, backend: &mut dyn Backend, test: &Split, out: &P
                 .collect()
         })
         .collect();
-    let ps: Vec<Panel> = data
+    let m = data
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(0.0f64, |a, v| a.max(v.abs()));
+    let m = if m > 0.0 { m } else { 1.0 };
+    let (nx, ny) = (s, n_in / s.max(1));
+    let ps: Vec<Image> = data
         .iter()
         .enumerate()
-        .map(|(u, d)| Panel {
-            title: format!("unit {u}"),
-            data: d,
-            nx: s,
-            ny: s,
-            cyclic: false,
+        .map(|(u, d)| {
+            let mut p = Image::new(format!("hidden unit {u}"), d, nx, ny, ColorMap::Diverging);
+            p.range = Some((-m, m));
+            p.bar = Some("weight w".into());
+            p.x = Some(Span {
+                from: 0.0,
+                to: nx as f64,
+                label: "input column".into(),
+            });
+            p.y = Some(Span {
+                from: 0.0,
+                to: ny as f64,
+                label: "input row".into(),
+            });
+            p
         })
         .collect();
-    panels(
+    images(
         &out.join("weights.png"),
-        &format!("{}: first-layer weights", cfg.name),
+        &format!(
+            "{}: first-layer weights ({n_in} inputs → {n_out} units; first {units} units; blue < 0 < red)",
+            cfg.name
+        ),
         &ps,
         5,
-    )
+    )?;
+    Ok(())
+}
+
+/// The pitch (metres) and distance from the input (metres) of every element's input plane.
+fn planes_of(cfg: &Config) -> Vec<(f64, f64)> {
+    let (mut dx, mut z) = (cfg.optics.pitch, 0.0);
+    let mut out = Vec::new();
+    for el in &cfg.elements {
+        out.push((dx, z));
+        match *el {
+            Element::FreeSpace { distance } => z += distance,
+            Element::Fourier { focal_length } => {
+                dx = crate::optics::lens::fourier_pitch(
+                    cfg.optics.nx,
+                    dx,
+                    cfg.optics.wavelength,
+                    focal_length,
+                );
+                z += 2.0 * focal_length;
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 fn field_pictures(
@@ -114,71 +302,82 @@ fn field_pictures(
     test: &Split,
     out: &Path,
 ) -> Result<()> {
-    use crate::plot::{panels, Panel};
+    use crate::plot::images;
     let cfg = net.config();
     let state = backend.state()?;
     let plan = net.field("pictures")?;
-    let data: Vec<Vec<f64>> = state
+    let planes = planes_of(cfg);
+    // Phases wrapped to [−π, π); amplitudes as they are.
+    let data: Vec<Vec<f64>> = plan
         .params
         .iter()
-        .map(|p| p.iter().map(|&v| v as f64).collect())
+        .zip(&state.params)
+        .map(|(s, p)| {
+            p.iter()
+                .map(|&v| {
+                    let v = v as f64;
+                    if s.kind == ParamKind::Phase {
+                        (v + std::f64::consts::PI).rem_euclid(2.0 * std::f64::consts::PI)
+                            - std::f64::consts::PI
+                    } else {
+                        v
+                    }
+                })
+                .collect()
+        })
         .collect();
-    let ps: Vec<Panel> = plan
+    let ps: Vec<Image> = plan
         .params
         .iter()
         .zip(&data)
         .enumerate()
-        .map(|(i, (s, d))| Panel {
-            title: format!(
-                "SLM {} ({})",
-                i + 1,
-                if s.kind == ParamKind::Phase {
-                    "phase"
+        .map(|(i, (s, d))| {
+            let (dx, z) = planes
+                .get(s.element)
+                .copied()
+                .unwrap_or((cfg.optics.pitch, 0.0));
+            let phase = s.kind == ParamKind::Phase;
+            let mut p = Image::new(
+                format!(
+                    "SLM {}: {} at z = {:.1} mm",
+                    i + 1,
+                    if phase { "phase" } else { "amplitude" },
+                    z * 1e3
+                ),
+                d,
+                s.sx,
+                s.sy,
+                if phase {
+                    ColorMap::Cyclic
                 } else {
-                    "amplitude"
-                }
-            ),
-            data: d,
-            nx: s.sx,
-            ny: s.sy,
-            cyclic: s.kind == ParamKind::Phase,
-        })
-        .collect();
-    let wrapped: Vec<Vec<f64>> = ps
-        .iter()
-        .map(|p| {
-            if p.cyclic {
-                p.data
-                    .iter()
-                    .map(|v| {
-                        (v + std::f64::consts::PI).rem_euclid(2.0 * std::f64::consts::PI)
-                            - std::f64::consts::PI
-                    })
-                    .collect()
+                    ColorMap::Diverging
+                },
+            );
+            if phase {
+                p.bar = Some("phase (rad)".into());
             } else {
-                p.data.to_vec()
+                p.range = Some((-1.0, 1.0));
+                p.bar = Some("amplitude transmission".into());
             }
+            physical_axes(&mut p, dx * s.k as f64);
+            p
         })
         .collect();
-    let ps: Vec<Panel> = ps
-        .into_iter()
-        .zip(&wrapped)
-        .map(|(p, w)| Panel { data: w, ..p })
-        .collect();
-    panels(
+    images(
         &out.join("masks.png"),
         &format!("{}: trained SLMs", cfg.name),
         &ps,
         5,
     )?;
 
-    // Output-plane intensity for the first test image of each of a few classes.
+    // Input and detector-plane intensity for the first test image of every class.
     let (nx, ny) = (cfg.optics.nx, cfg.optics.ny);
-    let mut picks = Vec::new();
-    for c in 0..cfg.readout.classes.min(5) {
-        if let Some(i) = test.labels.iter().position(|&l| l as usize == c) {
-            picks.push(i);
-        }
+    let k = cfg.readout.classes;
+    let picks: Vec<usize> = (0..k)
+        .filter_map(|c| test.labels.iter().position(|&l| l as usize == c))
+        .collect();
+    if picks.is_empty() {
+        return Ok(());
     }
     let mut input = vec![0.0f32; picks.len() * nx * ny];
     encode(cfg, test, &picks, &mut input);
@@ -196,45 +395,70 @@ fn field_pictures(
                 .map(|&a| (a as f64).powi(2))
                 .collect(),
         );
-        let mut o: Vec<f64> = out_field[b * nx * ny..(b + 1) * nx * ny]
-            .iter()
-            .map(|v| v.norm_sqr() as f64)
-            .collect();
-        let peak = o.iter().copied().fold(0.0, f64::max);
-        for r in regions {
-            for x in r.x0..r.x0 + r.w {
-                o[r.y0 * nx + x] = peak;
-                o[(r.y0 + r.h - 1) * nx + x] = peak;
-            }
-        }
-        imgs.push(o);
+        imgs.push(
+            out_field[b * nx * ny..(b + 1) * nx * ny]
+                .iter()
+                .map(|v| v.norm_sqr() as f64)
+                .collect(),
+        );
     }
-    let k = cfg.readout.classes;
     let mut ps = Vec::new();
+    let mut correct = 0;
     for (b, &i) in picks.iter().enumerate() {
         let row = &powers[b * k..(b + 1) * k];
         let pred = argmax(row);
-        ps.push(Panel {
-            title: format!("input, label {}", test.labels[i]),
-            data: &imgs[2 * b],
+        let label = test.labels[i] as usize;
+        correct += usize::from(pred == label);
+        let mut p = Image::new(
+            format!("class {label}: input"),
+            &imgs[2 * b],
             nx,
             ny,
-            cyclic: false,
-        });
-        ps.push(Panel {
-            title: format!("output, predicted {pred}"),
-            data: &imgs[2 * b + 1],
+            ColorMap::Sequential,
+        );
+        p.bar = Some("intensity (I/I_sat)".into());
+        physical_axes(&mut p, cfg.optics.pitch);
+        ps.push(p);
+        let mut p = Image::new(
+            format!(
+                "class {label}: detector plane, predicted {pred} ({})",
+                if pred == label { "right" } else { "wrong" }
+            ),
+            &imgs[2 * b + 1],
             nx,
             ny,
-            cyclic: false,
-        });
+            ColorMap::Sequential,
+        );
+        p.bar = Some("intensity (I/I_sat)".into());
+        physical_axes(&mut p, plan.out_dx);
+        p.overlays = regions
+            .iter()
+            .enumerate()
+            .map(|(c, r)| Overlay::Rect {
+                x0: r.x0 as f64,
+                y0: r.y0 as f64,
+                w: r.w as f64,
+                h: r.h as f64,
+                color: if c == pred {
+                    PREDICTED_COLOR
+                } else {
+                    DETECTOR_COLOR
+                },
+                label: Some(c.to_string()),
+            })
+            .collect();
+        ps.push(p);
     }
-    panels(
+    images(
         &out.join("outputs.png"),
-        &format!("{}: test digits and detector-plane intensity", cfg.name),
+        &format!(
+            "{}: the first test image of each class and its detector-plane intensity \
+             (detectors outlined and numbered by class, the predicted one in green; {correct} of {} right)",
+            cfg.name,
+            picks.len()
+        ),
         &ps,
         4,
     )?;
-
     Ok(())
 }
