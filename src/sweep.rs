@@ -1,7 +1,8 @@
 //! Parameter sweeps: one network trained over the Cartesian product of config values, runs in
 //! parallel where the machine allows, each in its own folder (so an interrupted sweep resumes
 //! where it stopped), one CSV of results and a plot of test accuracy against the first swept
-//! value (the papers' accuracy-vs-optical-depth figure).
+//! axis that is not a seed (the papers' accuracy-vs-optical-depth figure; seed axes are averaged,
+//! with error bars).
 //!
 //! Records a researcher can trust:
 //!
@@ -519,7 +520,7 @@ pub fn plot(path: &Path, title: &str, axes: &[Axis], rows: &[Row]) -> Result<()>
 
 /// Runs the sweep. `load` gives the train and test splits of a config. Finished runs (a
 /// `summary.json` in their folder) are read back, interrupted ones resume from their checkpoint.
-/// The axes ([`check_axes`]), every point's config and `opts.out` ([`claim_out`]) are checked
+/// The axes ([`check_axes`]), every point's config and `opts.out` (`claim_out`) are checked
 /// before anything is written; a failed or stopped sweep keeps only finished runs and resumable
 /// checkpoints (see the module doc).
 pub fn run(

@@ -103,9 +103,10 @@ pub fn absorber_report(
     Ok((s, warnings))
 }
 
-/// Side of the decision-boundary picture in pixels, and the half-width of the plane it shows.
+/// Side of the decision-boundary picture in pixels.
 pub const BOUNDARY_SIDE: usize = 160;
-const BOUNDARY_EXTENT: f64 = 1.4;
+/// Half-width of the plane the decision-boundary picture shows, in the task's coordinates.
+pub const BOUNDARY_EXTENT: f64 = 1.4;
 
 /// The decision map of a 2-class dense network over `[−1.4, 1.4]²` (`BOUNDARY_SIDE²` values,
 /// row-major, `y` up): `0.65` where class 1 wins, `0.35` where class 0 wins, with the test points

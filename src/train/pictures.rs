@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use super::eval::{decision_map, BOUNDARY_SIDE};
+use super::eval::{decision_map, BOUNDARY_EXTENT, BOUNDARY_SIDE};
 use crate::backend::Backend;
 use crate::checkpoint::EpochMetrics;
 use crate::data::{encode, Split};
@@ -17,9 +17,6 @@ use crate::model::{Config, Element, GradientMode, Task};
 use crate::network::{Network, ParamKind};
 use crate::optics::AbsorberModel;
 use crate::plot::{ColorMap, Image, LegendEntry, Level, Overlay, Span};
-
-/// Half-width of the plane a [`decision_map`] covers (`[−1.4, 1.4]²`, see `train/eval.rs`).
-pub const BOUNDARY_EXTENT: f64 = 1.4;
 
 /// Outline colour of the detectors in `outputs.png`, and of the predicted class's detector.
 pub const DETECTOR_COLOR: [u8; 3] = [0, 255, 255];

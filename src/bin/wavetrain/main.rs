@@ -54,7 +54,7 @@ enum Command {
     },
     /// Train a network over a grid of config values (e.g. --od 0.1,1,10 --gradient optical,exact),
     /// runs in parallel, resumable; writes sweep.csv, sweep.png (test accuracy against the first
-    /// swept value) and, for 2-D tasks, decision_boundaries.png.
+    /// swept axis that is not a seed; seeds averaged) and, for 2-D tasks, decision_boundaries.png.
     Sweep(SweepArgs),
     /// Time the FFT, a free-space step, the absorber and training steps on every backend, against
     /// the measured copy bandwidth and FLOP ceiling (table, or --json records).

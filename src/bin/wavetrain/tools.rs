@@ -96,7 +96,11 @@ pub fn absorber(a: AbsorberArgs) -> Result<()> {
         use wavetrain::plot::{line_plot, Series};
         line_plot(
             path,
-            &format!("Saturable absorber, {:?} model, α₀ = {}", a.model, a.od),
+            &format!(
+                "Saturable absorber, {} model, α₀ = {}",
+                wavetrain::train::pictures::absorber_name(a.model),
+                a.od
+            ),
             "input field amplitude z (z² = I/I_sat)",
             "",
             &[
