@@ -225,18 +225,6 @@ pub fn train(a: TrainArgs) -> Result<()> {
         _ => None,
     };
     let (train_set, test_set) = load_data(data_dir.as_ref(), &cfg)?;
-    if let (Some(ck), Some(d)) = (&resume, &a.resume) {
-        // The checkpoint's position must be one this run's data and batch can reach.
-        let n = cfg
-            .train
-            .max_train
-            .unwrap_or(train_set.len())
-            .min(train_set.len());
-        ck.check_position(
-            &d.join("checkpoint.safetensors"),
-            n.div_ceil(cfg.train.batch),
-        )?;
-    }
     let data_now = match (&data_dir, cfg.input.task) {
         (_, Some(_)) => DataRecord::generated(),
         (Some(d), None) => DataRecord::of_dir(d, false)?,
@@ -249,6 +237,18 @@ pub fn train(a: TrainArgs) -> Result<()> {
             data_description(data_dir.as_ref(), &cfg)
         ),
         None => {}
+    }
+    if let (Some(ck), Some(d)) = (&resume, &a.resume) {
+        // The checkpoint's position (after the data check) must be one this data and batch reach.
+        let n = cfg
+            .train
+            .max_train
+            .unwrap_or(train_set.len())
+            .min(train_set.len());
+        ck.check_position(
+            &d.join("checkpoint.safetensors"),
+            n.div_ceil(cfg.train.batch),
+        )?;
     }
     for w in cfg.sampling_warnings() {
         eprintln!("warning: {w}");
