@@ -161,15 +161,8 @@ enum Step {
 
 /// The config paths an axis writes, as [`Config::set`] and [`Config::with_activation`] apply it.
 fn written_paths(axis: &Axis) -> Vec<Vec<Step>> {
+    use crate::model::{shorthand_table, ABSORBER_SHORTHANDS, DENSE_SHORTHANDS};
     use Step::{Every, Key};
-    const DENSE_KEYS: [&str; 6] = [
-        "gain",
-        "fidelity",
-        "na",
-        "fill_factor",
-        "fanout_focal_length",
-        "samples",
-    ];
     let k = |s: &str| Key(s.to_string());
     let key = axis.key.as_str();
     match key {
@@ -192,10 +185,15 @@ fn written_paths(axis: &Axis) -> Vec<Vec<Step>> {
             }
             out
         }
-        "od" | "model" => vec![vec![k("elements"), Every("absorber"), k(key)]],
-        _ if DENSE_KEYS.contains(&key) => vec![vec![k("elements"), Every("dense"), k(key)]],
-        "gradient" | "lr" | "seed" | "epochs" | "batch" => vec![vec![k("train"), k(key)]],
-        "intensity" | "task" => vec![vec![k("input"), k(key)]],
+        _ if ABSORBER_SHORTHANDS.contains(&key) => {
+            vec![vec![k("elements"), Every("absorber"), k(key)]]
+        }
+        _ if DENSE_SHORTHANDS.contains(&key) => {
+            vec![vec![k("elements"), Every("dense"), k(key)]]
+        }
+        _ if shorthand_table(key).is_some() => {
+            vec![vec![k(shorthand_table(key).unwrap_or("train")), k(key)]]
+        }
         _ => {
             let mut path = Vec::new();
             for part in key.split('.') {

@@ -6,6 +6,29 @@
 use super::{Config, Element, Fidelity, Hardware, Loss};
 use crate::error::{Error, Result};
 
+/// `--set` shorthands that set a field of every absorber.
+pub const ABSORBER_SHORTHANDS: [&str; 2] = ["od", "model"];
+
+/// `--set` shorthands that set a field of every dense layer.
+pub const DENSE_SHORTHANDS: [&str; 6] = [
+    "gain",
+    "fidelity",
+    "na",
+    "fill_factor",
+    "fanout_focal_length",
+    "samples",
+];
+
+/// The table a shorthand of a training or input setting belongs to (`lr` → `train`,
+/// `task` → `input`), or `None` for any other key.
+pub fn shorthand_table(key: &str) -> Option<&'static str> {
+    match key {
+        "gradient" | "lr" | "seed" | "epochs" | "batch" => Some("train"),
+        "intensity" | "task" => Some("input"),
+        _ => None,
+    }
+}
+
 /// The activation of a dense network, for baselines.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Activation {
@@ -88,21 +111,12 @@ impl Config {
             .unwrap_or_else(|| toml::Value::String(value.to_string()));
         let mut root = toml::Value::try_from(self)
             .map_err(|e| Error::config(key, format!("cannot edit this config: {e}")))?;
-        let path: Vec<String> = match key {
-            "gradient" | "lr" | "seed" | "epochs" | "batch" => vec!["train".into(), key.into()],
-            "intensity" | "task" => vec!["input".into(), key.into()],
-            _ => key.split('.').map(String::from).collect(),
+        let path: Vec<String> = match shorthand_table(key) {
+            Some(table) => vec![table.into(), key.into()],
+            None => key.split('.').map(String::from).collect(),
         };
-        const DENSE_KEYS: [&str; 6] = [
-            "gain",
-            "fidelity",
-            "na",
-            "fill_factor",
-            "fanout_focal_length",
-            "samples",
-        ];
-        if key == "od" || key == "model" || DENSE_KEYS.contains(&key) {
-            let kind = if key == "od" || key == "model" {
+        if ABSORBER_SHORTHANDS.contains(&key) || DENSE_SHORTHANDS.contains(&key) {
+            let kind = if ABSORBER_SHORTHANDS.contains(&key) {
                 "absorber"
             } else {
                 "dense"

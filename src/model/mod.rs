@@ -10,7 +10,7 @@ mod edit;
 mod readout;
 mod validate;
 
-pub use edit::Activation;
+pub use edit::{shorthand_table, Activation, ABSORBER_SHORTHANDS, DENSE_SHORTHANDS};
 pub use readout::{layout_regions, Region};
 
 /// The whole description of a run.

@@ -92,9 +92,9 @@ fn flag_keys(a: &TrainArgs) -> Vec<(&'static str, &'static str)> {
 
 /// The dotted key a `--set` key means (its shorthands for training settings expanded).
 fn full_key(k: &str) -> String {
-    match k {
-        "gradient" | "lr" | "seed" | "epochs" | "batch" => format!("train.{k}"),
-        _ => k.to_string(),
+    match wavetrain::model::shorthand_table(k) {
+        Some(table) => format!("{table}.{k}"),
+        None => k.to_string(),
     }
 }
 
