@@ -19,4 +19,10 @@ pub trait Backend {
     fn predict(&mut self, input: &[f32]) -> Result<Vec<f32>>;
     /// Parameters and optimiser state.
     fn state(&mut self) -> Result<State>;
+    /// Whether a step whose loss is not finite leaves the parameters as they were (the CPU
+    /// executors), rather than updating them in the same submission (the GPU): fault messages
+    /// say which parameters may be suspect.
+    fn skips_faulty_updates(&self) -> bool {
+        true
+    }
 }

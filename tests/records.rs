@@ -13,6 +13,22 @@ fn run(args: &[&str]) -> Output {
     bin().args(args).output().unwrap()
 }
 
+/// `train --preset paper-2layer --epochs EPOCHS --backend cpu --no-pictures --out OUT`.
+fn train_2layer(epochs: &str, out: &Path) -> Output {
+    run(&[
+        "train",
+        "--preset",
+        "paper-2layer",
+        "--epochs",
+        epochs,
+        "--backend",
+        "cpu",
+        "--no-pictures",
+        "--out",
+        s(out),
+    ])
+}
+
 fn err(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -186,18 +202,7 @@ fn default_run_folders_are_distinct_and_readable() {
 fn resume_refuses_flags_that_change_the_run_and_records_more_epochs() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let o = run(&[
-        "train",
-        "--preset",
-        "paper-2layer",
-        "--epochs",
-        "2",
-        "--backend",
-        "cpu",
-        "--no-pictures",
-        "--out",
-        s(&out),
-    ]);
+    let o = train_2layer("2", &out);
     assert!(o.status.success(), "{}", err(&o));
     let before = std::fs::read_to_string(out.join("config.toml")).unwrap();
     for (flag, value) in [
@@ -530,18 +535,8 @@ fn runs_record_provenance_progress_and_outputs() {
 
 #[test]
 fn epoch_lines_reach_a_log_without_a_terminal() {
-    let o = run(&[
-        "train",
-        "--preset",
-        "paper-2layer",
-        "--epochs",
-        "2",
-        "--backend",
-        "cpu",
-        "--no-pictures",
-        "--out",
-        s(&tempfile::tempdir().unwrap().path().join("r")),
-    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let o = train_2layer("2", &dir.path().join("r"));
     assert!(o.status.success(), "{}", err(&o));
     let e = err(&o);
     assert!(e.contains("epoch   1:") && e.contains("epoch   2:"), "{e}");

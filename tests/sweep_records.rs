@@ -9,8 +9,8 @@ use common::{stderr_of as stderr, wavetrain_bin as wavetrain};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// `sweep --preset paper-2layer --epochs 2 --backend cpu --out OUT` plus `extra`.
-fn sweep_2layer(out: &Path, extra: &[&str]) -> Output {
+/// The arguments `sweep --preset paper-2layer --epochs 2 --backend cpu --out OUT` plus `extra`.
+fn sweep_2layer_args<'a>(out: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "sweep",
         "--preset",
@@ -23,7 +23,12 @@ fn sweep_2layer(out: &Path, extra: &[&str]) -> Output {
         out.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    wavetrain(&args)
+    args
+}
+
+/// `sweep --preset paper-2layer --epochs 2 --backend cpu --out OUT` plus `extra`.
+fn sweep_2layer(out: &Path, extra: &[&str]) -> Output {
+    wavetrain(&sweep_2layer_args(out, extra))
 }
 
 /// What a folder holds, recursively, as sorted relative paths (folders end in `/`).
@@ -422,18 +427,7 @@ fn out_must_be_new_empty_or_the_same_sweep() {
 
 /// The binary with `WAVETRAIN_FAULT_STEP` set (the trainer's hook that poisons that step).
 fn sweep_2layer_faulty(out: &Path, step: usize, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "sweep",
-        "--preset",
-        "paper-2layer",
-        "--epochs",
-        "2",
-        "--backend",
-        "cpu",
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
+    let args = sweep_2layer_args(out, extra);
     Command::new(env!("CARGO_BIN_EXE_wavetrain"))
         .args(&args)
         .env("WAVETRAIN_FAULT_STEP", step.to_string())

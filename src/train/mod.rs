@@ -46,10 +46,10 @@ pub struct RunOptions {
 /// already non-finite (the previous update overflowed), else the first element whose field is
 /// not finite for this batch, else the loss or its gradient itself.
 ///
-/// The CPU executors skip the update of a step whose loss is not finite, so non-finite
-/// parameters there come from an earlier update; the GPU records the update before the loss is
-/// known (one submission a step), so there they may come from this step's.
-fn fault_place(net: &Network, state: &State, input: &[f32], gpu: bool) -> Result<String> {
+/// A backend that skips the update of a step whose loss is not finite (the CPU executors) has
+/// non-finite parameters only from an earlier update; one that records the update before the
+/// loss is known (the GPU, one submission a step) may have them from this step's.
+fn fault_place(net: &Network, state: &State, input: &[f32], skips: bool) -> Result<String> {
     if input.iter().any(|v| !v.is_finite()) {
         let after = match crate::diagnose::locate_fault(net, state, input)? {
             Some(name) => format!(" (the field first became non-finite after {name})"),
@@ -69,10 +69,10 @@ fn fault_place(net: &Network, state: &State, input: &[f32], gpu: bool) -> Result
             .get(i)
             .and_then(|&e| net.element_name(e))
             .unwrap_or("a trainable element");
-        let when = if gpu {
-            "an update overflowed (this step's or an earlier one: the GPU updates before the loss is checked)"
-        } else {
+        let when = if skips {
             "an earlier update overflowed"
+        } else {
+            "an update overflowed (this step's or an earlier one: this backend updates before the loss is checked)"
         };
         return Ok(format!(
             "the parameters of {name} are no longer finite: {when}; lower train.lr or input.intensity"
@@ -255,8 +255,8 @@ pub fn train(
             if !stats.loss_sum.is_finite() {
                 bar.abandon();
                 let step = epoch * batches + progress.batch + 1;
-                let gpu = backend.name().starts_with("gpu");
-                let place = fault_place(net, &backend.state()?, inp, gpu)?;
+                let skips = backend.skips_faulty_updates();
+                let place = fault_place(net, &backend.state()?, inp, skips)?;
                 let kept = if ckpt_path.exists() {
                     format!(
                         "The last checkpoint before this step is {} (resume with wavetrain train --resume {})",
