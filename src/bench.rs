@@ -40,6 +40,13 @@ pub struct BenchOptions {
     pub grids: Vec<usize>,
     /// Batches.
     pub batches: Vec<usize>,
+    /// Only these measurements (`fft2`, `propagate`, `absorber`, `train_step`, or one training
+    /// step such as `train_step:paper-mlp`); every one when empty. The ceilings (`copy`,
+    /// `flops`) are always measured: every record is set against them.
+    pub ops: Vec<String>,
+    /// Extra networks whose training step is timed (`train_step:<name>`), e.g.
+    /// `benches/d2nn-200.toml`, each at its own batch.
+    pub configs: Vec<(String, crate::model::Config)>,
 }
 
 impl BenchOptions {
@@ -56,9 +63,23 @@ impl BenchOptions {
                 vec![128, 256, 512, 1024, 2048]
             },
             batches: if quick { vec![1, 8] } else { vec![1, 16, 64] },
+            ops: Vec::new(),
+            configs: Vec::new(),
         }
     }
+
+    /// Whether the measurement `op` (e.g. `fft2`, `train_step:paper-mlp`) is wanted.
+    pub fn wants(&self, op: &str) -> bool {
+        self.ops.is_empty()
+            || self
+                .ops
+                .iter()
+                .any(|w| w == op || op.split_once(':').is_some_and(|(kind, _)| kind == w))
+    }
 }
+
+/// The measurements `--ops` may name (besides one `train_step:<network>`).
+pub const OPS: [&str; 4] = ["fft2", "propagate", "absorber", "train_step"];
 
 /// One measurement.
 #[derive(Clone, Debug, Serialize)]
@@ -444,93 +465,85 @@ pub fn run_cpu(opts: &BenchOptions, emit: &mut dyn FnMut(&Record)) -> Result<Vec
         let bytes = 16.0 * samples as f64;
         let rss0 = rss_bytes();
         let mut data = field(samples);
-        let mut fft = Fft2::<f32>::new(n, n);
-        let t = time_it(opts.quick, || {
-            fft.process(&mut data, Direction::Forward);
-            Ok(())
-        })?;
-        let mem = (8 * samples as u64, delta(rss0));
-        push(
-            record(
-                "cpu",
-                &device,
-                "fft2",
-                grid.clone(),
-                b,
-                t,
-                "wall",
-                None,
-                bytes,
-                fft_flops(n, b),
-                &c,
-                mem,
-            ),
-            &mut out,
-        );
-        let g = crate::Grid::new(n, n, 8e-6)?;
-        let mut p = Propagator::<f32>::new(&g, 780e-9, 5e-3, 2.0, true);
-        let t = time_it(opts.quick, || {
-            p.apply(&mut data);
-            Ok(())
-        })?;
-        // The field, the transfer function (padded) and one padded line of scratch per thread.
-        let mem = (8 * samples as u64 + 8 * (4 * n * n) as u64, delta(rss0));
-        push(
-            record(
-                "cpu",
-                &device,
-                "propagate",
-                grid.clone(),
-                b,
-                t,
-                "wall",
-                None,
-                bytes,
-                prop_flops(n, b),
-                &c,
-                mem,
-            ),
-            &mut out,
-        );
-        let ab = Absorber::new(10.0, AbsorberModel::Thin);
-        let t = time_it(opts.quick, || {
-            absorber_pump(&mut data, &ab);
-            Ok(())
-        })?;
-        push(
-            record(
-                "cpu",
-                &device,
-                "absorber",
-                grid.clone(),
-                b,
-                t,
-                "wall",
-                None,
-                bytes,
-                10.0 * samples as f64,
-                &c,
-                (8 * samples as u64, delta(rss0)),
-            ),
-            &mut out,
-        );
-    }
-    let (train, _) = crate::data::read_dir(&crate::data::idx::bundled_dir(), 10)?;
-    let mut configs = Vec::new();
-    for &n in opts
-        .grids
-        .iter()
-        .filter(|&&n| n <= if opts.quick { 128 } else { 512 })
-    {
-        for &b in &opts.batches {
-            configs.push(("d2nn-mnist".to_string(), d2nn_at(n, b)?));
+        if opts.wants("fft2") {
+            let mut fft = Fft2::<f32>::new(n, n);
+            let t = time_it(opts.quick, || {
+                fft.process(&mut data, Direction::Forward);
+                Ok(())
+            })?;
+            let mem = (8 * samples as u64, delta(rss0));
+            push(
+                record(
+                    "cpu",
+                    &device,
+                    "fft2",
+                    grid.clone(),
+                    b,
+                    t,
+                    "wall",
+                    None,
+                    bytes,
+                    fft_flops(n, b),
+                    &c,
+                    mem,
+                ),
+                &mut out,
+            );
+        }
+        if opts.wants("propagate") {
+            let g = crate::Grid::new(n, n, 8e-6)?;
+            let mut p = Propagator::<f32>::new(&g, 780e-9, 5e-3, 2.0, true);
+            let t = time_it(opts.quick, || {
+                p.apply(&mut data);
+                Ok(())
+            })?;
+            // The field, the transfer function (padded) and one padded line of scratch per thread.
+            let mem = (8 * samples as u64 + 8 * (4 * n * n) as u64, delta(rss0));
+            push(
+                record(
+                    "cpu",
+                    &device,
+                    "propagate",
+                    grid.clone(),
+                    b,
+                    t,
+                    "wall",
+                    None,
+                    bytes,
+                    prop_flops(n, b),
+                    &c,
+                    mem,
+                ),
+                &mut out,
+            );
+        }
+        if opts.wants("absorber") {
+            let ab = Absorber::new(10.0, AbsorberModel::Thin);
+            let t = time_it(opts.quick, || {
+                absorber_pump(&mut data, &ab);
+                Ok(())
+            })?;
+            push(
+                record(
+                    "cpu",
+                    &device,
+                    "absorber",
+                    grid.clone(),
+                    b,
+                    t,
+                    "wall",
+                    None,
+                    bytes,
+                    10.0 * samples as f64,
+                    &c,
+                    (8 * samples as u64, delta(rss0)),
+                ),
+                &mut out,
+            );
         }
     }
-    for &b in &opts.batches {
-        let mut cfg = crate::presets::preset("paper-mlp")?;
-        cfg.train.batch = b;
-        configs.push(("paper-mlp".into(), cfg));
-    }
+    let (train, _) = crate::data::read_dir(&crate::data::idx::bundled_dir(), 10)?;
+    let configs = train_configs(opts, if opts.quick { 128 } else { 512 }, usize::MAX)?;
     for (name, cfg) in configs {
         let rss0 = rss_bytes();
         let net = cfg.resolve()?;
@@ -570,6 +583,39 @@ pub fn run_cpu(opts: &BenchOptions, emit: &mut dyn FnMut(&Record)) -> Result<Vec
         push(r, &mut out);
     }
     Ok(out)
+}
+
+/// The networks whose training step is timed: `d2nn-mnist` scaled to each grid up to
+/// `max_grid` (fields of at most `field_cap` samples), `paper-mlp` at each batch, then the
+/// `--config` networks; only those `--ops` wants.
+fn train_configs(
+    opts: &BenchOptions,
+    max_grid: usize,
+    field_cap: usize,
+) -> Result<Vec<(String, crate::model::Config)>> {
+    let mut configs = Vec::new();
+    if opts.wants("train_step:d2nn-mnist") {
+        for &n in opts.grids.iter().filter(|&&n| n <= max_grid) {
+            for &b in &opts.batches {
+                if n * n * b <= field_cap {
+                    configs.push(("d2nn-mnist".to_string(), d2nn_at(n, b)?));
+                }
+            }
+        }
+    }
+    if opts.wants("train_step:paper-mlp") {
+        for &b in &opts.batches {
+            let mut cfg = crate::presets::preset("paper-mlp")?;
+            cfg.train.batch = b;
+            configs.push(("paper-mlp".to_string(), cfg));
+        }
+    }
+    for (name, cfg) in &opts.configs {
+        if opts.wants(&format!("train_step:{name}")) {
+            configs.push((name.clone(), cfg.clone()));
+        }
+    }
+    Ok(configs)
 }
 
 fn delta(before: Option<u64>) -> Option<u64> {
@@ -656,88 +702,76 @@ pub fn run_gpu(opts: &BenchOptions, emit: &mut dyn FnMut(&Record)) -> Result<Vec
             let bytes = 16.0 * samples as f64;
             let a0 = ctx.allocated_bytes();
             let f = Field::from_slice(&ctx, "bench.field", n, n, b, &field(samples))?;
-            let fft = gpu::Fft2::new(&ctx, &f, Direction::Forward)?;
-            let (t, how) = time_gpu(opts.quick, &ctx, &|e| fft.encode(e))?;
-            let r = record(
-                "gpu",
-                &device,
-                "fft2",
-                grid.clone(),
-                b,
-                t,
-                how,
-                None,
-                bytes,
-                fft_flops(n, b),
-                &c,
-                (8 * samples as u64, Some(ctx.allocated_bytes() - a0)),
-            );
-            emit(&r);
-            out.push(r);
-            let g = crate::Grid::new(n, n, 8e-6)?;
-            let a1 = ctx.allocated_bytes();
-            let tf = gpu::TransferFunction::new(&ctx, &g, 780e-9, 5e-3, 2.0, true)?;
-            let prop = gpu::Propagate::new(&ctx, &f, &tf, false)?;
-            let (t, how) = time_gpu(opts.quick, &ctx, &|e| prop.encode(e))?;
-            let r = record(
-                "gpu",
-                &device,
-                "propagate",
-                grid.clone(),
-                b,
-                t,
-                how,
-                None,
-                bytes,
-                prop_flops(n, b),
-                &c,
-                // Transfer function (padded) and two padded scratch fields.
-                (
-                    8 * (4 * n * n) as u64 + 2 * 8 * (4 * samples) as u64,
-                    Some(ctx.allocated_bytes() - a1),
-                ),
-            );
-            emit(&r);
-            out.push(r);
-            let ab = Absorber::new(10.0, AbsorberModel::Thin);
-            let pump = gpu::AbsorberPump::new(&ctx, &f, &ab, None)?;
-            let (t, how) = time_gpu(opts.quick, &ctx, &|e| pump.encode(e))?;
-            let r = record(
-                "gpu",
-                &device,
-                "absorber",
-                grid.clone(),
-                b,
-                t,
-                how,
-                None,
-                bytes,
-                10.0 * samples as f64,
-                &c,
-                (8 * samples as u64, None),
-            );
-            emit(&r);
-            out.push(r);
-        }
-        let grids: Vec<usize> = opts
-            .grids
-            .iter()
-            .copied()
-            .filter(|&n| n <= if opts.quick { 128 } else { 1024 })
-            .collect();
-        let mut configs = Vec::new();
-        for n in grids {
-            for &b in &opts.batches {
-                if n * n * b <= per_field_cap {
-                    configs.push(("d2nn-mnist", d2nn_at(n, b)?));
-                }
+            if opts.wants("fft2") {
+                let fft = gpu::Fft2::new(&ctx, &f, Direction::Forward)?;
+                let (t, how) = time_gpu(opts.quick, &ctx, &|e| fft.encode(e))?;
+                let r = record(
+                    "gpu",
+                    &device,
+                    "fft2",
+                    grid.clone(),
+                    b,
+                    t,
+                    how,
+                    None,
+                    bytes,
+                    fft_flops(n, b),
+                    &c,
+                    (8 * samples as u64, Some(ctx.allocated_bytes() - a0)),
+                );
+                emit(&r);
+                out.push(r);
+            }
+            if opts.wants("propagate") {
+                let g = crate::Grid::new(n, n, 8e-6)?;
+                let a1 = ctx.allocated_bytes();
+                let tf = gpu::TransferFunction::new(&ctx, &g, 780e-9, 5e-3, 2.0, true)?;
+                let prop = gpu::Propagate::new(&ctx, &f, &tf, false)?;
+                let (t, how) = time_gpu(opts.quick, &ctx, &|e| prop.encode(e))?;
+                let r = record(
+                    "gpu",
+                    &device,
+                    "propagate",
+                    grid.clone(),
+                    b,
+                    t,
+                    how,
+                    None,
+                    bytes,
+                    prop_flops(n, b),
+                    &c,
+                    // Transfer function (padded) and two padded scratch fields.
+                    (
+                        8 * (4 * n * n) as u64 + 2 * 8 * (4 * samples) as u64,
+                        Some(ctx.allocated_bytes() - a1),
+                    ),
+                );
+                emit(&r);
+                out.push(r);
+            }
+            if opts.wants("absorber") {
+                let ab = Absorber::new(10.0, AbsorberModel::Thin);
+                let pump = gpu::AbsorberPump::new(&ctx, &f, &ab, None)?;
+                let (t, how) = time_gpu(opts.quick, &ctx, &|e| pump.encode(e))?;
+                let r = record(
+                    "gpu",
+                    &device,
+                    "absorber",
+                    grid.clone(),
+                    b,
+                    t,
+                    how,
+                    None,
+                    bytes,
+                    10.0 * samples as f64,
+                    &c,
+                    (8 * samples as u64, None),
+                );
+                emit(&r);
+                out.push(r);
             }
         }
-        for &b in &opts.batches {
-            let mut cfg = crate::presets::preset("paper-mlp")?;
-            cfg.train.batch = b;
-            configs.push(("paper-mlp", cfg));
-        }
+        let configs = train_configs(opts, if opts.quick { 128 } else { 1024 }, per_field_cap)?;
         for (name, cfg) in configs {
             let network = cfg.resolve()?;
             let state = network.initial_state();
@@ -786,6 +820,21 @@ pub fn validate(opts: &BenchOptions) -> Result<()> {
             "--batches",
             "batches must be between 1 and 4096",
         ));
+    }
+    for op in &opts.ops {
+        let known = OPS.contains(&op.as_str())
+            || op
+                .strip_prefix("train_step:")
+                .is_some_and(|n| ["d2nn-mnist", "paper-mlp"].contains(&n) || opts.configs.iter().any(|(c, _)| c == n));
+        if !known {
+            return Err(Error::config(
+                "--ops",
+                format!(
+                    "unknown measurement '{op}': use {}, or train_step:NAME for d2nn-mnist, paper-mlp or a --config network",
+                    OPS.join(", ")
+                ),
+            ));
+        }
     }
     if opts.grids.is_empty() || opts.batches.is_empty() {
         return Err(Error::config(

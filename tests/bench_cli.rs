@@ -77,3 +77,61 @@ fn quick_bench_records_are_well_formed() {
             .all(|r| r["memory_measured_bytes"].as_u64().unwrap() > 0));
     }
 }
+
+fn bench_json(args: &[&str]) -> (bool, Vec<serde_json::Value>, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_wavetrain"))
+        .arg("bench")
+        .args(args)
+        .output()
+        .expect("run wavetrain");
+    let recs = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad record {l}: {e}")))
+        .collect();
+    (
+        o.status.success(),
+        recs,
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn ops_selects_the_measurements_and_config_adds_a_network() {
+    let (ok, recs, err) = bench_json(&[
+        "--quick",
+        "--json",
+        "--backend",
+        "cpu",
+        "--grids",
+        "16",
+        "--batches",
+        "2",
+        "--ops",
+        "propagate,train_step:tiny",
+        "--config",
+        "tests/data/bench-tiny.toml",
+    ]);
+    assert!(ok, "{err}");
+    let ops: Vec<&str> = recs.iter().map(|r| r["op"].as_str().unwrap()).collect();
+    // The ceilings always come first: every record is set against them.
+    assert_eq!(ops, ["copy", "flops", "propagate", "train_step:tiny"], "{ops:?}");
+    let step = &recs[3];
+    assert_eq!(step["grid"], "16x16", "{step}");
+    assert_eq!(step["batch"], 3, "the config's own batch: {step}");
+    assert!(step["images_per_s"].as_f64().unwrap() > 0.0, "{step}");
+}
+
+#[test]
+fn unknown_ops_and_bad_configs_are_refused_before_any_work() {
+    let (ok, recs, err) = bench_json(&["--quick", "--json", "--ops", "fft3"]);
+    assert!(!ok && recs.is_empty(), "{err}");
+    assert!(
+        err.contains("--ops") && err.contains("fft3") && err.contains("fft2, propagate"),
+        "{err}"
+    );
+    let (ok, recs, err) = bench_json(&["--quick", "--json", "--ops", "train_step:nosuch"]);
+    assert!(!ok && recs.is_empty() && err.contains("train_step:nosuch"), "{err}");
+    let (ok, _, err) = bench_json(&["--quick", "--json", "--config", "no/such.toml"]);
+    assert!(!ok && err.contains("no/such.toml"), "{err}");
+}

@@ -24,6 +24,15 @@ pub struct BenchArgs {
     /// Batches (default 1,16,64; quick 1,8).
     #[arg(long, value_delimiter = ',')]
     pub batches: Vec<usize>,
+    /// Only these measurements: fft2, propagate, absorber, train_step, or one network's step
+    /// (train_step:paper-mlp, train_step:d2nn-mnist, train_step:NAME of a --config); the copy
+    /// and FLOP ceilings are always measured.
+    #[arg(long, value_delimiter = ',')]
+    pub ops: Vec<String>,
+    /// Also time the training step of this network (TOML; its own grid and batch), e.g.
+    /// benches/d2nn-200.toml; repeatable. Named by the config's `name`.
+    #[arg(long)]
+    pub config: Vec<std::path::PathBuf>,
 }
 
 pub fn bench(a: BenchArgs) -> Result<()> {
@@ -35,6 +44,16 @@ pub fn bench(a: BenchArgs) -> Result<()> {
         opts.batches = a.batches.clone();
     }
     opts.adapter = a.adapter.clone();
+    opts.ops = a.ops.clone();
+    for path in &a.config {
+        let cfg = wavetrain::model::Config::from_file(path)?;
+        let name = if cfg.name.is_empty() {
+            path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+        } else {
+            cfg.name.clone()
+        };
+        opts.configs.push((name, cfg));
+    }
     match a.backend.as_str() {
         "all" => {}
         "cpu" => opts.gpu = false,
