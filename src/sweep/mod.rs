@@ -1151,6 +1151,14 @@ fn run_point(
                 ),
             ));
         }
+        if opts.progress {
+            eprintln!(
+                "{}: resuming from its checkpoint after {} epochs and {} batches",
+                folder_name(axes, values).replace('_', " "),
+                ck.progress.epoch,
+                ck.progress.batch
+            );
+        }
         Some(ck)
     } else {
         // A folder without a checkpoint is a run that never got anywhere: start it again

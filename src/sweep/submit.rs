@@ -147,28 +147,40 @@ fn check_shards(flag: &str, shards: usize, limit: Option<usize>) -> Result<()> {
     Ok(())
 }
 
+/// Refuses Slurm options [`slurm`] could not write (before anything is written): the folder
+/// ([`slurm_path_ok`]), the counts, and `--time` and `--partition` values an `#SBATCH` line
+/// cannot hold.
+pub fn check_slurm(out: &Path, o: &SlurmOptions) -> Result<()> {
+    check_shards("--array-limit", o.shards, o.array_limit)?;
+    slurm_path(out)?;
+    if let Some(t) = &o.time {
+        sbatch_value("--time", t)?;
+    }
+    if let Some(p) = &o.partition {
+        sbatch_value("--partition", p)?;
+    }
+    if o.cpus_per_task == Some(0) {
+        return Err(Error::config("--cpus-per-task", "must be at least 1"));
+    }
+    Ok(())
+}
+
 /// Writes `slurm/shards.sbatch`, `slurm/merge.sbatch` and `slurm/submit.sh` into the sweep
 /// folder `out` (absolute) for the network `name`; returns the path of `submit.sh`.
 pub fn slurm(out: &Path, name: &str, cmd: &JobCommands, o: &SlurmOptions) -> Result<PathBuf> {
-    check_shards("--array-limit", o.shards, o.array_limit)?;
+    check_slurm(out, o)?;
     let out_s = slurm_path(out)?;
     let dir = out.join(SLURM_DIR);
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs).map_err(|e| Error::io(&logs, e))?;
     let mut common = Vec::new();
     if let Some(t) = &o.time {
-        common.push(format!("#SBATCH --time={}", sbatch_value("--time", t)?));
+        common.push(format!("#SBATCH --time={t}"));
     }
     if let Some(p) = &o.partition {
-        common.push(format!(
-            "#SBATCH --partition={}",
-            sbatch_value("--partition", p)?
-        ));
+        common.push(format!("#SBATCH --partition={p}"));
     }
     let cpus = o.cpus_per_task.unwrap_or(1);
-    if cpus == 0 {
-        return Err(Error::config("--cpus-per-task", "must be at least 1"));
-    }
     let job = job_name(name);
     let limit = o.array_limit.map(|k| format!("%{k}")).unwrap_or_default();
     let mut shard_cmd = cmd.shard.clone();

@@ -371,33 +371,37 @@ fn submit(
             format!("must be between 1 and the {points} points of the grid, got {shards}"),
         ));
     }
-    if a.slurm {
-        // Checked before the folder is claimed.
-        submit::slurm_path_ok(&out)?;
-    }
     let k8s = a.kubernetes;
     let cmd = submit::JobCommands {
         shard: shard_command(a, &out, k8s)?,
         merge: merge_command(a, &out, k8s)?,
     };
-    if k8s && a.volume_claim.is_none() {
-        return Err(Error::config(
-            "--volume-claim",
-            "--kubernetes needs the persistent volume claim (ReadWriteMany) that holds the sweep folder: --volume-claim NAME",
-        ));
+    let slurm_opts = submit::SlurmOptions {
+        shards,
+        array_limit: a.array_limit,
+        cpus_per_task: a.cpus_per_task,
+        time: a.time.clone(),
+        partition: a.partition.clone(),
+        gpus_per_task: a.gpus_per_task,
+    };
+    let k8s_opts = submit::KubernetesOptions {
+        shards,
+        parallelism: a.array_limit,
+        image: a.image.clone(),
+        volume_claim: a.volume_claim.clone().unwrap_or_default(),
+        cpus: a.cpus_per_task,
+        gpus: a.gpus_per_task,
+    };
+    // The options are checked before the folder is claimed.
+    if a.slurm {
+        submit::check_slurm(&out, &slurm_opts)?;
+    } else {
+        submit::kubernetes_manifests(&out, &cfg.name, &cmd, &k8s_opts)?;
     }
     wavetrain::sweep::check_out_shard(&out, cfg, axes, shards)?;
     wavetrain::sweep::prepare(&out, cfg, axes, shards, &shell_words(&cmd.shard))?;
     if a.slurm {
-        let o = submit::SlurmOptions {
-            shards,
-            array_limit: a.array_limit,
-            cpus_per_task: a.cpus_per_task,
-            time: a.time.clone(),
-            partition: a.partition.clone(),
-            gpus_per_task: a.gpus_per_task,
-        };
-        let script = submit::slurm(&out, &cfg.name, &cmd, &o)?;
+        let script = submit::slurm(&out, &cfg.name, &cmd, &slurm_opts)?;
         let dir = out.join(submit::SLURM_DIR);
         eprintln!(
             "wrote the Slurm jobs of {} ({points} runs in {shards} array tasks) into {}",
@@ -416,15 +420,7 @@ fn submit(
         );
         println!("{}", script.display());
     } else {
-        let o = submit::KubernetesOptions {
-            shards,
-            parallelism: a.array_limit,
-            image: a.image.clone(),
-            volume_claim: a.volume_claim.clone().unwrap_or_default(),
-            cpus: a.cpus_per_task,
-            gpus: a.gpus_per_task,
-        };
-        let (sp, mp, job) = submit::kubernetes(&out, &cfg.name, &cmd, &o)?;
+        let (sp, mp, job) = submit::kubernetes(&out, &cfg.name, &cmd, &k8s_opts)?;
         eprintln!(
             "wrote the Kubernetes Jobs of {} ({points} runs in {shards} completions) into {}",
             cfg.name,
