@@ -25,6 +25,15 @@
 //!   some progress stay. When none does and this sweep made the folder (or found it empty), what
 //!   it wrote is removed again. A stopped sweep returns [`Error::Interrupted`] saying how many
 //!   runs finished and can resume; rerunning the same command resumes it.
+//! - **Beyond one machine.** [`run_part`] trains one shard of the grid ([`shard`]: point `k` of
+//!   [`grid`]'s order is shard `k mod N`'s), many processes sharing one folder: `sweep.toml`
+//!   and the shard count (`shards.json`) are written once (linked into place complete) and
+//!   checked by every later shard, each run folder is locked by the process training it (an OS
+//!   lock: it dies with its process, so a killed shard rerun resumes its runs), shards leave
+//!   nothing half-done in the shared folder when they fail (only their own empty run folders
+//!   are removed), and whichever shard finds every point finished writes the results under the
+//!   folder's merge lock ([`mod@merge`], also `sweep --merge DIR`, through the code a one-machine
+//!   sweep writes its results with). [`submit`] writes the Slurm and Kubernetes job files.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -530,7 +539,7 @@ pub fn plot(path: &Path, title: &str, axes: &[Axis], rows: &[Row]) -> Result<()>
 pub struct PartOptions {
     /// The points this process trains ([`Shard::WHOLE`]: every one). With more than one shard
     /// nothing but the runs is written, until every point is finished: then the shard that
-    /// finds them all finished merges ([`merge`]).
+    /// finds them all finished merges ([`merge()`]).
     pub shard: Shard,
     /// Mid-epoch checkpoints of every run after this many seconds of training
     /// ([`RunOptions::checkpoint_every`]).
@@ -615,9 +624,7 @@ pub fn run_part(
             count: part.shard.count,
             command: part.command.clone(),
         };
-        if let Err(e) = shard::claim_count(&opts.out, &rec) {
-            return Err(e);
-        }
+        shard::claim_count(&opts.out, &rec)?;
     }
     let mine = part.shard.points(points.len());
     let results: Mutex<Vec<Option<Row>>> = Mutex::new(vec![None; points.len()]);

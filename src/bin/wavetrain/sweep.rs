@@ -84,6 +84,13 @@ pub struct SweepArgs {
     /// merge.json; needs --volume-claim) and print how to apply it; nothing is trained here.
     #[arg(long, conflicts_with = "shard")]
     pub kubernetes: bool,
+    #[command(flatten)]
+    pub job: Box<JobArgs>,
+}
+
+/// What the job files of `--slurm` and `--kubernetes` ask the scheduler for.
+#[derive(clap::Args)]
+pub struct JobArgs {
     /// Array tasks (--slurm) or completions (--kubernetes): the shard count (default: one per
     /// point).
     #[arg(long, value_name = "N")]
@@ -197,14 +204,14 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
     }
     let submitting = a.slurm || a.kubernetes;
     let job_flags: [(&str, bool); 8] = [
-        ("--shards", a.shards.is_some()),
-        ("--array-limit", a.array_limit.is_some()),
-        ("--cpus-per-task", a.cpus_per_task.is_some()),
-        ("--time", a.time.is_some()),
-        ("--partition", a.partition.is_some()),
-        ("--gpus-per-task", a.gpus_per_task.is_some()),
-        ("--volume-claim", a.volume_claim.is_some()),
-        ("--image", a.image != "wavetrain:latest"),
+        ("--shards", a.job.shards.is_some()),
+        ("--array-limit", a.job.array_limit.is_some()),
+        ("--cpus-per-task", a.job.cpus_per_task.is_some()),
+        ("--time", a.job.time.is_some()),
+        ("--partition", a.job.partition.is_some()),
+        ("--gpus-per-task", a.job.gpus_per_task.is_some()),
+        ("--volume-claim", a.job.volume_claim.is_some()),
+        ("--image", a.job.image != "wavetrain:latest"),
     ];
     if !submitting {
         if let Some((f, _)) = job_flags.iter().find(|(_, given)| *given) {
@@ -315,7 +322,7 @@ fn merge(a: &SweepArgs, dir: &std::path::Path) -> Result<()> {
         ("--activation", !a.activation.is_empty()),
         ("--epochs", a.epochs.is_some()),
         ("--max-train", a.max_train.is_some()),
-        ("--shards", a.shards.is_some()),
+        ("--shards", a.job.shards.is_some()),
     ];
     if let Some((f, _)) = given.iter().find(|(_, g)| *g) {
         return Err(Error::config(
@@ -364,7 +371,7 @@ fn submit(
     use wavetrain::sweep::submit;
     let out = absolute(out)?;
     let points = wavetrain::sweep::grid(axes).len();
-    let shards = a.shards.unwrap_or(points);
+    let shards = a.job.shards.unwrap_or(points);
     if shards == 0 || shards > points {
         return Err(Error::config(
             "--shards",
@@ -378,19 +385,19 @@ fn submit(
     };
     let slurm_opts = submit::SlurmOptions {
         shards,
-        array_limit: a.array_limit,
-        cpus_per_task: a.cpus_per_task,
-        time: a.time.clone(),
-        partition: a.partition.clone(),
-        gpus_per_task: a.gpus_per_task,
+        array_limit: a.job.array_limit,
+        cpus_per_task: a.job.cpus_per_task,
+        time: a.job.time.clone(),
+        partition: a.job.partition.clone(),
+        gpus_per_task: a.job.gpus_per_task,
     };
     let k8s_opts = submit::KubernetesOptions {
         shards,
-        parallelism: a.array_limit,
-        image: a.image.clone(),
-        volume_claim: a.volume_claim.clone().unwrap_or_default(),
-        cpus: a.cpus_per_task,
-        gpus: a.gpus_per_task,
+        parallelism: a.job.array_limit,
+        image: a.job.image.clone(),
+        volume_claim: a.job.volume_claim.clone().unwrap_or_default(),
+        cpus: a.job.cpus_per_task,
+        gpus: a.job.gpus_per_task,
     };
     // The options are checked before the folder is claimed.
     if a.slurm {
