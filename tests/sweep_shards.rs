@@ -246,6 +246,11 @@ fn a_killed_shard_rerun_resumes_its_run_to_the_uninterrupted_result() {
     let o = run(&args, &e);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
+        stderr(&o).contains("od=1 seed=1: resuming from its checkpoint after"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
         stderr(&o).contains("every shard has finished"),
         "{}",
         stderr(&o)
