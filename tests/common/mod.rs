@@ -133,3 +133,31 @@ pub fn last_json(o: &std::process::Output) -> serde_json::Value {
     let text = String::from_utf8_lossy(&o.stdout);
     serde_json::from_str(text.lines().last().expect("a JSON line")).expect("valid JSON")
 }
+
+/// The rows of a `sweep.csv` (header included) without the columns that are measurements of
+/// the machine or name the folder (`seconds`, `images_per_second`, `run_dir`): what two sweeps
+/// of the same grid must agree on, whichever machines ran them.
+pub fn sweep_results(csv: &str) -> Vec<Vec<String>> {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    let keep: Vec<usize> = header
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| !["seconds", "images_per_second", "run_dir"].contains(h))
+        .map(|(i, _)| i)
+        .collect();
+    std::iter::once(header.join(","))
+        .chain(lines.map(str::to_string))
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            keep.iter()
+                .map(|&i| f.get(i).unwrap_or(&"").to_string())
+                .collect()
+        })
+        .collect()
+}
+
+/// The text of a file, or a panic naming it.
+pub fn read_text(path: &std::path::Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}

@@ -25,6 +25,15 @@
 //!   some progress stay. When none does and this sweep made the folder (or found it empty), what
 //!   it wrote is removed again. A stopped sweep returns [`Error::Interrupted`] saying how many
 //!   runs finished and can resume; rerunning the same command resumes it.
+//! - **Beyond one machine.** [`run_part`] trains one shard of the grid ([`shard`]: point `k` of
+//!   [`grid`]'s order is shard `k mod N`'s), many processes sharing one folder: `sweep.toml`
+//!   and the shard count (`shards.json`) are written once (linked into place complete) and
+//!   checked by every later shard, each run folder is locked by the process training it (an OS
+//!   lock: it dies with its process, so a killed shard rerun resumes its runs), shards leave
+//!   nothing half-done in the shared folder when they fail (only their own empty run folders
+//!   are removed), and whichever shard finds every point finished writes the results under the
+//!   folder's merge lock ([`mod@merge`], also `sweep --merge DIR`, through the code a one-machine
+//!   sweep writes its results with). [`submit`] writes the Slurm and Kubernetes job files.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -37,7 +46,15 @@ use crate::error::{Error, Result};
 use crate::model::{Activation, Config};
 use crate::network::Network;
 use crate::run::{make_backend, train_run, BackendChoice};
+use crate::rundir::RunDir;
 use crate::train::{RunOptions, Summary};
+
+pub mod merge;
+pub mod shard;
+pub mod submit;
+
+pub use merge::{merge, Merged, Missing, PointState};
+pub use shard::{Shard, ShardSpec, ShardsRecord};
 
 /// One swept key and its values, as text (`od` → `["0.1", "1"]`).
 #[derive(Clone, Debug, PartialEq)]
@@ -516,6 +533,42 @@ pub fn plot(path: &Path, title: &str, axes: &[Axis], rows: &[Row]) -> Result<()>
     crate::plot::xy_plot(path, title, &axis, &y, &curves)
 }
 
+/// Settings of a sweep beyond [`SweepOptions`]: which share of the grid this process trains,
+/// and how often its runs checkpoint.
+#[derive(Clone, Debug)]
+pub struct PartOptions {
+    /// The points this process trains ([`Shard::WHOLE`]: every one). With more than one shard
+    /// nothing but the runs is written, until every point is finished: then the shard that
+    /// finds them all finished merges ([`merge()`]).
+    pub shard: Shard,
+    /// Mid-epoch checkpoints of every run after this many seconds of training
+    /// ([`RunOptions::checkpoint_every`]).
+    pub checkpoint_every: f64,
+    /// The command of a shard without its `--shard`, recorded in the folder for the merge's
+    /// rerun hints (empty: not recorded).
+    pub command: String,
+}
+
+impl Default for PartOptions {
+    fn default() -> Self {
+        PartOptions {
+            shard: Shard::WHOLE,
+            checkpoint_every: crate::train::CHECKPOINT_EVERY,
+            command: String::new(),
+        }
+    }
+}
+
+/// What [`run_part`] did.
+#[derive(Debug)]
+pub struct PartDone {
+    /// The finished rows of this shard's points, in grid order.
+    pub rows: Vec<Row>,
+    /// Whether this process wrote the sweep's results (`sweep.csv`, `sweep.png`, the panels):
+    /// always for a whole sweep, for a shard when it found every point finished.
+    pub merged: bool,
+}
+
 /// Runs the sweep. `load` gives the train and test splits of a config. Finished runs (a
 /// `summary.json` in their folder) are read back, interrupted ones resume from their checkpoint.
 /// The axes ([`check_axes`]), every point's config and `opts.out` (`claim_out`) are checked
@@ -527,6 +580,19 @@ pub fn run(
     opts: &SweepOptions,
     load: &(dyn Fn(&Config) -> Result<(Split, Split)> + Sync),
 ) -> Result<Vec<Row>> {
+    run_part(base, axes, opts, &PartOptions::default(), load).map(|d| d.rows)
+}
+
+/// [`run`] for the share `part.shard` of the grid (see [`shard`]): the folder's description
+/// (`sweep.toml`) and shard count (`shards.json`) are written once by whichever shard comes
+/// first and checked by every other; each run folder is locked by the process training it.
+pub fn run_part(
+    base: &Config,
+    axes: &[Axis],
+    opts: &SweepOptions,
+    part: &PartOptions,
+    load: &(dyn Fn(&Config) -> Result<(Split, Split)> + Sync),
+) -> Result<PartDone> {
     if axes.is_empty() {
         return Err(Error::config(
             "sweep",
@@ -534,14 +600,33 @@ pub fn run(
         ));
     }
     check_axes(base, axes, &[])?;
+    if !(part.checkpoint_every.is_finite() && part.checkpoint_every >= 0.0) {
+        return Err(Error::config(
+            "--checkpoint-every",
+            format!(
+                "must be a number of seconds ≥ 0, got {}",
+                part.checkpoint_every
+            ),
+        ));
+    }
     let points = grid(axes);
-    // Check every config before any work starts.
+    // Check every config before any work starts (every shard checks the whole grid, so that
+    // a bad point fails every shard alike).
     let nets: Vec<Network> = points
         .iter()
         .map(|p| point_config(base, axes, p)?.resolve())
         .collect::<Result<_>>()?;
+    let sharded = part.shard.count > 1;
     let runs = opts.out.join("runs");
-    let was = claim_out(&opts.out, &identity(base, axes))?;
+    let was = claim_out(&opts.out, &identity(base, axes), sharded)?;
+    if sharded {
+        let rec = ShardsRecord {
+            count: part.shard.count,
+            command: part.command.clone(),
+        };
+        shard::claim_count(&opts.out, &rec)?;
+    }
+    let mine = part.shard.points(points.len());
     let results: Mutex<Vec<Option<Row>>> = Mutex::new(vec![None; points.len()]);
     let maps: Mutex<Vec<Option<Vec<f64>>>> = Mutex::new(vec![None; points.len()]);
     let next = AtomicUsize::new(0);
@@ -561,21 +646,13 @@ pub fn run(
             }
         }
     };
-    let write_outputs = |final_pass: bool| -> Result<()> {
+    let write_csv = || -> Result<()> {
         // Holding the lock while writing keeps the CSV's writers in order.
         let guard = results
             .lock()
             .map_err(|_| Error::config("sweep", "a run panicked"))?;
         let rows: Vec<Row> = guard.iter().flatten().cloned().collect();
         crate::io::atomic_write(&opts.out.join("sweep.csv"), csv(axes, &rows).as_bytes())?;
-        if final_pass && !rows.is_empty() {
-            plot(
-                &opts.out.join("sweep.png"),
-                &format!("{}: test accuracy", base.name),
-                axes,
-                &rows,
-            )?;
-        }
         drop(guard);
         Ok(())
     };
@@ -583,18 +660,20 @@ pub fn run(
         if opts.stop.load(Ordering::SeqCst) {
             return;
         }
-        let i = next.fetch_add(1, Ordering::SeqCst);
-        if i >= points.len() {
-            return;
-        }
-        let r = run_point(&nets[i], &points[i], axes, &runs, opts, load);
+        let n = next.fetch_add(1, Ordering::SeqCst);
+        let Some(&i) = mine.get(n) else { return };
+        let r = run_point(&nets[i], &points[i], axes, &runs, opts, part, load);
         match r {
             Ok((row, map)) => {
                 let n = done.fetch_add(1, Ordering::SeqCst) + 1;
                 if opts.progress {
+                    let of = if sharded {
+                        format!("{}, shard {}", mine.len(), part.shard)
+                    } else {
+                        points.len().to_string()
+                    };
                     eprintln!(
-                        "[{n}/{}] {}: test accuracy {:.2}% ({:.1} s)",
-                        points.len(),
+                        "[{n}/{of}] {}: test accuracy {:.2}% ({:.1} s)",
                         folder_name(axes, &points[i]).replace('_', " "),
                         100.0 * row.test_accuracy,
                         row.seconds
@@ -606,8 +685,11 @@ pub fn run(
                 if let Ok(mut g) = maps.lock() {
                     g[i] = map;
                 }
-                if let Err(e) = write_outputs(false) {
-                    record(e);
+                // A shard writes no sweep.csv of its own: the merge writes the sweep's.
+                if !sharded {
+                    if let Err(e) = write_csv() {
+                        record(e);
+                    }
                 }
             }
             Err(e) => {
@@ -620,37 +702,76 @@ pub fn run(
         }
     };
     std::thread::scope(|s| {
-        for _ in 0..opts.jobs.max(1).min(points.len()) {
+        for _ in 0..opts.jobs.max(1).min(mine.len()) {
             s.spawn(worker);
         }
     });
     let failed = first_err.into_inner().ok().flatten();
     let finished = done.load(Ordering::SeqCst);
-    if failed.is_some() || finished < points.len() {
-        let dirs: Vec<PathBuf> = points
+    if failed.is_some() || finished < mine.len() {
+        let dirs: Vec<PathBuf> = mine
             .iter()
-            .map(|p| runs.join(folder_name(axes, p)))
+            .map(|&i| runs.join(folder_name(axes, &points[i])))
             .collect();
-        let (kept_done, kept_ckpt) = tidy(&opts.out, &dirs, was);
+        let (kept_done, kept_ckpt) = tidy(&opts.out, &dirs, was, sharded);
         return Err(match failed {
-            Some(Error::Interrupted(_)) | None => Error::Interrupted(stopped_message(
-                &opts.out,
-                points.len(),
-                kept_done,
-                kept_ckpt,
-            )),
+            Some(Error::Interrupted(_)) | None => {
+                Error::Interrupted(stopped_message(&opts.out, mine.len(), kept_done, kept_ckpt))
+            }
             Some(other) => other,
         });
     }
-    write_outputs(true)?;
+    let rows: Vec<Row> = results
+        .into_inner()
+        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .collect();
+    if sharded {
+        // The last shard to finish merges: under the folder's merge lock, whichever shard
+        // finds every point finished writes the results (one that finishes while another
+        // still trains finds a point missing and leaves it to that one).
+        let merged = merge::merge_if_complete(&opts.out, base, axes, &nets, opts.backend, load)?;
+        return Ok(PartDone { rows, merged });
+    }
     let maps: Vec<Option<Vec<f64>>> = maps.into_inner().unwrap_or_default();
-    if maps.iter().all(Option::is_some) && !maps.is_empty() {
+    let all: Vec<Option<Row>> = rows.iter().cloned().map(Some).collect();
+    let _lock = merge::MergeLock::take(&opts.out)?;
+    write_results(&opts.out, base, axes, &nets, &all, &maps)?;
+    Ok(PartDone { rows, merged: true })
+}
+
+/// Writes a sweep's results from its rows and decision maps (one entry a point, in grid
+/// order): `sweep.csv` of the finished rows, and when every point is finished `sweep.png` and,
+/// when every point has a decision map, `decision_boundaries.png`. A one-machine sweep and a
+/// merge of shards both write through here.
+fn write_results(
+    out: &Path,
+    base: &Config,
+    axes: &[Axis],
+    nets: &[Network],
+    rows: &[Option<Row>],
+    maps: &[Option<Vec<f64>>],
+) -> Result<()> {
+    let finished: Vec<Row> = rows.iter().flatten().cloned().collect();
+    crate::io::atomic_write(&out.join("sweep.csv"), csv(axes, &finished).as_bytes())?;
+    if finished.len() < rows.len() || finished.is_empty() {
+        return Ok(());
+    }
+    plot(
+        &out.join("sweep.png"),
+        &format!("{}: test accuracy", base.name),
+        axes,
+        &finished,
+    )?;
+    if maps.len() == rows.len() && maps.iter().all(Option::is_some) && !maps.is_empty() {
         use crate::plot::images;
         use crate::train::pictures::boundary_panel;
+        let points = grid(axes);
         let ps: Vec<_> = maps
             .iter()
             .zip(&points)
-            .zip(&nets)
+            .zip(nets)
             .filter_map(|((m, p), net)| {
                 let title = axes
                     .iter()
@@ -664,31 +785,77 @@ pub fn run(
             .collect();
         let cols = axes.last().map(|a| a.values.len()).unwrap_or(3).clamp(1, 6);
         images(
-            &opts.out.join("decision_boundaries.png"),
+            &out.join("decision_boundaries.png"),
             &format!("{}: decision boundaries and test points", base.name),
             &ps,
             cols,
         )?;
     }
-    Ok(results
-        .into_inner()
-        .unwrap_or_default()
-        .into_iter()
-        .flatten()
-        .collect())
+    Ok(())
 }
 
 /// The sweep's identity, its `sweep.toml`: a rerun with the same command resumes, a different
 /// one is refused.
 fn identity(base: &Config, axes: &[Axis]) -> String {
     format!(
-        "{}\n# axes\n{}",
+        "{}{IDENTITY_AXES}{}",
         base.to_toml(),
         axes.iter()
             .map(|a| format!("{} = {}", a.key, a.values.join(",")))
             .collect::<Vec<_>>()
             .join("\n")
     )
+}
+
+/// What separates the base config from the axes in `sweep.toml`.
+const IDENTITY_AXES: &str = "\n# axes\n";
+
+/// The base config and the axes of the sweep folder `out`, read back from its `sweep.toml`
+/// (and checked to write the same `sweep.toml` again).
+pub fn read_sweep(out: &Path) -> Result<(Config, Vec<Axis>)> {
+    let path = out.join("sweep.toml");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::config(
+                "--merge",
+                format!(
+                    "{} holds no sweep (no sweep.toml): give the folder a sweep or its shards wrote into (their --out)",
+                    out.display()
+                ),
+            ))
+        }
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    let unreadable = |why: String| {
+        Error::config(
+            "--merge",
+            format!(
+                "{} cannot be read back ({why}): it was not written by this version of wavetrain; rerun the sweep's command on one machine instead",
+                path.display()
+            ),
+        )
+    };
+    let (cfg_text, axes_text) = text
+        .rsplit_once(IDENTITY_AXES)
+        .ok_or_else(|| unreadable("no axes".into()))?;
+    let base = Config::from_toml(cfg_text, &path.display().to_string())
+        .map_err(|e| unreadable(e.to_string()))?;
+    let axes: Vec<Axis> = axes_text
+        .lines()
+        .map(|l| {
+            l.split_once(" = ")
+                .map(|(k, v)| Axis {
+                    key: k.to_string(),
+                    values: v.split(',').map(str::to_string).collect(),
+                })
+                .ok_or_else(|| unreadable(format!("the axis line '{l}'")))
+        })
+        .collect::<Result<_>>()?;
+    if identity(&base, &axes) != text {
+        return Err(unreadable("it does not round-trip".into()));
+    }
+    Ok((base, axes))
 }
 
 /// Refuses, without writing anything, a sweep folder [`run`] would refuse: `out` must be new,
@@ -700,6 +867,46 @@ pub fn check_out(out: &Path, base: &Config, axes: &[Axis]) -> Result<()> {
         Ok(m) if !m.is_dir() => Err(not_a_folder(out)),
         Ok(_) => inspect_out(out, &identity(base, axes)).map(|_| ()),
     }
+}
+
+/// [`check_out`], and for a shard of `count` shards that a folder already started records the
+/// same count.
+pub fn check_out_shard(out: &Path, base: &Config, axes: &[Axis], count: usize) -> Result<()> {
+    check_out(out, base, axes)?;
+    if count > 1 {
+        if let Some(rec) = shard::read_record(out)? {
+            shard::check_count(out, &rec, count)?;
+        }
+    }
+    Ok(())
+}
+
+/// Claims `out` for a sweep without training anything: the folder, `runs/`, `sweep.toml` and,
+/// with `count` shards, `shards.json` (with `command`), as the first shard would. Used when
+/// job scripts are written ([`submit`]), so that a folder the shards would refuse is refused
+/// at submission.
+pub fn prepare(
+    out: &Path,
+    base: &Config,
+    axes: &[Axis],
+    count: usize,
+    command: &str,
+) -> Result<()> {
+    check_axes(base, axes, &[])?;
+    for p in grid(axes) {
+        point_config(base, axes, &p)?.resolve()?;
+    }
+    claim_out(out, &identity(base, axes), true)?;
+    if count > 1 {
+        shard::claim_count(
+            out,
+            &ShardsRecord {
+                count,
+                command: command.to_string(),
+            },
+        )?;
+    }
+    Ok(())
 }
 
 fn not_a_folder(out: &Path) -> Error {
@@ -724,8 +931,12 @@ enum OutWas {
 }
 
 /// Checks that `out` is a new folder, an empty one or that of the sweep `ident` (its
-/// `sweep.toml`), and only then makes it, its `runs/` and its `sweep.toml`.
-fn claim_out(out: &Path, ident: &str) -> Result<OutWas> {
+/// `sweep.toml`), and only then makes it, its `sweep.toml` and its `runs/`. `sweep.toml` is
+/// written once (linked into place complete, [`shard::write_once`]) before anything else, so
+/// that of two processes starting on one new folder at once one writes it and the other finds
+/// it (and is refused if its sweep is another). With `shared` (shards) nothing is removed
+/// again when this fails: another shard may be using the folder.
+fn claim_out(out: &Path, ident: &str, shared: bool) -> Result<OutWas> {
     let was = match std::fs::metadata(out) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => OutWas::Missing,
         Err(e) => return Err(Error::io(out, e)),
@@ -733,34 +944,44 @@ fn claim_out(out: &Path, ident: &str) -> Result<OutWas> {
         Ok(_) => inspect_out(out, ident)?,
     };
     let runs = out.join("runs");
-    let made = std::fs::create_dir_all(&runs)
-        .map_err(|e| Error::io(&runs, e))
+    let made = std::fs::create_dir_all(out)
+        .map_err(|e| Error::io(out, e))
         .and_then(|_| match was {
             OutWas::Same => Ok(()),
-            _ => crate::io::atomic_write(&out.join("sweep.toml"), ident.as_bytes()),
-        });
+            _ => match shard::write_once(&out.join("sweep.toml"), ident.as_bytes())? {
+                None => Ok(()),
+                Some(other) if other == ident => Ok(()),
+                Some(_) => Err(different_sweep(out)),
+            },
+        })
+        .and_then(|_| std::fs::create_dir_all(&runs).map_err(|e| Error::io(&runs, e)));
     if let Err(e) = made {
-        tidy(out, &[], was);
+        if !shared {
+            tidy(out, &[], was, false);
+        }
         return Err(e);
     }
     Ok(was)
 }
 
+fn different_sweep(out: &Path) -> Error {
+    Error::config(
+        "--out",
+        format!(
+            "{} holds a different sweep (see its sweep.toml): choose another folder",
+            out.display()
+        ),
+    )
+}
+
 /// An existing folder as a sweep folder: empty, this same sweep, or refused (another sweep,
-/// a training run's folder, other files), saying what it holds.
+/// a training run's folder, other files), saying what it holds. Temporary files of a write
+/// under way (`.NAME.tmp`) do not count.
 fn inspect_out(out: &Path, ident: &str) -> Result<OutWas> {
     let ident_path = out.join("sweep.toml");
     match std::fs::read_to_string(&ident_path) {
         Ok(old) if old == ident => return Ok(OutWas::Same),
-        Ok(_) => {
-            return Err(Error::config(
-                "--out",
-                format!(
-                    "{} holds a different sweep (see its sweep.toml): choose another folder",
-                    out.display()
-                ),
-            ))
-        }
+        Ok(_) => return Err(different_sweep(out)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(Error::io(&ident_path, e)),
     }
@@ -770,6 +991,7 @@ fn inspect_out(out: &Path, ident: &str) -> Result<OutWas> {
                 .collect()
         })
         .map_err(|e| Error::io(out, e))?;
+    names.retain(|n| !(n.starts_with('.') && n.ends_with(".tmp")));
     if names.is_empty() {
         return Ok(OutWas::Empty);
     }
@@ -799,10 +1021,11 @@ fn inspect_out(out: &Path, ident: &str) -> Result<OutWas> {
 }
 
 /// After a failed or stopped sweep: removes the run folders among `dirs` that hold neither a
-/// finished run (`summary.json`) nor a checkpoint; when no run is kept and the sweep folder was
-/// new or empty before this sweep, removes what the sweep wrote there, and the folder itself
+/// finished run (`summary.json`) nor a checkpoint, and that no other process holds (their
+/// `run.lock`); when no run is kept, the sweep folder was new or empty before this sweep and
+/// it is not `shared` by shards, removes what the sweep wrote there, and the folder itself
 /// when this sweep made it. Returns the finished and the resumable runs kept.
-fn tidy(out: &Path, dirs: &[PathBuf], was: OutWas) -> (usize, usize) {
+fn tidy(out: &Path, dirs: &[PathBuf], was: OutWas, shared: bool) -> (usize, usize) {
     let (mut finished, mut resumable) = (0, 0);
     for d in dirs {
         if d.join("summary.json").exists() {
@@ -810,10 +1033,17 @@ fn tidy(out: &Path, dirs: &[PathBuf], was: OutWas) -> (usize, usize) {
         } else if d.join("checkpoint.safetensors").exists() {
             resumable += 1;
         } else if d.exists() {
-            let _ = std::fs::remove_dir_all(d);
+            // Removed only while this process holds its lock: a folder another process is
+            // starting a run in stays.
+            if let Ok(lock) = RunDir::open_existing(d) {
+                if !d.join("checkpoint.safetensors").exists() {
+                    let _ = std::fs::remove_dir_all(d);
+                }
+                drop(lock);
+            }
         }
     }
-    if finished + resumable == 0 && was != OutWas::Same {
+    if finished + resumable == 0 && was != OutWas::Same && !shared {
         // `remove_dir` removes empty folders only: anything else put there stays.
         let _ = std::fs::remove_dir(out.join("runs"));
         for f in [
@@ -821,6 +1051,7 @@ fn tidy(out: &Path, dirs: &[PathBuf], was: OutWas) -> (usize, usize) {
             "sweep.csv",
             "sweep.png",
             "decision_boundaries.png",
+            merge::MERGE_LOCK,
         ] {
             let _ = std::fs::remove_file(out.join(f));
         }
@@ -843,7 +1074,7 @@ fn stopped_message(out: &Path, runs: usize, finished: usize, resumable: usize) -
             "sweep stopped before any of its {runs} runs made progress; nothing was kept{removed}"
         );
     }
-    let csv = if finished > 0 {
+    let csv = if finished > 0 && out.join("sweep.csv").exists() {
         format!(" (in {})", out.join("sweep.csv").display())
     } else {
         String::new()
@@ -854,32 +1085,67 @@ fn stopped_message(out: &Path, runs: usize, finished: usize, resumable: usize) -
     )
 }
 
+/// A finished run of the sweep, read back from its folder `dir` (`summary.json`): its row
+/// and, for a 2-D task, its decision map, drawn again from its checkpoint (the data is only
+/// needed for that). `None` when the run is not finished.
+fn finished_point(
+    net: &Network,
+    values: &[String],
+    dir: &Path,
+    backend: BackendChoice,
+    load: &(dyn Fn(&Config) -> Result<(Split, Split)> + Sync),
+) -> Result<Option<(Row, Option<Vec<f64>>)>> {
+    let cfg = net.config();
+    let Ok(text) = std::fs::read_to_string(dir.join("summary.json")) else {
+        return Ok(None);
+    };
+    let Ok(s) = serde_json::from_str::<Summary>(&text) else {
+        return Ok(None);
+    };
+    let ckpt = dir.join("checkpoint.safetensors");
+    let map = if cfg.input.task.is_some() && ckpt.exists() {
+        let (_, test) = load(cfg)?;
+        let ck = crate::checkpoint::Checkpoint::load(&ckpt)?;
+        let mut b = make_backend(backend, None, &ck.network, &ck.state)?;
+        Some(crate::train::decision_map(cfg, b.as_mut(), &test)?)
+    } else {
+        None
+    };
+    Ok(Some((row_of(values, &s, dir), map)))
+}
+
 fn run_point(
     net: &Network,
     values: &[String],
     axes: &[Axis],
     runs: &Path,
     opts: &SweepOptions,
+    part: &PartOptions,
     load: &(dyn Fn(&Config) -> Result<(Split, Split)> + Sync),
 ) -> Result<(Row, Option<Vec<f64>>)> {
     let cfg = net.config();
     let dir = runs.join(folder_name(axes, values));
+    if let Some(done) = finished_point(net, values, &dir, opts.backend, load)? {
+        return Ok(done);
+    }
+    // The run folder is this process's while it trains the point: a second process (the same
+    // shard started twice, or a whole sweep next to the shards) is refused. The lock is the
+    // OS's (released when the process dies, however it dies), so a resubmitted shard finds it
+    // free.
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let _lock = RunDir::open_existing(&dir).map_err(|e| match e {
+        Error::Config { message, .. } => Error::config(
+            "sweep",
+            format!("{message} (is a shard of this sweep running twice, or a whole sweep next to its shards?)"),
+        ),
+        other => other,
+    })?;
+    // Finished by another process while this one waited for the lock.
+    if let Some(done) = finished_point(net, values, &dir, opts.backend, load)? {
+        return Ok(done);
+    }
     let summary_path = dir.join("summary.json");
     let ckpt = dir.join("checkpoint.safetensors");
-    if let Ok(text) = std::fs::read_to_string(&summary_path) {
-        if let Ok(s) = serde_json::from_str::<Summary>(&text) {
-            // A finished run: the data is only needed again to redraw a 2-D decision boundary.
-            let map = if cfg.input.task.is_some() && ckpt.exists() {
-                let (_, test) = load(cfg)?;
-                let ck = crate::checkpoint::Checkpoint::load(&ckpt)?;
-                let mut b = make_backend(opts.backend, None, &ck.network, &ck.state)?;
-                Some(crate::train::decision_map(cfg, b.as_mut(), &test)?)
-            } else {
-                None
-            };
-            return Ok((row_of(values, &s, &dir), map));
-        }
-    }
     let (train, test) = load(cfg)?;
     let resume = if ckpt.exists() {
         let ck = crate::checkpoint::Checkpoint::load(&ckpt)?;
@@ -892,14 +1158,19 @@ fn run_point(
                 ),
             ));
         }
+        if opts.progress {
+            eprintln!(
+                "{}: resuming from its checkpoint after {} epochs and {} batches",
+                folder_name(axes, values).replace('_', " "),
+                ck.progress.epoch,
+                ck.progress.batch
+            );
+        }
         Some(ck)
     } else {
-        // A folder without a checkpoint is a run that never got anywhere: start it again.
-        // `train_run` makes the folder, and removes it if the run fails before its first
-        // checkpoint.
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        }
+        // A folder without a checkpoint is a run that never got anywhere: start it again
+        // (keeping the lock this process holds).
+        clear_except_lock(&dir)?;
         None
     };
     let fresh = resume.is_none();
@@ -914,7 +1185,7 @@ fn run_point(
         stop: opts.stop.clone(),
         resume: resume.map(|c| c.progress),
         pictures: true,
-        checkpoint_every: Some(crate::train::CHECKPOINT_EVERY),
+        checkpoint_every: Some(part.checkpoint_every),
     };
     let s = train_run(net, backend.as_mut(), &train, &test, &ro).inspect_err(|e| {
         // A fresh run stopped before its first batch keeps a checkpoint of nothing.
@@ -938,6 +1209,23 @@ fn run_point(
         None
     };
     Ok((row_of(values, &s, &dir), map))
+}
+
+/// Removes everything in `dir` but its lock file.
+fn clear_except_lock(dir: &Path) -> Result<()> {
+    for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let p = e.map_err(|e| Error::io(dir, e))?.path();
+        if p.file_name().is_some_and(|n| n == crate::rundir::LOCK_FILE) {
+            continue;
+        }
+        let r = if p.is_dir() {
+            std::fs::remove_dir_all(&p)
+        } else {
+            std::fs::remove_file(&p)
+        };
+        r.map_err(|e| Error::io(&p, e))?;
+    }
+    Ok(())
 }
 
 fn row_of(values: &[String], s: &Summary, dir: &Path) -> Row {
