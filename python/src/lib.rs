@@ -116,7 +116,8 @@ fn propagate<'py>(
 }
 
 /// The saturable absorber's response to input field amplitudes `z` (z² = I/I_sat) as
-/// `wavetrain absorber` prints it: `(g, t_probe, g_exact)`, float64 arrays of `z`'s shape —
+/// `wavetrain absorber` prints it: `(g, t_probe, g_exact)`, float64 arrays of `z`'s shape
+/// (floats for a number) —
 /// the output field, the weak probe's transmission (the optical derivative) and the true
 /// derivative dg/dz.
 #[pyfunction]
@@ -137,10 +138,12 @@ fn absorber<'py>(
         }
         let model: AbsorberModel = model.parse().map_err(|e: String| config(py, "model", e))?;
         let np = py.import("numpy")?;
-        let arr = np.call_method1("asarray", (z, "float64")).map_err(|_| {
+        let kw = PyDict::new(py);
+        kw.set_item("dtype", "float64")?;
+        kw.set_item("order", "C")?;
+        let arr = np.call_method("asarray", (z,), Some(&kw)).map_err(|_| {
             value("z must be a number or an array of numbers (input field amplitudes)")
         })?;
-        let arr = np.call_method1("ascontiguousarray", (arr,))?;
         let (zs, shape) = typed::<f64>(&arr).ok_or_else(|| value("z must hold real numbers"))?;
         check_finite(zs.iter().map(|v| v.is_finite()), "z")?;
         let abs = Absorber::new(od, model);
@@ -156,6 +159,10 @@ fn absorber<'py>(
             ge.push(c);
         }
         let out = |v: Vec<f64>| -> PyResult<Bound<'py, PyAny>> {
+            if shape.is_empty() {
+                // A number in, numbers out.
+                return Ok(pyo3::types::PyFloat::new(py, v[0]).into_any());
+            }
             Ok(PyArray1::from_vec(py, v).reshape(shape.clone())?.into_any())
         };
         Ok((out(g)?, out(t)?, out(ge)?))

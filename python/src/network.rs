@@ -172,18 +172,6 @@ impl PyNetwork {
                     })
                 })
                 .or_py(py),
-            "f64" if backend == "cpu" => {
-                let (net, state) = (&self.net, &self.state);
-                py.detach(|| {
-                    let t0 = std::time::Instant::now();
-                    let out = wavetrain::diagnose::readout::<f64>(net, state, x)?;
-                    Ok((
-                        out.iter().map(|&v| v as f32).collect(),
-                        t0.elapsed().as_secs_f64(),
-                    ))
-                })
-                .or_py(py)
-            }
             "f64" => Err(config(
                 py,
                 "precision",
@@ -448,7 +436,7 @@ impl PyNetwork {
     }
 
     /// Readout of a batch: detector powers (field networks, Σ|E|²·dx²) or output amplitudes
-    /// (dense networks), float32 (batch, classes). `images`: uint8 (batch, rows, cols), encoded
+    /// (dense networks), float32 (batch, classes); float64 with precision="f64". `images`: uint8 (batch, rows, cols), encoded
     /// as in training, or float32/float64 encoded inputs (batch, *input_shape). `backend`: cpu
     /// or gpu; `precision`: f32, or f64 (the CPU reference engine in double precision).
     #[pyo3(signature = (images, *, backend = "cpu", precision = "f32"))]
@@ -462,6 +450,17 @@ impl PyNetwork {
         guard(py, "Network.forward", || {
             let (x, b) = self.encoded(py, images, "images", false)?;
             let k = self.classes();
+            if precision == "f64" && matches!(backend, "cpu" | "auto") {
+                // The CPU reference engine in double precision, float64 out (finite differences).
+                let out = if b == 0 {
+                    Vec::new()
+                } else {
+                    let (net, state) = (&self.net, &self.state);
+                    py.detach(|| wavetrain::diagnose::readout::<f64>(net, state, &x))
+                        .or_py(py)?
+                };
+                return Ok(PyArray1::from_vec(py, out).reshape([b, k])?.into_any());
+            }
             let out = if b == 0 {
                 Vec::new()
             } else {
