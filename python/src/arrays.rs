@@ -125,9 +125,9 @@ pub fn input(obj: &Bound<'_, PyAny>, what: &str, single: bool) -> PyResult<Input
 
 /// Labels as class indices below `classes`.
 pub fn labels(obj: &Bound<'_, PyAny>, classes: usize, batch: usize) -> PyResult<Vec<u8>> {
-    let v: Vec<i64> = obj.extract().map_err(|_| {
-        value("labels must be a sequence or 1-D array of integer class indices")
-    })?;
+    let v: Vec<i64> = obj
+        .extract()
+        .map_err(|_| value("labels must be a sequence or 1-D array of integer class indices"))?;
     if v.len() != batch {
         return Err(value(format!(
             "{} labels for {batch} inputs: give one label per input",

@@ -24,7 +24,13 @@ use arrays::{check_finite, ndarray, typed};
 use errors::{config, guard, value, OrPy};
 
 /// Checks the optical parameters of a free-space step as `wavetrain sampling` does.
-fn check_step(py: Python<'_>, wavelength: f64, distance: f64, padding: f64, positive: bool) -> PyResult<()> {
+fn check_step(
+    py: Python<'_>,
+    wavelength: f64,
+    distance: f64,
+    padding: f64,
+    positive: bool,
+) -> PyResult<()> {
     if !(wavelength.is_finite() && wavelength > 0.0) {
         return Err(config(
             py,
@@ -62,7 +68,8 @@ fn propagate_in<T: Real>(
     padding: f64,
     band_limit: bool,
 ) {
-    let mut p = wavetrain::cpu::Propagator::<T>::new(grid, wavelength, distance, padding, band_limit);
+    let mut p =
+        wavetrain::cpu::Propagator::<T>::new(grid, wavelength, distance, padding, band_limit);
     p.apply(data);
 }
 
@@ -95,16 +102,26 @@ fn propagate<'py>(
         };
         let grid = wavetrain::Grid::new(nx, ny, pitch).or_py(py)?;
         if let Some((mut v, _)) = typed::<Complex32>(field) {
-            check_finite(v.iter().map(|c| c.re.is_finite() && c.im.is_finite()), "field")?;
+            check_finite(
+                v.iter().map(|c| c.re.is_finite() && c.im.is_finite()),
+                "field",
+            )?;
             if !v.is_empty() {
-                py.detach(|| propagate_in(&mut v, &grid, wavelength, distance, padding, band_limit));
+                py.detach(|| {
+                    propagate_in(&mut v, &grid, wavelength, distance, padding, band_limit)
+                });
             }
             return Ok(PyArray1::from_vec(py, v).reshape(shape)?.into_any());
         }
         if let Some((mut v, _)) = typed::<Complex64>(field) {
-            check_finite(v.iter().map(|c| c.re.is_finite() && c.im.is_finite()), "field")?;
+            check_finite(
+                v.iter().map(|c| c.re.is_finite() && c.im.is_finite()),
+                "field",
+            )?;
             if !v.is_empty() {
-                py.detach(|| propagate_in(&mut v, &grid, wavelength, distance, padding, band_limit));
+                py.detach(|| {
+                    propagate_in(&mut v, &grid, wavelength, distance, padding, band_limit)
+                });
             }
             return Ok(PyArray1::from_vec(py, v).reshape(shape)?.into_any());
         }
@@ -185,7 +202,9 @@ fn sampling<'py>(
     guard(py, "sampling", || {
         let grid = wavetrain::Grid::new(nx, ny.unwrap_or(nx), pitch).or_py(py)?;
         check_step(py, wavelength, distance, padding, true)?;
-        let r = wavetrain::optics::sampling_report(grid.nx, grid.ny, grid.dx, padding, wavelength, distance);
+        let r = wavetrain::optics::sampling_report(
+            grid.nx, grid.ny, grid.dx, padding, wavelength, distance,
+        );
         let text = serde_json::to_string(&r).map_err(|e| value(format!("report: {e}")))?;
         let d = py.import("json")?.call_method1("loads", (text,))?;
         d.set_item("warnings", r.warnings())?;

@@ -85,7 +85,10 @@ impl PyNetwork {
             Input::Encoded { values, shape } => {
                 let want = input_shape(&self.net);
                 let ok = if single {
-                    shape == want || (shape.len() == want.len() + 1 && shape[0] == 1 && shape[1..] == want[..])
+                    shape == want
+                        || (shape.len() == want.len() + 1
+                            && shape[0] == 1
+                            && shape[1..] == want[..])
                 } else {
                     shape.len() == want.len() + 1 && shape[1..] == want[..]
                 };
@@ -125,15 +128,16 @@ impl PyNetwork {
                             allow_software: true,
                         };
                         Box::new(wavetrain::gpu::GpuBackend::new(
-                            &req, &self.net, &self.state,
+                            &req,
+                            &self.net,
+                            &self.state,
                         )?)
                     }
                     #[cfg(not(feature = "gpu"))]
-                    _ => {
-                        return Err(wavetrain::Error::Gpu(
-                            "this build of the Python package has no GPU support: use backend=\"cpu\"".into(),
-                        ))
-                    }
+                    _ => return Err(wavetrain::Error::Gpu(
+                        "this build of the Python package has no GPU support: use backend=\"cpu\""
+                            .into(),
+                    )),
                 };
                 engines.push((choice.to_string(), e));
                 engines.len() - 1
@@ -227,9 +231,9 @@ pub fn override_pairs(
     let mut out = Vec::new();
     for d in [overrides, kwargs].into_iter().flatten() {
         for (k, v) in d.iter() {
-            let key: String = k
-                .extract()
-                .map_err(|_| value("override keys must be strings such as \"od\" or \"train.lr\""))?;
+            let key: String = k.extract().map_err(|_| {
+                value("override keys must be strings such as \"od\" or \"train.lr\"")
+            })?;
             let val = set_value(py, &key, &v)?;
             out.push((key, val));
         }
@@ -238,7 +242,11 @@ pub fn override_pairs(
 }
 
 /// `cfg` with every override applied, as `--set` applies them.
-pub fn apply_overrides(py: Python<'_>, mut cfg: Config, pairs: &[(String, String)]) -> PyResult<Config> {
+pub fn apply_overrides(
+    py: Python<'_>,
+    mut cfg: Config,
+    pairs: &[(String, String)],
+) -> PyResult<Config> {
     for (k, v) in pairs {
         cfg = cfg.set(k, v).or_py(py)?;
     }
@@ -246,8 +254,7 @@ pub fn apply_overrides(py: Python<'_>, mut cfg: Config, pairs: &[(String, String
 }
 
 fn gradient_mode(py: Python<'_>, g: &str) -> PyResult<GradientMode> {
-    g.parse()
-        .map_err(|e: String| config(py, "gradient", e))
+    g.parse().map_err(|e: String| config(py, "gradient", e))
 }
 
 #[pymethods]
@@ -398,7 +405,9 @@ impl PyNetwork {
                 .collect();
             let shapes = self.net.param_shapes();
             for (k, v) in params.iter() {
-                let key: String = k.extract().map_err(|_| value("parameter names must be strings"))?;
+                let key: String = k
+                    .extract()
+                    .map_err(|_| value("parameter names must be strings"))?;
                 let i = names.iter().position(|n| *n == key).ok_or_else(|| {
                     value(format!(
                         "'{key}' has no parameters: the trainable elements are {}",
@@ -407,8 +416,14 @@ impl PyNetwork {
                 })?;
                 crate::arrays::ndarray(&v, &key)?;
                 let (vals, shape) = typed::<f32>(&v)
-                    .or_else(|| typed::<f64>(&v).map(|(x, s)| (x.iter().map(|&a| a as f32).collect(), s)))
-                    .ok_or_else(|| value(format!("{key}: parameters must be a float32 or float64 array")))?;
+                    .or_else(|| {
+                        typed::<f64>(&v).map(|(x, s)| (x.iter().map(|&a| a as f32).collect(), s))
+                    })
+                    .ok_or_else(|| {
+                        value(format!(
+                            "{key}: parameters must be a float32 or float64 array"
+                        ))
+                    })?;
                 if shape != shapes[i] {
                     return Err(value(format!(
                         "{key}: parameters of shape {:?} expected, got {shape:?}",
@@ -426,7 +441,11 @@ impl PyNetwork {
     /// Inputs encoded as the trainer encodes them: uint8 images (batch, rows, cols) resampled
     /// and placed on the grid (field networks: (batch, ny, nx) amplitudes, √I/I_sat) or to
     /// `input.size` squared amplitudes (dense networks: (batch, input_len)).
-    fn encode<'py>(&self, py: Python<'py>, images: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    fn encode<'py>(
+        &self,
+        py: Python<'py>,
+        images: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         guard(py, "Network.encode", || {
             let (x, b) = self.encoded(py, images, "images", false)?;
             let mut shape = vec![b];
@@ -485,14 +504,22 @@ impl PyNetwork {
             let encode = t0.elapsed().as_secs_f64();
             let (out, secs) = self.predict(py, &x, backend, "f32")?;
             let k = self.classes();
-            Ok((PyArray1::from_vec(py, out).reshape([b, k])?.into_any(), encode, secs))
+            Ok((
+                PyArray1::from_vec(py, out).reshape([b, k])?.into_any(),
+                encode,
+                secs,
+            ))
         })
     }
 
     /// The field leaving every element for one input (uint8 image (rows, cols) or encoded
     /// (ny, nx)): [(element name, complex64 array (ny, nx)), …] in pump order, the input
     /// first as ("input", …). Field networks only.
-    fn planes<'py>(&self, py: Python<'py>, image: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+    fn planes<'py>(
+        &self,
+        py: Python<'py>,
+        image: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
         guard(py, "Network.planes", || {
             if self.net.is_dense() {
                 return Err(config(
@@ -509,8 +536,10 @@ impl PyNetwork {
                 .detach(|| wavetrain::diagnose::planes(net, state, &x))
                 .or_py(py)?;
             let list = PyList::empty(py);
-            let input: Vec<num_complex::Complex32> =
-                x.iter().map(|&a| num_complex::Complex32::new(a, 0.0)).collect();
+            let input: Vec<num_complex::Complex32> = x
+                .iter()
+                .map(|&a| num_complex::Complex32::new(a, 0.0))
+                .collect();
             list.append(("input", PyArray1::from_vec(py, input).reshape([ny, nx])?))?;
             for (name, f) in planes {
                 list.append((name, PyArray1::from_vec(py, f).reshape([ny, nx])?))?;
@@ -541,19 +570,22 @@ impl PyNetwork {
             }
             let y = crate::arrays::labels(labels, self.classes(), b)?;
             let (net, state) = (&self.net, &self.state);
-            let grads = match precision {
-                "f32" => py.detach(|| wavetrain::diagnose::gradients::<f32>(net, state, &x, &y, mode)),
-                "f64" => py.detach(|| wavetrain::diagnose::gradients::<f64>(net, state, &x, &y, mode)),
-                other => {
-                    return Err(config(
-                        py,
-                        "precision",
-                        format!("unknown precision '{other}': use f32 or f64"),
-                    ))
+            let grads =
+                match precision {
+                    "f32" => py
+                        .detach(|| wavetrain::diagnose::gradients::<f32>(net, state, &x, &y, mode)),
+                    "f64" => py
+                        .detach(|| wavetrain::diagnose::gradients::<f64>(net, state, &x, &y, mode)),
+                    other => {
+                        return Err(config(
+                            py,
+                            "precision",
+                            format!("unknown precision '{other}': use f32 or f64"),
+                        ))
+                    }
                 }
-            }
-            .or_py(py)?
-            .1;
+                .or_py(py)?
+                .1;
             let d = PyDict::new(py);
             for ((e, shape), g) in self
                 .net
@@ -575,11 +607,18 @@ impl PyNetwork {
     }
 
     fn __repr__(&self) -> String {
-        let shape: Vec<String> = input_shape(&self.net).iter().map(|v| v.to_string()).collect();
+        let shape: Vec<String> = input_shape(&self.net)
+            .iter()
+            .map(|v| v.to_string())
+            .collect();
         format!(
             "Network('{}', {} network, input ({}), {} classes, {} trainable elements)",
             self.net.config().name,
-            if self.net.is_dense() { "dense" } else { "field" },
+            if self.net.is_dense() {
+                "dense"
+            } else {
+                "field"
+            },
             shape.join(", "),
             self.classes(),
             self.state.params.len()

@@ -120,7 +120,10 @@ impl TrainArgs {
         s("lr", self.lr.map(|v| v.to_string()));
         s("max_train", self.max_train.map(|v| v.to_string()));
         s("gradient", self.gradient.as_ref().map(|v| format!("{v:?}")));
-        s("activation", self.activation.as_ref().map(|v| format!("{v:?}")));
+        s(
+            "activation",
+            self.activation.as_ref().map(|v| format!("{v:?}")),
+        );
         s("backend", Some(format!("{:?}", self.backend)));
         if !self.set.is_empty() {
             let kv: Vec<String> = self
@@ -174,7 +177,11 @@ fn prepare(a: &TrainArgs) -> Result<Prepared> {
         }
         if a.preset.is_some() || a.config.is_some() {
             return Err(Error::config(
-                if a.preset.is_some() { "preset" } else { "config" },
+                if a.preset.is_some() {
+                    "preset"
+                } else {
+                    "config"
+                },
                 "resume continues the run's own network: give resume alone",
             ));
         }
@@ -223,7 +230,9 @@ fn prepare(a: &TrainArgs) -> Result<Prepared> {
         )
     };
     if let Some(g) = &a.gradient {
-        cfg.train.gradient = g.parse().map_err(|e: String| Error::config("gradient", e))?;
+        cfg.train.gradient = g
+            .parse()
+            .map_err(|e: String| Error::config("gradient", e))?;
     }
     if let Some(e) = a.epochs {
         if let Some(ck) = &resume {
@@ -438,7 +447,11 @@ pub fn train<'py>(
             .map_err(|e: String| crate::errors::config(py, "backend", e))?;
         if let Some(cb) = &callback {
             if !cb.is_callable() {
-                return Err(crate::errors::config(py, "callback", "must be callable: f(epoch_metrics: dict)"));
+                return Err(crate::errors::config(
+                    py,
+                    "callback",
+                    "must be callable: f(epoch_metrics: dict)",
+                ));
             }
         }
         let args = TrainArgs {
@@ -485,7 +498,12 @@ pub fn train<'py>(
                         )
                     }))
                 })
-                .map_err(|e| to_py(py, Error::Gpu(format!("cannot start the training thread: {e}"))))?
+                .map_err(|e| {
+                    to_py(
+                        py,
+                        Error::Gpu(format!("cannot start the training thread: {e}")),
+                    )
+                })?
         };
         // Wait with the GIL released; take it back to run signal handlers and the callback.
         let mut raised: Option<PyErr> = None;
@@ -533,9 +551,9 @@ pub fn train<'py>(
         if let Some(e) = raised {
             if e.is_instance_of::<PyKeyboardInterrupt>(py) {
                 let msg = match &result {
-                    Err(Error::Interrupted(m)) => format!(
-                        "{m} (from Python: wavetrain.train(resume=...) with that folder)"
-                    ),
+                    Err(Error::Interrupted(m)) => {
+                        format!("{m} (from Python: wavetrain.train(resume=...) with that folder)")
+                    }
                     Err(other) => format!("interrupted; the run then failed: {other}"),
                     Ok(s) => format!(
                         "interrupted after the run had finished: its folder {} is complete",
