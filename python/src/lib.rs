@@ -1,9 +1,9 @@
 //! `wavetrain._core`: the Python extension module of the `wavetrain` package (PyO3). It binds
 //! the library's public API (not the CLI): free-space propagation, the absorber's response, the
-//! sampling report, IDX files, [`network::PyNetwork`] and [`train::train`]. The Python half
+//! sampling report, IDX files, `network::PyNetwork` and `train::train`. The Python half
 //! (`python/wavetrain/`) re-exports it with the exception classes and `Run`.
 //!
-//! Every entry point runs its body inside [`errors::guard`] (a Rust panic becomes
+//! Every entry point runs its body inside `errors::guard` (a Rust panic becomes
 //! `wavetrain.InternalError` naming the function) and releases the GIL while it computes.
 
 use std::path::PathBuf;

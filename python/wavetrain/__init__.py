@@ -67,8 +67,10 @@ def bundled_data() -> pathlib.Path:
     return pathlib.Path(_core.bundled_data())
 
 
-def _number(v: str) -> Optional[float]:
-    return float(v) if v != "" else None
+def _number(key: str, v: str) -> Optional[float]:
+    if v == "":
+        return None
+    return int(v) if key == "epoch" else float(v)
 
 
 class Run:
@@ -109,7 +111,7 @@ class Run:
             return []
         with open(path, newline="") as f:
             return [
-                {k: _number(v) for k, v in row.items()} for row in csv.DictReader(f)
+                {k: _number(k, v) for k, v in row.items()} for row in csv.DictReader(f)
             ]
 
     def curve(self, column: str) -> np.ndarray:
