@@ -127,7 +127,8 @@ class Run:
     def test_accuracy(self) -> float:
         """Test accuracy after the last epoch (NaN before the first)."""
         rows = [r for r in self.metrics if r["epoch"]]
-        return float(rows[-1]["test_accuracy"]) if rows else float("nan")
+        last = rows[-1]["test_accuracy"] if rows else None
+        return float("nan") if last is None else float(last)
 
     @property
     def confusion(self) -> np.ndarray:

@@ -2,12 +2,24 @@
 package. Import from ``wavetrain`` rather than from here."""
 
 import os
-from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Tuple, Union, overload
+from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Tuple, Union, final, overload
 
 import numpy as np
 import numpy.typing as npt
 
 __version__: str
+__all__ = [
+    "propagate",
+    "absorber",
+    "sampling",
+    "load_idx",
+    "presets",
+    "bundled_data",
+    "_panic_for_test",
+    "train",
+    "Network",
+    "__version__",
+]
 
 _Path = Union[str, "os.PathLike[str]"]
 _Override = Union[bool, int, float, str]
@@ -16,7 +28,7 @@ _Precision = Literal["f32", "f64"]
 _Gradient = Literal["optical", "exact"]
 
 @overload
-def propagate(
+def propagate(  # type: ignore[overload-overlap]
     field: npt.NDArray[np.complex64],
     *,
     pitch: float,
@@ -103,6 +115,7 @@ def train(
     """Trains as ``wavetrain train`` does; returns the summary (the CLI's ``--json`` line).
     Use ``wavetrain.train``, which returns a ``Run``."""
 
+@final
 class Network:
     """A network ready to run: a resolved config and its parameters (and optimiser state).
 
