@@ -1,13 +1,17 @@
 //! Diagnostics computed on a network and a state with the CPU reference engine, whichever
 //! backend trained it: the operating point of each absorber, the first element whose output is
-//! not finite, and the field at every plane. Above both backends, so a GPU run is diagnosed by
+//! not finite, the field at every plane, and readouts and gradients without a training step
+//! (for the Python bindings' `forward` and `gradients`). Above both backends, so a GPU run is diagnosed by
 //! the same code as a CPU one.
 
 use num_complex::Complex32;
 
 use crate::cpu::{CpuDense, CpuField};
 use crate::error::Result;
+use crate::loss::LossStats;
+use crate::model::GradientMode;
 use crate::network::{Network, State};
+use crate::real::Real;
 
 /// Mean `s = I/I_sat` entering each absorber (pump order) for encoded inputs: field networks
 /// average over the pixels that carry light (above 1e-3 of the brightest), dense networks over
@@ -46,4 +50,60 @@ pub fn planes(
     };
     exec.forward(input, Some(&mut keep));
     Ok(out)
+}
+
+/// Readout values `[batch][classes]` (detector powers, or output amplitudes of a dense network)
+/// for encoded inputs, on the CPU reference engine in precision `T` (`f64` for finite
+/// differences; the parameters are those of `state`, in `f32`).
+pub fn readout<T: Real>(net: &Network, state: &State, input: &[f32]) -> Result<Vec<f64>> {
+    Ok(if net.is_dense() {
+        let x: Vec<T> = input.iter().map(|&v| T::of(v as f64)).collect();
+        CpuDense::<T>::new(net, state)?
+            .forward(&x)
+            .iter()
+            .map(|v| v.f64())
+            .collect()
+    } else {
+        CpuField::<T>::new(net, state)?
+            .forward(input, None)
+            .iter()
+            .map(|v| v.f64())
+            .collect()
+    })
+}
+
+/// The gradient of the batch's mean training loss with respect to every trainable tensor (in
+/// [`Network::param_elements`] order), with the loss statistics, for encoded inputs and their
+/// labels, through the absorbers as `mode` says (the probe's transmission, or the exact
+/// derivative), on the CPU reference engine in precision `T`. Nothing is updated: this is the
+/// gradient a training step would apply.
+pub fn gradients<T: Real>(
+    net: &Network,
+    state: &State,
+    input: &[f32],
+    labels: &[u8],
+    mode: GradientMode,
+) -> Result<(LossStats, Vec<Vec<f64>>)> {
+    let mut cfg = net.config().clone();
+    cfg.train.gradient = mode;
+    let net = cfg.resolve()?;
+    let to64 = |g: &[Vec<T>]| -> Vec<Vec<f64>> {
+        g.iter()
+            .map(|p| p.iter().map(|v| v.f64()).collect())
+            .collect()
+    };
+    Ok(if net.is_dense() {
+        let x: Vec<T> = input.iter().map(|&v| T::of(v as f64)).collect();
+        let mut exec = CpuDense::<T>::new(&net, state)?;
+        exec.forward(&x);
+        let stats = exec.loss(labels);
+        exec.backward();
+        (stats, to64(&exec.grads))
+    } else {
+        let mut exec = CpuField::<T>::new(&net, state)?;
+        exec.forward(input, None);
+        let stats = exec.loss(labels);
+        exec.backward(None);
+        (stats, to64(&exec.grads))
+    })
 }

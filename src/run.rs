@@ -104,10 +104,22 @@ pub fn train_run(
     test: &Split,
     opts: &RunOptions,
 ) -> Result<Summary> {
+    train_run_observed(net, backend, train, test, opts, &mut |_| {})
+}
+
+/// [`train_run`], calling `on_epoch` after each epoch ([`crate::train::train_observed`]).
+pub fn train_run_observed(
+    net: &Network,
+    backend: &mut dyn Backend,
+    train: &Split,
+    test: &Split,
+    opts: &RunOptions,
+    on_epoch: &mut dyn FnMut(&crate::checkpoint::EpochMetrics),
+) -> Result<Summary> {
     let fresh = opts.resume.is_none();
     let made = fresh && !opts.out.exists();
     std::fs::create_dir_all(&opts.out).map_err(|e| Error::io(&opts.out, e))?;
-    crate::train::train(net, train, test, backend, opts).inspect_err(|_| {
+    crate::train::train_observed(net, train, test, backend, opts, on_epoch).inspect_err(|_| {
         if made && !opts.out.join("checkpoint.safetensors").exists() {
             let _ = std::fs::remove_dir_all(&opts.out);
         }

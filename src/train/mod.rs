@@ -157,6 +157,19 @@ pub fn train(
     backend: &mut dyn Backend,
     opts: &RunOptions,
 ) -> Result<Summary> {
+    train_observed(net, train, test, backend, opts, &mut |_| {})
+}
+
+/// [`train`], calling `on_epoch` with each epoch's metrics once they are in `metrics.csv` and
+/// the epoch's checkpoint is written (the Python bindings' `callback`).
+pub fn train_observed(
+    net: &Network,
+    train: &Split,
+    test: &Split,
+    backend: &mut dyn Backend,
+    opts: &RunOptions,
+    on_epoch: &mut dyn FnMut(&EpochMetrics),
+) -> Result<Summary> {
     let cfg = net.config();
     let per = cfg.input_len();
     let n_train = cfg.train.max_train.unwrap_or(train.len()).min(train.len());
@@ -339,6 +352,9 @@ pub fn train(
         )?;
         save(backend.state()?, &mut progress)?;
         last_save = Instant::now();
+        if let Some(m) = progress.history.last() {
+            on_epoch(m);
+        }
     }
     bar.finish_and_clear();
     if opts.pictures && !opts.stop.load(Ordering::SeqCst) {

@@ -1,0 +1,572 @@
+//! `wavetrain.train`: one training run into a run folder, by the library path `wavetrain
+//! train` takes (config, data and provenance as the CLI assembles them, then
+//! `wavetrain::run::train_run_observed`), so the folder and its metrics are the CLI's.
+//!
+//! The run trains on a thread of its own while the calling thread waits with the GIL released,
+//! taking it back every 50 ms to run Python's signal handlers: Ctrl-C (a `KeyboardInterrupt`)
+//! sets the run's stop flag, the trainer finishes its step and writes a checkpoint, and the
+//! `KeyboardInterrupt` is raised again here with the way to resume. The epoch callback runs on
+//! the calling thread while the trainer waits for it.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pyo3::exceptions::PyKeyboardInterrupt;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use wavetrain::checkpoint::{Checkpoint, EpochMetrics};
+use wavetrain::model::Config;
+use wavetrain::provenance::{DataRecord, Provenance, Session};
+use wavetrain::rundir::RunDir;
+use wavetrain::{Error, Result};
+
+use crate::errors::{guard, named, to_py, OrPy};
+use crate::network::override_pairs;
+
+/// The train and test splits of `cfg`, as the CLI loads them: its generated task, or the IDX
+/// files of `dir` (the bundled MNIST subset when absent).
+fn load_data(
+    dir: Option<&PathBuf>,
+    cfg: &Config,
+) -> Result<(wavetrain::data::Split, wavetrain::data::Split)> {
+    if let Some(task) = cfg.input.task {
+        if let Some(d) = dir {
+            return Err(Error::config(
+                "data",
+                format!("the network trains on the generated '{}' task (input.task), not on files in {}: drop data or input.task", task.name(), d.display()),
+            ));
+        }
+        return Ok(wavetrain::data::tasks::splits(
+            task,
+            cfg.input.points,
+            cfg.input.jitter,
+            cfg.train.seed,
+        ));
+    }
+    let d = dir
+        .cloned()
+        .unwrap_or_else(wavetrain::data::idx::bundled_dir);
+    wavetrain::data::read_dir(&d, cfg.readout.classes)
+}
+
+/// The dotted key a `--set` key means (its shorthands for training settings expanded).
+fn full_key(k: &str) -> String {
+    match wavetrain::model::shorthand_table(k) {
+        Some(table) => format!("{table}.{k}"),
+        None => k.to_string(),
+    }
+}
+
+/// What `train` was asked, as keyword arguments.
+pub struct TrainArgs {
+    pub preset: Option<String>,
+    pub config: Option<PathBuf>,
+    pub resume: Option<PathBuf>,
+    pub data: Option<PathBuf>,
+    pub out: Option<PathBuf>,
+    pub epochs: Option<usize>,
+    pub seed: Option<u64>,
+    pub batch: Option<usize>,
+    pub lr: Option<f64>,
+    pub max_train: Option<usize>,
+    pub gradient: Option<String>,
+    pub activation: Option<String>,
+    pub backend: String,
+    pub adapter: Option<String>,
+    pub set: Vec<(String, String)>,
+    pub checkpoint_every: Option<f64>,
+}
+
+impl TrainArgs {
+    /// The argument and config key of each run-changing argument given.
+    fn arg_keys(&self) -> Vec<(&'static str, &'static str)> {
+        let mut v = Vec::new();
+        let given = [
+            (self.gradient.is_some(), "gradient", "train.gradient"),
+            (self.epochs.is_some(), "epochs", "train.epochs"),
+            (self.max_train.is_some(), "max_train", "train.max_train"),
+            (self.batch.is_some(), "batch", "train.batch"),
+            (self.lr.is_some(), "lr", "train.lr"),
+            (self.seed.is_some(), "seed", "train.seed"),
+        ];
+        for (on, arg, key) in given {
+            if on {
+                v.push((arg, key));
+            }
+        }
+        v
+    }
+
+    /// A call that reads as the one made, for provenance.json.
+    fn command(&self) -> String {
+        let mut parts = Vec::new();
+        let mut s = |k: &str, v: Option<String>| {
+            if let Some(v) = v {
+                parts.push(format!("{k}={v}"));
+            }
+        };
+        let q = |p: &Option<PathBuf>| p.as_ref().map(|p| format!("{:?}", p.display().to_string()));
+        s("preset", self.preset.as_ref().map(|p| format!("{p:?}")));
+        s("config", q(&self.config));
+        s("resume", q(&self.resume));
+        s("data", q(&self.data));
+        s("out", q(&self.out));
+        s("epochs", self.epochs.map(|v| v.to_string()));
+        s("seed", self.seed.map(|v| v.to_string()));
+        s("batch", self.batch.map(|v| v.to_string()));
+        s("lr", self.lr.map(|v| v.to_string()));
+        s("max_train", self.max_train.map(|v| v.to_string()));
+        s("gradient", self.gradient.as_ref().map(|v| format!("{v:?}")));
+        s(
+            "activation",
+            self.activation.as_ref().map(|v| format!("{v:?}")),
+        );
+        s("backend", Some(format!("{:?}", self.backend)));
+        if !self.set.is_empty() {
+            let kv: Vec<String> = self
+                .set
+                .iter()
+                .map(|(k, v)| format!("{k:?}: {v:?}"))
+                .collect();
+            s("overrides", Some(format!("{{{}}}", kv.join(", "))));
+        }
+        format!("wavetrain.train({})", parts.join(", "))
+    }
+}
+
+/// Everything the training thread needs, assembled (and checked) before it starts.
+struct Prepared {
+    net: wavetrain::network::Network,
+    state: wavetrain::network::State,
+    train_set: wavetrain::data::Split,
+    test_set: wavetrain::data::Split,
+    provenance: Provenance,
+    resume: Option<wavetrain::checkpoint::Progress>,
+    dir: RunDir,
+    fresh: bool,
+}
+
+/// The CLI's `train` up to the backend: the config from a preset, a file or a run folder, the
+/// arguments and overrides applied (conflicts refused as the CLI refuses them), the data read
+/// and checked against the run's provenance, the run folder created or opened.
+fn prepare(a: &TrainArgs) -> Result<Prepared> {
+    if a.resume.is_some() {
+        let mut given: Vec<&str> = a
+            .arg_keys()
+            .into_iter()
+            .map(|(f, _)| f)
+            .filter(|f| *f != "epochs")
+            .collect();
+        if !a.set.is_empty() {
+            given.push("overrides");
+        }
+        if a.activation.is_some() {
+            given.push("activation");
+        }
+        if let Some(f) = given.first() {
+            return Err(Error::config(
+                *f,
+                format!(
+                    "resume continues a run with the settings it was started with; {} would train the rest with others (only epochs may extend a run): start a new run instead",
+                    given.join(", ")
+                ),
+            ));
+        }
+        if a.preset.is_some() || a.config.is_some() {
+            return Err(Error::config(
+                if a.preset.is_some() {
+                    "preset"
+                } else {
+                    "config"
+                },
+                "resume continues the run's own network: give resume alone",
+            ));
+        }
+    }
+    if a.preset.is_some() && a.config.is_some() {
+        return Err(Error::config("config", "give preset or config, not both"));
+    }
+    for (k, v) in &a.set {
+        let key = full_key(k);
+        if let Some((arg, _)) = a.arg_keys().into_iter().find(|(_, kk)| *kk == key) {
+            return Err(Error::config(
+                arg,
+                format!("both {arg} and overrides {{{k:?}: {v:?}}} set {key}: give one of them"),
+            ));
+        }
+    }
+    if let Some(c) = a.checkpoint_every {
+        if !(c.is_finite() && c >= 0.0) {
+            return Err(Error::config(
+                "checkpoint_every",
+                format!("must be a number of seconds ≥ 0, got {c}"),
+            ));
+        }
+    }
+    let (mut cfg, resume, record) = if let Some(dir) = &a.resume {
+        let path = dir.join("checkpoint.safetensors");
+        if dir.is_dir() && !path.exists() {
+            return Err(Error::config(
+                "resume",
+                format!(
+                    "{} has no checkpoint yet (the run stopped before its first save): start it again with out={:?}",
+                    dir.display(),
+                    dir.display().to_string()
+                ),
+            ));
+        }
+        let ck = Checkpoint::load(&path)?;
+        (ck.config().clone(), Some(ck), Provenance::load(dir)?)
+    } else if let Some(path) = &a.config {
+        (Config::from_file(path)?, None, None)
+    } else {
+        (
+            wavetrain::presets::preset(a.preset.as_deref().unwrap_or(wavetrain::presets::DEFAULT))?,
+            None,
+            None,
+        )
+    };
+    if let Some(g) = &a.gradient {
+        cfg.train.gradient = g
+            .parse()
+            .map_err(|e: String| Error::config("gradient", e))?;
+    }
+    if let Some(e) = a.epochs {
+        if let Some(ck) = &resume {
+            if e < ck.progress.epoch {
+                return Err(Error::config(
+                    "epochs",
+                    format!(
+                        "the run has done {} epochs already; epochs={e} would not train it further",
+                        ck.progress.epoch
+                    ),
+                ));
+            }
+        }
+        cfg.train.epochs = e;
+    }
+    if let Some(m) = a.max_train {
+        cfg.train.max_train = Some(m);
+    }
+    if let Some(b) = a.batch {
+        cfg.train.batch = b;
+    }
+    if let Some(lr) = a.lr {
+        cfg.train.lr = lr;
+    }
+    if let Some(s) = a.seed {
+        cfg.train.seed = s;
+    }
+    for (k, v) in &a.set {
+        cfg = cfg.set(k, v)?;
+    }
+    if let Some(act) = &a.activation {
+        let act: wavetrain::model::Activation = act
+            .parse()
+            .map_err(|e: String| Error::config("activation", e))?;
+        cfg = cfg.with_activation(act)?;
+    }
+    let net = cfg.resolve()?;
+    wavetrain::run::check_memory(&net)?;
+    let data_dir: Option<PathBuf> = match (&a.data, &record) {
+        (Some(d), _) => Some(d.clone()),
+        (None, Some(p)) if p.data.source == "files" => p.data.dir.as_ref().map(PathBuf::from),
+        _ => None,
+    };
+    let (train_set, test_set) = load_data(data_dir.as_ref(), &cfg)?;
+    let data_now = match (&data_dir, cfg.input.task) {
+        (_, Some(_)) => DataRecord::generated(),
+        (Some(d), None) => DataRecord::of_dir(d, false)?,
+        (None, None) => DataRecord::of_dir(&wavetrain::data::idx::bundled_dir(), true)?,
+    };
+    if let Some(p) = &record {
+        p.check_same_data(&data_now)?;
+    }
+    if let (Some(ck), Some(d)) = (&resume, &a.resume) {
+        let n = cfg
+            .train
+            .max_train
+            .unwrap_or(train_set.len())
+            .min(train_set.len());
+        ck.check_position(
+            &d.join("checkpoint.safetensors"),
+            n.div_ceil(cfg.train.batch),
+        )?;
+    }
+    for w in cfg.sampling_warnings() {
+        eprintln!("warning: {w}");
+    }
+    let dir = match (&a.resume, &a.out) {
+        (Some(d), _) => RunDir::open_existing(d)?,
+        (None, Some(o)) => RunDir::create_at(o)?,
+        (None, None) => RunDir::create_default(std::path::Path::new("runs"), &cfg.name)?,
+    };
+    let state = match &resume {
+        Some(ck) => ck.state.clone(),
+        None => net.initial_state(),
+    };
+    Ok(Prepared {
+        provenance: record.unwrap_or(Provenance {
+            data: data_now,
+            sessions: Vec::new(),
+        }),
+        fresh: resume.is_none(),
+        resume: resume.map(|c| c.progress),
+        net,
+        state,
+        train_set,
+        test_set,
+        dir,
+    })
+}
+
+/// What the training thread tells the waiting one.
+enum Msg {
+    /// An epoch ended (metrics written, checkpoint saved); the trainer waits for an answer.
+    Epoch(EpochMetrics),
+}
+
+/// The training itself, on its own thread: the backend, provenance, the absorbers' operating
+/// points, then `train_run_observed`.
+#[allow(clippy::too_many_arguments)]
+fn run(
+    p: &Prepared,
+    choice: wavetrain::run::BackendChoice,
+    adapter: Option<String>,
+    command: String,
+    progress: bool,
+    pictures: bool,
+    checkpoint_every: Option<f64>,
+    stop: Arc<AtomicBool>,
+    tx: mpsc::Sender<Msg>,
+    ack: mpsc::Receiver<()>,
+) -> Result<wavetrain::train::Summary> {
+    let out = p.dir.path().to_path_buf();
+    let mut backend = wavetrain::run::make_backend(choice, adapter.as_deref(), &p.net, &p.state)?;
+    let mut prov = p.provenance.clone();
+    let mut session = Session::now(&backend.name());
+    session.command = vec![command];
+    prov.sessions.push(session);
+    prov.save(&out)?;
+    let cfg = p.net.config();
+    if progress {
+        eprintln!(
+            "training {} ({} train / {} test images), backend: {}, run folder: {}",
+            cfg.name,
+            cfg.train
+                .max_train
+                .unwrap_or(p.train_set.len())
+                .min(p.train_set.len()),
+            p.test_set.len(),
+            backend.name(),
+            out.display()
+        );
+    }
+    let (s, warnings) = wavetrain::train::absorber_report(&p.net, &p.state, &p.train_set)?;
+    if !s.is_empty() && progress {
+        let list: Vec<String> = s.iter().map(|v| format!("{v:.3}")).collect();
+        eprintln!(
+            "mean s = I/I_sat entering each absorber (first batch): [{}]",
+            list.join(", ")
+        );
+    }
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    let opts = wavetrain::train::RunOptions {
+        out,
+        progress,
+        stop,
+        resume: p.resume.clone(),
+        pictures,
+        checkpoint_every: Some(checkpoint_every.unwrap_or(wavetrain::train::CHECKPOINT_EVERY)),
+    };
+    let mut on_epoch = |m: &EpochMetrics| {
+        if tx.send(Msg::Epoch(m.clone())).is_ok() {
+            let _ = ack.recv();
+        }
+    };
+    wavetrain::run::train_run_observed(
+        &p.net,
+        backend.as_mut(),
+        &p.train_set,
+        &p.test_set,
+        &opts,
+        &mut on_epoch,
+    )
+}
+
+/// An epoch's metrics as the dict the callback receives (the columns of metrics.csv).
+fn metrics_dict<'py>(py: Python<'py>, m: &EpochMetrics) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("epoch", m.epoch)?;
+    d.set_item("train_loss", m.train_loss)?;
+    d.set_item("train_accuracy", m.train_accuracy)?;
+    d.set_item("test_accuracy", m.test_accuracy)?;
+    d.set_item("images_per_second", m.images_per_second)?;
+    d.set_item("seconds", m.seconds)?;
+    d.set_item("test_loss", m.test_loss)?;
+    Ok(d)
+}
+
+/// Trains as `wavetrain train` does; returns the summary (the CLI's `--json` line) as a dict.
+#[pyfunction]
+#[pyo3(signature = (*, preset = None, config = None, resume = None, data = None, out = None,
+    epochs = None, seed = None, batch = None, lr = None, max_train = None, gradient = None,
+    activation = None, backend = "auto", adapter = None, overrides = None, progress = true,
+    pictures = true, checkpoint_every = None, callback = None))]
+#[allow(clippy::too_many_arguments)]
+pub fn train<'py>(
+    py: Python<'py>,
+    preset: Option<String>,
+    config: Option<PathBuf>,
+    resume: Option<PathBuf>,
+    data: Option<PathBuf>,
+    out: Option<PathBuf>,
+    epochs: Option<usize>,
+    seed: Option<u64>,
+    batch: Option<usize>,
+    lr: Option<f64>,
+    max_train: Option<usize>,
+    gradient: Option<String>,
+    activation: Option<String>,
+    backend: &str,
+    adapter: Option<String>,
+    overrides: Option<&Bound<'py, PyDict>>,
+    progress: bool,
+    pictures: bool,
+    checkpoint_every: Option<f64>,
+    callback: Option<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    guard(py, "train", || {
+        let choice: wavetrain::run::BackendChoice = backend
+            .parse()
+            .map_err(|e: String| crate::errors::config(py, "backend", e))?;
+        if let Some(cb) = &callback {
+            if !cb.is_callable() {
+                return Err(crate::errors::config(
+                    py,
+                    "callback",
+                    "must be callable: f(epoch_metrics: dict)",
+                ));
+            }
+        }
+        let args = TrainArgs {
+            preset,
+            config,
+            resume,
+            data,
+            out,
+            epochs,
+            seed,
+            batch,
+            lr,
+            max_train,
+            gradient,
+            activation,
+            backend: backend.to_string(),
+            adapter,
+            set: override_pairs(py, overrides, None)?,
+            checkpoint_every,
+        };
+        let command = args.command();
+        let prepared = py.detach(|| prepare(&args)).or_py(py)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let (tx, mut rx) = mpsc::channel::<Msg>();
+        let (ack_tx, ack_rx) = mpsc::channel::<()>();
+        let prepared = Arc::new(prepared);
+        let worker = {
+            let (p, stop, adapter) = (prepared.clone(), stop.clone(), args.adapter.clone());
+            std::thread::Builder::new()
+                .name("wavetrain-train".into())
+                .spawn(move || {
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        run(
+                            &p,
+                            choice,
+                            adapter,
+                            command,
+                            progress,
+                            pictures,
+                            checkpoint_every,
+                            stop,
+                            tx,
+                            ack_rx,
+                        )
+                    }))
+                })
+                .map_err(|e| {
+                    to_py(
+                        py,
+                        Error::Gpu(format!("cannot start the training thread: {e}")),
+                    )
+                })?
+        };
+        // Wait with the GIL released; take it back to run signal handlers and the callback.
+        let mut raised: Option<PyErr> = None;
+        loop {
+            // `&mut`: a Receiver is Send, not Sync.
+            let rx = &mut rx;
+            let msg = py.detach(move || rx.recv_timeout(Duration::from_millis(50)));
+            match msg {
+                Ok(Msg::Epoch(m)) => {
+                    if raised.is_none() {
+                        if let Some(cb) = &callback {
+                            let r = metrics_dict(py, &m).and_then(|d| cb.call1((d,)).map(|_| ()));
+                            if let Err(e) = r {
+                                raised = Some(e);
+                                stop.store(true, Ordering::SeqCst);
+                            }
+                        }
+                    }
+                    let _ = ack_tx.send(());
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+            if let Err(e) = py.check_signals() {
+                stop.store(true, Ordering::SeqCst);
+                if raised.is_none() {
+                    raised = Some(e);
+                }
+            }
+        }
+        let joined = py.detach(|| worker.join());
+        let result = match joined {
+            Ok(Ok(r)) => r,
+            Ok(Err(panic)) | Err(panic) => std::panic::resume_unwind(panic),
+        };
+        let prepared = Arc::try_unwrap(prepared).ok();
+        if result.is_err() {
+            if let Some(p) = &prepared {
+                if p.fresh {
+                    p.dir.discard_if_empty();
+                }
+            }
+        }
+        drop(prepared);
+        if let Some(e) = raised {
+            if e.is_instance_of::<PyKeyboardInterrupt>(py) {
+                let msg = match &result {
+                    Err(Error::Interrupted(m)) => {
+                        format!("{m} (from Python: wavetrain.train(resume=...) with that folder)")
+                    }
+                    Err(other) => format!("interrupted; the run then failed: {other}"),
+                    Ok(s) => format!(
+                        "interrupted after the run had finished: its folder {} is complete",
+                        s.run_dir
+                    ),
+                };
+                return Err(PyKeyboardInterrupt::new_err(msg));
+            }
+            return Err(e);
+        }
+        let summary = result.or_py(py)?;
+        let text = serde_json::to_string(&summary)
+            .map_err(|e| named(py, "InternalError", format!("summary: {e}")))?;
+        py.import("json")?.call_method1("loads", (text,))
+    })
+}

@@ -1,0 +1,236 @@
+"""wavetrain: wave-optics simulation of optical neural networks trained with end-to-end
+optical backpropagation, from numpy and notebooks.
+
+The engine is the Rust library of the same name (``wavetrain._core``, built with PyO3); this
+package gives it Python conventions: keyword arguments, numpy arrays in and out, exceptions.
+
+>>> import numpy as np, wavetrain as wt
+>>> u = wt.propagate(np.ones((64, 64), np.complex64), pitch=8e-6, wavelength=780e-9,
+...                  distance=3e-3)
+>>> net = wt.Network.preset("d2nn-mnist", od=10)
+>>> powers = net.forward(wt.load_idx(wt.bundled_data() / "mnist5k-test-images-idx3-ubyte.gz")[:8])
+>>> powers.shape
+(8, 10)
+
+Conventions are the library's (SI units; fields row-major ``[batch][y][x]``; intensity in units
+of the absorber's saturation intensity, ``s = |E|²``; detector power ``Σ|E|²·dx²``). The GIL is
+released while the engine computes.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import pathlib
+from typing import Any, Callable, Dict, List, Mapping, Optional, Union
+
+import numpy as np
+
+from ._errors import (
+    CheckpointError,
+    ConfigError,
+    DataError,
+    GpuError,
+    InternalError,
+    NumericalFault,
+    WavetrainError,
+)
+from . import _core
+from ._core import Network, absorber, load_idx, propagate, presets
+
+__version__: str = _core.__version__
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def sampling(
+    *,
+    nx: int,
+    pitch: float,
+    wavelength: float,
+    distance: float,
+    padding: float = 2.0,
+    ny: Optional[int] = None,
+) -> Dict[str, Any]:
+    """Whether an ``nx × ny`` grid of pitch ``pitch`` can represent a free-space step of
+    ``distance`` at ``wavelength`` with zero-padding ``padding``: the report of
+    ``wavetrain sampling --json`` as a dict (``cutoff``, ``nyquist``, ``kept_fraction``,
+    ``evanescent_fraction``, ``lateral_spread``, ``margin``, ``wraparound_likely``,
+    ``aliasing_likely``) plus ``warnings``, the list of lines the CLI warns with."""
+    return _core.sampling(
+        nx=nx, pitch=pitch, wavelength=wavelength, distance=distance, padding=padding, ny=ny
+    )
+
+
+def bundled_data() -> pathlib.Path:
+    """The folder of the bundled 4,000/500-image MNIST subset (``$WAVETRAIN_DATA`` when set)."""
+    return pathlib.Path(_core.bundled_data())
+
+
+def _number(key: str, v: str) -> Optional[float]:
+    if v == "":
+        return None
+    return int(v) if key == "epoch" else float(v)
+
+
+class Run:
+    """A run folder written by :func:`train` or ``wavetrain train``: ``config.toml``,
+    ``metrics.csv``, ``confusion.csv``, ``checkpoint.safetensors``, ``provenance.json`` and
+    pictures.
+
+    Attributes: ``dir`` (the folder), ``summary`` (the final metrics :func:`train` returned,
+    or ``None`` for a run loaded from disk).
+    """
+
+    def __init__(self, path: PathLike, summary: Optional[Dict[str, Any]] = None) -> None:
+        self.dir = pathlib.Path(path)
+        self.summary = summary
+        if not self.dir.is_dir():
+            raise FileNotFoundError(f"{self.dir}: no such run folder")
+        if not (self.dir / "metrics.csv").is_file() and not (
+            self.dir / "checkpoint.safetensors"
+        ).is_file():
+            raise FileNotFoundError(
+                f"{self.dir} is not a run folder: it holds neither metrics.csv nor "
+                "checkpoint.safetensors (give the folder wavetrain train wrote)"
+            )
+
+    @classmethod
+    def load(cls, path: PathLike) -> "Run":
+        """The run in folder ``path``."""
+        return cls(path)
+
+    @property
+    def metrics(self) -> List[Dict[str, Optional[float]]]:
+        """The rows of ``metrics.csv`` as dicts (``epoch``, ``train_loss``,
+        ``train_accuracy``, ``test_accuracy``, ``images_per_second``, ``seconds``,
+        ``test_loss``); the first row, epoch 0, is the untrained network (its training columns
+        ``None``)."""
+        path = self.dir / "metrics.csv"
+        if not path.is_file():
+            return []
+        with open(path, newline="") as f:
+            return [
+                {k: _number(k, v) for k, v in row.items()} for row in csv.DictReader(f)
+            ]
+
+    def curve(self, column: str) -> np.ndarray:
+        """One column of ``metrics.csv`` over the epochs as a float array (NaN where empty)."""
+        rows = self.metrics
+        if rows and column not in rows[0]:
+            raise KeyError(f"{column!r}: metrics.csv has columns {list(rows[0])}")
+        return np.array(
+            [np.nan if r[column] is None else r[column] for r in rows], dtype=float
+        )
+
+    @property
+    def test_accuracy(self) -> float:
+        """Test accuracy after the last epoch (NaN before the first)."""
+        rows = [r for r in self.metrics if r["epoch"]]
+        last = rows[-1]["test_accuracy"] if rows else None
+        return float("nan") if last is None else float(last)
+
+    @property
+    def confusion(self) -> np.ndarray:
+        """The test confusion matrix after the last epoch, rows the true class."""
+        with open(self.dir / "confusion.csv", newline="") as f:
+            rows = list(csv.reader(f))[1:]
+        return np.array([[int(c) for c in r[1:]] for r in rows], dtype=np.int64)
+
+    @property
+    def network(self) -> Network:
+        """The trained network, from the run's checkpoint."""
+        return Network.from_checkpoint(self.dir / "checkpoint.safetensors")
+
+    @property
+    def config(self) -> Dict[str, Any]:
+        """The run's resolved config as a dict (its checkpoint's)."""
+        return self.network.config
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.dir)!r}, test_accuracy={self.test_accuracy:.4f})"
+
+
+def train(
+    preset: Optional[str] = None,
+    *,
+    config: Optional[PathLike] = None,
+    resume: Optional[PathLike] = None,
+    data: Optional[PathLike] = None,
+    out: Optional[PathLike] = None,
+    epochs: Optional[int] = None,
+    seed: Optional[int] = None,
+    backend: str = "auto",
+    overrides: Optional[Mapping[str, Any]] = None,
+    progress: bool = True,
+    callback: Optional[Callable[[Dict[str, Any]], Any]] = None,
+    batch: Optional[int] = None,
+    lr: Optional[float] = None,
+    max_train: Optional[int] = None,
+    gradient: Optional[str] = None,
+    activation: Optional[str] = None,
+    adapter: Optional[str] = None,
+    pictures: bool = True,
+    checkpoint_every: Optional[float] = None,
+) -> Run:
+    """Trains a network as ``wavetrain train`` does and returns its :class:`Run`.
+
+    The same library path as the CLI: the same run folder (``out``, default
+    ``runs/NAME-YYYYMMDD-HHMMSS-XXXX``) and, for the same seed and backend, the same metrics.
+    ``preset`` (default ``d2nn-mnist``) or ``config`` (a TOML file) or ``resume`` (a run
+    folder to continue; ``epochs`` may extend it, nothing else may change it); ``data``: a
+    folder of MNIST-format IDX files (default: the bundled subset); ``overrides``: the keys and
+    values of ``--set`` (``{"od": 3, "train.lr": 0.01}``); ``epochs``, ``seed``, ``batch``,
+    ``lr``, ``max_train``, ``gradient`` (``"optical"``/``"exact"``), ``activation``
+    (``"relu"``/``"linear"``) as the CLI flags of those names (a flag and an override of the
+    same key are refused). ``backend``: ``auto``, ``gpu`` or ``cpu``. ``progress`` draws the
+    progress bar on stderr. ``callback(epoch_metrics)`` is called after each epoch (metrics
+    written, checkpoint saved) with that epoch's row of ``metrics.csv`` as a dict; an exception
+    it raises stops the run (resumable) and propagates.
+
+    Ctrl-C (``KeyboardInterrupt``) stops the run after the current step, writes a checkpoint
+    and raises ``KeyboardInterrupt`` naming the folder; ``train(resume=folder)`` continues it
+    to the same result as an uninterrupted run.
+    """
+    summary = _core.train(
+        preset=preset,
+        config=None if config is None else os.fspath(config),
+        resume=None if resume is None else os.fspath(resume),
+        data=None if data is None else os.fspath(data),
+        out=None if out is None else os.fspath(out),
+        epochs=epochs,
+        seed=seed,
+        batch=batch,
+        lr=lr,
+        max_train=max_train,
+        gradient=gradient,
+        activation=activation,
+        backend=backend,
+        adapter=adapter,
+        overrides=None if overrides is None else dict(overrides),
+        progress=progress,
+        pictures=pictures,
+        checkpoint_every=checkpoint_every,
+        callback=callback,
+    )
+    return Run(summary["run_dir"], summary=summary)
+
+
+__all__ = [
+    "propagate",
+    "absorber",
+    "sampling",
+    "presets",
+    "bundled_data",
+    "load_idx",
+    "Network",
+    "train",
+    "Run",
+    "WavetrainError",
+    "ConfigError",
+    "DataError",
+    "CheckpointError",
+    "GpuError",
+    "NumericalFault",
+    "InternalError",
+]

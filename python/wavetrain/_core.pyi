@@ -1,0 +1,202 @@
+"""Type stubs of ``wavetrain._core``, the Rust extension (PyO3) behind the ``wavetrain``
+package. Import from ``wavetrain`` rather than from here."""
+
+import os
+from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Tuple, Union, final, overload
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+__all__ = [
+    "propagate",
+    "absorber",
+    "sampling",
+    "load_idx",
+    "presets",
+    "bundled_data",
+    "_panic_for_test",
+    "train",
+    "Network",
+    "__version__",
+]
+
+_Path = Union[str, "os.PathLike[str]"]
+_Override = Union[bool, int, float, str]
+_Backend = Literal["auto", "cpu", "gpu"]
+_Precision = Literal["f32", "f64"]
+_Gradient = Literal["optical", "exact"]
+
+@overload
+def propagate(  # type: ignore[overload-overlap]
+    field: npt.NDArray[np.complex64],
+    *,
+    pitch: float,
+    wavelength: float,
+    distance: float,
+    padding: float = 2.0,
+    band_limit: bool = True,
+) -> npt.NDArray[np.complex64]: ...
+@overload
+def propagate(
+    field: npt.NDArray[np.complex128],
+    *,
+    pitch: float,
+    wavelength: float,
+    distance: float,
+    padding: float = 2.0,
+    band_limit: bool = True,
+) -> npt.NDArray[np.complex128]:
+    """Free-space propagation by the band-limited angular spectrum method, as the engine runs
+    it: ``field`` complex64 (f32 engine) or complex128 (f64 engine) of shape (ny, nx) or
+    (batch, ny, nx), pitch ``pitch`` (m), over ``distance`` (m, negative: backwards) at
+    ``wavelength`` (m), zero-padded by ``padding`` (1–8, the field in the middle of the padded
+    grid), with the Matsushima–Shimobaba band limit when ``band_limit``. Returns a new array of
+    the same dtype and shape; the global carrier e^{ikz} is dropped.
+
+    Raises ConfigError for an out-of-range parameter, ValueError for a bad array."""
+
+@overload
+def absorber(z: float, *, od: float = 10.0, model: str = "thin") -> Tuple[float, float, float]: ...
+@overload
+def absorber(
+    z: npt.ArrayLike, *, od: float = 10.0, model: str = "thin"
+) -> Tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The saturable absorber's response to input field amplitudes ``z`` (z² = I/I_sat), as
+    ``wavetrain absorber`` prints it: ``(g, t_probe, g_exact)`` — the output field, the weak
+    probe's field transmission (the optical derivative) and the true derivative dg/dz. ``od``:
+    optical depth α₀; ``model``: ``"thin"`` or ``"beer-lambert"``."""
+
+def sampling(
+    *,
+    nx: int,
+    pitch: float,
+    wavelength: float,
+    distance: float,
+    padding: float = 2.0,
+    ny: Optional[int] = None,
+) -> Dict[str, Any]:
+    """The sampling report of ``wavetrain sampling --json`` as a dict, plus ``warnings``."""
+
+def load_idx(path: _Path) -> npt.NDArray[np.uint8]:
+    """An IDX file (MNIST format, gzip or not): images (count, rows, cols), labels (count,)."""
+
+def presets() -> Dict[str, str]:
+    """The built-in networks, {name: TOML text}."""
+
+def bundled_data() -> str:
+    """The folder of the bundled MNIST subset."""
+
+def _panic_for_test() -> None:
+    """Panics in Rust (the test that a panic becomes InternalError)."""
+
+def train(
+    *,
+    preset: Optional[str] = None,
+    config: Optional[str] = None,
+    resume: Optional[str] = None,
+    data: Optional[str] = None,
+    out: Optional[str] = None,
+    epochs: Optional[int] = None,
+    seed: Optional[int] = None,
+    batch: Optional[int] = None,
+    lr: Optional[float] = None,
+    max_train: Optional[int] = None,
+    gradient: Optional[str] = None,
+    activation: Optional[str] = None,
+    backend: str = "auto",
+    adapter: Optional[str] = None,
+    overrides: Optional[Dict[str, _Override]] = None,
+    progress: bool = True,
+    pictures: bool = True,
+    checkpoint_every: Optional[float] = None,
+    callback: Optional[Callable[[Dict[str, Any]], Any]] = None,
+) -> Dict[str, Any]:
+    """Trains as ``wavetrain train`` does; returns the summary (the CLI's ``--json`` line).
+    Use ``wavetrain.train``, which returns a ``Run``."""
+
+@final
+class Network:
+    """A network ready to run: a resolved config and its parameters (and optimiser state).
+
+    Made by ``Network.preset``, ``Network.from_toml`` or ``Network.from_checkpoint``; immutable
+    (``with_params`` returns a new one). Inputs are uint8 images (batch, rows, cols), encoded
+    as the trainer encodes them, or float32/float64 values already encoded (batch,
+    *input_shape) — see ``encode``."""
+
+    @staticmethod
+    def preset(
+        name: str = "d2nn-mnist",
+        overrides: Optional[Mapping[str, _Override]] = None,
+        **kwargs: _Override,
+    ) -> "Network":
+        """A built-in network with ``overrides`` applied as ``--set KEY=VALUE`` applies them
+        (``od=10``, ``{"train.lr": 0.01, "elements[3].od": 1}``); fresh parameters."""
+    @staticmethod
+    def from_toml(
+        source: Union[str, "os.PathLike[str]"],
+        overrides: Optional[Mapping[str, _Override]] = None,
+        **kwargs: _Override,
+    ) -> "Network":
+        """A network from a TOML file (path) or TOML text; ``overrides`` as in ``preset``."""
+    @staticmethod
+    def from_checkpoint(path: _Path) -> "Network":
+        """The network and trained parameters of a ``checkpoint.safetensors`` or a run folder."""
+    @property
+    def name(self) -> str:
+        """The config's name."""
+    @property
+    def toml(self) -> str:
+        """The resolved config as TOML text."""
+    @property
+    def config(self) -> Dict[str, Any]:
+        """The resolved config as a dict."""
+    @property
+    def is_dense(self) -> bool:
+        """True for dense (matrix–vector) layers, False for a field (diffractive) network."""
+    @property
+    def classes(self) -> int:
+        """Number of classes (detectors or outputs)."""
+    @property
+    def input_shape(self) -> Tuple[int, ...]:
+        """Shape of one encoded input: (ny, nx), or (input_len,) for a dense network."""
+    @property
+    def elements(self) -> List[str]:
+        """Every element's name, "elements[i] KIND", in config order."""
+    def params(self) -> Dict[str, npt.NDArray[np.float32]]:
+        """Trainable parameters {element name: array}: SLM phases/amplitudes (sy, sx), dense
+        weights (out, in)."""
+    def with_params(self, params: Mapping[str, npt.NDArray[Any]]) -> "Network":
+        """A copy with some parameters replaced (same names and shapes as ``params()``)."""
+    def encode(self, images: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        """uint8 images (batch, rows, cols) encoded as the trainer encodes them: field
+        amplitudes (batch, ny, nx) (√I/I_sat), or (batch, input_len) for a dense network."""
+    @overload
+    def forward(
+        self, images: npt.NDArray[Any], *, backend: _Backend = "cpu", precision: Literal["f32"] = "f32"
+    ) -> npt.NDArray[np.float32]: ...
+    @overload
+    def forward(
+        self, images: npt.NDArray[Any], *, backend: _Backend = "cpu", precision: Literal["f64"]
+    ) -> npt.NDArray[np.float64]:
+        """Readout (batch, classes): detector powers Σ|E|²·dx², or a dense network's output
+        amplitudes. ``backend``: cpu or gpu (the engine is built once per network);
+        ``precision="f64"``: the CPU reference engine in double precision."""
+    def _forward_timed(
+        self, images: npt.NDArray[Any], *, backend: _Backend = "cpu"
+    ) -> Tuple[npt.NDArray[np.float32], float, float]:
+        """``forward`` with the engine's own timing: (readout, encode seconds, engine seconds)."""
+    def planes(self, image: npt.NDArray[Any]) -> List[Tuple[str, npt.NDArray[np.complex64]]]:
+        """The field leaving every element for one input (image (rows, cols) or encoded
+        (ny, nx)): [("input", …), (element name, complex64 (ny, nx)), …]. Field networks."""
+    def gradients(
+        self,
+        images: npt.NDArray[Any],
+        labels: npt.ArrayLike,
+        *,
+        gradient: _Gradient = "optical",
+        precision: _Precision = "f32",
+    ) -> Dict[str, npt.NDArray[Any]]:
+        """Gradient of the batch's mean training loss per trainable element, shaped as
+        ``params()``, without an update: ``gradient="optical"`` (the probe's transmission, what
+        the hardware measures) or ``"exact"`` (the true derivative)."""

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The whole test suite: the Rust library and CLI (`cargo test --release`), then the Python
+# package, built and installed into a virtual environment (target/python-venv) with
+# `pip install ./python`, tested by pytest (python/tests, the example notebook included).
+#
+# Needs: a Rust toolchain (rustup), CPython ≥ 3.9 with pip and venv, and PyPI reachable (the
+# build backend, maturin, and the test packages are installed from there). Set PYTHON to pick
+# the interpreter (default python3). Extra arguments go to pytest (e.g. -k gradients).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+say() { printf '\n== %s\n' "$*" >&2; }
+die() { printf 'scripts/test.sh: %s\n' "$*" >&2; exit 1; }
+
+command -v cargo >/dev/null || die "cargo not found: install a Rust toolchain (https://rustup.rs)"
+python=${PYTHON:-python3}
+command -v "$python" >/dev/null || die "$python not found: install CPython 3.9 or newer (or set PYTHON)"
+"$python" -c 'import sys; sys.exit(sys.version_info < (3, 9))' \
+  || die "$("$python" --version 2>&1) is too old: the package needs CPython 3.9 or newer"
+
+say "cargo test --release"
+cargo test --release
+# The Python tests compare the bindings with this CLI binary.
+cargo build --release --bin wavetrain
+export WAVETRAIN_CLI="$root/target/release/wavetrain"
+[ -x "$WAVETRAIN_CLI" ] || die "the CLI was not built at $WAVETRAIN_CLI"
+
+venv="$root/target/python-venv"
+if [ ! -x "$venv/bin/python" ]; then
+  say "virtual environment $venv"
+  if ! "$python" -m venv "$venv"; then
+    rm -rf "$venv"
+    # Debian and Ubuntu ship venv apart from Python.
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      ver=$("$python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+      say "installing python$ver-venv (apt-get)"
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get update -qq
+      apt-get install -y -qq --no-install-recommends "python$ver-venv" >/dev/null \
+        || apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+      "$python" -m venv "$venv" || die "cannot create a virtual environment with $python"
+    else
+      die "cannot create a virtual environment with $python -m venv: install the venv module (Debian/Ubuntu: apt-get install python3-venv)"
+    fi
+  fi
+fi
+vpy="$venv/bin/python"
+"$vpy" -m pip --version >/dev/null || die "the virtual environment $venv has no pip: remove it and run again"
+
+say "pip install ./python (maturin builds the extension; the Cargo workspace's target/ is reused)"
+"$vpy" -m pip install --quiet --upgrade pip
+# The package with its test dependencies (numpy, pytest, nbclient, nbformat, ipykernel,
+# matplotlib), then the package itself rebuilt from this checkout.
+"$vpy" -m pip install --quiet "./python[test]"
+"$vpy" -m pip install --quiet --force-reinstall --no-deps ./python
+(cd / && "$vpy" -c 'import wavetrain, sys; print("wavetrain", wavetrain.__version__, "from", wavetrain.__file__, file=sys.stderr)')
+
+say "pytest python/tests"
+"$vpy" -m pytest python/tests -q "$@"
