@@ -278,6 +278,41 @@ impl<T: Real> Worker<T> {
     }
 }
 
+/// What the detectors of the imperfect system report (`hardware.shot_noise`, `read_noise`,
+/// `camera_bits`): each image's powers `[classes]` relative to its brightest detector (the
+/// camera's full scale), `i ← i + √(i/N)·ξ` (shot noise, `N` photo-electrons at full scale),
+/// `+ σ_read·ξ`, clamped to `[0, 1]`, quantised to `2^bits − 1` steps. The loss sees these
+/// values; the probe is injected with their `∂L/∂P` (noise and quantisation passed straight
+/// through). Drawn from ChaCha8 (stream 6) of `hardware.seed`, the optimiser step and the pass.
+fn measure<T: Real>(h: &crate::model::Hardware, powers: &mut [T], k: usize, seed: u64) {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(6);
+    let levels = h.camera_bits.map(|b| ((1u64 << b) - 1) as f64);
+    for img in powers.chunks_mut(k.max(1)) {
+        let full = img.iter().fold(0.0f64, |m, p| m.max(p.f64()));
+        if full <= 0.0 {
+            continue;
+        }
+        for p in img.iter_mut() {
+            let mut i = p.f64() / full;
+            if let Some(n) = h.shot_noise {
+                let e: f64 = rng.sample(rand_distr::StandardNormal);
+                i += (i / n).sqrt() * e;
+            }
+            if h.read_noise > 0.0 {
+                let e: f64 = rng.sample(rand_distr::StandardNormal);
+                i += h.read_noise * e;
+            }
+            i = i.clamp(0.0, 1.0);
+            if let Some(q) = levels {
+                i = (i * q).round() / q;
+            }
+            *p = T::of(i * full);
+        }
+    }
+}
+
 /// Images per worker chunk: enough chunks (4 per thread) that the whole pump or probe pass of a
 /// chunk runs as one task, so a training step has two parallel regions instead of a few per
 /// element, and a chunk's fields stay in cache from element to element.
@@ -306,6 +341,13 @@ pub struct CpuField<T: Real> {
     dl_dp: Vec<T>,
     /// Images in each worker's chunk in the last pump pass.
     chunk: usize,
+    /// The noisy options of the imperfect system (detector noise, input bits), when the pump
+    /// runs on it and one is on.
+    noise: Option<crate::model::Hardware>,
+    /// Pump passes since the last step (seeds the detector noise of evaluations).
+    evals: u64,
+    /// Input amplitude of a white pixel (full scale of the input quantisation).
+    white: f64,
 }
 
 impl<T: Real> CpuField<T> {
@@ -415,6 +457,10 @@ impl<T: Real> CpuField<T> {
             powers: Vec::new(),
             dl_dp: Vec::new(),
             chunk: 1,
+            noise: (net.system().pump_on_hardware() && cfg.hardware.field_noisy())
+                .then(|| cfg.hardware.clone()),
+            evals: 0,
+            white: cfg.input.intensity.sqrt(),
             sh,
         };
         exec.refresh_masks();
@@ -480,6 +526,21 @@ impl<T: Real> CpuField<T> {
     /// `[batch][classes]`. With `on_plane`, calls it with every element's output field (the
     /// whole batch).
     pub fn forward(&mut self, input: &[f32], on_plane: Option<&mut PlaneFn<'_, T>>) -> &[T] {
+        let quantised;
+        let input = match self.noise.as_ref().and_then(|h| h.input_bits) {
+            Some(b) => {
+                // The input SLM/DMD shows 2^b − 1 steps between dark and a white pixel.
+                let q = ((1u64 << b) - 1) as f64;
+                let w = self.white;
+                quantised = input
+                    .iter()
+                    .map(|&a| ((a as f64 / w).clamp(0.0, 1.0) * q).round() / q * w)
+                    .map(|a| a as f32)
+                    .collect::<Vec<f32>>();
+                &quantised[..]
+            }
+            None => input,
+        };
         let n = self.sh.nx * self.sh.ny;
         let batch = input.len() / n;
         self.chunk = chunk_images(batch);
@@ -519,6 +580,13 @@ impl<T: Real> CpuField<T> {
             self.powers.extend_from_slice(&w.powers);
         }
         debug_assert_eq!(self.powers.len(), batch * self.sh.regions.len());
+        self.evals += 1;
+        if let Some(h) = &self.noise {
+            let seed = h.seed
+                ^ self.opt.step().wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                ^ self.evals.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            measure(h, &mut self.powers, self.sh.regions.len(), seed);
+        }
         &self.powers
     }
 
@@ -658,6 +726,7 @@ impl<T: Real> CpuField<T> {
     /// A step whose loss is not finite leaves the parameters as they were (the trainer stops and
     /// says where the fault is), as the dense executor does.
     pub fn train_step(&mut self, input: &[f32], labels: &[u8]) -> LossStats {
+        self.evals = 0;
         self.forward(input, None);
         let stats = self.loss(labels);
         if stats.loss_sum.is_finite() {
