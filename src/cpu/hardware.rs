@@ -19,8 +19,11 @@ pub struct Shift<T: Real> {
     /// Integer part `[x, y]`.
     pub roll: [i64; 2],
     /// Ramps along x (`nx`) and y (`ny`) for the fractional part, `None` when it is zero.
-    pub ramps: Option<(Vec<Complex<T>>, Vec<Complex<T>>)>,
+    pub ramps: Option<Ramps<T>>,
 }
+
+/// The phase ramps of a fractional shift along x and y.
+pub type Ramps<T> = (Vec<Complex<T>>, Vec<Complex<T>>);
 
 fn ramp<T: Real>(n: usize, f: f64) -> Vec<Complex<T>> {
     (0..n)

@@ -141,7 +141,7 @@ pub struct FieldPlan {
     pub out_dx: f64,
     /// The imperfect system ([`super::hardware`]), `None` when `[hardware]` has no fixed
     /// imperfection of a field network.
-    pub hardware: Option<FieldHardware>,
+    pub hardware: Option<Box<FieldHardware>>,
     /// Config index and pitch of each SLM, free-space step and absorber.
     pub places: Places,
 }
@@ -250,7 +250,7 @@ impl FieldPlan {
             plan.pump.push(PumpStep { op, save });
         }
         plan.out_dx = dx;
-        plan.hardware = FieldHardware::draw(cfg, &plan.places)?;
+        plan.hardware = FieldHardware::draw(cfg, &plan.places)?.map(Box::new);
         // The probe runs back only as far as the first trainable SLM.
         let first = plan
             .pump
