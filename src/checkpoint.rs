@@ -63,6 +63,12 @@ pub struct EpochMetrics {
     /// Mean loss on the test split after the epoch (absent in checkpoints of older versions).
     #[serde(default)]
     pub test_loss: Option<f64>,
+    /// Test accuracy of the parameters on the ideal model (absent in older checkpoints).
+    #[serde(default)]
+    pub model_accuracy: Option<f64>,
+    /// Test accuracy of the parameters on the imperfect system (absent in older checkpoints).
+    #[serde(default)]
+    pub hardware_accuracy: Option<f64>,
 }
 
 /// Where in training a checkpoint was taken.
@@ -86,6 +92,10 @@ pub struct Progress {
     /// first step (absent in checkpoints of older versions).
     #[serde(default)]
     pub initial: Option<(f64, f64)>,
+    /// The untrained network's test accuracy on the ideal model and on the imperfect system
+    /// (absent in checkpoints of older versions).
+    #[serde(default)]
+    pub initial_systems: Option<(f64, f64)>,
     /// Wall seconds of every session of the run so far, resumed ones included.
     #[serde(default)]
     pub elapsed: f64,
@@ -151,6 +161,14 @@ impl Progress {
             check_value(&at("train_loss"), m.train_loss, None)?;
             check_value(&at("train_accuracy"), m.train_accuracy, Some(1.0))?;
             check_value(&at("test_accuracy"), m.test_accuracy, Some(1.0))?;
+            for (f, v) in [
+                ("model_accuracy", m.model_accuracy),
+                ("hardware_accuracy", m.hardware_accuracy),
+            ] {
+                if let Some(v) = v {
+                    check_value(&at(f), v, Some(1.0))?;
+                }
+            }
             check_value(&at("images_per_second"), m.images_per_second, None)?;
             check_value(&at("seconds"), m.seconds, None)?;
         }

@@ -46,7 +46,6 @@ pub fn make_backend(
     net: &Network,
     state: &State,
 ) -> Result<Box<dyn Backend>> {
-    let cfg = net.config();
     if net.is_dense() && choice == BackendChoice::Auto && adapter.is_none() {
         // Dense networks of the papers' size (784-128-128-10: a training step is ~1 ms of GEMM
         // on 2 CPU cores) gain little from a GPU submission and readback per step, and `auto`
@@ -55,7 +54,14 @@ pub fn make_backend(
         return cpu(net, state);
     }
     if net.is_dense() && choice == BackendChoice::Gpu {
-        cfg.hardware.check_gpu()?;
+        net.check_gpu()?;
+    }
+    if choice == BackendChoice::Auto && adapter.is_none() && net.check_gpu().is_err() {
+        // The imperfect system of a field network runs on the CPU only (for now).
+        return cpu(net, state);
+    }
+    if choice == BackendChoice::Gpu {
+        net.check_gpu()?;
     }
     match choice {
         BackendChoice::Cpu => cpu(net, state),

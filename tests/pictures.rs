@@ -320,6 +320,8 @@ fn row(values: &[&str], acc: f64) -> Row {
     Row {
         values: values.iter().map(|s| s.to_string()).collect(),
         test_accuracy: acc,
+        model_accuracy: None,
+        hardware_accuracy: None,
         train_accuracy: acc,
         train_loss: 0.0,
         seconds: 0.0,

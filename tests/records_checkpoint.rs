@@ -29,8 +29,11 @@ fn sample() -> Checkpoint {
             images_per_second: 1000.0,
             seconds: 1.0,
             test_loss: Some(0.6),
+            model_accuracy: Some(0.75),
+            hardware_accuracy: Some(0.75),
         }],
         initial: Some((2.3, 0.1)),
+        initial_systems: Some((0.1, 0.1)),
         elapsed: 1.5,
     };
     Checkpoint {

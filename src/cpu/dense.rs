@@ -46,7 +46,17 @@ pub struct CpuDense<T: Real> {
     loss: Loss,
     temperature: f64,
     gradient: GradientMode,
+    /// The hardware options of the pump (forward) pass.
     hw: Hardware,
+    /// The hardware options of the probe (backward) pass: the pump's on the hardware, none
+    /// through the ideal model (physics-aware training).
+    hw_probe: Hardware,
+    /// The fixed weight factors of the imperfect system (pump on the hardware only).
+    miscal: Option<Vec<Option<Vec<T>>>>,
+    /// Physics-aware: the weights of the ideal model the probe runs through.
+    shown_probe: Option<Vec<Vec<T>>>,
+    /// The exact gradient of the imperfect system includes its weight factors.
+    exact_miscal: bool,
     seed: u64,
     /// Full-precision weights, one `[out][in]` matrix per layer.
     pub params: Vec<Vec<T>>,
@@ -109,12 +119,33 @@ impl<T: Real> CpuDense<T> {
             .collect();
         let params = State::to_engine::<T>(&state.params);
         let zeros: Vec<Vec<T>> = params.iter().map(|p| vec![T::zero(); p.len()]).collect();
+        let system = net.system();
+        let on_hw = |on: bool| {
+            if on {
+                cfg.hardware.clone()
+            } else {
+                Hardware::default()
+            }
+        };
+        let miscal = plan
+            .miscalibration
+            .as_ref()
+            .filter(|_| system.pump_on_hardware())
+            .map(|m| {
+                m.iter()
+                    .map(|l| l.as_ref().map(|f| f.iter().map(|&x| T::of(x)).collect()))
+                    .collect()
+            });
         let mut net = CpuDense {
             classes: cfg.readout.classes,
             loss: cfg.readout.loss,
             temperature: cfg.readout.temperature,
             gradient: cfg.train.gradient,
-            hw: cfg.hardware.clone(),
+            hw: on_hw(system.pump_on_hardware()),
+            hw_probe: on_hw(system.probe_on_hardware()),
+            exact_miscal: system.probe_on_hardware() && cfg.train.gradient == GradientMode::Exact,
+            shown_probe: (system == crate::network::System::PhysicsAware).then(Vec::new),
+            miscal,
             seed: cfg.train.seed,
             opt: OptimizerState::new(net.update_rule(), state, &params),
             shown: params.clone(),
@@ -150,6 +181,30 @@ impl<T: Real> CpuDense<T> {
                 }
                 *s = T::of(w);
             }
+            if let Some(f) = self.miscal.as_ref().and_then(|m| m[l].as_ref()) {
+                for (s, &f) in self.shown[l].iter_mut().zip(f) {
+                    *s = *s * f;
+                }
+            }
+        }
+        if let Some(sp) = &mut self.shown_probe {
+            // The ideal model: bounded weights, no quantisation, no miscalibration.
+            *sp = self
+                .params
+                .iter()
+                .zip(&self.layers)
+                .map(|(p, layer)| {
+                    p.iter()
+                        .map(|&w| {
+                            if layer.fidelity != Fidelity::Digital {
+                                w.max(-T::one()).min(T::one())
+                            } else {
+                                w
+                            }
+                        })
+                        .collect()
+                })
+                .collect();
         }
     }
 
@@ -322,10 +377,10 @@ impl<T: Real> CpuDense<T> {
             let a = &self.acts[si];
             match &self.stages[si].1 {
                 DenseStage::Absorber(ab) => {
-                    let probe_scale = if self.hw.probe_power > 0.0 {
+                    let probe_scale = if self.hw_probe.probe_power > 0.0 {
                         let peak = b.iter().fold(0.0f64, |m, v| m.max(v.f64().abs()));
                         if peak > 0.0 {
-                            Some(T::of(self.hw.probe_power.sqrt() / peak))
+                            Some(T::of(self.hw_probe.probe_power.sqrt() / peak))
                         } else {
                             None
                         }
@@ -371,8 +426,8 @@ impl<T: Real> CpuDense<T> {
                     let pump = &self.coupled[*l];
                     let (mp, mb) = if optical {
                         (
-                            Self::measure(&self.hw, pump, &mut rng),
-                            Self::measure(&self.hw, &b, &mut rng),
+                            Self::measure(&self.hw_probe, pump, &mut rng),
+                            Self::measure(&self.hw_probe, &b, &mut rng),
                         )
                     } else {
                         (None, None)
@@ -389,13 +444,24 @@ impl<T: Real> CpuDense<T> {
                         false,
                         grad,
                     );
+                    if self.exact_miscal {
+                        // The exact gradient of the imperfect system: ∂L/∂w = f·∂L/∂w_shown.
+                        if let Some(f) = self.miscal.as_ref().and_then(|m| m[*l].as_ref()) {
+                            for (g, &f) in grad.iter_mut().zip(f) {
+                                *g = *g * f;
+                            }
+                        }
+                    }
                     if si > first_dense {
                         back.resize(batch * n_in, T::zero());
                         gemm(
                             T::one(),
                             &b,
                             (batch, n_out),
-                            &self.shown[*l],
+                            match &self.shown_probe {
+                                Some(sp) => &sp[*l],
+                                None => &self.shown[*l],
+                            },
                             (n_out, n_in),
                             false,
                             false,
@@ -416,7 +482,7 @@ impl<T: Real> CpuDense<T> {
                             std::mem::swap(&mut back, &mut tmp);
                         }
                         if optical {
-                            Self::mvm_errors(&self.hw, &mut back, &mut rng);
+                            Self::mvm_errors(&self.hw_probe, &mut back, &mut rng);
                         }
                         std::mem::swap(&mut b, &mut back);
                     } else {

@@ -3,6 +3,7 @@
 use num_complex::Complex;
 use rayon::prelude::*;
 
+use super::hardware::{absorber_probe_map, absorber_pump_map, Shift, Shifter};
 use super::optimizer::OptimizerState;
 use super::{
     absorber_probe, absorber_probe_kept, absorber_pump, absorber_pump_keep, amplitude_grad,
@@ -11,8 +12,9 @@ use super::{
 };
 use crate::loss::{loss_and_grad, LossStats};
 use crate::model::{GradientMode, Loss, Region};
-use crate::network::{FieldPlan, Network, Op, ParamKind, State};
+use crate::network::{FieldPlan, Network, Op, ParamKind, State, System};
 use crate::optics::lens::thin_lens_phase;
+use crate::optics::slm::Shown;
 use crate::real::Real;
 use crate::Grid;
 
@@ -32,6 +34,37 @@ struct Shared<T: Real> {
     /// Focal length and pitch of each 2f lens (workers plan their own).
     fourier_specs: Vec<(f64, f64)>,
     wavelength: f64,
+    /// The imperfect system's operators, when the plan has one and this executor runs it.
+    hw: Option<HwOps<T>>,
+}
+
+/// The operators of the imperfect system ([`crate::network::hardware`]) and which pass runs
+/// through them.
+struct HwOps<T: Real> {
+    /// The pump runs on the hardware (always, when there are hardware ops).
+    /// The probe runs on the hardware (else through the ideal model: physics-aware).
+    probe: bool,
+    /// Free space at the actual distances.
+    props: Vec<Propagator<T>>,
+    /// Per SLM: its shift, when it has one.
+    shifts: Vec<Option<Shift<T>>>,
+    /// Per SLM with a non-ideal device model: the shown transmission on the grid (engine
+    /// precision, and in f64 with what its gradient needs).
+    masks: Vec<Option<(Vec<Complex<T>>, Shown)>>,
+    /// Per absorber: its optical-depth map, when it has one.
+    od_maps: Vec<Option<Vec<f64>>>,
+}
+
+impl<T: Real> Shared<T> {
+    /// Whether the pump (`probe = false`) or the probe pass runs through the imperfect system.
+    fn on_hw(&self, probe: bool) -> Option<&HwOps<T>> {
+        self.hw.as_ref().filter(|h| !probe || h.probe)
+    }
+
+    /// Physics-aware: pump on the hardware, probe through the ideal model.
+    fn physics_aware(&self) -> bool {
+        self.hw.as_ref().is_some_and(|h| !h.probe)
+    }
 }
 
 /// The buffers of one chunk of the batch: its field, probe, saved fields, propagation scratch,
@@ -49,6 +82,8 @@ struct Worker<T: Real> {
     /// Transmission each absorber set in the last pump pass (optical gradient: what its probe
     /// sees).
     trans: Vec<Vec<T>>,
+    /// Buffers of the imperfect system's shifts.
+    shifter: Shifter<T>,
 }
 
 impl<T: Real> Worker<T> {
@@ -67,6 +102,59 @@ impl<T: Real> Worker<T> {
             dl_dp: Vec::new(),
             corr: vec![Vec::new(); sh.plan.params.len()],
             trans: vec![Vec::new(); sh.plan.absorbers.len()],
+            shifter: Shifter::default(),
+        }
+    }
+
+    /// An SLM's action on the field or the probe: the ideal mask, or on the imperfect system
+    /// `T_s(M·T_{−s} ·)` with the device's shown transmission `M`; `keep` (pump) saves the field
+    /// entering the mask into `slot` (the SLM's own frame on the hardware, the lab frame for
+    /// physics-aware training, whose probe runs through the ideal, unshifted SLM), and `corr`
+    /// (probe) records the correlation of the probe arriving at the mask with the saved pump.
+    fn mask(&mut self, sh: &Shared<T>, param: usize, probe: bool, slot: Option<usize>, pass: bool) {
+        let (nx, ny) = (sh.nx, sh.ny);
+        let k = sh.plan.params[param].k;
+        let hw = sh.on_hw(probe);
+        let shift = hw.and_then(|h| h.shifts[param].as_ref());
+        let shown = hw.and_then(|h| h.masks[param].as_ref());
+        let buf = if probe {
+            &mut self.probe
+        } else {
+            &mut self.field
+        };
+        if let (Some(s), false, false) = (slot, probe, hw.is_some()) {
+            self.slots[s].clear();
+            self.slots[s].extend_from_slice(buf);
+        }
+        if !probe && hw.is_some() && sh.physics_aware() {
+            if let Some(s) = slot {
+                self.slots[s].clear();
+                self.slots[s].extend_from_slice(buf);
+            }
+        }
+        if let Some(s) = shift {
+            self.shifter.apply(buf, nx, ny, s, false);
+        }
+        if !probe && hw.is_some() && !sh.physics_aware() {
+            if let Some(s) = slot {
+                self.slots[s].clear();
+                self.slots[s].extend_from_slice(buf);
+            }
+        }
+        if probe {
+            let v = &self.slots[slot.expect("plan keeps SLM inputs")];
+            let kc = if shown.is_some() { 1 } else { k };
+            mask_correlation_into(v, buf, nx, ny, kc, &mut self.corr[param]);
+            if !pass {
+                return;
+            }
+        }
+        match shown {
+            Some((m, _)) => modulate(buf, nx, ny, m, 1),
+            None => modulate(buf, nx, ny, &sh.masks[param], k),
+        }
+        if let Some(s) = shift {
+            self.shifter.apply(buf, nx, ny, s, true);
         }
     }
 
@@ -80,11 +168,18 @@ impl<T: Real> Worker<T> {
         match op {
             Op::Mask { param } => modulate(buf, nx, ny, &sh.masks[param], sh.plan.params[param].k),
             Op::Lens { lens } => modulate(buf, nx, ny, &sh.lenses[lens], 1),
-            Op::Propagate { prop } => sh.props[prop].apply_with(buf, &mut self.scratch),
+            Op::Propagate { prop } => match sh.on_hw(probe) {
+                Some(h) => h.props[prop].apply_with(buf, &mut self.scratch),
+                None => sh.props[prop].apply_with(buf, &mut self.scratch),
+            },
             Op::Fourier { lens } => self.fouriers[lens].apply(buf),
             Op::Absorber { absorber } if !probe => {
                 let a = &sh.plan.absorbers[absorber];
-                if sh.gradient == GradientMode::Optical {
+                let map = sh.on_hw(false).and_then(|h| h.od_maps[absorber].as_deref());
+                let keep = sh.gradient == GradientMode::Optical && !sh.physics_aware();
+                if let Some(m) = map {
+                    absorber_pump_map(buf, a.model, m, keep.then_some(&mut self.trans[absorber]));
+                } else if keep {
                     absorber_pump_keep(buf, a, &mut self.trans[absorber]);
                 } else {
                     absorber_pump(buf, a);
@@ -108,9 +203,15 @@ impl<T: Real> Worker<T> {
     /// Pump step `i`.
     fn pump_step(&mut self, sh: &Shared<T>, i: usize) {
         let step = sh.plan.pump[i];
+        if let Op::Mask { param } = step.op {
+            return self.mask(sh, param, false, step.save, true);
+        }
         // The optical probe of an absorber reads the transmission kept by the pump, not the
-        // field that entered it.
-        let kept = sh.gradient == GradientMode::Optical && matches!(step.op, Op::Absorber { .. });
+        // field that entered it (physics-aware training keeps the field: its probe evaluates the
+        // ideal absorber at it).
+        let kept = sh.gradient == GradientMode::Optical
+            && matches!(step.op, Op::Absorber { .. })
+            && !sh.physics_aware();
         if let (Some(s), false) = (step.save, kept) {
             self.slots[s].clear();
             self.slots[s].extend_from_slice(&self.field);
@@ -141,24 +242,27 @@ impl<T: Real> Worker<T> {
     fn probe_step(&mut self, sh: &Shared<T>, j: usize) {
         let step = sh.plan.probe[j];
         match step.op {
-            Op::Mask { param } => {
-                let spec = &sh.plan.params[param];
-                let slot = &self.slots[step.slot.expect("plan keeps SLM inputs")];
-                // The gradient needs the probe arriving at the SLM, before it passes the SLM.
-                mask_correlation_into(
-                    slot,
-                    &self.probe,
-                    sh.nx,
-                    sh.ny,
-                    spec.k,
-                    &mut self.corr[param],
-                );
-                if step.pass {
-                    self.apply(sh, step.op, true);
-                }
-            }
-            Op::Absorber { absorber } if sh.gradient == GradientMode::Optical => {
+            // The gradient needs the probe arriving at the SLM, before it passes the SLM.
+            Op::Mask { param } => self.mask(sh, param, true, step.slot, step.pass),
+            Op::Absorber { absorber }
+                if sh.gradient == GradientMode::Optical && !sh.physics_aware() =>
+            {
                 absorber_probe_kept(&mut self.probe, &self.trans[absorber]);
+            }
+            Op::Absorber { absorber }
+                if sh
+                    .on_hw(true)
+                    .is_some_and(|h| h.od_maps[absorber].is_some()) =>
+            {
+                let slot = &self.slots[step.slot.expect("plan keeps absorber inputs")];
+                let h = sh.on_hw(true).expect("checked");
+                absorber_probe_map(
+                    &mut self.probe,
+                    slot,
+                    sh.plan.absorbers[absorber].model,
+                    h.od_maps[absorber].as_deref().expect("checked"),
+                    sh.gradient == GradientMode::Exact,
+                );
             }
             Op::Absorber { absorber } => {
                 let slot = &self.slots[step.slot.expect("plan keeps absorber inputs")];
@@ -170,6 +274,41 @@ impl<T: Real> Worker<T> {
                 );
             }
             op => self.apply(sh, op, true),
+        }
+    }
+}
+
+/// What the detectors of the imperfect system report (`hardware.shot_noise`, `read_noise`,
+/// `camera_bits`): each image's powers `[classes]` relative to its brightest detector (the
+/// camera's full scale), `i ← i + √(i/N)·ξ` (shot noise, `N` photo-electrons at full scale),
+/// `+ σ_read·ξ`, clamped to `[0, 1]`, quantised to `2^bits − 1` steps. The loss sees these
+/// values; the probe is injected with their `∂L/∂P` (noise and quantisation passed straight
+/// through). Drawn from ChaCha8 (stream 6) of `hardware.seed`, the optimiser step and the pass.
+fn measure<T: Real>(h: &crate::model::Hardware, powers: &mut [T], k: usize, seed: u64) {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(6);
+    let levels = h.camera_bits.map(|b| ((1u64 << b) - 1) as f64);
+    for img in powers.chunks_mut(k.max(1)) {
+        let full = img.iter().fold(0.0f64, |m, p| m.max(p.f64()));
+        if full <= 0.0 {
+            continue;
+        }
+        for p in img.iter_mut() {
+            let mut i = p.f64() / full;
+            if let Some(n) = h.shot_noise {
+                let e: f64 = rng.sample(rand_distr::StandardNormal);
+                i += (i / n).sqrt() * e;
+            }
+            if h.read_noise > 0.0 {
+                let e: f64 = rng.sample(rand_distr::StandardNormal);
+                i += h.read_noise * e;
+            }
+            i = i.clamp(0.0, 1.0);
+            if let Some(q) = levels {
+                i = (i * q).round() / q;
+            }
+            *p = T::of(i * full);
         }
     }
 }
@@ -202,6 +341,13 @@ pub struct CpuField<T: Real> {
     dl_dp: Vec<T>,
     /// Images in each worker's chunk in the last pump pass.
     chunk: usize,
+    /// The noisy options of the imperfect system (detector noise, input bits), when the pump
+    /// runs on it and one is on.
+    noise: Option<crate::model::Hardware>,
+    /// Pump passes since the last step (seeds the detector noise of evaluations).
+    evals: u64,
+    /// Input amplitude of a white pixel (full scale of the input quantisation).
+    white: f64,
 }
 
 impl<T: Real> CpuField<T> {
@@ -240,7 +386,46 @@ impl<T: Real> CpuField<T> {
                     .collect())
             })
             .collect::<crate::Result<Vec<_>>>()?;
+        let hw = match (&plan.hardware, net.system()) {
+            (Some(h), sys) if sys.pump_on_hardware() => {
+                let mut hprops: Vec<Propagator<T>> = Vec::with_capacity(plan.propagators.len());
+                for (i, p) in plan.propagators.iter().enumerate() {
+                    let d = h.distances[i];
+                    let same_ideal = (0..plan.propagators.len()).find(|&j| {
+                        plan.propagators[j].distance == d && plan.propagators[j].dx == p.dx
+                    });
+                    let same_hw =
+                        (0..i).find(|&j| h.distances[j] == d && plan.propagators[j].dx == p.dx);
+                    hprops.push(match (same_ideal, same_hw) {
+                        (Some(j), _) => props[j].share(),
+                        (None, Some(j)) => hprops[j].share(),
+                        (None, None) => Propagator::new(
+                            &Grid::new(o.nx, o.ny, p.dx)?,
+                            o.wavelength,
+                            d,
+                            o.padding,
+                            o.band_limit,
+                        ),
+                    });
+                }
+                Some(HwOps {
+                    probe: sys == System::Hardware,
+                    props: hprops,
+                    shifts: h
+                        .slms
+                        .iter()
+                        .map(|s| {
+                            (s.shift_px != [0.0, 0.0]).then(|| Shift::new(s.shift_px, o.nx, o.ny))
+                        })
+                        .collect(),
+                    masks: vec![None; plan.params.len()],
+                    od_maps: h.od_maps.clone(),
+                })
+            }
+            _ => None,
+        };
         let sh = Shared {
+            hw,
             nx: o.nx,
             ny: o.ny,
             regions: net.regions().to_vec(),
@@ -272,6 +457,10 @@ impl<T: Real> CpuField<T> {
             powers: Vec::new(),
             dl_dp: Vec::new(),
             chunk: 1,
+            noise: (net.system().pump_on_hardware() && cfg.hardware.field_noisy())
+                .then(|| cfg.hardware.clone()),
+            evals: 0,
+            white: cfg.input.intensity.sqrt(),
             sh,
         };
         exec.refresh_masks();
@@ -311,6 +500,17 @@ impl<T: Real> CpuField<T> {
                 ParamKind::Amplitude => amplitude_mask(p),
             })
             .collect();
+        if let (Some(h), Some(fh)) = (self.sh.hw.as_mut(), self.sh.plan.hardware.as_ref()) {
+            for (i, (spec, p)) in self.sh.plan.params.iter().zip(&self.params).enumerate() {
+                let model = &fh.slms[i].model;
+                h.masks[i] = (!model.is_ideal()).then(|| {
+                    let p64: Vec<f64> = p.iter().map(|v| v.f64()).collect();
+                    let shown = model.show(&p64, spec.sx, spec.sy, spec.k);
+                    let m = shown.mask.iter().map(|&z| crate::real::c_of(z)).collect();
+                    (m, shown)
+                });
+            }
+        }
     }
 
     /// The workers' fields (or probes) concatenated in batch order, for plane callbacks.
@@ -326,6 +526,21 @@ impl<T: Real> CpuField<T> {
     /// `[batch][classes]`. With `on_plane`, calls it with every element's output field (the
     /// whole batch).
     pub fn forward(&mut self, input: &[f32], on_plane: Option<&mut PlaneFn<'_, T>>) -> &[T] {
+        let quantised;
+        let input = match self.noise.as_ref().and_then(|h| h.input_bits) {
+            Some(b) => {
+                // The input SLM/DMD shows 2^b − 1 steps between dark and a white pixel.
+                let q = ((1u64 << b) - 1) as f64;
+                let w = self.white;
+                quantised = input
+                    .iter()
+                    .map(|&a| ((a as f64 / w).clamp(0.0, 1.0) * q).round() / q * w)
+                    .map(|a| a as f32)
+                    .collect::<Vec<f32>>();
+                &quantised[..]
+            }
+            None => input,
+        };
         let n = self.sh.nx * self.sh.ny;
         let batch = input.len() / n;
         self.chunk = chunk_images(batch);
@@ -365,6 +580,13 @@ impl<T: Real> CpuField<T> {
             self.powers.extend_from_slice(&w.powers);
         }
         debug_assert_eq!(self.powers.len(), batch * self.sh.regions.len());
+        self.evals += 1;
+        if let Some(h) = &self.noise {
+            let seed = h.seed
+                ^ self.opt.step().wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                ^ self.evals.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            measure(h, &mut self.powers, self.sh.regions.len(), seed);
+        }
         &self.powers
     }
 
@@ -420,9 +642,26 @@ impl<T: Real> CpuField<T> {
                     *a = *a + *b;
                 }
             }
-            self.grads[param] = match spec.kind {
-                ParamKind::Phase => phase_grad(&self.params[param], &c),
-                ParamKind::Amplitude => amplitude_grad(&c),
+            let device = self
+                .sh
+                .on_hw(true)
+                .and_then(|h| h.masks[param].as_ref())
+                .zip(self.sh.plan.hardware.as_ref());
+            self.grads[param] = match (device, spec.kind) {
+                (Some(((_, shown), fh)), _) => {
+                    let c64: Vec<Complex<f64>> = c
+                        .iter()
+                        .map(|z| Complex::new(z.re.f64(), z.im.f64()))
+                        .collect();
+                    fh.slms[param]
+                        .model
+                        .grad(shown, &c64, spec.sx, spec.sy, spec.k)
+                        .into_iter()
+                        .map(T::of)
+                        .collect()
+                }
+                (None, ParamKind::Phase) => phase_grad(&self.params[param], &c),
+                (None, ParamKind::Amplitude) => amplitude_grad(&c),
             };
             self.workers[0].corr[param] = c;
         }
@@ -487,6 +726,7 @@ impl<T: Real> CpuField<T> {
     /// A step whose loss is not finite leaves the parameters as they were (the trainer stops and
     /// says where the fault is), as the dense executor does.
     pub fn train_step(&mut self, input: &[f32], labels: &[u8]) -> LossStats {
+        self.evals = 0;
         self.forward(input, None);
         let stats = self.loss(labels);
         if stats.loss_sum.is_finite() {

@@ -10,6 +10,7 @@ pub mod dense;
 pub mod detect;
 pub mod fft;
 pub mod field;
+pub mod hardware;
 mod lengths;
 pub mod lens;
 pub mod matmul;

@@ -24,6 +24,8 @@ impl GpuBackend {
 
     /// Builds the executor of `net` on an open context.
     pub fn on(ctx: GpuContext, net: &Network, state: &State) -> Result<Self> {
+        net.check_gpu()?;
+        let net = &net.executable()?;
         Ok(if net.is_dense() {
             GpuBackend::Dense(Box::new(GpuDense::new(ctx, net, state)?))
         } else {

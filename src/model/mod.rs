@@ -161,41 +161,120 @@ pub enum Fidelity {
     Digital,
 }
 
-/// Hardware non-idealities of dense (matrix–vector) networks. Every option defaults to off.
+/// Hardware non-idealities and imperfections of the physical system. Every option defaults to
+/// off. The fixed imperfections (misalignment, distance errors, SLM response, absorber maps,
+/// dense miscalibration) are one physical system drawn once from `seed`
+/// ([`crate::network::hardware`]); the noisy ones are drawn anew at every measurement.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Hardware {
-    /// Multiplicative Gaussian error on each matrix–vector output, relative (the papers'
+    /// Seed of the drawn imperfections (one physical system per seed).
+    #[serde(default)]
+    pub seed: u64,
+    /// Dense: multiplicative Gaussian error on each matrix–vector output, relative (the papers'
     /// "signal error"): `z ← z·(1 + σ·ξ)`.
     #[serde(default)]
     pub signal_error: f64,
-    /// Additive Gaussian error on each matrix–vector output, relative to the batch's largest
-    /// `|z|` (the papers' "noise error").
+    /// Dense: additive Gaussian error on each matrix–vector output, relative to the batch's
+    /// largest `|z|` (the papers' "noise error").
     #[serde(default)]
     pub noise_error: f64,
-    /// Photo-electrons a camera pixel collects at full scale; shot noise on the measured forward
-    /// and probe beams used for the weight gradient (absent: no shot noise).
+    /// Photo-electrons a camera pixel (dense: the measured beams; field: a detector) collects at
+    /// full scale; shot noise on what is measured (absent: no shot noise).
     #[serde(default)]
     pub shot_noise: Option<f64>,
     /// Camera read noise, relative to full-scale intensity.
     #[serde(default)]
     pub read_noise: f64,
-    /// Camera bit depth for the measured beams (absent: exact values).
+    /// Camera bit depth for what is measured (absent: exact values).
     #[serde(default)]
     pub camera_bits: Option<u32>,
-    /// SLM bit depth: weights are shown quantised, updates kept on a full-precision copy.
+    /// Dense: SLM bit depth: weights are shown quantised, updates kept on a full-precision copy.
     #[serde(default)]
     pub slm_bits: Option<u32>,
-    /// Peak probe intensity at the absorbers in units of `I_sat` (0: a weak probe). A probe that
-    /// is not weak partly saturates the absorber itself.
+    /// Dense: peak probe intensity at the absorbers in units of `I_sat` (0: a weak probe). A
+    /// probe that is not weak partly saturates the absorber itself.
     #[serde(default)]
     pub probe_power: f64,
+    /// Dense: fixed multiplicative miscalibration of every weight, `w ← w·(1 + σ·ξ)`, drawn once.
+    #[serde(default)]
+    pub weight_error: f64,
+    /// Dense: fixed relative error of each layer's gain, `gain ← gain·(1 + σ·ξ)`, drawn once.
+    #[serde(default)]
+    pub gain_error: f64,
+    /// Field: lateral shift `[dx, dy]` of each SLM in metres, in element order (empty: none, or
+    /// drawn from `shift_std`).
+    #[serde(default)]
+    pub shifts: Vec<[f64; 2]>,
+    /// Field: standard deviation of each SLM's lateral shift along each axis, metres.
+    #[serde(default)]
+    pub shift_std: f64,
+    /// Field: error of each free-space distance in metres, in element order (empty: none, or
+    /// drawn from `distance_std`).
+    #[serde(default)]
+    pub distance_errors: Vec<f64>,
+    /// Field: standard deviation of each free-space distance's error, metres.
+    #[serde(default)]
+    pub distance_std: f64,
+    /// Field: the phase an SLM reaches for a commanded full turn, radians, in (0, 2π] (absent:
+    /// 2π): the shown phase is `mod(φ, 2π)·range/2π`.
+    #[serde(default)]
+    pub phase_range: Option<f64>,
+    /// Field: SLM bit depth: the commanded phase is shown on `2^bits` levels of one turn.
+    #[serde(default)]
+    pub phase_bits: Option<u32>,
+    /// Field: a measured SLM lookup table, a CSV file `level,phase[,amplitude]` (path relative
+    /// to the working directory).
+    #[serde(default)]
+    pub phase_lut: Option<String>,
+    /// Field: pixel cross-talk (fringing): the shown pattern smoothed with a Gaussian of this
+    /// standard deviation, in SLM pixels.
+    #[serde(default)]
+    pub fringing: f64,
+    /// Field: fraction of each SLM pixel's area that modulates (a centred square), in (0, 1]
+    /// (absent: 1); the dead zone passes light unmodulated (phase SLM) or blocks it (amplitude).
+    #[serde(default)]
+    pub fill_factor: Option<f64>,
+    /// Field: relative standard deviation of the absorbers' optical depth across the cell.
+    #[serde(default)]
+    pub od_std: f64,
+    /// Field: correlation length (Gaussian) of the optical-depth map, metres (0: per pixel).
+    #[serde(default)]
+    pub od_correlation: f64,
+    /// Field: bit depth of the input SLM/DMD (amplitudes quantised on `2^bits − 1` steps).
+    #[serde(default)]
+    pub input_bits: Option<u32>,
 }
 
 impl Hardware {
-    /// True when every option is off.
+    /// True when every option is off (the seed aside).
     pub fn is_ideal(&self) -> bool {
-        *self == Hardware::default()
+        Hardware {
+            seed: 0,
+            ..self.clone()
+        } == Hardware::default()
+    }
+
+    /// True when a fixed (drawn-once) imperfection of a field network is on.
+    pub fn field_fixed(&self) -> bool {
+        !self.shifts.is_empty()
+            || self.shift_std != 0.0
+            || !self.distance_errors.is_empty()
+            || self.distance_std != 0.0
+            || self.phase_range.is_some()
+            || self.phase_bits.is_some()
+            || self.phase_lut.is_some()
+            || self.fringing != 0.0
+            || self.fill_factor.is_some()
+            || self.od_std != 0.0
+    }
+
+    /// True when a noisy option of a field network is on (detector noise, input bits).
+    pub fn field_noisy(&self) -> bool {
+        self.shot_noise.is_some()
+            || self.read_noise != 0.0
+            || self.camera_bits.is_some()
+            || self.input_bits.is_some()
     }
 
     /// The options the GPU executor of dense networks cannot run (they draw random numbers or
@@ -209,6 +288,8 @@ impl Hardware {
             Some("hardware.shot_noise / read_noise / camera_bits")
         } else if self.probe_power != 0.0 {
             Some("hardware.probe_power")
+        } else if self.weight_error != 0.0 || self.gain_error != 0.0 {
+            Some("hardware.weight_error / gain_error")
         } else {
             None
         }
@@ -222,6 +303,32 @@ impl Hardware {
                 format!("{what} draw random numbers or need a batch-wide maximum, which the GPU executor of dense networks does not do yet: use --backend cpu"),
             )),
             None => Ok(()),
+        }
+    }
+}
+
+/// Which system a run trains on (`train.target`); see [`crate::network::System`].
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Target {
+    /// In silico: train on the ideal model (the config with `[hardware]` cleared); the trained
+    /// parameters are then deployed on the imperfect system.
+    Model,
+    /// In situ: pump and probe both run through the imperfect system.
+    #[default]
+    Hardware,
+    /// Physics-aware training (Wright et al., Nature 601, 549 (2022)): the forward pass on the
+    /// imperfect system, the backward pass through the ideal model at the system's fields.
+    PhysicsAware,
+}
+
+impl Target {
+    /// The name in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Model => "model",
+            Target::Hardware => "hardware",
+            Target::PhysicsAware => "physics-aware",
         }
     }
 }
@@ -416,6 +523,9 @@ pub struct Train {
     /// Use at most this many training images (all when absent).
     #[serde(default)]
     pub max_train: Option<usize>,
+    /// The system trained on: `model`, `hardware` (default) or `physics-aware`.
+    #[serde(default)]
+    pub target: Target,
 }
 
 fn default_opt() -> Optimizer {
@@ -444,6 +554,7 @@ impl Default for Train {
             seed: 0,
             gradient: default_grad(),
             max_train: None,
+            target: Target::Hardware,
         }
     }
 }

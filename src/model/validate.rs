@@ -46,12 +46,6 @@ impl Config {
                 "a bias input belongs to dense networks: remove input.bias",
             ));
         }
-        if !self.hardware.is_ideal() {
-            return Err(Error::config(
-                "hardware",
-                "hardware non-idealities are modelled for dense (matrix–vector) networks only: remove the [hardware] table",
-            ));
-        }
         let o = &self.optics;
         positive("optics.wavelength", o.wavelength, "length in metres")?;
         positive("optics.pitch", o.pitch, "length in metres")?;
@@ -157,6 +151,7 @@ impl Config {
                 "nothing to train: add a 'phase' or 'amplitude' element",
             ));
         }
+        self.validate_field_hardware()?;
         let r = &self.readout;
         if !(2..=256).contains(&r.classes) {
             return Err(Error::config(
@@ -317,7 +312,21 @@ impl Config {
         }
         positive("readout.temperature", r.temperature, "number")?;
         let h = &self.hardware;
+        if let Some(k) = field_only(h) {
+            return Err(Error::config(
+                format!("hardware.{k}"),
+                "this imperfection belongs to field (diffractive) networks: for a dense network use hardware.weight_error, gain_error, signal_error, noise_error or the camera options",
+            ));
+        }
+        if h.input_bits.is_some() {
+            return Err(Error::config(
+                "hardware.input_bits",
+                "input quantisation is modelled for field (diffractive) networks: remove it",
+            ));
+        }
         for (k, v) in [
+            ("hardware.weight_error", h.weight_error),
+            ("hardware.gain_error", h.gain_error),
             ("hardware.signal_error", h.signal_error),
             ("hardware.noise_error", h.noise_error),
             ("hardware.read_noise", h.read_noise),
@@ -344,6 +353,227 @@ impl Config {
             }
         }
         self.validate_train()
+    }
+}
+
+/// The first field-only hardware option that is on, by key.
+fn field_only(h: &super::Hardware) -> Option<&'static str> {
+    [
+        ("shifts", !h.shifts.is_empty()),
+        ("shift_std", h.shift_std != 0.0),
+        ("distance_errors", !h.distance_errors.is_empty()),
+        ("distance_std", h.distance_std != 0.0),
+        ("phase_range", h.phase_range.is_some()),
+        ("phase_bits", h.phase_bits.is_some()),
+        ("phase_lut", h.phase_lut.is_some()),
+        ("fringing", h.fringing != 0.0),
+        ("fill_factor", h.fill_factor.is_some()),
+        ("od_std", h.od_std != 0.0),
+        ("od_correlation", h.od_correlation != 0.0),
+    ]
+    .into_iter()
+    .find(|&(_, on)| on)
+    .map(|(k, _)| k)
+}
+
+/// A length or width that must be finite and at least 0.
+fn non_negative(key: &str, v: f64, unit: &str) -> Result<()> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(())
+    } else {
+        Err(Error::config(
+            key,
+            format!("must be a finite {unit} ≥ 0, got {v}: give 0 to turn it off"),
+        ))
+    }
+}
+
+impl Config {
+    /// The `[hardware]` table of a field network: dense-only options refused, widths and
+    /// deviations ≥ 0, one shift per SLM and one distance error per free-space step, shifts
+    /// within the grid, bit depths 1..=16, the phase range in (0, 2π], the fill factor in (0, 1].
+    /// The lookup table's file is read (and checked) when the network is resolved.
+    fn validate_field_hardware(&self) -> Result<()> {
+        let h = &self.hardware;
+        for (k, on) in [
+            ("signal_error", h.signal_error != 0.0),
+            ("noise_error", h.noise_error != 0.0),
+            ("slm_bits", h.slm_bits.is_some()),
+            ("probe_power", h.probe_power != 0.0),
+            ("weight_error", h.weight_error != 0.0),
+            ("gain_error", h.gain_error != 0.0),
+        ] {
+            if on {
+                return Err(Error::config(
+                    format!("hardware.{k}"),
+                    "this option belongs to dense (matrix–vector) networks: for a field network use phase_bits (SLM levels), shifts, distance errors, the SLM response, od_std or the detector options",
+                ));
+            }
+        }
+        non_negative("hardware.shift_std", h.shift_std, "length in metres")?;
+        non_negative("hardware.distance_std", h.distance_std, "length in metres")?;
+        non_negative("hardware.fringing", h.fringing, "width in SLM pixels")?;
+        non_negative("hardware.od_std", h.od_std, "relative deviation")?;
+        non_negative(
+            "hardware.od_correlation",
+            h.od_correlation,
+            "length in metres",
+        )?;
+        non_negative(
+            "hardware.read_noise",
+            h.read_noise,
+            "fraction of full scale",
+        )?;
+        if h.fringing > 64.0 {
+            return Err(Error::config(
+                "hardware.fringing",
+                format!("{} SLM pixels of cross-talk is more than 64: give the kernel's standard deviation in SLM pixels (e.g. 0.5)", h.fringing),
+            ));
+        }
+        if let Some(p) = h.shot_noise {
+            positive("hardware.shot_noise", p, "number of photo-electrons")?;
+        }
+        let slms = self
+            .elements
+            .iter()
+            .filter(|e| matches!(e, Element::Phase { .. } | Element::Amplitude { .. }))
+            .count();
+        let spaces = self
+            .elements
+            .iter()
+            .filter(|e| matches!(e, Element::FreeSpace { .. }))
+            .count();
+        if !h.shifts.is_empty() {
+            if h.shift_std != 0.0 {
+                return Err(Error::config(
+                    "hardware.shifts",
+                    "give explicit shifts or shift_std, not both",
+                ));
+            }
+            if h.shifts.len() != slms {
+                return Err(Error::config(
+                    "hardware.shifts",
+                    format!(
+                        "{} shifts given for {slms} SLMs: give one [dx, dy] (metres) per SLM, in element order",
+                        h.shifts.len()
+                    ),
+                ));
+            }
+        }
+        let o = &self.optics;
+        let (wx, wy) = (o.nx as f64 * o.pitch, o.ny as f64 * o.pitch);
+        for (i, s) in h.shifts.iter().enumerate() {
+            if !(s[0].is_finite() && s[1].is_finite()) || s[0].abs() >= wx || s[1].abs() >= wy {
+                return Err(Error::config(
+                    format!("hardware.shifts[{i}]"),
+                    format!(
+                        "[{}, {}] m is not a shift inside the {wx:.3e} × {wy:.3e} m grid: give metres smaller than the grid (e.g. 4e-6)",
+                        s[0], s[1]
+                    ),
+                ));
+            }
+        }
+        if h.shift_std > wx.min(wy) / 4.0 {
+            return Err(Error::config(
+                "hardware.shift_std",
+                format!(
+                    "{} m is larger than a quarter of the grid ({:.3e} m): give metres (e.g. 4e-6)",
+                    h.shift_std,
+                    wx.min(wy) / 4.0
+                ),
+            ));
+        }
+        if !h.distance_errors.is_empty() {
+            if h.distance_std != 0.0 {
+                return Err(Error::config(
+                    "hardware.distance_errors",
+                    "give explicit distance errors or distance_std, not both",
+                ));
+            }
+            if h.distance_errors.len() != spaces {
+                return Err(Error::config(
+                    "hardware.distance_errors",
+                    format!(
+                        "{} errors given for {spaces} free-space steps: give one (metres) per 'free-space' element, in order",
+                        h.distance_errors.len()
+                    ),
+                ));
+            }
+        }
+        let mut j = 0;
+        for (i, e) in self.elements.iter().enumerate() {
+            if let Element::FreeSpace { distance } = *e {
+                if let Some(&d) = h.distance_errors.get(j) {
+                    if !(d.is_finite() && distance + d > 0.0) {
+                        return Err(Error::config(
+                            format!("hardware.distance_errors[{j}]"),
+                            format!("{d} m makes elements[{i}]'s distance {distance} m non-positive: give a smaller error in metres"),
+                        ));
+                    }
+                }
+                if h.distance_std > 0.25 * distance {
+                    return Err(Error::config(
+                        "hardware.distance_std",
+                        format!("{} m is more than a quarter of elements[{i}]'s distance {distance} m: give metres (e.g. 50e-6)", h.distance_std),
+                    ));
+                }
+                j += 1;
+            }
+        }
+        if let Some(r) = h.phase_range {
+            if !(r.is_finite() && r > 0.0 && r <= std::f64::consts::TAU + 1e-12) {
+                return Err(Error::config(
+                    "hardware.phase_range",
+                    format!("must be in (0, 2π] radians, got {r}"),
+                ));
+            }
+            if h.phase_lut.is_some() {
+                return Err(Error::config(
+                    "hardware.phase_range",
+                    "give phase_range or phase_lut, not both: a lookup table already holds the device's range",
+                ));
+            }
+        }
+        for (k, b) in [
+            ("hardware.phase_bits", h.phase_bits),
+            ("hardware.input_bits", h.input_bits),
+            ("hardware.camera_bits", h.camera_bits),
+        ] {
+            if let Some(b) = b {
+                if !(1..=16).contains(&b) {
+                    return Err(Error::config(
+                        k,
+                        format!("must be between 1 and 16 bits, got {b}"),
+                    ));
+                }
+            }
+        }
+        if let Some(f) = h.fill_factor {
+            if !(f.is_finite() && f > 0.0 && f <= 1.0) {
+                return Err(Error::config(
+                    "hardware.fill_factor",
+                    format!("must be in (0, 1], got {f}"),
+                ));
+            }
+        }
+        if h.od_correlation != 0.0 && h.od_std == 0.0 {
+            return Err(Error::config(
+                "hardware.od_correlation",
+                "a correlation length without od_std does nothing: set od_std too (or remove it)",
+            ));
+        }
+        if h.od_std != 0.0
+            && !self
+                .elements
+                .iter()
+                .any(|e| matches!(e, Element::Absorber { .. }))
+        {
+            return Err(Error::config(
+                "hardware.od_std",
+                "the network has no absorber: remove od_std",
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -44,6 +44,13 @@ pub struct DensePlan {
     pub stages: Vec<(usize, DenseStage)>,
     /// The dense layers, in order.
     pub layers: Vec<DenseLayerSpec>,
+    /// The fixed miscalibration of the imperfect system (`hardware.weight_error`,
+    /// `gain_error`): per layer, the factor `(1 + σ_g·ξ_l)·(1 + σ_w·ξ_ij)` of each weight
+    /// (`[out][in]`; digital layers none), drawn once from `hardware.seed` (ChaCha8 stream 4 for
+    /// the weights, 5 for the gains); `None` when both are 0.
+    pub miscalibration: Option<Vec<Option<Vec<f64>>>>,
+    /// The drawn gain factor of each layer (1 for none).
+    pub gain_factors: Vec<f64>,
 }
 
 impl DensePlan {
@@ -54,6 +61,26 @@ impl DensePlan {
 
     /// Index of the first dense layer's stage: the probe stops there.
     pub fn first_dense(&self) -> usize {
+        self.first_dense_stage()
+    }
+
+    /// The drawn miscalibration as JSON (`hardware.json`), `None` without one.
+    pub fn miscalibration_record(&self) -> Option<serde_json::Value> {
+        let m = self.miscalibration.as_ref()?;
+        Some(serde_json::json!({
+            "layers": m.iter().zip(&self.gain_factors).map(|(w, g)| {
+                let summary = w.as_ref().map(|w| {
+                    let n = w.len() as f64;
+                    let mean = w.iter().sum::<f64>() / n;
+                    let sd = (w.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+                    serde_json::json!({"mean": mean, "std": sd})
+                });
+                serde_json::json!({"gain_factor": g, "weight_factor": summary})
+            }).collect::<Vec<_>>(),
+        }))
+    }
+
+    fn first_dense_stage(&self) -> usize {
         self.stages
             .iter()
             .position(|(_, s)| matches!(s, DenseStage::Dense(_)))
@@ -108,7 +135,44 @@ pub(crate) fn build(cfg: &Config) -> DensePlan {
             _ => unreachable!("validated dense network"),
         }
     }
-    DensePlan { stages, layers }
+    let h = &cfg.hardware;
+    let mut gain_factors = vec![1.0; layers.len()];
+    let miscalibration = if h.weight_error != 0.0 || h.gain_error != 0.0 {
+        let mut rw = ChaCha8Rng::seed_from_u64(h.seed);
+        rw.set_stream(4);
+        let mut rg = ChaCha8Rng::seed_from_u64(h.seed);
+        rg.set_stream(5);
+        Some(
+            layers
+                .iter()
+                .zip(gain_factors.iter_mut())
+                .map(|(l, gf)| {
+                    if l.fidelity == Fidelity::Digital {
+                        return None;
+                    }
+                    let xg: f64 = rg.sample(StandardNormal);
+                    *gf = 1.0 + h.gain_error * xg;
+                    let g = *gf;
+                    Some(
+                        (0..l.n_in * l.n_out)
+                            .map(|_| {
+                                let x: f64 = rw.sample(StandardNormal);
+                                g * (1.0 + h.weight_error * x)
+                            })
+                            .collect(),
+                    )
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
+    DensePlan {
+        stages,
+        layers,
+        miscalibration,
+        gain_factors,
+    }
 }
 
 /// Initial state of a dense network: weights `N(0, init_std²)` (default `1/√in`), clipped to

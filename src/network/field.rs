@@ -5,6 +5,7 @@
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
 
+use super::hardware::{FieldHardware, Places};
 use super::State;
 use crate::error::Result;
 use crate::model::{Config, Element};
@@ -138,6 +139,11 @@ pub struct FieldPlan {
     pub absorbers: Vec<Absorber>,
     /// Pitch at the detector plane.
     pub out_dx: f64,
+    /// The imperfect system ([`super::hardware`]), `None` when `[hardware]` has no fixed
+    /// imperfection of a field network.
+    pub hardware: Option<Box<FieldHardware>>,
+    /// Config index and pitch of each SLM, free-space step and absorber.
+    pub places: Places,
 }
 
 impl FieldPlan {
@@ -155,6 +161,8 @@ impl FieldPlan {
             fouriers: Vec::new(),
             absorbers: Vec::new(),
             out_dx: dx,
+            hardware: None,
+            places: Places::default(),
         };
         for (i, el) in cfg.elements.iter().enumerate() {
             let (op, save) = match *el {
@@ -171,6 +179,7 @@ impl FieldPlan {
                     } else {
                         ParamKind::Amplitude
                     };
+                    plan.places.slms.push((i, dx));
                     plan.params.push(ParamSpec {
                         kind,
                         sx: o.nx / k,
@@ -188,6 +197,7 @@ impl FieldPlan {
                 }
                 Element::FreeSpace { distance } => {
                     plan.propagators.push(PropSpec { dx, distance });
+                    plan.places.spaces.push((i, dx, distance));
                     (
                         Op::Propagate {
                             prop: plan.propagators.len() - 1,
@@ -216,6 +226,7 @@ impl FieldPlan {
                 }
                 Element::Absorber { od, model } => {
                     plan.absorbers.push(Absorber::new(od, model));
+                    plan.places.absorbers.push((i, dx, od));
                     (
                         Op::Absorber {
                             absorber: plan.absorbers.len() - 1,
@@ -239,6 +250,7 @@ impl FieldPlan {
             plan.pump.push(PumpStep { op, save });
         }
         plan.out_dx = dx;
+        plan.hardware = FieldHardware::draw(cfg, &plan.places)?.map(Box::new);
         // The probe runs back only as far as the first trainable SLM.
         let first = plan
             .pump

@@ -5,16 +5,72 @@
 
 pub mod dense;
 pub mod field;
+pub mod hardware;
 pub mod optimizer;
 pub mod state;
 
 pub use dense::{DenseLayerSpec, DensePlan, DenseStage};
 pub use field::{FieldPlan, LensSpec, Op, ParamKind, ParamSpec, ProbeStep, PropSpec, PumpStep};
+pub use hardware::{FieldHardware, Places, SlmHardware};
 pub use optimizer::{AdamConfig, UpdateRule};
 pub use state::State;
 
 use crate::error::{Error, Result};
-use crate::model::{Config, Element, Region};
+use crate::model::{Config, Element, Hardware, Region, Target};
+
+/// Which system an executor runs (`train.target` chooses the one a run trains on).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum System {
+    /// The ideal model: the config with `[hardware]` cleared.
+    Model,
+    /// The imperfect system: pump and probe through its imperfect operators.
+    Hardware,
+    /// Physics-aware training (Wright et al., Nature 601, 549 (2022)): the pump (forward pass)
+    /// through the imperfect system; the probe (backward pass) through the ideal model's
+    /// operators, evaluated at the system's saved pump fields and with its output error.
+    PhysicsAware,
+}
+
+impl System {
+    /// `model`, `hardware` or `physics-aware`.
+    pub fn name(self) -> &'static str {
+        match self {
+            System::Model => "model",
+            System::Hardware => "hardware",
+            System::PhysicsAware => "physics-aware",
+        }
+    }
+
+    /// The system a target trains on.
+    pub fn of(t: Target) -> System {
+        match t {
+            Target::Model => System::Model,
+            Target::Hardware => System::Hardware,
+            Target::PhysicsAware => System::PhysicsAware,
+        }
+    }
+
+    /// Whether the pump (forward pass) runs on the imperfect system.
+    pub fn pump_on_hardware(self) -> bool {
+        self != System::Model
+    }
+
+    /// Whether the probe (backward pass) runs on the imperfect system.
+    pub fn probe_on_hardware(self) -> bool {
+        self == System::Hardware
+    }
+}
+
+impl std::str::FromStr for System {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "model" => Ok(System::Model),
+            "hardware" => Ok(System::Hardware),
+            _ => Err(format!("unknown system '{s}': use 'model' or 'hardware'")),
+        }
+    }
+}
 
 /// The plan of one kind of network.
 #[derive(Clone, Debug)]
@@ -32,6 +88,7 @@ pub struct Network {
     plan: Plan,
     regions: Vec<Region>,
     names: Vec<String>,
+    system: System,
 }
 
 impl Config {
@@ -55,6 +112,7 @@ impl Config {
             plan,
             regions,
             names,
+            system: System::of(self.train.target),
         })
     }
 }
@@ -77,6 +135,87 @@ impl Network {
     /// The validated config.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The system the executors of this network run (from `train.target` unless set by
+    /// [`on`](Self::on)).
+    pub fn system(&self) -> System {
+        self.system
+    }
+
+    /// True when `[hardware]` holds an imperfection or noise (the model and the hardware
+    /// differ).
+    pub fn imperfect(&self) -> bool {
+        !self.config.hardware.is_ideal()
+    }
+
+    /// True when the executor of this network must run fixed field imperfections (the pump or
+    /// the probe on a field network's imperfect system).
+    pub fn runs_field_imperfections(&self) -> bool {
+        matches!(&self.plan, Plan::Field(p) if p.hardware.is_some())
+            && self.system.pump_on_hardware()
+    }
+
+    /// This network on `system`: `Model` is the config with `[hardware]` cleared (and trained on
+    /// itself), the others this network with its executors switched.
+    pub fn on(&self, system: System) -> Result<Network> {
+        match system {
+            System::Model => {
+                let mut c = self.config.clone();
+                c.hardware = Hardware::default();
+                c.train.target = Target::Model;
+                c.resolve()
+            }
+            s => Ok(Network {
+                system: s,
+                ..self.clone()
+            }),
+        }
+    }
+
+    /// The network an executor that reads `[hardware]` itself should build: on the model, the
+    /// config with `[hardware]` cleared; otherwise this one.
+    pub fn executable(&self) -> Result<Network> {
+        if self.system == System::Model && self.imperfect() {
+            self.on(System::Model)
+        } else {
+            Ok(self.clone())
+        }
+    }
+
+    /// Refuses what the GPU backend cannot run on this network's system: a field network's
+    /// imperfections (fixed or noisy) when its pump runs on the hardware, the dense options of
+    /// [`Hardware::check_gpu`], and physics-aware training of an imperfect dense network.
+    pub fn check_gpu(&self) -> Result<()> {
+        if !self.system.pump_on_hardware() || !self.imperfect() {
+            return Ok(());
+        }
+        let h = &self.config.hardware;
+        if self.is_dense() {
+            h.check_gpu()?;
+            if self.system == System::PhysicsAware {
+                return Err(Error::config(
+                    "backend",
+                    "physics-aware training of an imperfect dense network runs on the CPU only: use --backend cpu",
+                ));
+            }
+            return Ok(());
+        }
+        Err(Error::config(
+            "backend",
+            format!(
+                "the GPU backend does not run the imperfections of a field network yet ([hardware] {}): use --backend cpu, or train.target = model (training on the ideal model runs on the GPU; the hardware accuracy is then measured on the CPU)",
+                if h.field_fixed() { "shifts, distances, SLM response, fill factor or absorber maps" } else { "detector noise or input bits" }
+            ),
+        ))
+    }
+
+    /// The drawn imperfect system as JSON (`hardware.json`), `None` when it has none.
+    pub fn hardware_record(&self) -> Option<serde_json::Value> {
+        match &self.plan {
+            Plan::Field(p) => p.hardware.as_ref().map(|h| h.record(&p.places)),
+            Plan::Dense(d) => d.miscalibration_record(),
+        }
     }
 
     /// The plan.

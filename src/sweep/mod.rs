@@ -72,6 +72,12 @@ pub struct Row {
     pub values: Vec<String>,
     /// Test accuracy after the last epoch.
     pub test_accuracy: f64,
+    /// Test accuracy on the ideal model (absent in sweeps of older versions).
+    #[serde(default)]
+    pub model_accuracy: Option<f64>,
+    /// Test accuracy on the imperfect system (absent in sweeps of older versions).
+    #[serde(default)]
+    pub hardware_accuracy: Option<f64>,
     /// Training accuracy of the last epoch.
     pub train_accuracy: f64,
     /// Mean training loss of the last epoch.
@@ -387,17 +393,20 @@ pub fn csv(axes: &[Axis], rows: &[Row]) -> String {
         .map(|a| a.key.clone())
         .collect::<Vec<_>>()
         .join(",");
-    s.push_str(",test_accuracy,train_accuracy,train_loss,seconds,images_per_second,run_dir\n");
+    s.push_str(",test_accuracy,train_accuracy,train_loss,seconds,images_per_second,run_dir,model_accuracy,hardware_accuracy\n");
+    let opt = |v: Option<f64>| v.map(|a| format!("{a:.4}")).unwrap_or_default();
     for r in rows {
         s.push_str(&format!(
-            "{},{:.4},{:.4},{:.6},{:.2},{:.1},{}\n",
+            "{},{:.4},{:.4},{:.6},{:.2},{:.1},{},{},{}\n",
             r.values.join(","),
             r.test_accuracy,
             r.train_accuracy,
             r.train_loss,
             r.seconds,
             r.images_per_second,
-            r.run_dir
+            r.run_dir,
+            opt(r.model_accuracy),
+            opt(r.hardware_accuracy),
         ));
     }
     s
@@ -1232,6 +1241,8 @@ fn row_of(values: &[String], s: &Summary, dir: &Path) -> Row {
     Row {
         values: values.to_vec(),
         test_accuracy: s.test_accuracy,
+        model_accuracy: s.model_accuracy,
+        hardware_accuracy: s.hardware_accuracy,
         train_accuracy: s.train_accuracy,
         train_loss: s.train_loss,
         seconds: s.seconds,

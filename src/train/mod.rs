@@ -13,7 +13,7 @@ use crate::backend::Backend;
 use crate::checkpoint::{Checkpoint, EpochMetrics, Progress};
 use crate::data::{encode, epoch_order, Split};
 use crate::error::{Error, Result};
-use crate::network::{Network, State};
+use crate::network::{Network, State, System};
 
 pub mod eval;
 pub mod pictures;
@@ -91,8 +91,19 @@ pub struct Summary {
     pub train_loss: f64,
     /// Training accuracy of the last epoch.
     pub train_accuracy: f64,
-    /// Test accuracy after the last epoch.
+    /// Test accuracy after the last epoch, on the system the run trained on.
     pub test_accuracy: f64,
+    /// Test accuracy of the trained parameters on the ideal model (absent in summaries of
+    /// older versions).
+    #[serde(default)]
+    pub model_accuracy: Option<f64>,
+    /// Test accuracy of the trained parameters on the imperfect system (absent in summaries of
+    /// older versions).
+    #[serde(default)]
+    pub hardware_accuracy: Option<f64>,
+    /// `train.target`: `model`, `hardware` or `physics-aware` (absent in older summaries).
+    #[serde(default)]
+    pub target: Option<String>,
     /// Mean training throughput over the run.
     pub images_per_second: f64,
     /// Total wall time of the run, seconds, every session of a resumed run included.
@@ -106,27 +117,61 @@ pub struct Summary {
 }
 
 /// `metrics.csv`: a row per epoch, after an epoch-0 row with the untrained network's test
-/// loss and accuracy (its training columns empty).
-fn metrics_csv(initial: Option<(f64, f64)>, history: &[EpochMetrics]) -> String {
+/// loss and accuracy (its training columns empty). `test_accuracy` is on the system the run
+/// trains on, `model_accuracy` on the ideal model, `hardware_accuracy` on the imperfect system.
+fn metrics_csv(
+    initial: Option<(f64, f64)>,
+    initial_systems: Option<(f64, f64)>,
+    history: &[EpochMetrics],
+) -> String {
     let mut s = String::from(
-        "epoch,train_loss,train_accuracy,test_accuracy,images_per_second,seconds,test_loss\n",
+        "epoch,train_loss,train_accuracy,test_accuracy,images_per_second,seconds,test_loss,model_accuracy,hardware_accuracy\n",
     );
+    let opt = |v: Option<f64>| v.map(|a| format!("{a:.6}")).unwrap_or_default();
     if let Some((loss, acc)) = initial {
-        s.push_str(&format!("0,,,{acc:.6},,,{loss:.6}\n"));
+        let (m, h) = initial_systems.unzip();
+        s.push_str(&format!("0,,,{acc:.6},,,{loss:.6},{},{}\n", opt(m), opt(h)));
     }
     for m in history {
         s.push_str(&format!(
-            "{},{:.6},{:.6},{:.6},{:.2},{:.3},{}\n",
+            "{},{:.6},{:.6},{:.6},{:.2},{:.3},{},{},{}\n",
             m.epoch,
             m.train_loss,
             m.train_accuracy,
             m.test_accuracy,
             m.images_per_second,
             m.seconds,
-            m.test_loss.map(|l| format!("{l:.6}")).unwrap_or_default()
+            opt(m.test_loss),
+            opt(m.model_accuracy),
+            opt(m.hardware_accuracy),
         ));
     }
     s
+}
+
+/// `(model_accuracy, hardware_accuracy)` of the backend's parameters on `test`, given
+/// `accuracy` on the system it trains on: the other system is evaluated with the CPU reference
+/// engine (both equal `accuracy` when `[hardware]` is ideal).
+pub fn system_accuracies(
+    net: &Network,
+    backend: &mut dyn Backend,
+    test: &Split,
+    stop: Option<&AtomicBool>,
+    accuracy: f64,
+) -> Result<(f64, f64)> {
+    if !net.imperfect() {
+        return Ok((accuracy, accuracy));
+    }
+    let state = backend.state()?;
+    let other = |sys: System| -> Result<f64> {
+        let n = net.on(sys)?;
+        let mut b = crate::cpu::CpuBackend::new(&n, &state)?;
+        Ok(evaluate(&mut b, n.config(), test, stop)?.accuracy)
+    };
+    Ok(match net.system() {
+        System::Model => (accuracy, other(System::Hardware)?),
+        System::Hardware | System::PhysicsAware => (other(System::Model)?, accuracy),
+    })
 }
 
 /// `confusion.csv`: the test confusion matrix after the last epoch, a row per true class, a
@@ -178,6 +223,15 @@ pub fn train_observed(
     let mut progress = opts.resume.clone().unwrap_or_default();
     let ckpt_path = opts.out.join("checkpoint.safetensors");
     crate::io::atomic_write(&opts.out.join("config.toml"), cfg.to_toml().as_bytes())?;
+    if let Some(record) = net.hardware_record() {
+        // The drawn imperfect system (the config and its hardware.seed redraw it exactly).
+        let text = serde_json::to_string_pretty(&serde_json::json!({
+            "target": cfg.train.target.name(),
+            "system": record,
+        }))
+        .unwrap_or_default();
+        crate::io::atomic_write(&opts.out.join("hardware.json"), text.as_bytes())?;
+    }
     let start = Instant::now();
     let mut input = vec![0.0f32; batch * per];
     let bar = if opts.progress {
@@ -230,7 +284,16 @@ pub fn train_observed(
         // The untrained network, for the epoch-0 row of metrics.csv.
         let e = evaluate(backend, cfg, test, Some(&opts.stop));
         match e {
-            Ok(e) => progress.initial = Some((e.loss, e.accuracy)),
+            Ok(e) => {
+                progress.initial = Some((e.loss, e.accuracy));
+                progress.initial_systems = Some(system_accuracies(
+                    net,
+                    backend,
+                    test,
+                    Some(&opts.stop),
+                    e.accuracy,
+                )?);
+            }
             Err(Error::Interrupted(_)) => {
                 bar.abandon();
                 return Err(Error::Interrupted(
@@ -317,7 +380,19 @@ pub fn train_observed(
             }
             Err(e) => return Err(e),
         };
+        let (model_accuracy, hardware_accuracy) =
+            match system_accuracies(net, backend, test, Some(&opts.stop), e.accuracy) {
+                Ok(a) => a,
+                Err(Error::Interrupted(_)) => {
+                    bar.abandon();
+                    save(backend.state()?, &mut progress)?;
+                    return Err(interrupted(&progress, "in the test pass"));
+                }
+                Err(e) => return Err(e),
+            };
         let m = EpochMetrics {
+            model_accuracy: Some(model_accuracy),
+            hardware_accuracy: Some(hardware_accuracy),
             epoch: epoch + 1,
             train_loss: progress.loss_sum / progress.seen.max(1) as f64,
             train_accuracy: progress.correct as f64 / progress.seen.max(1) as f64,
@@ -340,11 +415,17 @@ pub fn train_observed(
             epoch: epoch + 1,
             history: std::mem::take(&mut progress.history),
             initial: progress.initial,
+            initial_systems: progress.initial_systems,
             ..Default::default()
         };
         crate::io::atomic_write(
             &opts.out.join("metrics.csv"),
-            metrics_csv(progress.initial, &progress.history).as_bytes(),
+            metrics_csv(
+                progress.initial,
+                progress.initial_systems,
+                &progress.history,
+            )
+            .as_bytes(),
         )?;
         crate::io::atomic_write(
             &opts.out.join("confusion.csv"),
@@ -368,11 +449,16 @@ pub fn train_observed(
         images_per_second: 0.0,
         seconds: 0.0,
         test_loss: None,
+        model_accuracy: None,
+        hardware_accuracy: None,
     });
     Ok(Summary {
         train_loss: last.train_loss,
         train_accuracy: last.train_accuracy,
         test_accuracy: last.test_accuracy,
+        model_accuracy: last.model_accuracy,
+        hardware_accuracy: last.hardware_accuracy,
+        target: Some(cfg.train.target.name().into()),
         images_per_second: if total_train_secs > 0.0 {
             total_images as f64 / total_train_secs
         } else {

@@ -20,6 +20,10 @@ pub struct EvalArgs {
     /// Print one JSON line with the accuracy, loss, confusion matrix and the data used.
     #[arg(long)]
     pub json: bool,
+    /// The system to evaluate: `model` (the ideal model, [hardware] cleared) or `hardware` (the
+    /// imperfect system drawn from hardware.seed); absent: the system the run trained on.
+    #[arg(long, value_name = "model|hardware")]
+    pub on: Option<wavetrain::network::System>,
     /// Also write every test image's label, predicted class and readout (detector powers, or
     /// output amplitudes of a dense network) to this CSV file.
     #[arg(long, value_name = "FILE.csv")]
@@ -31,13 +35,38 @@ pub fn eval(a: EvalArgs) -> Result<()> {
     let cfg = ck.config();
     let (_, test_set) = load_data(a.data.as_ref(), cfg)?;
     let data = data_description(a.data.as_ref(), cfg);
+    let net = match a.on {
+        Some(sys) => ck.network.on(sys)?,
+        None => ck.network.clone(),
+    };
     let mut backend = wavetrain::run::make_backend(
         a.backend.backend,
         a.backend.adapter.as_deref(),
-        &ck.network,
+        &net,
         &ck.state,
     )?;
     let e = wavetrain::train::evaluate(backend.as_mut(), cfg, &test_set, None)?;
+    // Both systems' accuracies (the other one on the CPU reference engine).
+    let trained = ck.network.system();
+    let (model_accuracy, hardware_accuracy) = if a.on.is_none_or(|s| s == trained) {
+        wavetrain::train::system_accuracies(
+            &ck.network,
+            backend.as_mut(),
+            &test_set,
+            None,
+            e.accuracy,
+        )?
+    } else {
+        let mut b = wavetrain::run::make_backend(
+            wavetrain::run::BackendChoice::Cpu,
+            None,
+            &ck.network,
+            &ck.state,
+        )?;
+        let acc = wavetrain::train::evaluate(b.as_mut(), cfg, &test_set, None)?.accuracy;
+        wavetrain::train::system_accuracies(&ck.network, b.as_mut(), &test_set, None, acc)?
+    };
+    let on = a.on.unwrap_or(trained).name();
     if let Some(path) = &a.outputs {
         let k = cfg.readout.classes;
         let mut csv = String::from("index,label,predicted");
@@ -59,6 +88,10 @@ pub fn eval(a: EvalArgs) -> Result<()> {
             "{}",
             serde_json::json!({
                 "accuracy": e.accuracy,
+                "on": on,
+                "target": cfg.train.target.name(),
+                "model_accuracy": model_accuracy,
+                "hardware_accuracy": hardware_accuracy,
                 "loss": e.loss,
                 "confusion": e.confusion,
                 "images": test_set.len(),
@@ -69,12 +102,19 @@ pub fn eval(a: EvalArgs) -> Result<()> {
         );
     } else {
         println!(
-            "accuracy {:.2}% (loss {:.4}) on {} test images of {data} ({})",
+            "accuracy {:.2}% (loss {:.4}) on {} test images of {data} ({}, on the {on})",
             100.0 * e.accuracy,
             e.loss,
             test_set.len(),
             backend.name()
         );
+        if ck.network.imperfect() {
+            println!(
+                "model accuracy {:.2}%, hardware accuracy {:.2}%",
+                100.0 * model_accuracy,
+                100.0 * hardware_accuracy
+            );
+        }
         println!("confusion matrix (rows: true class, columns: predicted):");
         for (i, row) in e.confusion.iter().enumerate() {
             let cells: Vec<String> = row.iter().map(|c| format!("{c:4}")).collect();
