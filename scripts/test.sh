@@ -51,9 +51,9 @@ vpy="$venv/bin/python"
 say "pip install ./python (maturin builds the extension; the Cargo workspace's target/ is reused)"
 "$vpy" -m pip install --quiet --upgrade pip
 # The package with its test dependencies (numpy, pytest, nbclient, nbformat, ipykernel,
-# matplotlib), then the package itself rebuilt from this checkout.
+# matplotlib, mypy). pip builds and reinstalls a local folder every time, so this is the
+# checkout's code even when the same version is installed already.
 "$vpy" -m pip install --quiet "./python[test]"
-"$vpy" -m pip install --quiet --force-reinstall --no-deps ./python
 (cd / && "$vpy" -c 'import wavetrain, sys; print("wavetrain", wavetrain.__version__, "from", wavetrain.__file__, file=sys.stderr)')
 
 say "pytest python/tests"
