@@ -25,12 +25,25 @@ fn main() {
         _ => "unknown".into(),
     };
     println!("cargo:rustc-env=WAVETRAIN_GIT_COMMIT={commit}");
-    if let Some(dir) = git(&["rev-parse", "--git-dir"]) {
-        println!("cargo:rerun-if-changed={dir}/HEAD");
-        println!("cargo:rerun-if-changed={dir}/index");
-        if let Some(r) = git(&["symbolic-ref", "-q", "HEAD"]) {
-            println!("cargo:rerun-if-changed={dir}/{r}");
+    // Watch only files that exist: cargo reruns a build script on every build while one of its
+    // watched paths is missing. A worktree keeps HEAD and index in its own git dir but the
+    // branch refs in the common one, where a ref may also be packed (a fresh clone's often are).
+    let watch = |path: std::path::PathBuf| {
+        if path.exists() {
+            println!("cargo:rerun-if-changed={}", path.display());
         }
+    };
+    if let Some(dir) = git(&["rev-parse", "--git-dir"]) {
+        let dir = std::path::PathBuf::from(dir);
+        watch(dir.join("HEAD"));
+        watch(dir.join("index"));
+        let common = git(&["rev-parse", "--git-common-dir"])
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| dir.clone());
+        if let Some(r) = git(&["symbolic-ref", "-q", "HEAD"]) {
+            watch(common.join(&r));
+        }
+        watch(common.join("packed-refs"));
     }
     println!("cargo:rerun-if-changed=build.rs");
 }
