@@ -176,7 +176,7 @@ fn sweep_writes_csv_and_plot_resumes_and_refuses_another_sweep() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
         lines[0],
-        "od,gradient,test_accuracy,train_accuracy,train_loss,seconds,images_per_second,run_dir"
+        "od,gradient,test_accuracy,train_accuracy,train_loss,seconds,images_per_second,run_dir,model_accuracy,hardware_accuracy"
     );
     assert_eq!(lines.len(), 5, "{csv}");
     for l in &lines[1..] {

@@ -465,7 +465,10 @@ fn runs_record_provenance_progress_and_outputs() {
     // metrics.csv: the untrained network first, and the test loss.
     let m = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
     let lines: Vec<&str> = m.lines().collect();
-    assert!(lines[0].ends_with(",test_loss"), "{m}");
+    assert!(
+        lines[0].ends_with(",test_loss,model_accuracy,hardware_accuracy"),
+        "{m}"
+    );
     assert!(lines[1].starts_with("0,,,"), "{m}");
     assert_eq!(lines.len(), 4, "{m}");
     assert!(lines[3].split(',').nth(6).unwrap().parse::<f64>().unwrap() > 0.0);
