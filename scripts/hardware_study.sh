@@ -33,3 +33,5 @@ study d2nn-fringing d2nn-mnist hardware.fringing=0,1,2 \
     "d2nn-mnist: hardware accuracy vs fringing (SLM pixels)"
 study mlp-weight-error paper-mlp hardware.weight_error=0,0.1,0.3 \
     "paper-mlp: hardware accuracy vs weight miscalibration" 5
+study d2nn-fringing-small d2nn-mnist hardware.fringing=0,0.25,0.5 \
+    "d2nn-mnist: hardware accuracy vs weak fringing (SLM pixels)"
