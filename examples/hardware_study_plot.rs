@@ -6,7 +6,7 @@
 //!     cargo run --release --example hardware_study_plot -- SWEEP.csv OUT.png TITLE [COLUMN]
 use std::path::Path;
 
-use wavetrain::sweep::{plot, Axis, Row};
+use wavetrain::sweep::{plot_metric, Axis, Metric, Row};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -28,6 +28,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .position(|h| *h == column)
         .ok_or_else(|| format!("no {column} column"))?;
+    let metric = Metric::of_column(column).ok_or_else(|| {
+        format!("{column}: use test_accuracy, model_accuracy or hardware_accuracy")
+    })?;
     let mut axes: Vec<Axis> = head[..n_axes]
         .iter()
         .map(|k| Axis {
@@ -47,8 +50,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         rows.push(Row {
             values: f[..n_axes].iter().map(|s| s.to_string()).collect(),
             test_accuracy: acc,
-            model_accuracy: None,
-            hardware_accuracy: None,
+            model_accuracy: Some(acc),
+            hardware_accuracy: Some(acc),
             train_accuracy: 0.0,
             train_loss: 0.0,
             seconds: 0.0,
@@ -56,6 +59,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             run_dir: String::new(),
         });
     }
-    plot(Path::new(&args[2]), &args[3], &axes, &rows)?;
+    plot_metric(Path::new(&args[2]), &args[3], &axes, &rows, metric)?;
     Ok(())
 }

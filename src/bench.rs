@@ -823,9 +823,9 @@ pub fn validate(opts: &BenchOptions) -> Result<()> {
     }
     for op in &opts.ops {
         let known = OPS.contains(&op.as_str())
-            || op
-                .strip_prefix("train_step:")
-                .is_some_and(|n| ["d2nn-mnist", "paper-mlp"].contains(&n) || opts.configs.iter().any(|(c, _)| c == n));
+            || op.strip_prefix("train_step:").is_some_and(|n| {
+                ["d2nn-mnist", "paper-mlp"].contains(&n) || opts.configs.iter().any(|(c, _)| c == n)
+            });
         if !known {
             return Err(Error::config(
                 "--ops",

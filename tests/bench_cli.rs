@@ -115,7 +115,11 @@ fn ops_selects_the_measurements_and_config_adds_a_network() {
     assert!(ok, "{err}");
     let ops: Vec<&str> = recs.iter().map(|r| r["op"].as_str().unwrap()).collect();
     // The ceilings always come first: every record is set against them.
-    assert_eq!(ops, ["copy", "flops", "propagate", "train_step:tiny"], "{ops:?}");
+    assert_eq!(
+        ops,
+        ["copy", "flops", "propagate", "train_step:tiny"],
+        "{ops:?}"
+    );
     let step = &recs[3];
     assert_eq!(step["grid"], "16x16", "{step}");
     assert_eq!(step["batch"], 3, "the config's own batch: {step}");
@@ -131,7 +135,10 @@ fn unknown_ops_and_bad_configs_are_refused_before_any_work() {
         "{err}"
     );
     let (ok, recs, err) = bench_json(&["--quick", "--json", "--ops", "train_step:nosuch"]);
-    assert!(!ok && recs.is_empty() && err.contains("train_step:nosuch"), "{err}");
+    assert!(
+        !ok && recs.is_empty() && err.contains("train_step:nosuch"),
+        "{err}"
+    );
     let (ok, _, err) = bench_json(&["--quick", "--json", "--config", "no/such.toml"]);
     assert!(!ok && err.contains("no/such.toml"), "{err}");
 }

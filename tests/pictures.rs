@@ -369,3 +369,51 @@ fn a_seed_axis_given_first_is_averaged_with_error_bars() {
     assert!((p[0].err - 0.05f64.hypot(0.05)).abs() < 1e-9, "{p:?}");
     assert!((p[1].err - (0.02f64).sqrt()).abs() < 1e-9, "{p:?}");
 }
+
+#[test]
+fn a_hardware_study_plots_the_hardware_accuracy_one_curve_per_target() {
+    use wavetrain::sweep::{plot_data_of, Metric};
+    let axes = vec![
+        Axis {
+            key: "hardware.shift_std".into(),
+            values: vec!["0".into(), "8e-6".into()],
+        },
+        Axis {
+            key: "train.target".into(),
+            values: vec!["model".into(), "hardware".into()],
+        },
+    ];
+    // test_accuracy is each run's own system: the ideal model for target=model.
+    let mut rows = Vec::new();
+    for (vals, test, hw) in [
+        (["0", "model"], 0.7, 0.7),
+        (["0", "hardware"], 0.7, 0.7),
+        (["8e-6", "model"], 0.7, 0.3),
+        (["8e-6", "hardware"], 0.68, 0.68),
+    ] {
+        let mut r = row(&vals, test);
+        r.model_accuracy = Some(test);
+        r.hardware_accuracy = Some(hw);
+        rows.push(r);
+    }
+    assert_eq!(Metric::for_sweep(&axes, &rows), Metric::Hardware);
+    let (_, curves, _) = plot_data_of(&axes, &rows, Metric::Hardware);
+    assert_eq!(curves.len(), 2, "{curves:?}");
+    let model = curves.iter().find(|c| c.label == "train.target=model").unwrap();
+    assert_eq!(model.points[1].y, 0.3, "the deployed masks' accuracy: {model:?}");
+    // A sweep that does not study the hardware, or rows of an older version without the
+    // column, keep the test accuracy.
+    let mut old = rows.clone();
+    old[0].hardware_accuracy = None;
+    assert_eq!(Metric::for_sweep(&axes, &old), Metric::Test);
+    let plain = vec![Axis {
+        key: "od".into(),
+        values: vec!["1".into()],
+    }];
+    assert_eq!(Metric::for_sweep(&plain, &rows), Metric::Test);
+    // The picture is drawn with the metric named on its axis.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sweep.png");
+    wavetrain::sweep::plot_metric(&path, "study", &axes, &rows, Metric::Hardware).unwrap();
+    assert!(rgb(&path).width() > 100);
+}

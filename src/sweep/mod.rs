@@ -426,6 +426,74 @@ pub fn plot_data(
     axes: &[Axis],
     rows: &[Row],
 ) -> (crate::plot::XAxis, Vec<crate::plot::Curve>, usize) {
+    plot_data_of(axes, rows, Metric::Test)
+}
+
+/// Which accuracy of a [`Row`] a sweep's plot shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    /// `test_accuracy`: on the system each run trained on.
+    Test,
+    /// `model_accuracy`: on the ideal model.
+    Model,
+    /// `hardware_accuracy`: on the imperfect system.
+    Hardware,
+}
+
+impl Metric {
+    /// The metric of a `sweep.csv` column name.
+    pub fn of_column(name: &str) -> Option<Metric> {
+        match name {
+            "test_accuracy" => Some(Metric::Test),
+            "model_accuracy" => Some(Metric::Model),
+            "hardware_accuracy" => Some(Metric::Hardware),
+            _ => None,
+        }
+    }
+
+    /// In words, for axis labels and titles.
+    pub fn words(self) -> &'static str {
+        match self {
+            Metric::Test => "test accuracy",
+            Metric::Model => "model accuracy",
+            Metric::Hardware => "hardware accuracy",
+        }
+    }
+
+    /// The row's value (rows without the column: not plotted).
+    pub fn of(self, r: &Row) -> Option<f64> {
+        match self {
+            Metric::Test => Some(r.test_accuracy),
+            Metric::Model => r.model_accuracy,
+            Metric::Hardware => r.hardware_accuracy,
+        }
+    }
+
+    /// What a sweep's `sweep.png` shows: the hardware accuracy when the sweep studies the
+    /// imperfect system (an axis on a `hardware.*` key or on `train.target`) and every run
+    /// reports it, else the test accuracy.
+    pub fn for_sweep(axes: &[Axis], rows: &[Row]) -> Metric {
+        let studies_hardware = axes.iter().any(|a| {
+            let k = a.key.as_str();
+            k.starts_with("hardware.") || k == "train.target" || k == "target"
+        });
+        if studies_hardware
+            && !rows.is_empty()
+            && rows.iter().all(|r| r.hardware_accuracy.is_some())
+        {
+            Metric::Hardware
+        } else {
+            Metric::Test
+        }
+    }
+}
+
+/// [`plot_data`] of any [`Metric`].
+pub fn plot_data_of(
+    axes: &[Axis],
+    rows: &[Row],
+    metric: Metric,
+) -> (crate::plot::XAxis, Vec<crate::plot::Curve>, usize) {
     use crate::plot::{Curve, Point, XAxis};
     let xi = axes.iter().position(|a| !is_seed(&a.key)).unwrap_or(0);
     let Some(first) = axes.get(xi) else {
@@ -467,6 +535,7 @@ pub fn plot_data(
     let mut seeds = 1;
     for r in rows {
         let Some(v) = r.values.get(xi) else { continue };
+        let Some(acc) = metric.of(r) else { continue };
         let x = if numeric {
             match v.trim().parse::<f64>() {
                 Ok(x) => x,
@@ -486,7 +555,7 @@ pub fn plot_data(
             .map(|(_, (a, v))| format!("{}={v}", a.key))
             .collect();
         let label = if label.is_empty() {
-            "test accuracy".to_string()
+            metric.words().to_string()
         } else {
             label.join(", ")
         };
@@ -498,8 +567,8 @@ pub fn plot_data(
             }
         };
         match g.1.iter_mut().find(|p| p.0 == x) {
-            Some(p) => p.1.push(r.test_accuracy),
-            None => g.1.push((x, vec![r.test_accuracy])),
+            Some(p) => p.1.push(acc),
+            None => g.1.push((x, vec![acc])),
         }
     }
     let curves = groups
@@ -530,14 +599,25 @@ pub fn plot_data(
 /// numbers (log scale when spanning decades), categorical ones (tasks, modes, activations) as
 /// categories; `seed` axes averaged, with error bars of one standard deviation.
 pub fn plot(path: &Path, title: &str, axes: &[Axis], rows: &[Row]) -> Result<()> {
+    plot_metric(path, title, axes, rows, Metric::Test)
+}
+
+/// [`plot`] of any [`Metric`], named on the y axis.
+pub fn plot_metric(
+    path: &Path,
+    title: &str,
+    axes: &[Axis],
+    rows: &[Row],
+    metric: Metric,
+) -> Result<()> {
     if axes.is_empty() {
         return Ok(());
     }
-    let (axis, curves, seeds) = plot_data(axes, rows);
+    let (axis, curves, seeds) = plot_data_of(axes, rows, metric);
     let y = if seeds > 1 {
-        format!("test accuracy (mean ± s.d. over {seeds} seeds)")
+        format!("{} (mean ± s.d. over {seeds} seeds)", metric.words())
     } else {
-        "test accuracy".to_string()
+        metric.words().to_string()
     };
     crate::plot::xy_plot(path, title, &axis, &y, &curves)
 }
@@ -767,11 +847,13 @@ fn write_results(
     if finished.len() < rows.len() || finished.is_empty() {
         return Ok(());
     }
-    plot(
+    let metric = Metric::for_sweep(axes, &finished);
+    plot_metric(
         &out.join("sweep.png"),
-        &format!("{}: test accuracy", base.name),
+        &format!("{}: {}", base.name, metric.words()),
         axes,
         &finished,
+        metric,
     )?;
     if maps.len() == rows.len() && maps.iter().all(Option::is_some) && !maps.is_empty() {
         use crate::plot::images;

@@ -48,7 +48,9 @@ pub fn bench(a: BenchArgs) -> Result<()> {
     for path in &a.config {
         let cfg = wavetrain::model::Config::from_file(path)?;
         let name = if cfg.name.is_empty() {
-            path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+            path.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
         } else {
             cfg.name.clone()
         };
