@@ -138,11 +138,12 @@ fn check_labels(out: &Path) -> usize {
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     let n_axes = header.iter().position(|h| *h == "test_accuracy").unwrap();
+    let dir_col = header.iter().position(|h| *h == "run_dir").unwrap();
     let mut rows = 0;
     let mut wrong = Vec::new();
     for line in lines {
         let cells: Vec<&str> = line.split(',').collect();
-        let run_dir = PathBuf::from(cells.last().unwrap());
+        let run_dir = PathBuf::from(cells[dir_col]);
         let text = std::fs::read_to_string(run_dir.join("config.toml")).unwrap();
         let cfg: toml::Value = toml::from_str(&text).unwrap();
         for (key, label) in header[..n_axes].iter().zip(&cells[..n_axes]) {
