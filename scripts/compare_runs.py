@@ -3,7 +3,10 @@
 (images_per_second, seconds), and the tensor bytes of checkpoint.safetensors (the metadata
 holds timings, so it is left out). Pure Python, no packages.
 
-Usage: scripts/compare_runs.py RUN_A RUN_B   (exit 0 when identical, 1 otherwise)
+Usage: scripts/compare_runs.py [--common-columns] RUN_A RUN_B   (exit 0 when identical, 1 otherwise)
+
+--common-columns compares only the metrics.csv columns both runs have (a newer version may add
+columns, e.g. model_accuracy and hardware_accuracy) and names the others.
 """
 import csv
 import json
@@ -35,9 +38,22 @@ def tensors(run: Path):
 
 
 def main() -> int:
-    a, b = Path(sys.argv[1]), Path(sys.argv[2])
+    args = sys.argv[1:]
+    common = "--common-columns" in args
+    args = [x for x in args if x != "--common-columns"]
+    if len(args) != 2:
+        print(__doc__)
+        return 2
+    a, b = Path(args[0]), Path(args[1])
     ok = True
     ma, mb = metrics(a), metrics(b)
+    if common and ma and mb:
+        shared = set(ma[0]) & set(mb[0])
+        only = sorted((set(ma[0]) | set(mb[0])) - shared)
+        if only:
+            print(f"not compared (in one run only): {', '.join(only)}")
+        ma = [{k: v for k, v in r.items() if k in shared} for r in ma]
+        mb = [{k: v for k, v in r.items() if k in shared} for r in mb]
     if ma != mb:
         ok = False
         print(f"metrics differ:\n  {a}: {ma}\n  {b}: {mb}")
