@@ -399,8 +399,14 @@ fn a_hardware_study_plots_the_hardware_accuracy_one_curve_per_target() {
     assert_eq!(Metric::for_sweep(&axes, &rows), Metric::Hardware);
     let (_, curves, _) = plot_data_of(&axes, &rows, Metric::Hardware);
     assert_eq!(curves.len(), 2, "{curves:?}");
-    let model = curves.iter().find(|c| c.label == "train.target=model").unwrap();
-    assert_eq!(model.points[1].y, 0.3, "the deployed masks' accuracy: {model:?}");
+    let model = curves
+        .iter()
+        .find(|c| c.label == "train.target=model")
+        .unwrap();
+    assert_eq!(
+        model.points[1].y, 0.3,
+        "the deployed masks' accuracy: {model:?}"
+    );
     // A sweep that does not study the hardware, or rows of an older version without the
     // column, keep the test accuracy.
     let mut old = rows.clone();

@@ -409,6 +409,8 @@ fn metrics_dict<'py>(py: Python<'py>, m: &EpochMetrics) -> PyResult<Bound<'py, P
     d.set_item("images_per_second", m.images_per_second)?;
     d.set_item("seconds", m.seconds)?;
     d.set_item("test_loss", m.test_loss)?;
+    d.set_item("model_accuracy", m.model_accuracy)?;
+    d.set_item("hardware_accuracy", m.hardware_accuracy)?;
     Ok(d)
 }
 

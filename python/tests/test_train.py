@@ -107,3 +107,18 @@ def test_ctrl_c_raises_keyboard_interrupt_and_the_run_resumes(tmp_path):
     resumed = wt.train(resume=out, progress=False, pictures=False)
     straight = wt.train(out=tmp_path / "straight", **args)
     assert metrics_without_timing(resumed.dir) == metrics_without_timing(straight.dir)
+
+
+def test_in_silico_training_reports_the_hardware_accuracy(tmp_path):
+    # Issue 18's options through overrides: train the ideal model, deploy on a misaligned system.
+    seen = []
+    run = wt.train("d2nn-mnist", backend="cpu", epochs=1, max_train=64, batch=32, seed=0,
+                   overrides={"train.target": "model", "hardware.shift_std": 8e-6},
+                   out=tmp_path / "run", progress=False, pictures=False, callback=seen.append)
+    row = run.metrics[-1]
+    assert [m["epoch"] for m in seen] == [1]
+    for key in ["model_accuracy", "hardware_accuracy"]:
+        assert seen[0][key] is not None and abs(seen[0][key] - row[key]) < 1e-6, key
+        assert abs(run.summary[key] - row[key]) < 1e-6, key
+    # In silico: the accuracy of the system it trained on is the ideal model's.
+    assert abs(row["test_accuracy"] - row["model_accuracy"]) < 1e-6

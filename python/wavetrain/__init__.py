@@ -104,7 +104,7 @@ class Run:
     def metrics(self) -> List[Dict[str, Optional[float]]]:
         """The rows of ``metrics.csv`` as dicts (``epoch``, ``train_loss``,
         ``train_accuracy``, ``test_accuracy``, ``images_per_second``, ``seconds``,
-        ``test_loss``); the first row, epoch 0, is the untrained network (its training columns
+        ``test_loss``, ``model_accuracy``, ``hardware_accuracy``); the first row, epoch 0, is the untrained network (its training columns
         ``None``)."""
         path = self.dir / "metrics.csv"
         if not path.is_file():
