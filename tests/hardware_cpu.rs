@@ -97,36 +97,7 @@ fn check_fd(hw: &str) {
     let st = state(&cfg);
     let x = input(&cfg, 3, 5);
     let labels = [0u8, 3, 1];
-    let mut e = CpuField::<f64>::new(&net, &st).unwrap();
-    e.set_gradient(GradientMode::Exact);
-    e.forward(&x, None);
-    e.loss(&labels);
-    e.backward(None);
-    let grads = e.grads.clone();
-    let base = e.params.clone();
-    let gmax = grads.iter().flatten().fold(0.0f64, |m, g| m.max(g.abs()));
-    assert!(gmax > 1e-4, "gradient vanishes: {gmax}");
-    let h = 1e-6;
-    let mut worst = 0.0f64;
-    for (p, gp) in grads.iter().enumerate() {
-        for (j, &g) in gp.iter().enumerate() {
-            let mut eval = |d: f64| {
-                e.params = base.clone();
-                e.params[p][j] += d;
-                e.refresh_masks();
-                e.forward(&x, None);
-                e.loss(&labels).loss_sum / labels.len() as f64
-            };
-            let fd = (eval(h) - eval(-h)) / (2.0 * h);
-            let err = (fd - g).abs() / gmax;
-            worst = worst.max(err);
-            assert!(
-                err < 1e-6,
-                "{hw}: param {p}[{j}]: probe {g:.6e}, finite difference {fd:.6e}"
-            );
-        }
-    }
-    eprintln!("worst error {worst:.2e} of the largest gradient");
+    check_field_gradient_fd(&net, &st, &x, &labels, hw);
 }
 
 #[test]

@@ -77,36 +77,13 @@ fn check_fd(od: f64, loss: &str) {
     state.params[1] = random_real(state.params[1].len(), -1.0, 1.0, 4);
     let x = input(&cfg, 3, 5);
     let labels = [0u8, 3, 1];
-    let mut net = CpuField::<f64>::new(&cfg.resolve().unwrap(), &state).unwrap();
-    net.set_gradient(GradientMode::Exact);
-    net.forward(&x, None);
-    net.loss(&labels);
-    net.backward(None);
-    let grads = net.grads.clone();
-    let base = net.params.clone();
-    let gmax = grads.iter().flatten().fold(0.0f64, |m, g| m.max(g.abs()));
-    assert!(gmax > 1e-4, "gradient vanishes: {gmax}");
-    let h = 1e-6;
-    let mut worst = 0.0f64;
-    for (p, gp) in grads.iter().enumerate() {
-        for (j, &g) in gp.iter().enumerate() {
-            let mut eval = |d: f64| {
-                net.params = base.clone();
-                net.params[p][j] += d;
-                net.refresh_masks();
-                net.forward(&x, None);
-                net.loss(&labels).loss_sum / labels.len() as f64
-            };
-            let fd = (eval(h) - eval(-h)) / (2.0 * h);
-            let err = (fd - g).abs() / gmax;
-            worst = worst.max(err);
-            assert!(
-                err < 1e-6,
-                "od {od} {loss}: param {p}[{j}]: probe {g:.6e}, finite difference {fd:.6e}"
-            );
-        }
-    }
-    eprintln!("od {od} {loss}: worst error {worst:.2e} of the largest gradient");
+    check_field_gradient_fd(
+        &cfg.resolve().unwrap(),
+        &state,
+        &x,
+        &labels,
+        &format!("od {od} {loss}"),
+    );
 }
 
 #[test]

@@ -161,3 +161,45 @@ pub fn sweep_results(csv: &str) -> Vec<Vec<String>> {
 pub fn read_text(path: &std::path::Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
+
+/// The exact gradient of a field network (`f64` CPU engine, `GradientMode::Exact`) against
+/// central finite differences of the batch's mean loss, for every parameter: each relative to
+/// the largest gradient within 1e-6. `what` names the case in messages.
+pub fn check_field_gradient_fd(
+    net: &wavetrain::network::Network,
+    state: &wavetrain::network::State,
+    x: &[f32],
+    labels: &[u8],
+    what: &str,
+) {
+    let mut e = wavetrain::cpu::CpuField::<f64>::new(net, state).unwrap();
+    e.set_gradient(wavetrain::model::GradientMode::Exact);
+    e.forward(x, None);
+    e.loss(labels);
+    e.backward(None);
+    let grads = e.grads.clone();
+    let base = e.params.clone();
+    let gmax = grads.iter().flatten().fold(0.0f64, |m, g| m.max(g.abs()));
+    assert!(gmax > 1e-4, "{what}: gradient vanishes: {gmax}");
+    let h = 1e-6;
+    let mut worst = 0.0f64;
+    for (p, gp) in grads.iter().enumerate() {
+        for (j, &g) in gp.iter().enumerate() {
+            let mut eval = |d: f64| {
+                e.params = base.clone();
+                e.params[p][j] += d;
+                e.refresh_masks();
+                e.forward(x, None);
+                e.loss(labels).loss_sum / labels.len() as f64
+            };
+            let fd = (eval(h) - eval(-h)) / (2.0 * h);
+            let err = (fd - g).abs() / gmax;
+            worst = worst.max(err);
+            assert!(
+                err < 1e-6,
+                "{what}: param {p}[{j}]: probe {g:.6e}, finite difference {fd:.6e}"
+            );
+        }
+    }
+    eprintln!("{what}: worst error {worst:.2e} of the largest gradient");
+}
