@@ -1083,6 +1083,15 @@ fn inspect_out(out: &Path, ident: &str) -> Result<OutWas> {
         })
         .map_err(|e| Error::io(out, e))?;
     names.retain(|n| !(n.starts_with('.') && n.ends_with(".tmp")));
+    if names.iter().any(|n| n == "sweep.toml") {
+        // Linked into place (complete) by a sweep that started at the same moment, since the
+        // read above: judge the folder by it.
+        return match std::fs::read_to_string(&ident_path) {
+            Ok(old) if old == ident => Ok(OutWas::Same),
+            Ok(_) => Err(different_sweep(out)),
+            Err(e) => Err(Error::io(&ident_path, e)),
+        };
+    }
     if names.is_empty() {
         return Ok(OutWas::Empty);
     }
