@@ -135,6 +135,28 @@ pub struct Record {
     pub fft_reference_ms: Option<f64>,
     /// `median_ms / fft_reference_ms`.
     pub ratio_to_fft_reference: Option<f64>,
+    /// GPU training steps: the traffic model of one step ([`crate::gpu::traffic`]), counted from
+    /// its dispatch list.
+    #[cfg(feature = "gpu")]
+    pub traffic: Option<TrafficRecord>,
+}
+
+/// The traffic model of one GPU training step, against its floor.
+#[cfg(feature = "gpu")]
+#[derive(Clone, Debug, Serialize)]
+pub struct TrafficRecord {
+    /// Dispatches, copies, uploads and readbacks counted, per kernel.
+    pub counted: crate::gpu::Traffic,
+    /// Device bytes (kernels and copies) the step moves by the model.
+    pub device_bytes: u64,
+    /// Field networks: the floor, one read and one write of the field per pass that fits in
+    /// workgroup memory ([`crate::gpu::traffic::minimum_field_step`]).
+    pub floor_bytes: Option<u64>,
+    /// `device_bytes / floor_bytes`.
+    pub over_floor: Option<f64>,
+    /// Time the device bytes take at this adapter's measured copy bandwidth, ms: the step's
+    /// bound from memory traffic.
+    pub bound_ms_at_copy_bandwidth: f64,
 }
 
 /// Resident set size of this process in bytes (Linux), if known.
@@ -236,6 +258,8 @@ fn record(
         memory_measured_bytes: mem.1,
         fft_reference_ms: None,
         ratio_to_fft_reference: None,
+        #[cfg(feature = "gpu")]
+        traffic: None,
     }
 }
 
@@ -783,8 +807,48 @@ pub fn run_gpu(opts: &BenchOptions, emit: &mut dyn FnMut(&Record)) -> Result<Vec
             let t = time_it(opts.quick, || {
                 crate::backend::Backend::train_step(&mut net, &x, &l).map(|_| ())
             })?;
+            let (step, counted) = gpu::traffic::count(|| {
+                crate::backend::Backend::train_step(&mut net, &x, &l).map(|_| ())
+            });
+            step?;
+            let floor = match network.plan() {
+                crate::network::Plan::Field(plan) => {
+                    let o = &cfg.optics;
+                    let sides = plan
+                        .propagators
+                        .iter()
+                        .map(|p| {
+                            gpu::TransferFunction::new(
+                                net.context(),
+                                &crate::Grid::new(o.nx, o.ny, p.dx)?,
+                                o.wavelength,
+                                p.distance,
+                                o.padding,
+                                o.band_limit,
+                            )
+                            .map(|tf| tf.transform())
+                        })
+                        .collect::<Result<Vec<_>>>()?;
+                    Some(gpu::traffic::minimum_field_step(
+                        plan,
+                        o.nx,
+                        o.ny,
+                        &sides,
+                        cfg.train.batch,
+                    ))
+                }
+                crate::network::Plan::Dense(_) => None,
+            };
+            let device_bytes = counted.device_bytes();
+            let traffic = TrafficRecord {
+                device_bytes,
+                floor_bytes: floor,
+                over_floor: floor.map(|f| device_bytes as f64 / f.max(1) as f64),
+                bound_ms_at_copy_bandwidth: device_bytes as f64 / (c.gbps * 1e9) * 1e3,
+                counted,
+            };
             let (grid, formula) = dims_and_memory(&network);
-            let r = record(
+            let mut r = record(
                 "gpu",
                 &device,
                 &format!("train_step:{name}"),
@@ -798,6 +862,7 @@ pub fn run_gpu(opts: &BenchOptions, emit: &mut dyn FnMut(&Record)) -> Result<Vec
                 &c,
                 (formula, Some(allocated)),
             );
+            r.traffic = Some(traffic);
             emit(&r);
             out.push(r);
         }

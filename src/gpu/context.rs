@@ -479,6 +479,7 @@ impl GpuContext {
             upload_overflow(end, buffer.size());
         }
         if !data.is_empty() {
+            super::traffic::note_upload((data.len() * sz) as u64);
             self.queue
                 .write_buffer(buffer, (offset * sz) as u64, bytemuck::cast_slice(data));
         }
@@ -537,6 +538,7 @@ impl GpuContext {
             )?);
         }
         let staging = slot.as_ref().expect("staging buffer just made");
+        super::traffic::note_readback(bytes);
         let mut enc = self.encoder("readback");
         enc.copy_buffer_to_buffer(buffer, offset as u64 * sz, staging, 0, Some(bytes));
         self.submit(enc)?;

@@ -223,6 +223,10 @@ pub(crate) fn line_pass(
         let u = ctx.uniform(&format!("wavetrain.{label}.params"), &base)?;
         let h = pass.transfer.as_ref().map_or(twb, |t| t.h);
         let groups = split_groups(ctx, pass.lines.div_ceil(tile / n) as u64)?;
+        // Traffic: the samples each line reads and writes (padding is made on load, the crop
+        // on store), the line's twiddles and the transfer function once.
+        let bytes = 8 * (pass.lines * (pass.src_at.len + pass.dst_at.len) + n) as u64
+            + pass.transfer.as_ref().map_or(0, |t| t.h.size());
         return Ok(vec![Dispatch::new(
             ctx,
             "fft",
@@ -236,7 +240,8 @@ pub(crate) fn line_pass(
                 read(4, h),
             ],
             groups,
-        )?]);
+        )?
+        .with_bytes(bytes)]);
     }
 
     // Global memory: gather → stages → (transfer → inverse stages) → scatter.

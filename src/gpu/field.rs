@@ -45,7 +45,7 @@ enum Step {
 impl Step {
     fn encode(&self, enc: &mut wgpu::CommandEncoder) {
         match self {
-            Step::Copy { from, to, bytes } => enc.copy_buffer_to_buffer(from, 0, to, 0, *bytes),
+            Step::Copy { from, to, bytes } => super::traffic::copy(enc, from, to, *bytes),
             Step::Modulate(o) => o.encode(enc),
             Step::Propagate(o) => o.encode(enc),
             Step::Fourier(o) => o.encode(enc),

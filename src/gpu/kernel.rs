@@ -45,11 +45,14 @@ pub(crate) fn write(binding: u32, buffer: &wgpu::Buffer) -> Bind<'_> {
     }
 }
 
-/// One recorded dispatch: kernel, bound buffers, workgroup counts.
+/// One recorded dispatch: kernel, bound buffers, workgroup counts, and the global-memory bytes
+/// the traffic model ([`super::traffic`]) counts for it.
 pub(crate) struct Dispatch {
     kernel: Arc<Kernel>,
     bind: wgpu::BindGroup,
     groups: (u32, u32, u32),
+    name: &'static str,
+    bytes: u64,
 }
 
 impl Dispatch {
@@ -64,6 +67,14 @@ impl Dispatch {
         groups: (u32, u32, u32),
     ) -> Result<Self> {
         let slots: Vec<(u32, Access)> = binds.iter().map(|b| (b.binding, b.access)).collect();
+        let bytes = binds
+            .iter()
+            .map(|b| match b.access {
+                Access::Uniform => 0,
+                Access::Read => b.buffer.size(),
+                Access::ReadWrite => 2 * b.buffer.size(),
+            })
+            .sum();
         let kernel = ctx.kernel(shader, entry, &slots, consts)?;
         let entries: Vec<wgpu::BindGroupEntry> = binds
             .iter()
@@ -86,7 +97,18 @@ impl Dispatch {
             kernel,
             bind,
             groups,
+            name: entry,
+            bytes,
         })
+    }
+}
+
+impl Dispatch {
+    /// Sets the bytes the traffic model counts for this dispatch, for a kernel that touches
+    /// only part of its buffers (the default counts every bound storage buffer whole).
+    pub(crate) fn with_bytes(mut self, bytes: u64) -> Self {
+        self.bytes = bytes;
+        self
     }
 }
 
@@ -100,6 +122,7 @@ pub(crate) fn encode_pass(enc: &mut wgpu::CommandEncoder, label: &str, dispatche
         pass.set_pipeline(&d.kernel.pipeline);
         pass.set_bind_group(0, &d.bind, &[]);
         pass.dispatch_workgroups(d.groups.0, d.groups.1, d.groups.2);
+        super::traffic::note_dispatch(d.name, d.bytes);
     }
 }
 

@@ -35,6 +35,7 @@ pub mod optimizer;
 pub mod propagate;
 mod resident;
 pub mod shaders;
+pub mod traffic;
 pub mod uniforms;
 
 pub use absorber::{AbsorberProbe, AbsorberPump};
@@ -53,5 +54,6 @@ pub use matmul::MatMul;
 pub use modulate::{BuildMask, MaskKind, Modulate, SlmGrad};
 pub use optimizer::{Adam, Sgd, Update};
 pub use propagate::{Propagate, PropagateScratch, TransferFunction};
+pub use traffic::Traffic;
 /// The wgpu version this engine is built on (for `wgpu::CommandEncoder` and friends).
 pub use wgpu;

@@ -22,6 +22,7 @@ mod modulate;
 mod network;
 mod optimizer;
 mod propagate;
+mod traffic;
 
 use std::sync::Arc;
 
@@ -85,6 +86,14 @@ fn tests() -> Vec<(&'static str, TestFn)> {
         ("copy_kernel", copy::copy_kernel),
         ("timestamps_time_a_copy", context::timestamps_time_a_copy),
         ("chain_pump_and_probe", chain::chain_pump_and_probe),
+        (
+            "traffic_propagate_is_at_the_floor",
+            traffic::traffic_propagate_is_at_the_floor,
+        ),
+        (
+            "traffic_train_step_is_counted",
+            traffic::traffic_train_step_is_counted,
+        ),
         (
             "backend_train_step_matches_cpu",
             network::backend_train_step_matches_cpu,

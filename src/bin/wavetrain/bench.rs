@@ -136,8 +136,35 @@ fn table_row(r: &Record) -> String {
             .unwrap_or_else(|| "-".into()),
         r.ratio_to_fft_reference
             .map(|x| format!("{x:.2}× its FFTs"))
-            .unwrap_or_default(),
+            .unwrap_or_default()
+            + &traffic_note(r),
     )
+}
+
+/// The traffic model of a GPU training step, in words (empty for other records).
+#[cfg(feature = "gpu")]
+fn traffic_note(r: &Record) -> String {
+    let Some(t) = &r.traffic else {
+        return String::new();
+    };
+    let mb = |b: u64| b as f64 / 1e6;
+    let floor = match (t.floor_bytes, t.over_floor) {
+        (Some(f), Some(x)) => format!(", floor {:.1} MB ({x:.2}× it)", mb(f)),
+        _ => String::new(),
+    };
+    format!(
+        "traffic {:.1} MB in {} dispatches{floor}, ≥ {:.3} ms at the copy bandwidth; upload {:.2} MB, readback {:.3} MB",
+        mb(t.device_bytes),
+        t.counted.dispatches,
+        t.bound_ms_at_copy_bandwidth,
+        mb(t.counted.upload_bytes),
+        mb(t.counted.readback_bytes)
+    )
+}
+
+#[cfg(not(feature = "gpu"))]
+fn traffic_note(_: &Record) -> String {
+    String::new()
 }
 
 /// The table header matching [`table_row`].
