@@ -479,7 +479,7 @@ impl GpuContext {
             upload_overflow(end, buffer.size());
         }
         if !data.is_empty() {
-            super::traffic::note_upload((data.len() * sz) as u64);
+            super::traffic::note_upload(std::mem::size_of_val(data) as u64);
             self.queue
                 .write_buffer(buffer, (offset * sz) as u64, bytemuck::cast_slice(data));
         }
