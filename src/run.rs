@@ -36,29 +36,111 @@ fn cpu(net: &Network, state: &State) -> Result<Box<dyn Backend>> {
     Ok(Box::new(CpuBackend::new(net, state)?))
 }
 
+/// A synthetic batch of `net`'s input (values in `[0, 1)`, labels cycling over the classes):
+/// what the `auto` trial times, since a step's cost does not depend on the images.
+fn trial_batch(net: &Network) -> (Vec<f32>, Vec<u8>) {
+    let cfg = net.config();
+    let b = cfg.train.batch;
+    let x = (0..b * cfg.input_len())
+        .map(|i| ((i.wrapping_mul(2_654_435_761) >> 7) % 1000) as f32 / 1000.0)
+        .collect();
+    let classes = cfg.readout.classes.max(1);
+    let l = (0..b).map(|i| (i % classes) as u8).collect();
+    (x, l)
+}
+
+/// Seconds of one training step of `backend` on `(x, l)`: the median of up to three timed steps
+/// after one warm-up (which compiles pipelines, fills caches); a warm-up already slower than
+/// `beat` seconds by 4× ends the trial at once (the other backend has won).
+fn time_steps(backend: &mut dyn Backend, x: &[f32], l: &[u8], beat: Option<f64>) -> Result<f64> {
+    let t0 = std::time::Instant::now();
+    backend.train_step(x, l)?;
+    let warm = t0.elapsed().as_secs_f64();
+    if beat.is_some_and(|b| warm > 4.0 * b) {
+        return Ok(warm);
+    }
+    let mut t = Vec::new();
+    for _ in 0..3 {
+        let t0 = std::time::Instant::now();
+        backend.train_step(x, l)?;
+        t.push(t0.elapsed().as_secs_f64());
+        if t.iter().sum::<f64>() > 5.0 {
+            break;
+        }
+    }
+    t.sort_by(f64::total_cmp);
+    Ok(t[t.len() / 2])
+}
+
+/// What the `auto` trial measured: a training step on the GPU and on the CPU.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AutoTrial {
+    /// The backend's name (`gpu (adapter, api)`).
+    pub gpu: String,
+    /// Seconds a step took on the GPU.
+    pub gpu_s: f64,
+    /// Seconds a step took on the CPU.
+    pub cpu_s: f64,
+}
+
+impl AutoTrial {
+    /// True when the GPU was the faster.
+    pub fn gpu_wins(&self) -> bool {
+        self.gpu_s < self.cpu_s
+    }
+
+    /// The decision in words, for stderr.
+    pub fn describe(&self) -> String {
+        format!(
+            "auto: one training step took {:.3} ms on {} and {:.3} ms on the CPU ({} threads): training on the {}",
+            1e3 * self.gpu_s,
+            self.gpu,
+            1e3 * self.cpu_s,
+            rayon::current_num_threads(),
+            if self.gpu_wins() { "GPU" } else { "CPU" }
+        )
+    }
+}
+
+/// Times a training step of `net` on `gpu` and on the CPU (each from `state`, on a synthetic
+/// batch); the backends it built are dropped, so the chosen one starts afresh from `state`.
+pub fn auto_trial(gpu: &mut dyn Backend, net: &Network, state: &State) -> Result<AutoTrial> {
+    let (x, l) = trial_batch(net);
+    let gpu_s = time_steps(gpu, &x, &l, None)?;
+    let mut c = CpuBackend::new(net, state)?;
+    let cpu_s = time_steps(&mut c, &x, &l, Some(gpu_s))?;
+    Ok(AutoTrial {
+        gpu: gpu.name(),
+        gpu_s,
+        cpu_s,
+    })
+}
+
 /// Builds the backend for `net` starting from `state`.
 ///
-/// `auto` opens a hardware GPU when one exists and falls back to the CPU (saying why on stderr
-/// when a GPU exists but cannot run this network); `gpu` fails with a clear error instead.
+/// `auto`: without a hardware GPU (or a named adapter), or for a network the GPU executor cannot
+/// run, the CPU. Otherwise it decides by measurement, not by assumption: one training step is
+/// timed on each ([`auto_trial`]: a warm-up, then the median of up to three steps, on a
+/// synthetic batch of the network's size), the faster one is built afresh from `state`, and the
+/// decision is printed on stderr with both times. (Which wins depends on the network: the
+/// papers' small dense networks are dominated on a GPU by one submission and readback per step,
+/// large diffractive grids by arithmetic.) A GPU that fails to open or to run the trial falls
+/// back to the CPU, saying why. `gpu` fails with a clear error instead.
 pub fn make_backend(
     choice: BackendChoice,
     adapter: Option<&str>,
     net: &Network,
     state: &State,
 ) -> Result<Box<dyn Backend>> {
-    if net.is_dense() && choice == BackendChoice::Auto && adapter.is_none() {
-        // Dense networks of the papers' size (784-128-128-10: a training step is ~1 ms of GEMM
-        // on 2 CPU cores) gain little from a GPU submission and readback per step, and `auto`
-        // keeps their hardware-noise options available; `--backend gpu` (or naming an adapter)
-        // runs them on the GPU executor. (Only lavapipe was measured: 29 ms a step there.)
-        return cpu(net, state);
-    }
-    if net.is_dense() && choice == BackendChoice::Gpu {
-        net.check_gpu()?;
-    }
-    if choice == BackendChoice::Auto && adapter.is_none() && net.check_gpu().is_err() {
-        // The imperfect system of a field network runs on the CPU only (for now).
-        return cpu(net, state);
+    if choice == BackendChoice::Auto {
+        if let Err(e) = net.check_gpu() {
+            // What the GPU executor cannot run (the noisy hardware options, some
+            // imperfections) runs on the CPU.
+            if adapter.is_some() {
+                eprintln!("auto: training on the CPU: {e}");
+            }
+            return cpu(net, state);
+        }
     }
     if choice == BackendChoice::Gpu {
         net.check_gpu()?;
@@ -82,8 +164,17 @@ pub fn make_backend(
                 name: adapter.map(String::from),
                 allow_software: adapter.is_some(),
             };
-            match crate::gpu::GpuBackend::new(&req, net, state) {
-                Ok(n) => Ok(Box::new(n)),
+            let trial = crate::gpu::GpuBackend::new(&req, net, state)
+                .and_then(|mut g| auto_trial(&mut g, net, state));
+            match trial {
+                Ok(t) => {
+                    eprintln!("{}", t.describe());
+                    if t.gpu_wins() {
+                        Ok(Box::new(crate::gpu::GpuBackend::new(&req, net, state)?))
+                    } else {
+                        cpu(net, state)
+                    }
+                }
                 Err(e) => {
                     eprintln!("warning: GPU unavailable ({e}); using the CPU");
                     cpu(net, state)

@@ -11,6 +11,7 @@ mod common;
 mod support;
 
 mod absorber;
+mod auto;
 mod chain;
 mod context;
 mod copy;
@@ -86,6 +87,7 @@ fn tests() -> Vec<(&'static str, TestFn)> {
         ("copy_kernel", copy::copy_kernel),
         ("timestamps_time_a_copy", context::timestamps_time_a_copy),
         ("chain_pump_and_probe", chain::chain_pump_and_probe),
+        ("auto_trial_on_an_adapter", auto::auto_trial_on_an_adapter),
         (
             "traffic_propagate_is_at_the_floor",
             traffic::traffic_propagate_is_at_the_floor,
