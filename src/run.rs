@@ -57,7 +57,9 @@ pub fn make_backend(
         net.check_gpu()?;
     }
     if choice == BackendChoice::Auto && adapter.is_none() && net.check_gpu().is_err() {
-        // The imperfect system of a field network runs on the CPU only (for now).
+        // What the GPU cannot run (a field network's noisy imperfections: detector noise and
+        // input bits; SLM shifts on a grid whose sides are not powers of two) runs on the CPU;
+        // the deterministic imperfections of a field network run on a hardware GPU.
         return cpu(net, state);
     }
     if choice == BackendChoice::Gpu {
