@@ -219,7 +219,7 @@ impl Network {
             return Err(Error::config(
                 "backend",
                 format!(
-                    "the GPU backend does not run the noisy imperfections of a field network ({}: they draw random numbers every pass): use --backend cpu, or train.target = model (training on the ideal model runs on the GPU; the hardware accuracy is then measured on the CPU)",
+                    "the GPU backend does not run the noisy imperfections of a field network, detector noise and input bits ({}: they draw random numbers every pass): use --backend cpu, or train.target = model (training on the ideal model runs on the GPU; the hardware accuracy is then measured on the CPU)",
                     noisy.join(", ")
                 ),
             ));
