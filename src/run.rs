@@ -134,8 +134,9 @@ pub fn make_backend(
 ) -> Result<Box<dyn Backend>> {
     if choice == BackendChoice::Auto {
         if let Err(e) = net.check_gpu() {
-            // What the GPU executor cannot run (the noisy hardware options, some
-            // imperfections) runs on the CPU.
+            // What the GPU cannot run (a field network's detector noise and input bits, SLM
+            // shifts on a grid whose sides are not powers of two; dense hardware noise and
+            // miscalibration) runs on the CPU.
             if adapter.is_some() {
                 eprintln!("auto: training on the CPU: {e}");
             }

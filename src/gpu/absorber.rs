@@ -1,8 +1,10 @@
 //! The saturable absorber on the GPU (mirrors `src/cpu/absorber.rs`, runs
 //! `shaders/absorber.wgsl`): pump in place (optionally keeping the field that entered, for the
-//! probe pass), and the optical or exact probe.
+//! probe pass), and the optical or exact probe; each optionally with an optical-depth map
+//! `α₀(x, y)` (the imperfect system's non-uniform absorber, mirrors
+//! [`crate::cpu::hardware::absorber_pump_map`] and [`crate::cpu::hardware::absorber_probe_map`]).
 
-use super::buffer::Field;
+use super::buffer::{Field, GpuBuffer};
 use super::context::GpuContext;
 use super::kernel::{encode_pass, groups_for, read, u32_of, uniform, write, Dispatch};
 use super::uniforms::AbsorberParams;
@@ -22,6 +24,7 @@ fn params(
             AbsorberModel::BeerLambert => 1,
         },
         exact: exact as u32,
+        plane: u32_of("field samples", field.nx() * field.ny())?,
         od: absorber.od as f32,
         ..Default::default()
     };
@@ -45,35 +48,45 @@ impl AbsorberPump {
         absorber: &Absorber,
         save: Option<&Field>,
     ) -> Result<Self> {
+        Self::with_map(ctx, field, absorber, None, save)
+    }
+
+    /// As [`AbsorberPump::new`], with the optical depth of each sample read from `od_map`
+    /// (`ny × nx`, shared by every image; `absorber.od` is then unused) when given.
+    ///
+    /// # Panics
+    /// If `save` differs from `field` in shape, or `od_map` is not `nx·ny` long.
+    pub fn with_map(
+        ctx: &GpuContext,
+        field: &Field,
+        absorber: &Absorber,
+        od_map: Option<&GpuBuffer<f32>>,
+        save: Option<&Field>,
+    ) -> Result<Self> {
         let u = params(ctx, field, absorber, false)?;
         let groups = groups_for(ctx, field.len())?;
-        let dispatch = match save {
-            None => Dispatch::new(
-                ctx,
-                "absorber",
-                "absorber_pump",
-                &[],
-                &[uniform(0, &u), write(1, field.buffer())],
-                groups,
-            )?,
-            Some(s) => {
-                if !s.same_shape(field) {
-                    bad_shape("AbsorberPump", field, s);
-                }
-                Dispatch::new(
-                    ctx,
-                    "absorber",
-                    "absorber_pump_save",
-                    &[],
-                    &[
-                        uniform(0, &u),
-                        write(1, field.buffer()),
-                        write(2, s.buffer()),
-                    ],
-                    groups,
-                )?
+        if let Some(m) = od_map {
+            check_map(field, m);
+        }
+        if let Some(s) = save {
+            if !s.same_shape(field) {
+                bad_shape("AbsorberPump", field, s);
             }
+        }
+        let entry = match (od_map.is_some(), save.is_some()) {
+            (false, false) => "absorber_pump",
+            (false, true) => "absorber_pump_save",
+            (true, false) => "absorber_pump_map",
+            (true, true) => "absorber_pump_map_save",
         };
+        let mut binds = vec![uniform(0, &u), write(1, field.buffer())];
+        if let Some(s) = save {
+            binds.push(write(2, s.buffer()));
+        }
+        if let Some(m) = od_map {
+            binds.push(read(4, m.buffer()));
+        }
+        let dispatch = Dispatch::new(ctx, "absorber", entry, &[], &binds, groups)?;
         Ok(AbsorberPump { dispatch })
     }
 
@@ -101,20 +114,46 @@ impl AbsorberProbe {
         absorber: &Absorber,
         exact: bool,
     ) -> Result<Self> {
+        Self::with_map(ctx, probe, pump_in, absorber, None, exact)
+    }
+
+    /// As [`AbsorberProbe::new`], with the optical depth of each sample read from `od_map`
+    /// when given.
+    ///
+    /// # Panics
+    /// If `probe` and `pump_in` differ in shape, or `od_map` is not `nx·ny` long.
+    pub fn with_map(
+        ctx: &GpuContext,
+        probe: &Field,
+        pump_in: &Field,
+        absorber: &Absorber,
+        od_map: Option<&GpuBuffer<f32>>,
+        exact: bool,
+    ) -> Result<Self> {
         if !probe.same_shape(pump_in) {
             bad_shape("AbsorberProbe", probe, pump_in);
         }
         let u = params(ctx, probe, absorber, exact)?;
+        let mut binds = vec![
+            uniform(0, &u),
+            write(1, probe.buffer()),
+            read(3, pump_in.buffer()),
+        ];
+        if let Some(m) = od_map {
+            check_map(probe, m);
+            binds.push(read(4, m.buffer()));
+        }
+        let entry = if od_map.is_some() {
+            "absorber_probe_map"
+        } else {
+            "absorber_probe"
+        };
         let dispatch = Dispatch::new(
             ctx,
             "absorber",
-            "absorber_probe",
+            entry,
             &[],
-            &[
-                uniform(0, &u),
-                write(1, probe.buffer()),
-                read(3, pump_in.buffer()),
-            ],
+            &binds,
             groups_for(ctx, probe.len())?,
         )?;
         Ok(AbsorberProbe { dispatch })
@@ -138,4 +177,15 @@ fn bad_shape(what: &str, a: &Field, b: &Field) -> ! {
         b.ny(),
         b.batch()
     )
+}
+
+fn check_map(field: &Field, map: &GpuBuffer<f32>) {
+    if map.len() != field.nx() * field.ny() {
+        panic!(
+            "absorber: an optical-depth map of {} values does not fit a {}×{} grid",
+            map.len(),
+            field.nx(),
+            field.ny()
+        );
+    }
 }

@@ -11,13 +11,14 @@ use super::kernel::{encode_pass, read, u32_of, uniform, write, Dispatch};
 use super::resident::{predict_batches, read_state, valid_examples, LossIo};
 use super::uniforms::LossParams;
 use super::{
-    AbsorberProbe, AbsorberPump, BuildMask, Detect, DetectProbe, Lens2f, MaskKind, Modulate,
-    Propagate, PropagateScratch, Regions, SlmGrad, TransferFunction, Update,
+    shift_spectrum, AbsorberProbe, AbsorberPump, BuildMask, Detect, DetectProbe, Lens2f, MaskKind,
+    Modulate, Propagate, PropagateScratch, Regions, SlmDevice, SlmDeviceGrad, SlmGrad,
+    TransferFunction, Update,
 };
 use crate::error::{Error, Result};
 use crate::loss::LossStats;
 use crate::model::{GradientMode, Loss};
-use crate::network::{FieldPlan, Network, Op, ParamKind, State};
+use crate::network::{FieldPlan, Network, Op, ParamKind, State, System};
 use crate::optics::lens::thin_lens_phase;
 use crate::Grid;
 
@@ -40,6 +41,7 @@ enum Step {
     AbsorberPump(AbsorberPump),
     AbsorberProbe(AbsorberProbe),
     Grad(SlmGrad),
+    DeviceGrad(SlmDeviceGrad),
 }
 
 impl Step {
@@ -52,6 +54,7 @@ impl Step {
             Step::AbsorberPump(o) => o.encode(enc),
             Step::AbsorberProbe(o) => o.encode(enc),
             Step::Grad(o) => o.encode(enc),
+            Step::DeviceGrad(o) => o.encode(enc),
         }
     }
 }
@@ -70,6 +73,9 @@ pub struct GpuField {
     io: LossIo,
     powers: GpuBuffer<f32>,
     build: Vec<BuildMask>,
+    /// The device models of the imperfect system's SLMs (their shown masks, rebuilt with the
+    /// ideal ones before each pump pass).
+    devices: Vec<SlmDevice>,
     pump: Vec<Step>,
     detect: Detect,
     loss: LossKernel,
@@ -162,36 +168,132 @@ impl GpuField {
                 )
             })
             .collect::<Result<Vec<_>>>()?;
-        let scratch = match tfs.first() {
+        // The imperfect system, when the pump runs on it (`probe_hw`: the probe too; else
+        // physics-aware training, whose probe runs through the ideal model).
+        let sys = net.system();
+        let hw = plan.hardware.as_deref().filter(|_| sys.pump_on_hardware());
+        let probe_hw = hw.is_some() && sys == System::Hardware;
+        let physics_aware = hw.is_some() && !probe_hw;
+        // Free space at the actual distances (equal ones share a transfer function).
+        let mut hw_tfs: Vec<TransferFunction> = Vec::new();
+        if let Some(h) = hw {
+            for (i, p) in plan.propagators.iter().enumerate() {
+                let d = h.distances[i];
+                let same = (0..plan.propagators.len())
+                    .find(|&j| plan.propagators[j].distance == d && plan.propagators[j].dx == p.dx)
+                    .map(|j| tfs[j].clone())
+                    .or_else(|| {
+                        (0..i)
+                            .find(|&j| h.distances[j] == d && plan.propagators[j].dx == p.dx)
+                            .map(|j| hw_tfs[j].clone())
+                    });
+                hw_tfs.push(match same {
+                    Some(tf) => tf,
+                    None => TransferFunction::new(
+                        &ctx,
+                        &Grid::new(nx, ny, p.dx)?,
+                        o.wavelength,
+                        d,
+                        o.padding,
+                        o.band_limit,
+                    )?,
+                });
+            }
+        }
+        // Per SLM: its lateral shift (a periodic operator on the grid) and its device model.
+        let mut shifts: Vec<Option<TransferFunction>> = Vec::new();
+        let mut devices: Vec<Option<SlmDevice>> = Vec::new();
+        for (i, spec) in plan.params.iter().enumerate() {
+            let slm = hw.map(|h| &h.slms[i]);
+            shifts.push(match slm {
+                Some(s) if s.shift_px != [0.0, 0.0] => Some(TransferFunction::periodic(
+                    &ctx,
+                    nx,
+                    ny,
+                    &shift_spectrum(s.shift_px, nx, ny),
+                    "hardware.shifts / shift_std on the GPU (an SLM shift is a Fourier shift on the grid)",
+                )?),
+                _ => None,
+            });
+            devices.push(match slm {
+                Some(s) if !s.model.is_ideal() => Some(SlmDevice::new(
+                    &ctx,
+                    &s.model,
+                    &params[i],
+                    (spec.sx, spec.sy, spec.k),
+                    batch,
+                    net.element_name(spec.element).unwrap_or("an SLM"),
+                )?),
+                _ => None,
+            });
+        }
+        // Per absorber: its optical-depth map.
+        let od_maps = match hw {
+            Some(h) => h
+                .od_maps
+                .iter()
+                .map(|m| {
+                    m.as_ref()
+                        .map(|m| {
+                            let v: Vec<f32> = m.iter().map(|&x| x as f32).collect();
+                            GpuBuffer::from_slice(&ctx, "absorber.od_map", &v)
+                        })
+                        .transpose()
+                })
+                .collect::<Result<Vec<_>>>()?,
+            None => vec![None; plan.absorbers.len()],
+        };
+        // One scratch for every propagation and shift, sized for the widest transform.
+        let widest = tfs
+            .iter()
+            .chain(&hw_tfs)
+            .chain(shifts.iter().flatten())
+            .max_by_key(|tf| tf.transform().0);
+        let scratch = match widest {
             Some(tf) => Some(PropagateScratch::new(&ctx, tf, batch)?),
             None => None,
         };
-        let prop = |f: &Field, i: usize| -> Result<Step> {
+        let run = |f: &Field, tf: &TransferFunction, adjoint: bool| -> Result<Step> {
             let s = scratch
                 .as_ref()
                 .ok_or_else(|| Error::Gpu("internal: no propagation scratch".into()))?;
             Ok(Step::Propagate(Propagate::with_scratch(
-                &ctx, f, &tfs[i], false, s,
+                &ctx, f, tf, adjoint, s,
             )?))
+        };
+        let prop = |f: &Field, i: usize, on_hw: bool| -> Result<Step> {
+            run(f, if on_hw { &hw_tfs[i] } else { &tfs[i] }, false)
+        };
+        let copy = |from: &Field, to: &Field| Step::Copy {
+            from: from.buffer().clone(),
+            to: to.buffer().clone(),
+            bytes: (from.len() * 8) as u64,
         };
         let mut pump = Vec::new();
         for s in &plan.pump {
             let save = s.save.map(|k| &slots[k]);
             match s.op {
                 Op::Mask { param } => {
-                    if let Some(slot) = save {
-                        pump.push(Step::Copy {
-                            from: field.buffer().clone(),
-                            to: slot.buffer().clone(),
-                            bytes: (field.len() * 8) as u64,
-                        });
+                    // As the CPU's `Worker::mask`: `u ← T_s(M·T_{−s} u)`, the SLM input saved in
+                    // the SLM's own frame on the hardware, in the lab frame otherwise (the
+                    // physics-aware probe runs through the ideal, unshifted SLM).
+                    let shift = shifts[param].as_ref();
+                    if let (Some(slot), true) = (save, hw.is_none() || physics_aware) {
+                        pump.push(copy(&field, slot));
                     }
-                    pump.push(Step::Modulate(Modulate::new(
-                        &ctx,
-                        &field,
-                        &masks[param],
-                        plan.params[param].k,
-                    )?));
+                    if let Some(tf) = shift {
+                        pump.push(run(&field, tf, true)?);
+                    }
+                    if let (Some(slot), true) = (save, probe_hw) {
+                        pump.push(copy(&field, slot));
+                    }
+                    pump.push(Step::Modulate(match &devices[param] {
+                        Some(d) => Modulate::new(&ctx, &field, d.mask(), 1)?,
+                        None => Modulate::new(&ctx, &field, &masks[param], plan.params[param].k)?,
+                    }));
+                    if let Some(tf) = shift {
+                        pump.push(run(&field, tf, false)?);
+                    }
                 }
                 Op::Lens { lens } => pump.push(Step::Modulate(Modulate::new(
                     &ctx,
@@ -199,7 +301,7 @@ impl GpuField {
                     &lenses[lens],
                     1,
                 )?)),
-                Op::Propagate { prop: i } => pump.push(prop(&field, i)?),
+                Op::Propagate { prop: i } => pump.push(prop(&field, i, hw.is_some())?),
                 Op::Fourier { lens } => {
                     let l = &plan.fouriers[lens];
                     pump.push(Step::Fourier(Lens2f::new(
@@ -211,10 +313,11 @@ impl GpuField {
                         false,
                     )?));
                 }
-                Op::Absorber { absorber } => pump.push(Step::AbsorberPump(AbsorberPump::new(
+                Op::Absorber { absorber } => pump.push(Step::AbsorberPump(AbsorberPump::with_map(
                     &ctx,
                     &field,
                     &plan.absorbers[absorber],
+                    od_maps[absorber].as_ref(),
                     save,
                 )?)),
             }
@@ -267,22 +370,33 @@ impl GpuField {
                     let slot = &slots[s
                         .slot
                         .ok_or_else(|| Error::Gpu("internal: SLM input not kept".into()))?];
-                    probe_steps.push(Step::Grad(SlmGrad::new(
-                        &ctx,
-                        MaskKind::Phase,
-                        slot,
-                        &probe,
-                        &params[param],
-                        &grads[param],
-                        spec.k,
-                    )?));
-                    if s.pass {
-                        probe_steps.push(Step::Modulate(Modulate::new(
+                    // On the hardware the probe enters the SLM's frame, meets the saved pump
+                    // there and the shown mask, and leaves; physics-aware: the ideal SLM.
+                    let shift = shifts[param].as_ref().filter(|_| probe_hw);
+                    let device = devices[param].as_ref().filter(|_| probe_hw);
+                    if let Some(tf) = shift {
+                        probe_steps.push(run(&probe, tf, true)?);
+                    }
+                    probe_steps.push(match device {
+                        Some(d) => Step::DeviceGrad(d.grad(&ctx, slot, &probe, &grads[param])?),
+                        None => Step::Grad(SlmGrad::new(
                             &ctx,
+                            MaskKind::Phase,
+                            slot,
                             &probe,
-                            &masks[param],
+                            &params[param],
+                            &grads[param],
                             spec.k,
-                        )?));
+                        )?),
+                    });
+                    if s.pass {
+                        probe_steps.push(Step::Modulate(match device {
+                            Some(d) => Modulate::new(&ctx, &probe, d.mask(), 1)?,
+                            None => Modulate::new(&ctx, &probe, &masks[param], spec.k)?,
+                        }));
+                        if let Some(tf) = shift {
+                            probe_steps.push(run(&probe, tf, false)?);
+                        }
                     }
                 }
                 Op::Lens { lens } => probe_steps.push(Step::Modulate(Modulate::new(
@@ -291,7 +405,7 @@ impl GpuField {
                     &lenses[lens],
                     1,
                 )?)),
-                Op::Propagate { prop: i } => probe_steps.push(prop(&probe, i)?),
+                Op::Propagate { prop: i } => probe_steps.push(prop(&probe, i, probe_hw)?),
                 Op::Fourier { lens } => {
                     let l = &plan.fouriers[lens];
                     probe_steps.push(Step::Fourier(Lens2f::new(
@@ -307,11 +421,12 @@ impl GpuField {
                     let slot = &slots[s
                         .slot
                         .ok_or_else(|| Error::Gpu("internal: absorber input not kept".into()))?];
-                    probe_steps.push(Step::AbsorberProbe(AbsorberProbe::new(
+                    probe_steps.push(Step::AbsorberProbe(AbsorberProbe::with_map(
                         &ctx,
                         &probe,
                         slot,
                         &plan.absorbers[absorber],
+                        od_maps[absorber].as_ref().filter(|_| probe_hw),
                         exact,
                     )?));
                 }
@@ -333,6 +448,7 @@ impl GpuField {
             io,
             powers,
             build,
+            devices: devices.into_iter().flatten().collect(),
             pump,
             detect,
             loss,
@@ -363,6 +479,9 @@ impl GpuField {
     fn encode_pump(&self, enc: &mut wgpu::CommandEncoder) {
         for b in &self.build {
             b.encode(enc);
+        }
+        for d in &self.devices {
+            d.encode_show(enc);
         }
         for s in &self.pump {
             s.encode(enc);

@@ -37,7 +37,8 @@ pub struct TransferFunction {
     /// Transform lengths (powers of two).
     px: usize,
     py: usize,
-    report: SamplingReport,
+    /// `None` for a periodic operator ([`TransferFunction::periodic`]).
+    report: Option<SamplingReport>,
 }
 
 impl TransferFunction {
@@ -75,7 +76,42 @@ impl TransferFunction {
             padded: (qx, qy),
             px,
             py,
-            report: sampling_report(nx, ny, grid.dx, pad, wavelength, distance),
+            report: Some(sampling_report(nx, ny, grid.dx, pad, wavelength, distance)),
+        })
+    }
+
+    /// A periodic operator on the unpadded `nx × ny` grid (power-of-two sides): the spectrum
+    /// `h` (`[ky][kx]`, unnormalised DFT order) multiplies the field's DFT. [`Propagate`] with
+    /// it is `F⁻¹·diag(h)·F` (and with `adjoint`, `F⁻¹·diag(conj h)·F`), e.g. the lateral shift
+    /// of an imperfect SLM by the Fourier shift theorem.
+    pub fn periodic(
+        ctx: &GpuContext,
+        nx: usize,
+        ny: usize,
+        h: &[num_complex::Complex<f64>],
+        what: &str,
+    ) -> Result<Self> {
+        check_fft_len(&format!("{what}: grid nx"), nx)?;
+        check_fft_len(&format!("{what}: grid ny"), ny)?;
+        if h.len() != nx * ny {
+            return Err(Error::Gpu(format!(
+                "internal: {what}: a spectrum of {} values for a {nx}×{ny} grid",
+                h.len()
+            )));
+        }
+        let scale = 1.0 / (nx * ny) as f64;
+        let h: Vec<Complex32> = h
+            .iter()
+            .map(|v| Complex32::new((v.re * scale) as f32, (v.im * scale) as f32))
+            .collect();
+        Ok(TransferFunction {
+            h: GpuBuffer::from_slice(ctx, "periodic.h", &h)?,
+            nx,
+            ny,
+            padded: (nx, ny),
+            px: nx,
+            py: ny,
+            report: None,
         })
     }
 
@@ -94,9 +130,9 @@ impl TransferFunction {
         (self.nx, self.ny)
     }
 
-    /// The sampling diagnostics of this step.
-    pub fn report(&self) -> &SamplingReport {
-        &self.report
+    /// The sampling diagnostics of this step (`None` for a periodic operator).
+    pub fn report(&self) -> Option<&SamplingReport> {
+        self.report.as_ref()
     }
 
     /// The largest batch a propagation on this grid can run in one binding.

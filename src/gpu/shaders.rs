@@ -76,6 +76,10 @@ pub const SHADERS: &[(&str, &str)] = &[
         "dense",
         include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/dense.wgsl")),
     ),
+    (
+        "slm",
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/slm.wgsl")),
+    ),
 ];
 
 /// Load-time constants each shader needs, with the values used when none are given (the FFT's

@@ -91,11 +91,34 @@ pub struct AbsorberParams {
     pub len: u32,
     pub model: u32,
     pub exact: u32,
-    pub _pad0: u32,
+    /// Samples per image (`nx·ny`), for the optical-depth map.
+    pub plane: u32,
     pub od: f32,
     pub _pad1: f32,
     pub _pad2: f32,
     pub _pad3: f32,
+}
+
+/// Twin of WGSL `SlmParams` in `shaders/slm.wgsl`: the device model of one SLM.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct SlmParams {
+    pub nx: u32,
+    pub ny: u32,
+    pub k: u32,
+    pub sx: u32,
+    pub sy: u32,
+    pub batch: u32,
+    pub radius: u32,
+    pub lut_len: u32,
+    pub levels: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+    pub _pad2: u32,
+    pub range: f32,
+    pub _pad3: f32,
+    pub _pad4: f32,
+    pub _pad5: f32,
 }
 
 /// Twin of WGSL `DenseParams` in `shaders/dense.wgsl`: the element-wise kernels of a dense
@@ -181,6 +204,7 @@ pub struct OptimizerParams {
 pub const TWINS: &[(&str, &str, usize)] = &[
     ("loss", "LossParams", std::mem::size_of::<LossParams>()),
     ("dense", "DenseParams", std::mem::size_of::<DenseParams>()),
+    ("slm", "SlmParams", std::mem::size_of::<SlmParams>()),
     ("fft", "FftParams", std::mem::size_of::<FftParams>()),
     (
         "propagate",

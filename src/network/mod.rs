@@ -184,8 +184,12 @@ impl Network {
     }
 
     /// Refuses what the GPU backend cannot run on this network's system: a field network's
-    /// imperfections (fixed or noisy) when its pump runs on the hardware, the dense options of
-    /// [`Hardware::check_gpu`], and physics-aware training of an imperfect dense network.
+    /// noisy imperfections (detector noise, input bits: they draw random numbers per pass) when
+    /// its pump runs on the hardware, a lateral SLM shift on a grid whose sides are not powers of
+    /// two (the GPU shifts by the Fourier shift theorem on the grid), the dense options of
+    /// [`Hardware::check_gpu`], and physics-aware training of an imperfect dense network. The
+    /// deterministic imperfections of a field network (shifts, distances, SLM response,
+    /// fringing, fill factor, absorber maps) run on the GPU.
     pub fn check_gpu(&self) -> Result<()> {
         if !self.system.pump_on_hardware() || !self.imperfect() {
             return Ok(());
@@ -201,13 +205,39 @@ impl Network {
             }
             return Ok(());
         }
-        Err(Error::config(
-            "backend",
-            format!(
-                "the GPU backend does not run the imperfections of a field network yet ([hardware] {}): use --backend cpu, or train.target = model (training on the ideal model runs on the GPU; the hardware accuracy is then measured on the CPU)",
-                if h.field_fixed() { "shifts, distances, SLM response, fill factor or absorber maps" } else { "detector noise or input bits" }
-            ),
-        ))
+        let noisy: Vec<&str> = [
+            ("hardware.shot_noise", h.shot_noise.is_some()),
+            ("hardware.read_noise", h.read_noise != 0.0),
+            ("hardware.camera_bits", h.camera_bits.is_some()),
+            ("hardware.input_bits", h.input_bits.is_some()),
+        ]
+        .into_iter()
+        .filter(|&(_, on)| on)
+        .map(|(k, _)| k)
+        .collect();
+        if !noisy.is_empty() {
+            return Err(Error::config(
+                "backend",
+                format!(
+                    "the GPU backend does not run the noisy imperfections of a field network, detector noise and input bits ({}: they draw random numbers every pass): use --backend cpu, or train.target = model (training on the ideal model runs on the GPU; the hardware accuracy is then measured on the CPU)",
+                    noisy.join(", ")
+                ),
+            ));
+        }
+        let (nx, ny) = (self.config.optics.nx, self.config.optics.ny);
+        let shifted = matches!(&self.plan, Plan::Field(p) if p
+            .hardware
+            .as_ref()
+            .is_some_and(|fh| fh.slms.iter().any(|s| s.shift_px != [0.0, 0.0])));
+        if shifted && !(nx.is_power_of_two() && ny.is_power_of_two()) {
+            return Err(Error::config(
+                "hardware.shifts",
+                format!(
+                    "the GPU shifts an SLM by the Fourier shift theorem on the grid, which needs power-of-two sides ({nx}×{ny} here): use a grid of power-of-two sides, or --backend cpu"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The drawn imperfect system as JSON (`hardware.json`), `None` when it has none.

@@ -17,6 +17,7 @@ mod context;
 mod copy;
 mod detect;
 mod fft;
+mod hardware;
 mod lens;
 mod matmul;
 mod modulate;
@@ -99,6 +100,18 @@ fn tests() -> Vec<(&'static str, TestFn)> {
         (
             "backend_train_step_matches_cpu",
             network::backend_train_step_matches_cpu,
+        ),
+        (
+            "hardware_imperfections_match_cpu",
+            hardware::imperfections_match_cpu,
+        ),
+        (
+            "hardware_noisy_options_are_refused",
+            hardware::noisy_options_are_refused,
+        ),
+        (
+            "hardware_shift_on_odd_grid_is_refused",
+            hardware::shift_on_odd_grid_is_refused,
         ),
         (
             "dense_refuses_noise_options",
