@@ -10,7 +10,10 @@
 //!
 //! Hardware non-idealities ([`Hardware`]) enter where the hardware makes them: errors on every
 //! matrix–vector output (both directions), camera noise and bit depth on the two measured beams,
-//! SLM quantisation of the shown weights, and a probe that is not weak.
+//! SLM quantisation of the shown weights, a probe that is not weak, and the fixed imperfections
+//! of the weight SLM: the shown matrix is `K_out·(f∘Q(W))·K_inᵀ` (quantisation `Q`,
+//! miscalibration `f`, pixel cross-talk `K`, [`weight_crosstalk`]), which pump and probe both see
+//! on the hardware.
 
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2};
@@ -22,6 +25,7 @@ use super::optimizer::OptimizerState;
 use crate::error::Result;
 use crate::loss::{argmax, example_loss, LossStats};
 use crate::model::{Fidelity, GradientMode, Hardware, Loss};
+use crate::network::dense::weight_crosstalk;
 use crate::network::{DenseStage, Network, State};
 use crate::real::Real;
 
@@ -53,9 +57,13 @@ pub struct CpuDense<T: Real> {
     hw_probe: Hardware,
     /// The fixed weight factors of the imperfect system (pump on the hardware only).
     miscal: Option<Vec<Option<Vec<T>>>>,
+    /// The weight SLMs' pixel cross-talk `c` of the imperfect system (pump on the hardware only).
+    crosstalk: Option<T>,
+    /// Scratch row of [`weight_crosstalk`].
+    crosstalk_row: Vec<T>,
     /// Physics-aware: the weights of the ideal model the probe runs through.
     shown_probe: Option<Vec<Vec<T>>>,
-    /// The exact gradient of the imperfect system includes its weight factors.
+    /// The exact gradient of the imperfect system includes its weight factors and cross-talk.
     exact_miscal: bool,
     seed: u64,
     /// Full-precision weights, one `[out][in]` matrix per layer.
@@ -146,6 +154,9 @@ impl<T: Real> CpuDense<T> {
             exact_miscal: system.probe_on_hardware() && cfg.train.gradient == GradientMode::Exact,
             shown_probe: (system == crate::network::System::PhysicsAware).then(Vec::new),
             miscal,
+            crosstalk: (plan.crosstalk != 0.0 && system.pump_on_hardware())
+                .then(|| T::of(plan.crosstalk)),
+            crosstalk_row: Vec::new(),
             seed: cfg.train.seed,
             opt: OptimizerState::new(net.update_rule(), state, &params),
             shown: params.clone(),
@@ -185,6 +196,16 @@ impl<T: Real> CpuDense<T> {
                 for (s, &f) in self.shown[l].iter_mut().zip(f) {
                     *s = *s * f;
                 }
+            }
+            if let (Some(c), true) = (self.crosstalk, optical) {
+                // The SLM's fringing mixes what each pixel shows, miscalibration included.
+                weight_crosstalk(
+                    c,
+                    &mut self.shown[l],
+                    layer.n_out,
+                    layer.n_in,
+                    &mut self.crosstalk_row,
+                );
             }
         }
         if let Some(sp) = &mut self.shown_probe {
@@ -445,7 +466,13 @@ impl<T: Real> CpuDense<T> {
                         grad,
                     );
                     if self.exact_miscal {
-                        // The exact gradient of the imperfect system: ∂L/∂w = f·∂L/∂w_shown.
+                        // The exact gradient of the imperfect system, whose SLM shows
+                        // K_out·(f∘w)·K_inᵀ: ∂L/∂w = f∘(K_out·G·K_in), G = ∂L/∂w_shown (K is
+                        // symmetric, so the smoothing maps G back). The optical gradient is G
+                        // itself: what probe and pump measure at the SLM.
+                        if let (Some(c), true) = (self.crosstalk, optical) {
+                            weight_crosstalk(c, grad, n_out, n_in, &mut self.crosstalk_row);
+                        }
                         if let Some(f) = self.miscal.as_ref().and_then(|m| m[*l].as_ref()) {
                             for (g, &f) in grad.iter_mut().zip(f) {
                                 *g = *g * f;
