@@ -5,6 +5,7 @@
 # hardware_accuracy against the imperfection, one curve per target, seeds averaged.
 #
 #   scripts/hardware_study.sh            # writes data/results/hardware/*/sweep.csv and *.png
+#   scripts/hardware_study.sh mlp-crosstalk   # only the studies named
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-target/release/wavetrain}
@@ -16,8 +17,10 @@ cargo build --release --example hardware_study_plot
 PLOT=target/release/examples/hardware_study_plot
 mkdir -p "$OUT"
 targets=(--set train.target=model,hardware,physics-aware --set seed=0,1,2)
-study() { # name preset axis title
+only=" $* "
+study() { # name preset axis title [epochs]
     local name=$1 preset=$2 axis=$3 title=$4 epochs=${5:-$EPOCHS}
+    [ "$only" = "  " ] || [[ "$only" == *" $name "* ]] || return 0
     "$BIN" sweep --preset "$preset" --backend cpu --max-train "$MAX_TRAIN" --epochs "$epochs" \
         --set "$axis" "${targets[@]}" --out "$OUT/$name" > /dev/null
     "$PLOT" "$OUT/$name/sweep.csv" "$OUT/$name.png" "$title"
@@ -35,3 +38,5 @@ study mlp-weight-error paper-mlp hardware.weight_error=0,0.1,0.3 \
     "paper-mlp: hardware accuracy vs weight miscalibration" 5
 study d2nn-fringing-small d2nn-mnist hardware.fringing=0,0.25,0.5 \
     "d2nn-mnist: hardware accuracy vs weak fringing (SLM pixels)"
+study mlp-crosstalk paper-mlp hardware.crosstalk=0,0.05,0.1,0.2 \
+    "paper-mlp: hardware accuracy vs weight-SLM cross-talk c" 5

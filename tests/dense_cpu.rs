@@ -447,3 +447,50 @@ fn dense_config_errors_name_the_key() {
     .to_string();
     assert!(e.contains("hardware.camera_bits"), "{e}");
 }
+
+/// Not a check: times the two CPU matrix products on `paper-mlp`'s largest product (batch 64,
+/// 784 → 128), the hand-written `cpu::matmul_forward` (the GPU shader's mirror, kept as the
+/// oracle of tests/gpu) against matrixmultiply through ndarray (what the dense executor runs),
+/// medians of 51. `cargo test --release --test dense_cpu -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn matrix_product_timings() {
+    use ndarray::linalg::general_mat_mul;
+    use ndarray::{ArrayView2, ArrayViewMut2};
+    use std::time::Instant;
+    let (b, n_in, n_out) = (64, 784, 128);
+    let w: Vec<f32> = random_real(n_out * n_in, -1.0, 1.0, 1);
+    let a: Vec<f32> = random_real(b * n_in, -1.0, 1.0, 2);
+    let median = |f: &mut dyn FnMut()| {
+        let mut t: Vec<f64> = (0..51)
+            .map(|_| {
+                let s = Instant::now();
+                f();
+                s.elapsed().as_secs_f64()
+            })
+            .collect();
+        t.sort_by(f64::total_cmp);
+        t[25]
+    };
+    let hand = median(&mut || {
+        std::hint::black_box(wavetrain::cpu::matmul_forward(&w, &a, n_out, n_in));
+    });
+    let mut z = vec![0.0f32; b * n_out];
+    let packed = median(&mut || {
+        let av = ArrayView2::from_shape((b, n_in), &a[..]).unwrap();
+        let wv = ArrayView2::from_shape((n_out, n_in), &w[..]).unwrap();
+        let mut zv = ArrayViewMut2::from_shape((b, n_out), &mut z[..]).unwrap();
+        general_mat_mul(1.0, &av, &wv.t(), 0.0, &mut zv);
+        std::hint::black_box(&z);
+    });
+    let flop = 2.0 * (b * n_in * n_out) as f64;
+    println!(
+        "64×784·784×128 f32, {} rayon threads: hand-written {:.3} ms ({:.1} GFLOP/s), matrixmultiply {:.3} ms ({:.1} GFLOP/s, one thread)",
+        rayon::current_num_threads(),
+        hand * 1e3,
+        flop / hand * 1e-9,
+        packed * 1e3,
+        flop / packed * 1e-9
+    );
+    assert!(hand > 0.0 && packed > 0.0);
+}

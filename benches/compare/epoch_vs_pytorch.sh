@@ -3,7 +3,13 @@
 # the plain PyTorch version (pytorch_d2nn.py), interleaved run by run on the same machine, and
 # prints every time and the medians.
 #
-#   PYTHON=/path/to/python-with-torch benches/compare/epoch_vs_pytorch.sh [rounds] [50|100 ...]
+#   PYTHON=/path/to/python-with-torch benches/compare/epoch_vs_pytorch.sh [rounds] [50|100|mlp ...]
+#
+# `mlp` is the `paper-mlp` preset (one epoch) against pytorch_mlp.py; 50 and 100 are
+# benches/d2nn-50.toml and d2nn-100.toml against pytorch_d2nn.py. THREADS (default 2) is the
+# thread count of both (RAYON_NUM_THREADS for wavetrain, torch.set_num_threads for PyTorch);
+# MLP_EPOCHS (default 1) trains paper-mlp that many epochs in both and times the last (from 2 on,
+# without the first epoch's warm-up).
 #
 # WAVETRAIN (default target/release/wavetrain) may name another build to compare, e.g. an older
 # commit's binary; EXTRA names more wavetrain binaries to interleave.
@@ -14,6 +20,8 @@ rounds=${1:-3}
 shift || true
 sizes=${*:-50 100}
 py=${PYTHON:-python3}
+threads=${THREADS:-2}
+mlp_epochs=${MLP_EPOCHS:-1}
 wt=${WAVETRAIN:-$root/target/release/wavetrain}
 bins="$wt ${EXTRA:-}"
 out=$(mktemp -d)
@@ -23,16 +31,27 @@ for n in $sizes; do
   for r in $(seq "$rounds"); do
     for b in $bins; do
       rm -rf "$out/run"
-      "$b" train --config "$root/benches/d2nn-$n.toml" --backend cpu --no-pictures --out "$out/run" >/dev/null 2>&1
+      if [ "$n" = mlp ]; then
+        net=(--preset paper-mlp --set "epochs=$mlp_epochs")
+      else
+        net=(--config "$root/benches/d2nn-$n.toml")
+      fi
+      RAYON_NUM_THREADS=$threads "$b" train "${net[@]}" --backend cpu --no-pictures --out "$out/run" >/dev/null 2>&1
       t=$(tail -1 "$out/run/metrics.csv" | awk -F, '{print 4000 / $5}')
       echo "$n $b $t" | tee -a "$out/times"
     done
-    t=$("$py" "$here/pytorch_d2nn.py" --n "$n" --threads 2 2>/dev/null | awk '{for (i=1;i<NF;i++) if ($i=="epoch_seconds") print $(i+1)}')
+    if [ "$n" = mlp ]; then
+      pyargs=("$here/pytorch_mlp.py" --threads "$threads" --epochs "$mlp_epochs")
+    else
+      pyargs=("$here/pytorch_d2nn.py" --n "$n" --threads "$threads")
+    fi
+    t=$("$py" "${pyargs[@]}" 2>/dev/null | awk '{for (i=1;i<NF;i++) if ($i=="epoch_seconds") print $(i+1)}')
     echo "$n pytorch $t" | tee -a "$out/times"
   done
 done
 echo "medians (s per epoch of 4,000 images):"
 awk '{print $1" "$2}' "$out/times" | sort -u | while read -r n who; do
   m=$(awk -v n="$n" -v w="$who" '$1==n && $2==w {print $3}' "$out/times" | median)
-  echo "  d2nn-$n $who $m"
+  [ "$n" = mlp ] && name=paper-mlp || name=d2nn-$n
+  echo "  $name $who $m"
 done

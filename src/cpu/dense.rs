@@ -10,18 +10,23 @@
 //!
 //! Hardware non-idealities ([`Hardware`]) enter where the hardware makes them: errors on every
 //! matrix–vector output (both directions), camera noise and bit depth on the two measured beams,
-//! SLM quantisation of the shown weights, and a probe that is not weak.
+//! SLM quantisation of the shown weights, a probe that is not weak, and the fixed imperfections
+//! of the weight SLM: the shown matrix is `K_out·(f∘Q(W))·K_inᵀ` (quantisation `Q`,
+//! miscalibration `f`, pixel cross-talk `K`, [`weight_crosstalk`]), which pump and probe both see
+//! on the hardware.
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{ArrayView2, ArrayViewMut2};
+use ndarray::{ArrayView2, ArrayViewMut2, Axis};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
+use rayon::prelude::*;
 
 use super::optimizer::OptimizerState;
 use crate::error::Result;
 use crate::loss::{argmax, example_loss, LossStats};
 use crate::model::{Fidelity, GradientMode, Hardware, Loss};
+use crate::network::dense::weight_crosstalk;
 use crate::network::{DenseStage, Network, State};
 use crate::real::Real;
 
@@ -53,9 +58,13 @@ pub struct CpuDense<T: Real> {
     hw_probe: Hardware,
     /// The fixed weight factors of the imperfect system (pump on the hardware only).
     miscal: Option<Vec<Option<Vec<T>>>>,
+    /// The weight SLMs' pixel cross-talk `c` of the imperfect system (pump on the hardware only).
+    crosstalk: Option<T>,
+    /// Scratch row of [`weight_crosstalk`].
+    crosstalk_row: Vec<T>,
     /// Physics-aware: the weights of the ideal model the probe runs through.
     shown_probe: Option<Vec<Vec<T>>>,
-    /// The exact gradient of the imperfect system includes its weight factors.
+    /// The exact gradient of the imperfect system includes its weight factors and cross-talk.
     exact_miscal: bool,
     seed: u64,
     /// Full-precision weights, one `[out][in]` matrix per layer.
@@ -65,8 +74,11 @@ pub struct CpuDense<T: Real> {
     shown: Vec<Vec<T>>,
     /// `acts[i]`: the vector entering stage `i`; the last is the output.
     acts: Vec<Vec<T>>,
-    /// Per layer: `C·a`, the pump at the weight SLM.
+    /// Per layer with column cross-talk: `C·a`, the pump at the weight SLM (without, the pump
+    /// is the layer's input, `acts`).
     coupled: Vec<Vec<T>>,
+    /// Per absorber stage: the transmission `t(z²)` the pump set, which the weak probe sees.
+    trans: Vec<Vec<T>>,
     /// Gradients of the last backward pass, one per layer.
     pub grads: Vec<Vec<T>>,
     batch: usize,
@@ -77,24 +89,64 @@ pub struct CpuDense<T: Real> {
     probe_bufs: [Vec<T>; 3],
 }
 
-/// `C = A·Bᵀ·alpha` (or `A·B` when `bt` is false) on row-major slices.
-#[allow(clippy::too_many_arguments)]
+/// `C = op(A)·op(B)` on row-major slices, `op` the transpose where asked.
+///
+/// The product runs on matrixmultiply's packed kernels (through ndarray), split across the
+/// rayon threads by [`par_mat_mul`]. The result does not depend on the number of threads.
 fn gemm<T: Real>(
-    alpha: T,
     a: &[T],
     (ar, ac): (usize, usize),
     b: &[T],
     (br, bc): (usize, usize),
-    transpose_a: bool,
-    transpose_b: bool,
+    (transpose_a, transpose_b): (bool, bool),
     c: &mut [T],
 ) {
     let av = ArrayView2::from_shape((ar, ac), a).expect("gemm: A shape");
     let bv = ArrayView2::from_shape((br, bc), b).expect("gemm: B shape");
     let av = if transpose_a { av.reversed_axes() } else { av };
     let bv = if transpose_b { bv.reversed_axes() } else { bv };
-    let mut cv = ArrayViewMut2::from_shape((av.nrows(), bv.ncols()), c).expect("gemm: C shape");
-    general_mat_mul(alpha, &av, &bv, T::zero(), &mut cv);
+    let cv = ArrayViewMut2::from_shape((av.nrows(), bv.ncols()), c).expect("gemm: C shape");
+    par_mat_mul(av, bv, cv, rayon::current_num_threads());
+}
+
+/// Products smaller than this many multiply-adds run on one thread (splitting costs more).
+const PAR_GEMM_MIN: usize = 1 << 17;
+
+/// `C = A·B` with `C` cut into `parts` blocks of rows or columns (whichever it has more of),
+/// each block one matrixmultiply call on its own rayon task. Every element of `C` is the same
+/// sum over the same `k` blocks in the same order whichever block it falls in (alpha is 1 and
+/// beta 0), so the result is bit-identical to one call on one thread.
+fn par_mat_mul<T: Real>(
+    a: ArrayView2<'_, T>,
+    b: ArrayView2<'_, T>,
+    mut c: ArrayViewMut2<'_, T>,
+    parts: usize,
+) {
+    let (m, n) = c.dim();
+    if parts <= 1 || m * n * a.ncols() < PAR_GEMM_MIN || m.max(n) < 16 {
+        general_mat_mul(T::one(), &a, &b, T::zero(), &mut c);
+        return;
+    }
+    let left = parts / 2;
+    // Cut at a multiple of 8 (whole register tiles) in proportion to the parts.
+    let cut = |len: usize| (((len * left / parts) + 4) / 8 * 8).clamp(8, len - 8);
+    if m >= n {
+        let at = cut(m);
+        let (a0, a1) = a.split_at(Axis(0), at);
+        let (c0, c1) = c.split_at(Axis(0), at);
+        rayon::join(
+            || par_mat_mul(a0, b, c0, left),
+            || par_mat_mul(a1, b, c1, parts - left),
+        );
+    } else {
+        let at = cut(n);
+        let (b0, b1) = b.split_at(Axis(1), at);
+        let (c0, c1) = c.split_at(Axis(1), at);
+        rayon::join(
+            || par_mat_mul(a, b0, c0, left),
+            || par_mat_mul(a, b1, c1, parts - left),
+        );
+    }
 }
 
 impl<T: Real> CpuDense<T> {
@@ -146,6 +198,9 @@ impl<T: Real> CpuDense<T> {
             exact_miscal: system.probe_on_hardware() && cfg.train.gradient == GradientMode::Exact,
             shown_probe: (system == crate::network::System::PhysicsAware).then(Vec::new),
             miscal,
+            crosstalk: (plan.crosstalk != 0.0 && system.pump_on_hardware())
+                .then(|| T::of(plan.crosstalk)),
+            crosstalk_row: Vec::new(),
             seed: cfg.train.seed,
             opt: OptimizerState::new(net.update_rule(), state, &params),
             shown: params.clone(),
@@ -153,6 +208,7 @@ impl<T: Real> CpuDense<T> {
             params,
             acts: vec![Vec::new(); plan.stages.len() + 1],
             coupled: vec![Vec::new(); layers.len()],
+            trans: vec![Vec::new(); plan.stages.len()],
             stages: plan.stages.clone(),
             first_dense: plan.first_dense(),
             layers,
@@ -171,20 +227,43 @@ impl<T: Real> CpuDense<T> {
         let levels = self.hw.slm_bits.map(|b| ((1u64 << b) - 1) as f64);
         for (l, layer) in self.layers.iter().enumerate() {
             let optical = layer.fidelity != Fidelity::Digital;
-            for (s, &p) in self.shown[l].iter_mut().zip(&self.params[l]) {
-                let mut w = p.f64();
-                if optical {
-                    w = w.clamp(-1.0, 1.0);
-                    if let Some(q) = levels {
-                        w = ((w + 1.0) * 0.5 * q).round() / q * 2.0 - 1.0;
+            let shown = &mut self.shown[l];
+            match (optical, levels) {
+                (true, Some(q)) => {
+                    for (s, &p) in shown.iter_mut().zip(&self.params[l]) {
+                        let w = p.f64().clamp(-1.0, 1.0);
+                        *s = T::of(((w + 1.0) * 0.5 * q).round() / q * 2.0 - 1.0);
                     }
                 }
-                *s = T::of(w);
+                (true, None) => {
+                    // The clamp in T is the clamp in f64 (the bounds are exact; NaN stays NaN).
+                    let (lo, hi) = (-T::one(), T::one());
+                    for (s, &p) in shown.iter_mut().zip(&self.params[l]) {
+                        *s = if p < lo {
+                            lo
+                        } else if p > hi {
+                            hi
+                        } else {
+                            p
+                        };
+                    }
+                }
+                (false, _) => shown.copy_from_slice(&self.params[l]),
             }
             if let Some(f) = self.miscal.as_ref().and_then(|m| m[l].as_ref()) {
                 for (s, &f) in self.shown[l].iter_mut().zip(f) {
                     *s = *s * f;
                 }
+            }
+            if let (Some(c), true) = (self.crosstalk, optical) {
+                // The SLM's fringing mixes what each pixel shows, miscalibration included.
+                weight_crosstalk(
+                    c,
+                    &mut self.shown[l],
+                    layer.n_out,
+                    layer.n_in,
+                    &mut self.crosstalk_row,
+                );
             }
         }
         if let Some(sp) = &mut self.shown_probe {
@@ -279,30 +358,29 @@ impl<T: Real> CpuDense<T> {
             match &self.stages[si].1 {
                 DenseStage::Dense(l) => {
                     let layer = &self.layers[*l];
-                    let coupled = &mut self.coupled[*l];
-                    coupled.resize(batch * layer.n_in, T::zero());
-                    match &layer.coupling {
-                        Some(c) => gemm(
-                            T::one(),
-                            a,
-                            (batch, layer.n_in),
-                            c,
-                            (layer.n_in, layer.n_in),
-                            false,
-                            true,
-                            coupled,
-                        ),
-                        None => coupled.copy_from_slice(a),
-                    }
+                    let pump: &[T] = match &layer.coupling {
+                        Some(c) => {
+                            let coupled = &mut self.coupled[*l];
+                            coupled.resize(batch * layer.n_in, T::zero());
+                            gemm(
+                                a,
+                                (batch, layer.n_in),
+                                c,
+                                (layer.n_in, layer.n_in),
+                                (false, true),
+                                coupled,
+                            );
+                            coupled
+                        }
+                        None => a,
+                    };
                     out.resize(batch * layer.n_out, T::zero());
                     gemm(
-                        T::one(),
-                        coupled,
+                        pump,
                         (batch, layer.n_in),
                         &self.shown[*l],
                         (layer.n_out, layer.n_in),
-                        false,
-                        true,
+                        (false, true),
                         out,
                     );
                     for row in out.chunks_mut(layer.n_out) {
@@ -315,8 +393,20 @@ impl<T: Real> CpuDense<T> {
                     }
                 }
                 DenseStage::Absorber(ab) => {
-                    out.clear();
-                    out.extend(a.iter().map(|&z| z * ab.transmission(z * z)));
+                    // g(z) = z·t(z²), keeping t for the probe; in blocks across the threads.
+                    let t = &mut self.trans[si];
+                    out.resize(a.len(), T::zero());
+                    t.resize(a.len(), T::zero());
+                    let block = a.len().div_ceil(rayon::current_num_threads()).max(4096);
+                    out.par_chunks_mut(block)
+                        .zip(t.par_chunks_mut(block))
+                        .zip(a.par_chunks(block))
+                        .for_each(|((o, t), a)| {
+                            for ((o, t), &z) in o.iter_mut().zip(t).zip(a) {
+                                *t = ab.transmission(z * z);
+                                *o = z * *t;
+                            }
+                        });
                 }
                 DenseStage::Relu => {
                     out.clear();
@@ -387,6 +477,13 @@ impl<T: Real> CpuDense<T> {
                     } else {
                         None
                     };
+                    if self.gradient == GradientMode::Optical && probe_scale.is_none() {
+                        // A weak probe sees the transmission the pump set.
+                        for (bv, &t) in b.iter_mut().zip(&self.trans[si]) {
+                            *bv = *bv * t;
+                        }
+                        continue;
+                    }
                     for (bv, &z) in b.iter_mut().zip(a) {
                         let s = z * z;
                         let f = match self.gradient {
@@ -423,7 +520,11 @@ impl<T: Real> CpuDense<T> {
                         }
                     }
                     let optical = layer.fidelity != Fidelity::Digital;
-                    let pump = &self.coupled[*l];
+                    let pump: &[T] = if layer.coupling.is_some() {
+                        &self.coupled[*l]
+                    } else {
+                        a
+                    };
                     let (mp, mb) = if optical {
                         (
                             Self::measure(&self.hw_probe, pump, &mut rng),
@@ -435,17 +536,21 @@ impl<T: Real> CpuDense<T> {
                     let grad = &mut self.grads[*l];
                     grad.resize(n_out * n_in, T::zero());
                     gemm(
-                        T::one(),
                         mb.as_deref().unwrap_or(&b),
                         (batch, n_out),
                         mp.as_deref().unwrap_or(pump),
                         (batch, n_in),
-                        true,
-                        false,
+                        (true, false),
                         grad,
                     );
                     if self.exact_miscal {
-                        // The exact gradient of the imperfect system: ∂L/∂w = f·∂L/∂w_shown.
+                        // The exact gradient of the imperfect system, whose SLM shows
+                        // K_out·(f∘w)·K_inᵀ: ∂L/∂w = f∘(K_out·G·K_in), G = ∂L/∂w_shown (K is
+                        // symmetric, so the smoothing maps G back). The optical gradient is G
+                        // itself: what probe and pump measure at the SLM.
+                        if let (Some(c), true) = (self.crosstalk, optical) {
+                            weight_crosstalk(c, grad, n_out, n_in, &mut self.crosstalk_row);
+                        }
                         if let Some(f) = self.miscal.as_ref().and_then(|m| m[*l].as_ref()) {
                             for (g, &f) in grad.iter_mut().zip(f) {
                                 *g = *g * f;
@@ -455,7 +560,6 @@ impl<T: Real> CpuDense<T> {
                     if si > first_dense {
                         back.resize(batch * n_in, T::zero());
                         gemm(
-                            T::one(),
                             &b,
                             (batch, n_out),
                             match &self.shown_probe {
@@ -463,20 +567,17 @@ impl<T: Real> CpuDense<T> {
                                 None => &self.shown[*l],
                             },
                             (n_out, n_in),
-                            false,
-                            false,
+                            (false, false),
                             &mut back,
                         );
                         if let Some(c) = &layer.coupling {
                             tmp.resize(batch * n_in, T::zero());
                             gemm(
-                                T::one(),
                                 &back,
                                 (batch, n_in),
                                 c,
                                 (n_in, n_in),
-                                false,
-                                false,
+                                (false, false),
                                 &mut tmp,
                             );
                             std::mem::swap(&mut back, &mut tmp);
@@ -506,6 +607,11 @@ impl<T: Real> CpuDense<T> {
 
     /// Forward, loss, backward and update on one batch.
     pub fn train_step(&mut self, x: &[T], labels: &[u8]) -> LossStats {
+        if rayon::current_num_threads() > 1 && rayon::current_thread_index().is_none() {
+            // The whole step on a worker of the pool: its products and absorber blocks then
+            // split by work stealing instead of one hand-over from outside the pool each.
+            return rayon::scope(|_| self.train_step(x, labels));
+        }
         self.evals = 0;
         self.forward(x);
         let stats = self.loss(labels);

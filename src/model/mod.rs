@@ -202,6 +202,12 @@ pub struct Hardware {
     /// Dense: fixed relative error of each layer's gain, `gain ← gain·(1 + σ·ξ)`, drawn once.
     #[serde(default)]
     pub gain_error: f64,
+    /// Dense: pixel cross-talk (fringing) of each optical layer's weight SLM, a fixed property
+    /// of the system in `[0, 0.25)`: each weight pixel keeps `1 − 2c` of its field along each
+    /// axis and leaks `c` into each neighbour, so the SLM shows `K_out·W·K_inᵀ` with `K`
+    /// tridiagonal `[c, 1 − 2c, c]` ([`crate::network::DensePlan::crosstalk`]).
+    #[serde(default)]
+    pub crosstalk: f64,
     /// Field: lateral shift `[dx, dy]` of each SLM in metres, in element order (empty: none, or
     /// drawn from `shift_std`).
     #[serde(default)]
@@ -290,6 +296,8 @@ impl Hardware {
             Some("hardware.probe_power")
         } else if self.weight_error != 0.0 || self.gain_error != 0.0 {
             Some("hardware.weight_error / gain_error")
+        } else if self.crosstalk != 0.0 {
+            Some("hardware.crosstalk")
         } else {
             None
         }
@@ -298,10 +306,18 @@ impl Hardware {
     /// The error for a dense network whose hardware options the GPU cannot run.
     pub fn check_gpu(&self) -> Result<()> {
         match self.gpu_unsupported() {
-            Some(what) => Err(Error::config(
-                "backend",
-                format!("{what} draw random numbers or need a batch-wide maximum, which the GPU executor of dense networks does not do yet: use --backend cpu"),
-            )),
+            Some(what) => {
+                let fixed = ["hardware.weight_error / gain_error", "hardware.crosstalk"];
+                let why = if fixed.contains(&what) {
+                    "are fixed imperfections of the system that the GPU executor of dense networks does not model yet"
+                } else {
+                    "draw random numbers or need a batch-wide maximum, which the GPU executor of dense networks does not do yet"
+                };
+                Err(Error::config(
+                    "backend",
+                    format!("{what} {why}: use --backend cpu"),
+                ))
+            }
             None => Ok(()),
         }
     }

@@ -315,7 +315,7 @@ impl Config {
         if let Some(k) = field_only(h) {
             return Err(Error::config(
                 format!("hardware.{k}"),
-                "this imperfection belongs to field (diffractive) networks: for a dense network use hardware.weight_error, gain_error, signal_error, noise_error or the camera options",
+                "this imperfection belongs to field (diffractive) networks: for a dense network use hardware.weight_error, gain_error, crosstalk (the weight SLM's pixel cross-talk), signal_error, noise_error or the camera options",
             ));
         }
         if h.input_bits.is_some() {
@@ -335,6 +335,15 @@ impl Config {
             if !(v.is_finite() && (0.0..=1e6).contains(&v)) {
                 return Err(Error::config(k, format!("must be ≥ 0, got {v}")));
             }
+        }
+        if !(h.crosstalk.is_finite() && (0.0..0.25).contains(&h.crosstalk)) {
+            return Err(Error::config(
+                "hardware.crosstalk",
+                format!(
+                    "must be in [0, 0.25), got {}: it is the fraction of each weight pixel's field that leaks into each neighbour (0 turns it off; from 0.25 on a pixel would keep less than it gives away)",
+                    h.crosstalk
+                ),
+            ));
         }
         if let Some(p) = h.shot_noise {
             positive("hardware.shot_noise", p, "number of photo-electrons")?;
@@ -402,6 +411,7 @@ impl Config {
             ("probe_power", h.probe_power != 0.0),
             ("weight_error", h.weight_error != 0.0),
             ("gain_error", h.gain_error != 0.0),
+            ("crosstalk", h.crosstalk != 0.0),
         ] {
             if on {
                 return Err(Error::config(

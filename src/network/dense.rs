@@ -9,6 +9,7 @@ use rand_distr::StandardNormal;
 use super::State;
 use crate::model::{Config, Element, Fidelity};
 use crate::optics::{Absorber, Multiplier};
+use crate::real::Real;
 
 /// One stage of a dense network, in pump order.
 #[derive(Clone, Debug)]
@@ -51,6 +52,9 @@ pub struct DensePlan {
     pub miscalibration: Option<Vec<Option<Vec<f64>>>>,
     /// The drawn gain factor of each layer (1 for none).
     pub gain_factors: Vec<f64>,
+    /// Pixel cross-talk of the imperfect system's weight SLMs (`hardware.crosstalk`, 0: none),
+    /// applied to every optical layer after the miscalibration; see [`weight_crosstalk`].
+    pub crosstalk: f64,
 }
 
 impl DensePlan {
@@ -64,20 +68,36 @@ impl DensePlan {
         self.first_dense_stage()
     }
 
-    /// The drawn miscalibration as JSON (`hardware.json`), `None` without one.
+    /// The imperfect system as JSON (`hardware.json`): the drawn miscalibration (`layers`) and
+    /// the weight SLMs' cross-talk kernel (`crosstalk`), `None` without either.
     pub fn miscalibration_record(&self) -> Option<serde_json::Value> {
-        let m = self.miscalibration.as_ref()?;
-        Some(serde_json::json!({
-            "layers": m.iter().zip(&self.gain_factors).map(|(w, g)| {
-                let summary = w.as_ref().map(|w| {
-                    let n = w.len() as f64;
-                    let mean = w.iter().sum::<f64>() / n;
-                    let sd = (w.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
-                    serde_json::json!({"mean": mean, "std": sd})
-                });
-                serde_json::json!({"gain_factor": g, "weight_factor": summary})
-            }).collect::<Vec<_>>(),
-        }))
+        let mut rec = serde_json::Map::new();
+        if let Some(m) = self.miscalibration.as_ref() {
+            rec.insert(
+                "layers".into(),
+                serde_json::json!(m
+                    .iter()
+                    .zip(&self.gain_factors)
+                    .map(|(w, g)| {
+                        let summary = w.as_ref().map(|w| {
+                            let n = w.len() as f64;
+                            let mean = w.iter().sum::<f64>() / n;
+                            let sd = (w.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+                            serde_json::json!({"mean": mean, "std": sd})
+                        });
+                        serde_json::json!({"gain_factor": g, "weight_factor": summary})
+                    })
+                    .collect::<Vec<_>>()),
+            );
+        }
+        if self.crosstalk != 0.0 {
+            let c = self.crosstalk;
+            rec.insert(
+                "crosstalk".into(),
+                serde_json::json!({"c": c, "kernel": [c, 1.0 - 2.0 * c, c]}),
+            );
+        }
+        (!rec.is_empty()).then_some(serde_json::Value::Object(rec))
     }
 
     fn first_dense_stage(&self) -> usize {
@@ -172,6 +192,67 @@ pub(crate) fn build(cfg: &Config) -> DensePlan {
         layers,
         miscalibration,
         gain_factors,
+        crosstalk: h.crosstalk,
+    }
+}
+
+/// Pixel cross-talk of a weight SLM (`hardware.crosstalk = c`), in place on the matrix it shows
+/// (`[out][in]`, row-major): `W ← K_out·W·K_inᵀ` with `K` tridiagonal `[c, 1 − 2c, c]`.
+///
+/// The multiplier shows its weight matrix on an SLM, one region of pixels per weight (Spall et
+/// al., Opt. Lett. 45, 5752 (2020); Adv. Photon. 7, 016004 (2025)); the fringing field of a
+/// liquid-crystal pixel reaches into its neighbours, so the shown pattern is the commanded one
+/// smoothed by a small kernel (issue 18's pixel cross-talk of LCoS devices, which the field
+/// networks model as `hardware.fringing`). Here the kernel is the nearest-neighbour one between
+/// weight regions, separable along the rows and columns of the matrix: each weight keeps
+/// `1 − 2c` of its field along each axis and gives `c` to each neighbour (`c²` reaches the
+/// diagonal ones). The kernel sums to 1, so a uniform pattern stays uniform inside the matrix; at its edges
+/// the share that leaks beyond the matrix is lost (the pixels around it show 0). All entries are
+/// ≥ 0 and sum to 1, so `|w| ≤ 1` stays true. `K` is symmetric, so the same call maps the
+/// gradient of the shown matrix back to the commanded one (`∂L/∂W = K_out·G·K_in`).
+///
+/// `prev` is scratch (resized to `n_in`); nothing is allocated once it has grown.
+///
+/// # Panics
+/// If `w` is not `n_out·n_in` long.
+pub fn weight_crosstalk<T: Real>(c: T, w: &mut [T], n_out: usize, n_in: usize, prev: &mut Vec<T>) {
+    assert_eq!(
+        w.len(),
+        n_out * n_in,
+        "weight_crosstalk: a {n_out}×{n_in} matrix holds {} values, got {}",
+        n_out * n_in,
+        w.len()
+    );
+    let keep = T::one() - (c + c);
+    // Along each row (the input index): the original left neighbour is carried along.
+    for row in w.chunks_mut(n_in.max(1)) {
+        let mut left = T::zero();
+        for j in 0..row.len() {
+            let here = row[j];
+            let right = if j + 1 < row.len() {
+                row[j + 1]
+            } else {
+                T::zero()
+            };
+            row[j] = keep * here + c * (left + right);
+            left = here;
+        }
+    }
+    // Along each column (the output index): `prev` holds the original row above; the row below
+    // is not yet overwritten.
+    prev.clear();
+    prev.resize(n_in, T::zero());
+    for i in 0..n_out {
+        for j in 0..n_in {
+            let here = w[i * n_in + j];
+            let below = if i + 1 < n_out {
+                w[(i + 1) * n_in + j]
+            } else {
+                T::zero()
+            };
+            w[i * n_in + j] = keep * here + c * (prev[j] + below);
+            prev[j] = here;
+        }
     }
 }
 
