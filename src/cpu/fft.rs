@@ -252,13 +252,18 @@ impl<T: Real> Fft2<T> {
                 .as_mut_ptr(),
         );
         (0..batch * strips).into_par_iter().for_each(|t| {
-            let base = base;
             bufs.with(|b| {
                 b.resize(buf_len.max(b.len()), 0.0);
                 // SAFETY: image `t / strips` has `n` samples inside `data`, and each task is
                 // the only one that touches its strip of its image.
                 unsafe {
-                    c.transform_strip(base.0.add(t / strips * n), t % strips, inverse, scale, b)
+                    c.transform_strip(
+                        base.get().add(t / strips * n),
+                        t % strips,
+                        inverse,
+                        scale,
+                        b,
+                    )
                 }
             })
         });
@@ -272,6 +277,13 @@ struct SendPtr(*mut Complex<f32>);
 unsafe impl Send for SendPtr {}
 // SAFETY: as above.
 unsafe impl Sync for SendPtr {}
+
+impl SendPtr {
+    /// The pointer (a method, so that closures capture the whole `SendPtr`).
+    fn get(&self) -> *mut Complex<f32> {
+        self.0
+    }
+}
 
 #[cold]
 #[inline(never)]
