@@ -25,6 +25,10 @@
 //! processors with AVX-512F or AVX2 and FMA, for power-of-two column lengths of at least 8 and
 //! twice the light (see [`ColumnPass::new`]); elsewhere the propagator runs rustfft's column
 //! transforms.
+//!
+//! The same stages also run the plain column transforms of a 2-D FFT ([`ColumnFft`], used by
+//! `Fft2`): full-length input, the last stage fused with a store in natural order, the inverse
+//! by swapping the real and imaginary planes.
 
 use num_complex::Complex;
 
