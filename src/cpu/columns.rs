@@ -25,6 +25,10 @@
 //! processors with AVX-512F or AVX2 and FMA, for power-of-two column lengths of at least 8 and
 //! twice the light (see [`ColumnPass::new`]); elsewhere the propagator runs rustfft's column
 //! transforms.
+//!
+//! The same stages also run the plain column transforms of a 2-D FFT ([`ColumnFft`], used by
+//! `Fft2`): full-length input, the last stage fused with a store in natural order, the inverse
+//! by swapping the real and imaginary planes.
 
 use num_complex::Complex;
 
@@ -33,16 +37,10 @@ use crate::real::Real;
 /// The planned column pass of one free-space step: transforms of length `len` along `y`, and the
 /// transfer function for spectra `width` columns wide, in strips of `lanes` columns.
 pub(crate) struct ColumnPass {
-    len: usize,
+    plan: Stages,
     width: usize,
     /// Columns per strip: 16 (AVX-512F) or 8 (AVX2 and FMA).
     lanes: usize,
-    /// Forward stages in order: `(radix, span)`; only the first may have radix 2; the last has
-    /// span 1.
-    stages: Vec<(usize, usize)>,
-    /// Per stage, per `j < span`, the twiddles `w^{r·j}` for `r = 1..radix` of
-    /// `w = e^{−2πi/(radix·span)}`, as `(re, im)` pairs.
-    tw: Vec<Vec<f32>>,
     /// Transfer function, real and imaginary planes, `[strip][position][lane]`, each position in
     /// the order the forward transform leaves the spectrum; zero beyond `width`.
     h_re: Vec<f32>,
@@ -74,31 +72,8 @@ impl ColumnPass {
             len >= 8 && len.is_power_of_two() && matches!(lanes, 8 | 16),
             "ColumnPass: {len}-point columns in strips of {lanes}"
         );
-        let mut stages = Vec::new();
-        let mut span = len;
-        if len.trailing_zeros() % 2 == 1 {
-            span /= 2;
-            stages.push((2, span));
-        }
-        while span > 1 {
-            span /= 4;
-            stages.push((4, span));
-        }
-        let tw = stages
-            .iter()
-            .map(|&(r, s)| {
-                let mut v = Vec::with_capacity(2 * (r - 1) * s);
-                for j in 0..s {
-                    for m in 1..r {
-                        let a = -2.0 * std::f64::consts::PI * (m * j) as f64 / (r * s) as f64;
-                        v.push(a.cos() as f32);
-                        v.push(a.sin() as f32);
-                    }
-                }
-                v
-            })
-            .collect();
-        let freq: Vec<usize> = (0..len).map(|p| frequency(p, len, &stages)).collect();
+        let plan = Stages::new(len);
+        let freq: Vec<usize> = (0..len).map(|p| frequency(p, len, &plan.stages)).collect();
         let strips = width.div_ceil(lanes);
         let mut h_re = vec![0.0; strips * len * lanes];
         let mut h_im = vec![0.0; strips * len * lanes];
@@ -111,11 +86,9 @@ impl ColumnPass {
             }
         }
         ColumnPass {
-            len,
+            plan,
             width,
             lanes,
-            stages,
-            tw,
             h_re,
             h_im,
         }
@@ -128,7 +101,7 @@ impl ColumnPass {
 
     /// Working floats a strip needs ([`filter`](Self::filter)'s `buf`).
     pub(crate) fn buf_len(&self) -> usize {
-        2 * self.len * self.lanes
+        2 * self.plan.len * self.lanes
     }
 
     /// [`filter`](Self::filter) for an engine of precision `T`, which must be `f32`.
@@ -208,10 +181,10 @@ impl ColumnPass {
     /// Panics unless `2·ny ≤ len`, `buf` holds a strip and the processor runs these strips.
     fn check(&self, ny: usize, buf: &[f32]) {
         assert!(
-            2 * ny <= self.len && buf.len() >= self.buf_len(),
+            2 * ny <= self.plan.len && buf.len() >= self.buf_len(),
             "ColumnPass: {ny} rows do not fit half of {}-point columns, or a buffer of {} floats \
              is under {}",
-            self.len,
+            self.plan.len,
             buf.len(),
             self.buf_len()
         );
@@ -242,6 +215,184 @@ impl ColumnPass {
             "ColumnPass: no strips on this architecture ({rows:?} {ny} {k0} {conj} {})",
             buf.len()
         );
+    }
+}
+
+/// A plain (unfiltered) transform of length `len` along `y` of every column of `[len][width]`
+/// images (row-major), in strips of `lanes` columns across vector lanes, in place and in natural
+/// order: the columns half of a 2-D FFT ([`Fft2`](super::fft::Fft2)) with no transposes.
+///
+/// The forward transform is the decimation in frequency of [`ColumnPass`] (the load fused with
+/// the first stage); its last stage (radix 4, no twiddles) is fused with the store, which writes
+/// each position to the row of its frequency, so the digit-reversal permutation costs nothing
+/// beyond scattered (whole-strip) row stores. The inverse is the same transform with the real
+/// and imaginary planes swapped on the way in and out (`swap(DFT(swap(x)))` is the unnormalised
+/// inverse DFT), which costs nothing either.
+pub(crate) struct ColumnFft {
+    plan: Stages,
+    width: usize,
+    /// Columns per strip: 16 (AVX-512F) or 8 (AVX2 and FMA).
+    lanes: usize,
+    /// The frequency at position `4·b` of the forward transform's output, for `b < len/4`;
+    /// positions `4·b + m` hold frequency `rows[b] + m·len/4`.
+    rows: Vec<usize>,
+}
+
+impl ColumnFft {
+    /// The transform for columns of `len` points in images `width` columns wide, in the widest
+    /// strips this processor runs ([`lanes`]); `None` when it runs none or `len` is not a power
+    /// of two of at least 8.
+    pub(crate) fn new(len: usize, width: usize) -> Option<Self> {
+        let lanes = lanes()?;
+        (len >= 8 && len.is_power_of_two() && width > 0).then(|| Self::plan(len, width, lanes))
+    }
+
+    /// [`new`](Self::new) in strips of `lanes` (16 or 8) columns, without the processor check.
+    fn plan(len: usize, width: usize, lanes: usize) -> Self {
+        assert!(
+            matches!(lanes, 8 | 16) && width > 0,
+            "ColumnFft: strips of {lanes} over {width} columns"
+        );
+        let plan = Stages::new(len);
+        let rows = (0..len / 4)
+            .map(|b| frequency(4 * b, len, &plan.stages))
+            .collect();
+        ColumnFft {
+            plan,
+            width,
+            lanes,
+            rows,
+        }
+    }
+
+    /// Working floats a strip needs (the `buf` of [`transform`](Self::transform)).
+    pub(crate) fn buf_len(&self) -> usize {
+        2 * self.plan.len * self.lanes
+    }
+
+    /// Strips an image `width` columns wide splits into.
+    pub(crate) fn strips(&self) -> usize {
+        self.width.div_ceil(self.lanes)
+    }
+
+    /// Transforms every column of one image (`len` rows of `width` samples) in place, forward
+    /// or (`inverse`) backward, unnormalised, times `scale`.
+    ///
+    /// # Panics
+    /// If `image` is not `len × width` samples, `buf` is shorter than
+    /// [`buf_len`](Self::buf_len), or the processor lacks the strips' instructions.
+    pub(crate) fn transform(
+        &self,
+        image: &mut [Complex<f32>],
+        inverse: bool,
+        scale: f32,
+        buf: &mut [f32],
+    ) {
+        assert!(
+            image.len() == self.plan.len * self.width,
+            "ColumnFft: {} samples are not {} rows of {}",
+            image.len(),
+            self.plan.len,
+            self.width
+        );
+        for k in 0..self.strips() {
+            // SAFETY: the image has `len` rows of `width` samples, borrowed exclusively.
+            unsafe { self.transform_strip(image.as_mut_ptr(), k, inverse, scale, buf) };
+        }
+    }
+
+    /// [`transform`](Self::transform) of strip `k` only (columns `lanes·k ..`), through a pointer
+    /// so that several threads may transform different strips of the same image.
+    ///
+    /// # Safety
+    /// `image` must point to `len` rows of `width` samples that no other thread reads or
+    /// writes in this strip's columns meanwhile.
+    ///
+    /// # Panics
+    /// If `k` is not below [`strips`](Self::strips), `buf` is shorter than
+    /// [`buf_len`](Self::buf_len), or the processor lacks the strips' instructions.
+    pub(crate) unsafe fn transform_strip(
+        &self,
+        image: *mut Complex<f32>,
+        k: usize,
+        inverse: bool,
+        scale: f32,
+        buf: &mut [f32],
+    ) {
+        assert!(
+            k < self.strips() && buf.len() >= self.buf_len() && supports(self.lanes),
+            "ColumnFft: strip {k} of {}, a buffer of {} floats (needs {}), or strips of {} \
+             columns this processor cannot run",
+            self.strips(),
+            buf.len(),
+            self.buf_len(),
+            self.lanes
+        );
+        let (rows, k0) = (image as *mut f32, k * self.lanes);
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the caller's promise for the image; the assertion for the processor, the strip
+        // and the buffer.
+        unsafe {
+            if self.lanes == avx512::W {
+                avx512::transform(self, rows, k0, inverse, scale, buf)
+            } else {
+                avx2::transform(self, rows, k0, inverse, scale, buf)
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        unreachable!(
+            "ColumnFft: no strips on this architecture ({rows:?} {k0} {inverse} {scale} {})",
+            buf.len()
+        );
+    }
+}
+
+/// The stages of a radix-4 decimation-in-frequency transform of one power-of-two length, with
+/// their twiddles: shared by the filtering pass ([`ColumnPass`]) and the plain column transform
+/// ([`ColumnFft`]).
+pub(crate) struct Stages {
+    len: usize,
+    /// Forward stages in order: `(radix, span)`; only the first may have radix 2; the last has
+    /// span 1.
+    stages: Vec<(usize, usize)>,
+    /// Per stage, per `j < span`, the twiddles `w^{r·j}` for `r = 1..radix` of
+    /// `w = e^{−2πi/(radix·span)}`, as `(re, im)` pairs.
+    tw: Vec<Vec<f32>>,
+}
+
+impl Stages {
+    /// # Panics
+    /// Unless `len` is a power of two of at least 8.
+    fn new(len: usize) -> Self {
+        assert!(
+            len >= 8 && len.is_power_of_two(),
+            "Stages: {len}-point transforms need a power of two of at least 8"
+        );
+        let mut stages = Vec::new();
+        let mut span = len;
+        if len.trailing_zeros() % 2 == 1 {
+            span /= 2;
+            stages.push((2, span));
+        }
+        while span > 1 {
+            span /= 4;
+            stages.push((4, span));
+        }
+        let tw = stages
+            .iter()
+            .map(|&(r, s)| {
+                let mut v = Vec::with_capacity(2 * (r - 1) * s);
+                for j in 0..s {
+                    for m in 1..r {
+                        let a = -2.0 * std::f64::consts::PI * (m * j) as f64 / (r * s) as f64;
+                        v.push(a.cos() as f32);
+                        v.push(a.sin() as f32);
+                    }
+                }
+                v
+            })
+            .collect();
+        Stages { len, stages, tw }
     }
 }
 
@@ -440,7 +591,7 @@ macro_rules! strip_kernel {
             conj: bool,
             buf: &mut [f32],
         ) {
-            let len = f.len;
+            let len = f.plan.len;
             let g = W.min(f.width - k0);
             // SAFETY: `k0` is inside each row, and the strip's `g` columns after it.
             let io = unsafe { Rows::new(rows.add(2 * k0), 2 * f.width, g) };
@@ -452,13 +603,13 @@ macro_rules! strip_kernel {
             let h = k0 / W * len * W;
             // SAFETY: the transfer function holds `len` positions for every strip.
             let (hr, hi) = unsafe { (f.h_re.as_ptr().add(h), f.h_im.as_ptr().add(h)) };
-            let n = f.stages.len();
+            let n = f.plan.stages.len();
             // SAFETY (for the stage calls below): every position a stage touches is below `len`,
             // every row it reads or writes below `ny`, every twiddle inside its stage's table.
             unsafe {
-                first_forward(f, &io, &st, ny);
+                first_forward(&f.plan, &io, &st, ny);
                 for k in 1..n - 1 {
-                    middle_forward(f, &st, k);
+                    middle_forward(&f.plan, &st, k);
                 }
                 if conj {
                     filter::<true>(len, &st, hr, hi);
@@ -466,9 +617,9 @@ macro_rules! strip_kernel {
                     filter::<false>(len, &st, hr, hi);
                 }
                 for k in (1..n - 1).rev() {
-                    middle_inverse(f, &st, k);
+                    middle_inverse(&f.plan, &st, k);
                 }
-                last_inverse(f, &io, &st, ny);
+                last_inverse(&f.plan, &io, &st, ny);
             }
         }
 
@@ -478,7 +629,7 @@ macro_rules! strip_kernel {
         /// As [`strip`].
         #[target_feature(enable = $feature)]
         #[inline]
-        unsafe fn first_forward(f: &ColumnPass, io: &Rows, st: &Planes, ny: usize) {
+        unsafe fn first_forward(f: &Stages, io: &Rows, st: &Planes, ny: usize) {
             let (r, s) = f.stages[0];
             let tw = f.tw[0].as_ptr();
             let zero = C {
@@ -524,7 +675,7 @@ macro_rules! strip_kernel {
         /// As [`strip`].
         #[target_feature(enable = $feature)]
         #[inline]
-        unsafe fn middle_forward(f: &ColumnPass, st: &Planes, k: usize) {
+        unsafe fn middle_forward(f: &Stages, st: &Planes, k: usize) {
             let (_, s) = f.stages[k];
             let tw = f.tw[k].as_ptr();
             // SAFETY: blocks of `4s` positions inside `len`; twiddles `j < s`.
@@ -558,7 +709,7 @@ macro_rules! strip_kernel {
         /// As [`strip`].
         #[target_feature(enable = $feature)]
         #[inline]
-        unsafe fn middle_inverse(f: &ColumnPass, st: &Planes, k: usize) {
+        unsafe fn middle_inverse(f: &Stages, st: &Planes, k: usize) {
             let (_, s) = f.stages[k];
             let tw = f.tw[k].as_ptr();
             // SAFETY: as in `middle_forward`.
@@ -627,7 +778,7 @@ macro_rules! strip_kernel {
         /// As [`strip`].
         #[target_feature(enable = $feature)]
         #[inline]
-        unsafe fn last_inverse(f: &ColumnPass, io: &Rows, st: &Planes, ny: usize) {
+        unsafe fn last_inverse(f: &Stages, io: &Rows, st: &Planes, ny: usize) {
             let (r, s) = f.stages[0];
             let tw = f.tw[0].as_ptr();
             // SAFETY: positions `j + m·s < len`; rows written only below `ny`.
@@ -650,6 +801,128 @@ macro_rules! strip_kernel {
                     if j + s < ny {
                         io.store(j + s, add_i(e1, f1));
                     }
+                }
+            }
+        }
+        /// One strip of [`ColumnFft`]: the load fused with the first forward stage, the middle
+        /// stages, and the last stage fused with the scale and the store in natural order. With
+        /// `inverse`, the planes are swapped on the way in and out.
+        ///
+        /// # Safety
+        /// The features of this kernel must be present; `rows` must point to `len` rows of
+        /// `f.width` interleaved complex samples; `k0 < f.width`; `buf` must hold
+        /// [`ColumnFft::buf_len`] floats.
+        #[target_feature(enable = $feature)]
+        pub(super) unsafe fn transform(
+            f: &ColumnFft,
+            rows: *mut f32,
+            k0: usize,
+            inverse: bool,
+            scale: f32,
+            buf: &mut [f32],
+        ) {
+            let len = f.plan.len;
+            let g = W.min(f.width - k0);
+            // SAFETY: `k0` is inside each row, and the strip's `g` columns after it.
+            let io = unsafe { Rows::new(rows.add(2 * k0), 2 * f.width, g) };
+            let (re, im) = buf[..2 * len * W].split_at_mut(len * W);
+            let st = Planes {
+                re: re.as_mut_ptr(),
+                im: im.as_mut_ptr(),
+            };
+            let n = f.plan.stages.len();
+            // SAFETY (for the stage calls below): every position a stage touches is below `len`,
+            // every row it reads or writes below `len`, every twiddle inside its stage's table.
+            unsafe {
+                if inverse {
+                    load_first::<true>(&f.plan, &io, &st);
+                } else {
+                    load_first::<false>(&f.plan, &io, &st);
+                }
+                for k in 1..n - 1 {
+                    middle_forward(&f.plan, &st, k);
+                }
+                if inverse {
+                    last_store::<true>(f, &io, &st, scale);
+                } else {
+                    last_store::<false>(f, &io, &st, scale);
+                }
+            }
+        }
+
+        /// `v` with its planes swapped when `SWAP`.
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn swap<const SWAP: bool>(v: C) -> C {
+            if SWAP {
+                C { r: v.i, i: v.r }
+            } else {
+                v
+            }
+        }
+
+        /// The first forward stage of a full line, reading the rows (`SWAP`: planes swapped).
+        ///
+        /// # Safety
+        /// As [`transform`].
+        #[target_feature(enable = $feature)]
+        #[inline]
+        unsafe fn load_first<const SWAP: bool>(f: &Stages, io: &Rows, st: &Planes) {
+            let (r, s) = f.stages[0];
+            let tw = f.tw[0].as_ptr();
+            // SAFETY: rows and positions `j + m·s < r·s = len`; twiddles `j < s`.
+            unsafe {
+                if r == 2 {
+                    for j in 0..s {
+                        let a = swap::<SWAP>(io.load(j));
+                        let b = swap::<SWAP>(io.load(j + s));
+                        let (wr, wi) = twiddle(tw, 1, j, 1);
+                        st.set(j, add(a, b));
+                        st.set(j + s, mul::<false>(sub(a, b), wr, wi));
+                    }
+                    return;
+                }
+                for j in 0..s {
+                    let a = swap::<SWAP>(io.load(j));
+                    let b = swap::<SWAP>(io.load(j + s));
+                    let c = swap::<SWAP>(io.load(j + 2 * s));
+                    let d = swap::<SWAP>(io.load(j + 3 * s));
+                    let (t0, t1, t2, t3) = (add(a, c), sub(a, c), add(b, d), sub(b, d));
+                    st.set(j, add(t0, t2));
+                    let (w1r, w1i) = twiddle(tw, 3, j, 1);
+                    let (w2r, w2i) = twiddle(tw, 3, j, 2);
+                    let (w3r, w3i) = twiddle(tw, 3, j, 3);
+                    st.set(j + s, mul::<false>(sub_i(t1, t3), w1r, w1i));
+                    st.set(j + 2 * s, mul::<false>(sub(t0, t2), w2r, w2i));
+                    st.set(j + 3 * s, mul::<false>(add_i(t1, t3), w3r, w3i));
+                }
+            }
+        }
+
+        /// The last forward stage (radix 4, span 1: no twiddles), times `scale`, stored to the
+        /// row of each position's frequency (`SWAP`: planes swapped back).
+        ///
+        /// # Safety
+        /// As [`transform`].
+        #[target_feature(enable = $feature)]
+        #[inline]
+        unsafe fn last_store<const SWAP: bool>(f: &ColumnFft, io: &Rows, st: &Planes, scale: f32) {
+            let q = f.plan.len / 4;
+            let k = vset1(scale);
+            let scaled = |v: C| C {
+                r: vmul(v.r, k),
+                i: vmul(v.i, k),
+            };
+            // SAFETY: positions `4·b + m < len`; rows `rows[b] + m·q < len`.
+            unsafe {
+                for (b, &row) in f.rows.iter().enumerate() {
+                    let p = 4 * b;
+                    let (a, bb, c, d) = (st.get(p), st.get(p + 1), st.get(p + 2), st.get(p + 3));
+                    let (t0, t1, t2, t3) = (add(a, c), sub(a, c), add(bb, d), sub(bb, d));
+                    io.store(row, swap::<SWAP>(scaled(add(t0, t2))));
+                    io.store(row + q, swap::<SWAP>(scaled(sub_i(t1, t3))));
+                    io.store(row + 2 * q, swap::<SWAP>(scaled(sub(t0, t2))));
+                    io.store(row + 3 * q, swap::<SWAP>(scaled(add_i(t1, t3))));
                 }
             }
         }
@@ -723,7 +996,7 @@ macro_rules! lane_ops {
 mod avx512 {
     use std::arch::x86_64::*;
 
-    use super::ColumnPass;
+    use super::{ColumnFft, ColumnPass, Stages};
 
     /// Lanes (columns) per strip.
     pub(super) const W: usize = 16;
@@ -825,7 +1098,7 @@ mod avx512 {
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::ColumnPass;
+    use super::{ColumnFft, ColumnPass, Stages};
 
     /// Lanes (columns) per strip.
     pub(super) const W: usize = 8;
@@ -953,14 +1226,14 @@ mod tests {
             let p = ColumnPass::plan(len, 1, 16, |_, _| Complex::new(1.0, 0.0));
             let mut seen = vec![false; len];
             for q in 0..len {
-                let k = frequency(q, len, &p.stages);
+                let k = frequency(q, len, &p.plan.stages);
                 assert!(
                     k < len && !seen[k],
                     "len {len}: position {q} → {k} twice or out of range"
                 );
                 seen[k] = true;
             }
-            assert_eq!(p.stages.last(), Some(&(4, 1)), "len {len}: last stage");
+            assert_eq!(p.plan.stages.last(), Some(&(4, 1)), "len {len}: last stage");
         }
     }
 
@@ -1020,6 +1293,58 @@ mod tests {
                     worst < 2e-6 * (len as f64).log2(),
                     "{lanes} lanes, len {len} width {width} ny {ny} conj {conj}: relative error {worst:.2e}"
                 );
+                }
+            }
+        }
+    }
+
+    /// Every column through the plain transform against the naive DFT, forward and inverse, for
+    /// lengths with and without the radix-2 stage, strips full and partial, in both strip widths
+    /// this processor runs (so the AVX2 kernel is tested on AVX-512 processors too).
+    #[test]
+    fn plain_strips_match_the_dft_in_natural_order() {
+        let widths: Vec<usize> = [16, 8].into_iter().filter(|&l| supports(l)).collect();
+        if widths.is_empty() {
+            eprintln!("SKIPPED: this processor has neither AVX-512F nor AVX2 and FMA, so the plain column transform is never used");
+            return;
+        }
+        for lanes in widths {
+            for (len, width) in [
+                (8, 3),
+                (16, 16),
+                (32, 20),
+                (64, 40),
+                (128, 17),
+                (256, 33),
+                (512, 8),
+                (1024, 5),
+                (2048, 18),
+            ] {
+                let f = ColumnFft::plan(len, width, lanes);
+                let x = noise(3 + len as u64, len * width);
+                for (inverse, scale) in [(false, 1.0f32), (true, 0.25)] {
+                    let mut img: Vec<Complex<f32>> = x
+                        .iter()
+                        .map(|v| Complex::new(v.re as f32, v.im as f32))
+                        .collect();
+                    let mut buf = vec![0.0; f.buf_len()];
+                    f.transform(&mut img, inverse, scale, &mut buf);
+                    let mut worst = 0.0f64;
+                    for kx in 0..width {
+                        let col: Vec<Complex<f64>> = (0..len).map(|y| x[y * width + kx]).collect();
+                        let want = dft(&col, if inverse { 1.0 } else { -1.0 });
+                        let norm = want.iter().map(|v| v.norm()).fold(0.0, f64::max);
+                        for (ky, w) in want.iter().enumerate() {
+                            let got = img[ky * width + kx];
+                            let got = Complex::new(got.re as f64, got.im as f64);
+                            worst =
+                                worst.max((got - w * scale as f64).norm() / (norm * scale as f64));
+                        }
+                    }
+                    assert!(
+                        worst < 2e-6 * (len as f64).log2(),
+                        "{lanes} lanes, len {len} width {width} inverse {inverse}: relative error {worst:.2e}"
+                    );
                 }
             }
         }
