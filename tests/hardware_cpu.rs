@@ -709,21 +709,24 @@ fn bad_hardware_values_are_refused_naming_the_key() {
 }
 
 #[test]
-fn the_gpu_refuses_field_imperfections_and_auto_picks_the_cpu() {
+fn the_gpu_refuses_noisy_field_imperfections_and_auto_picks_the_cpu() {
     use wavetrain::run::{make_backend, BackendChoice};
-    let cfg = config("shift_std = 2e-6", "hardware");
+    let cfg = config("shift_std = 2e-6\nshot_noise = 1000", "hardware");
     let net = cfg.resolve().unwrap();
     let st = net.initial_state();
     let err = match make_backend(BackendChoice::Gpu, None, &net, &st) {
-        Ok(_) => panic!("the GPU accepted a field network with imperfections"),
+        Ok(_) => panic!("the GPU accepted a field network with detector noise"),
         Err(e) => e.to_string(),
     };
     assert!(
-        err.contains("--backend cpu") && err.contains("field network"),
+        err.contains("--backend cpu") && err.contains("hardware.shot_noise"),
         "{err}"
     );
     let b = make_backend(BackendChoice::Auto, None, &net, &st).unwrap();
     assert!(b.name().starts_with("cpu"), "{}", b.name());
+    // The deterministic imperfections run on the GPU.
+    let fixed = config("shift_std = 2e-6", "hardware").resolve().unwrap();
+    assert!(fixed.check_gpu().is_ok());
     // Training on the model needs no imperfect operator: the GPU may run it.
     let model = config("shift_std = 2e-6", "model").resolve().unwrap();
     assert!(model.check_gpu().is_ok());
