@@ -134,8 +134,9 @@ fn axis_by_axis_reference_matches_the_direct_one() {
 
 /// `f32` images whose columns are powers of two of 8 to 2048 points: on processors with AVX-512F
 /// or AVX2 and FMA the columns run across vector lanes (strips of 16 or 8, the last one partial
-/// when the width is not a multiple), whole batches pass by pass (batch 1) or image by image
-/// (batch 9); forward, inverse, a custom scale and the round trip, against the naive DFT.
+/// when the width is not a multiple); small transforms on the calling thread (under 2¹⁵
+/// samples), larger ones pass by pass across the cores (batch 1 of 200×256 and 256×256) or image
+/// by image (batch 9); forward, inverse, a custom scale and the round trip, against the naive DFT.
 #[test]
 fn f32_power_of_two_columns_match_naive_dft() {
     match wavetrain::cpu::strip_lanes() {
@@ -150,12 +151,14 @@ fn f32_power_of_two_columns_match_naive_dft() {
         (100, 128),
         (128, 128),
         (17, 256),
+        (200, 256),
+        (256, 256),
         (40, 512),
         (5, 1024),
         (9, 2048),
     ] {
         for batch in [1, 9] {
-            if ny >= 1024 && batch > 1 {
+            if (ny >= 1024 || nx >= 200) && batch > 1 {
                 continue;
             }
             check_fft_with::<f32>(nx, ny, batch, 2e-7, naive_dft2_by_axes);
@@ -163,10 +166,17 @@ fn f32_power_of_two_columns_match_naive_dft() {
     }
 }
 
-/// `f64` of the same shapes (always rustfft): the path the strips replace in `f32`.
+/// `f64` of the same shapes (always rustfft): the path the strips replace in `f32`; on the
+/// calling thread, pass by pass (130×256, over 2¹⁵ samples) and image by image (batch 9).
 #[test]
 fn f64_power_of_two_columns_match_naive_dft() {
-    for (nx, ny, batch) in [(3, 8, 1), (20, 32, 9), (17, 256, 2), (9, 2048, 1)] {
+    for (nx, ny, batch) in [
+        (3, 8, 1),
+        (20, 32, 9),
+        (17, 256, 2),
+        (130, 256, 1),
+        (9, 2048, 1),
+    ] {
         check_fft_with::<f64>(nx, ny, batch, 1e-13, naive_dft2_by_axes);
     }
 }

@@ -6,7 +6,9 @@
 //! of two of at least 8, the columns then run in place too, 16 (or 8) at a time across vector
 //! lanes, in natural order, with the scale folded into the store (`super::columns::ColumnFft`):
 //! no transposes. Otherwise the rows are transposed into a work buffer owned by the plan, the
-//! columns run as rows, and the result is transposed back. A few large images go pass by pass,
+//! columns run as rows, and the result is transposed back. Small transforms (under 2¹⁵ samples,
+//! where handing work to the pool costs as much as the transform) and one-thread pools run on
+//! the calling thread, without rayon. A few large images go pass by pass,
 //! each pass split across all cores with rayon; a batch of at least two images per core goes
 //! image by image, one task each, so that an image's rows and columns run while it is in cache.
 //! Scratch is kept per worker thread and reused, so a call allocates nothing once the buffers have
@@ -34,6 +36,31 @@ pub(crate) fn split_len(default: usize) -> usize {
     } else {
         default
     }
+}
+
+/// Samples below which a transform called from outside the rayon pool runs on the calling thread:
+/// handing a pass to the pool and waiting for it (a wake-up and a sleep on each side) costs about
+/// as much as a 128×128 transform itself, and splitting one that small across cores does not pay
+/// it back. The whole transform also runs on the calling thread when the pool has one thread.
+pub(crate) const SERIAL_SAMPLES: usize = 1 << 15;
+
+/// Whether a transform of `samples` samples runs on the calling thread, without rayon: inside a
+/// rayon task (its loops would not split anyway), with a one-thread pool, or when it is small.
+pub(crate) fn serial_here(samples: usize) -> bool {
+    rayon::current_thread_index().is_some()
+        || rayon::current_num_threads() == 1
+        || samples < serial_samples()
+}
+
+/// [`SERIAL_SAMPLES`], or `WAVETRAIN_FFT_SERIAL` when set (for measuring the threshold).
+fn serial_samples() -> usize {
+    static V: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *V.get_or_init(|| {
+        std::env::var("WAVETRAIN_FFT_SERIAL")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(SERIAL_SAMPLES)
+    })
 }
 
 /// One value of `W` per rayon worker thread (and one for threads outside the pool), for
@@ -117,16 +144,21 @@ pub(crate) fn transpose<T: Real>(
     cols: usize,
 ) {
     let n = rows * cols;
-    dst.par_chunks_mut(rows)
-        .with_min_len(split_len(MIN_ROWS_PER_TASK))
-        .enumerate()
-        .for_each(|(i, out)| {
-            let (b, c) = (i / cols, i % cols);
-            let img = &src[b * n..(b + 1) * n];
-            for (r, o) in out.iter_mut().enumerate() {
-                *o = img[r * cols + c];
-            }
-        });
+    let line = |(i, out): (usize, &mut [Complex<T>])| {
+        let (b, c) = (i / cols, i % cols);
+        let img = &src[b * n..(b + 1) * n];
+        for (r, o) in out.iter_mut().enumerate() {
+            *o = img[r * cols + c];
+        }
+    };
+    if serial_here(src.len()) {
+        dst.chunks_mut(rows).enumerate().for_each(line);
+    } else {
+        dst.par_chunks_mut(rows)
+            .with_min_len(split_len(MIN_ROWS_PER_TASK))
+            .enumerate()
+            .for_each(line);
+    }
 }
 
 /// A planned, unitary, batched 2-D FFT of `nx × ny` images stored row-major `[batch][y][x]`.
@@ -206,6 +238,16 @@ impl<T: Real> Fft2<T> {
         let pool = &self.pool;
         let (rows, cols) = (self.rows.get(dir), self.cols.get(dir));
         let (sr, sc) = (self.rows.scratch_len(), self.cols.scratch_len());
+        if serial_here(data.len()) {
+            pool.with(sr, |s| rows.process_with_scratch(data, s));
+            transpose(data, work, self.ny, self.nx);
+            pool.with(sc, |s| cols.process_with_scratch(work, s));
+            for v in work.iter_mut() {
+                *v = *v * scale;
+            }
+            transpose(work, data, self.nx, self.ny);
+            return;
+        }
         data.par_chunks_mut(self.nx)
             .with_min_len(split_len(MIN_ROWS_PER_TASK))
             .for_each(|row| pool.with(sr, |s| rows.process_with_scratch(row, s)));
@@ -230,17 +272,22 @@ impl<T: Real> Fft2<T> {
         let (inverse, scale) = (dir == Direction::Inverse, scale.f64() as f32);
         let buf_len = c.buf_len();
         let batch = data.len() / n;
+        let image = |img: &mut [Complex<T>]| {
+            pool.with(sr, |s| rows.process_with_scratch(img, s));
+            let img = super::simd::as_f32_mut(img).expect("Fft2: strips run f32 only");
+            bufs.with(|b| {
+                b.resize(buf_len.max(b.len()), 0.0);
+                c.transform(img, inverse, scale, b)
+            });
+        };
+        if serial_here(data.len()) {
+            data.chunks_mut(n).for_each(image);
+            return;
+        }
         if rayon::current_thread_index().is_some() || batch >= 2 * rayon::current_num_threads() {
             data.par_chunks_mut(n)
                 .with_min_len(split_len(1))
-                .for_each(|img| {
-                    pool.with(sr, |s| rows.process_with_scratch(img, s));
-                    let img = super::simd::as_f32_mut(img).expect("Fft2: strips run f32 only");
-                    bufs.with(|b| {
-                        b.resize(buf_len.max(b.len()), 0.0);
-                        c.transform(img, inverse, scale, b)
-                    });
-                });
+                .for_each(image);
             return;
         }
         data.par_chunks_mut(self.nx * MIN_ROWS_PER_TASK)

@@ -403,8 +403,10 @@ impl<T: Real> Propagator<T> {
         }
         let batch = data.len() / (nx * ny);
         let threads = rayon::current_num_threads();
-        if rayon::current_thread_index().is_some() {
-            // Already one task of a parallel loop (a chunk of a batch): image by image, serially.
+        if rayon::current_thread_index().is_some() || threads == 1 {
+            // Already one task of a parallel loop (a chunk of a batch), or a one-thread pool
+            // (handing each pass to its one worker would only add wake-ups): image by image,
+            // serially, on this thread.
             scratch.img.ready(self);
             for img in data.chunks_mut(nx * ny) {
                 image(self, img, conj, &mut scratch.img);
