@@ -2,11 +2,13 @@
 """A straightforward PyTorch CPU implementation of issue 6's comparison network, for timing
 wavetrain's CPU engine against on the same machine, in the same session.
 
-The network is the one of `benches/d2nn-50.toml` / `benches/d2nn-100.toml`: a field of N×N SLM
-pixels (pitch 8 µm, 780 nm), 3 mm of free space, then five phase layers each followed by 3 mm of
-free space, a thin saturable absorber (α₀ = 10, t(s) = exp(−α₀/2/(1+s))) after each of the first
-four; ten 5×5-pixel detectors in 3-4-3 rows; softmax cross-entropy on the normalised powers at
-temperature 0.05; Adam, lr 0.05, batch 64; one epoch of the bundled 4,000 training images.
+The network is the one of `benches/d2nn-50.toml`, `benches/d2nn-100.toml` or
+`benches/d2nn-200.toml` (LightRidge's size): a field of N×N SLM pixels (pitch 8 µm, 780 nm), free
+space (3 mm; 10 mm for N = 200), then five phase layers each followed by free space, a thin
+saturable absorber (α₀ = 10, t(s) = exp(−α₀/2/(1+s))) after each of the first four; ten square
+detectors (5, 10 or 20 pixels wide) in 3-4-3 rows; softmax cross-entropy on the normalised powers
+at temperature 0.05; Adam, lr 0.05, batch 64 (500 for N = 200); one epoch of the bundled 4,000
+training images (`--images` fewer). The input is resampled to 32, 64 or 128 pixels.
 
 Free space is the textbook band-limited angular-spectrum step: zero-pad to 2N, `fft2`, multiply by
 H, `ifft2`, crop. The optical gradient: each absorber's backward multiplies the incoming gradient
@@ -77,6 +79,10 @@ class OpticalAbsorber(torch.autograd.Function):
         return grad * t, None
 
 
+# N: (input size, distance in m, detector size, batch), as in benches/d2nn-N.toml.
+SIZES = {50: (32, 3e-3, 5, 64), 100: (64, 3e-3, 10, 64), 200: (128, 10e-3, 20, 500)}
+
+
 def layout(n, d=5):
     rows, gap = [3, 4, 3], (d + 1) // 2
     pitch = d + gap
@@ -91,7 +97,7 @@ def layout(n, d=5):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=50)
+    ap.add_argument("--n", type=int, default=50, choices=sorted(SIZES))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "..", "..", "data"))
     ap.add_argument("--images", type=int, default=4000)
@@ -99,14 +105,15 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
-    n, p, od, temp, batch = args.n, 2 * args.n, 10.0, 0.05, 64
+    n, p, od, temp = args.n, 2 * args.n, 10.0, 0.05
+    size, distance, det, batch = SIZES[n]
     imgs = read_idx(os.path.join(args.data, "mnist5k-train-images-idx3-ubyte.gz"))[: args.images]
     labels = read_idx(os.path.join(args.data, "mnist5k-train-labels-idx1-ubyte.gz"))[: args.images].long()
-    x_all = encode(imgs, n, 32 if n == 50 else 64, 100.0).to(torch.complex64)
-    h = transfer_function(p, 8e-6, 780e-9, 3e-3)
+    x_all = encode(imgs, n, size, 100.0).to(torch.complex64)
+    h = transfer_function(p, 8e-6, 780e-9, distance)
     phases = [torch.zeros(n, n, requires_grad=True) for _ in range(5)]
     opt = torch.optim.Adam(phases, lr=0.05)
-    regions = layout(n)
+    regions = layout(n, det)
     o = (p - n) // 2
 
     def propagate(u):
@@ -121,7 +128,7 @@ def main():
             if i < 4:
                 u = OpticalAbsorber.apply(u, od)
         inten = u.real**2 + u.imag**2
-        return torch.stack([inten[:, y : y + 5, x : x + 5].sum((1, 2)) for x, y in regions], 1)
+        return torch.stack([inten[:, y : y + det, x : x + det].sum((1, 2)) for x, y in regions], 1)
 
     order = torch.randperm(x_all.shape[0])
     t0 = time.perf_counter()

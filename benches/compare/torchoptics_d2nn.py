@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""Issue 6's comparison network built with the peer library torchoptics (1.0.2), for timing
+wavetrain's CPU engine against on the same machine, in the same session; the torchoptics twin of
+`pytorch_d2nn.py`.
+
+The same as `pytorch_d2nn.py`: the network of `benches/d2nn-50.toml`, `benches/d2nn-100.toml` or
+`benches/d2nn-200.toml` (a field of N×N SLM pixels, pitch 8 µm, 780 nm; free space, 3 mm, 10 mm
+for N = 200; five phase layers each followed by free space; a thin saturable absorber (α₀ = 10,
+t(s) = exp(−α₀/2/(1+s))) after each of the first four; ten square detectors, 5, 10 or 20 pixels
+wide, in 3-4-3 rows; softmax cross-entropy on the normalised powers at temperature 0.05; Adam,
+lr 0.05, batch 64 (500 for N = 200)), the same data, encoding (input resampled to 32, 64 or 128
+pixels), shuffle (seed 0), flags and timing (the training loop only), and the absorber's optical
+gradient: its backward multiplies the incoming gradient by t(s), in a custom autograd function.
+
+What torchoptics does: the field is a `torchoptics.Field`, the five layers are
+`torchoptics.elements.PhaseModulator`s with a trainable `phase`, the detectors a
+`torchoptics.elements.LinearDetector` (0/1 masks over the 3-4-3 squares; it also multiplies by
+the cell area, which the normalisation cancels), and free space is torchoptics's own
+`Field.propagate_to_plane(..., propagation_method="ASM", asm_pad=N/2)`: its angular-spectrum
+method zero-pads `asm_pad` pixels on each side (so N/2 gives the same 2N×2N grid as
+`pytorch_d2nn.py`; its default, 2N a side, would be a 5N grid), `fft2`s, multiplies by
+H = exp(i·z·√(k²−kx²−ky²)) and `ifft2`s, then crops back to N×N by resampling onto the next
+element's plane (`grid_sample`, nearest, which lands exactly on the centre N×N pixels). The
+absorber is a plain function applied to the field's data between elements (torchoptics has no
+saturable absorber); the loop is `torchoptics.System.forward` unrolled to make room for it.
+
+What differs, all inside torchoptics: (1) H has no band limit (Matsushima & Shimobaba); for these
+three sizes the band limit of `pytorch_d2nn.py` lies beyond the grid's Nyquist frequency
+(1/(2·8 µm) = 62.5 mm⁻¹ against ≥ 169 mm⁻¹), so the two H agree except for (2) the carrier
+exp(ikz), a global phase that torchoptics keeps and `pytorch_d2nn.py` drops — the powers are the
+same; (3) torchoptics computes H afresh at every propagation, in its default dtype, which is set
+to float32 here so the fields are complex64 as in `pytorch_d2nn.py`; with the carrier kept, k·z is
+2.4·10⁴ rad (8·10⁴ for N = 200), so float32 rounds H's phase by up to 3·10⁻³ rad (9·10⁻³), and the
+detector powers differ from `pytorch_d2nn.py`'s by up to ~10⁻³ relative (2–7·10⁻⁴ once
+normalised) — float32 noise, not different physics: in float64, torchoptics's default, the two
+agree to 10⁻¹²; (4) the library's own overheads stay in the timing: a new `Field` (a copy of the
+data) per step, fftshift/ifftshift (`roll`, the largest of them) around the product, H rebuilt per
+step, the crop as two `grid_sample`s.
+
+    pip install torch torchoptics==1.0.2
+    python3 benches/compare/torchoptics_d2nn.py --n 50 --threads 2
+
+prints one line: `torchoptics <version> n <N> threads <T> epoch_seconds <s> loss <l> accuracy <a>`.
+"""
+import argparse
+import gzip
+import math
+import os
+import struct
+import time
+
+import torch
+import torchoptics
+from torchoptics import Field
+from torchoptics.elements import LinearDetector, PhaseModulator
+
+
+def read_idx(path):
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    zero, dtype, dims = struct.unpack(">HBB", raw[:4])
+    shape = struct.unpack(">" + "I" * dims, raw[4 : 4 + 4 * dims])
+    data = torch.frombuffer(bytearray(raw[4 + 4 * dims :]), dtype=torch.uint8)
+    return data.reshape(shape)
+
+
+def encode(images, n, size, intensity):
+    """Bilinear resample to size×size (pixel centres aligned), amplitude √I·pixel/255, centred."""
+    x = images.float().unsqueeze(1)
+    x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+    x = x.squeeze(1) * (math.sqrt(intensity) / 255.0)
+    out = torch.zeros(images.shape[0], n, n)
+    o = (n - size) // 2
+    out[:, o : o + size, o : o + size] = x
+    return out
+
+
+class OpticalAbsorber(torch.autograd.Function):
+    """Thin saturable absorber; backward = the optical probe, t(s)·grad."""
+
+    @staticmethod
+    def forward(ctx, v, od):
+        t = torch.exp(-0.5 * od / (1.0 + v.real**2 + v.imag**2))
+        ctx.save_for_backward(t)
+        return v * t
+
+    @staticmethod
+    def backward(ctx, grad):
+        (t,) = ctx.saved_tensors
+        return grad * t, None
+
+
+# N: (input size, distance in m, detector size, batch), as in benches/d2nn-N.toml.
+SIZES = {50: (32, 3e-3, 5, 64), 100: (64, 3e-3, 10, 64), 200: (128, 10e-3, 20, 500)}
+
+
+def layout(n, d=5):
+    rows, gap = [3, 4, 3], (d + 1) // 2
+    pitch = d + gap
+    h = len(rows) * pitch - gap
+    y0 = (n - h) // 2
+    out = []
+    for ri, count in enumerate(rows):
+        x0 = (n - (count * pitch - gap)) // 2
+        out += [(x0 + c * pitch, y0 + ri * pitch) for c in range(count)]
+    return out
+
+
+def build(n, distance, det, pitch=8e-6):
+    """The five phase layers (z = 1..5 distances) and the detector plane (z = 6 distances)."""
+    layers = [
+        PhaseModulator(torch.nn.Parameter(torch.zeros(n, n)), z=(i + 1) * distance, spacing=pitch)
+        for i in range(5)
+    ]
+    masks = torch.zeros(10, n, n)
+    for c, (x, y) in enumerate(layout(n, det)):
+        masks[c, y : y + det, x : x + det] = 1.0
+    detector = LinearDetector(masks, z=6 * distance, spacing=pitch)
+    return layers, detector
+
+
+def forward(field, layers, detector, od, pad):
+    """torchoptics.System.forward, unrolled to put the absorber between the elements."""
+    for i, layer in enumerate(layers):
+        field = field.propagate_to_plane(layer, propagation_method="ASM", asm_pad=pad)
+        if i > 0:
+            field = field.copy(data=OpticalAbsorber.apply(field.data, od))
+        field = layer(field)
+    field = field.propagate_to_plane(detector, propagation_method="ASM", asm_pad=pad)
+    return detector(field)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=50, choices=sorted(SIZES))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "..", "..", "data"))
+    ap.add_argument("--images", type=int, default=4000)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    torchoptics.set_default_dtype(torch.float32)  # complex64 fields, as in pytorch_d2nn.py
+
+    n, od, temp, wavelength = args.n, 10.0, 0.05, 780e-9
+    size, distance, det, batch = SIZES[n]
+    pad = n // 2  # per side: a 2N×2N propagation grid
+    imgs = read_idx(os.path.join(args.data, "mnist5k-train-images-idx3-ubyte.gz"))[: args.images]
+    labels = read_idx(os.path.join(args.data, "mnist5k-train-labels-idx1-ubyte.gz"))[: args.images].long()
+    x_all = encode(imgs, n, size, 100.0).to(torch.complex64)
+    layers, detector = build(n, distance, det)
+    opt = torch.optim.Adam([layer.phase for layer in layers], lr=0.05)
+
+    order = torch.randperm(x_all.shape[0])
+    t0 = time.perf_counter()
+    total, hits = 0.0, 0
+    for s in range(0, len(order), batch):
+        idx = order[s : s + batch]
+        field = Field(x_all[idx], wavelength=wavelength, z=0, spacing=8e-6)
+        powers = forward(field, layers, detector, od, pad)
+        logits = powers / powers.sum(1, keepdim=True) / temp
+        loss = torch.nn.functional.cross_entropy(logits, labels[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        total += loss.item() * len(idx)
+        hits += (logits.argmax(1) == labels[idx]).sum().item()
+    dt = time.perf_counter() - t0
+    print(
+        f"torchoptics {torchoptics.__version__} n {n} threads {torch.get_num_threads()} "
+        f"epoch_seconds {dt:.3f} loss {total / len(order):.4f} accuracy {hits / len(order):.4f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
