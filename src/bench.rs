@@ -300,6 +300,11 @@ fn field(len: usize) -> Vec<Complex32> {
         .collect()
 }
 
+/// The largest batch × field (samples) of a `d2nn-mnist` training step the CPU bench times:
+/// 1024² at batches up to 4, 512² up to 16, 256² up to 64 (a step's buffers stay under about
+/// 1.5 GB; 512² at batch 64 would take 1.2 GB and several seconds a step).
+const CPU_STEP_SAMPLES: usize = 1 << 22;
+
 /// The field-network preset scaled to an `n × n` grid (input and detectors in proportion).
 fn d2nn_at(n: usize, batch: usize) -> Result<crate::model::Config> {
     let mut cfg = crate::presets::preset("d2nn-mnist")?;
@@ -567,7 +572,8 @@ pub fn run_cpu(opts: &BenchOptions, emit: &mut dyn FnMut(&Record)) -> Result<Vec
         }
     }
     let (train, _) = crate::data::read_dir(&crate::data::idx::bundled_dir(), 10)?;
-    let configs = train_configs(opts, if opts.quick { 128 } else { 512 }, usize::MAX)?;
+    let max_grid = if opts.quick { 128 } else { 1024 };
+    let configs = train_configs(opts, max_grid, CPU_STEP_SAMPLES)?;
     for (name, cfg) in configs {
         let rss0 = rss_bytes();
         let net = cfg.resolve()?;

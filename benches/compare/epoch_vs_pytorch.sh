@@ -30,6 +30,7 @@ images=${IMAGES:-4000}
 peers=${PEERS:-pytorch}
 wt=${WAVETRAIN:-$root/target/release/wavetrain}
 bins="$wt ${EXTRA:-}"
+failed=0
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
@@ -54,7 +55,12 @@ for n in $sizes; do
       else
         pyargs=("$here/${peer}_d2nn.py" --n "$n" --threads "$threads" --images "$images")
       fi
-      t=$("$py" "${pyargs[@]}" 2>/dev/null | awk '{for (i=1;i<NF;i++) if ($i=="epoch_seconds") print $(i+1)}')
+      t=$("$py" "${pyargs[@]}" 2>"$out/err" | awk '{for (i=1;i<NF;i++) if ($i=="epoch_seconds") print $(i+1)}') || true
+      if [ -z "$t" ]; then
+        echo "$n $peer failed: $(tail -3 "$out/err")" >&2
+        failed=1
+        continue
+      fi
       echo "$n $peer $t" | tee -a "$out/times"
     done
   done
@@ -65,3 +71,4 @@ awk '{print $1" "$2}' "$out/times" | sort -u | while read -r n who; do
   [ "$n" = mlp ] && name=paper-mlp || name=d2nn-$n
   echo "  $name $who $m"
 done
+exit $failed
