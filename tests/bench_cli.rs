@@ -142,3 +142,53 @@ fn unknown_ops_and_bad_configs_are_refused_before_any_work() {
     let (ok, _, err) = bench_json(&["--quick", "--json", "--config", "no/such.toml"]);
     assert!(!ok && err.contains("no/such.toml"), "{err}");
 }
+
+/// The CPU bench times `d2nn-mnist` steps up to 1024² fields, but no step over 2²² samples
+/// (1024² at batch 8 is left out; 1024² at batch 1 and 256² at batch 64 are in).
+#[test]
+fn cpu_training_steps_reach_1024_fields_within_the_sample_cap() {
+    let (ok, recs, err) = bench_json(&[
+        "--json",
+        "--backend",
+        "cpu",
+        "--ops",
+        "train_step:d2nn-mnist",
+        "--grids",
+        "1024",
+        "--batches",
+        "1,8",
+    ]);
+    assert!(ok, "{err}");
+    let steps: Vec<(&str, u64)> = recs
+        .iter()
+        .filter(|r| r["op"] == "train_step:d2nn-mnist")
+        .map(|r| (r["grid"].as_str().unwrap(), r["batch"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(steps, [("1024x1024", 1)], "{recs:?}");
+}
+
+/// `scripts/anchors.sh` checks its tools before measuring anything: a Python without pyfftw, or
+/// a BEFORE binary that does not exist, stops it with exit 2 and what to install or fix.
+#[test]
+fn anchors_script_refuses_missing_tools_before_measuring() {
+    let dir = std::env::temp_dir().join(format!("wt-anchors-{}", std::process::id()));
+    let run = |envs: &[(&str, &str)]| {
+        let mut c = Command::new("bash");
+        c.arg("scripts/anchors.sh").arg(&dir);
+        c.env("WAVETRAIN", env!("CARGO_BIN_EXE_wavetrain"));
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        c.output().expect("run bash")
+    };
+    let o = run(&[("BEFORE", "/no/such/wavetrain")]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("BEFORE=/no/such/wavetrain"), "{err}");
+    // A Python that cannot run fails the import check, which names the packages.
+    let o = run(&[("FFTW_PYTHON", "true_but_absent_python")]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("pip install pyfftw numpy"), "{err}");
+    assert!(!dir.exists(), "nothing written before the checks pass");
+}
