@@ -43,10 +43,8 @@ step, the crop as two `grid_sample`s.
 prints one line: `torchoptics <version> n <N> threads <T> epoch_seconds <s> loss <l> accuracy <a>`.
 """
 import argparse
-import gzip
-import math
 import os
-import struct
+import sys
 import time
 
 import torch
@@ -54,56 +52,9 @@ import torchoptics
 from torchoptics import Field
 from torchoptics.elements import LinearDetector, PhaseModulator
 
-
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    zero, dtype, dims = struct.unpack(">HBB", raw[:4])
-    shape = struct.unpack(">" + "I" * dims, raw[4 : 4 + 4 * dims])
-    data = torch.frombuffer(bytearray(raw[4 + 4 * dims :]), dtype=torch.uint8)
-    return data.reshape(shape)
-
-
-def encode(images, n, size, intensity):
-    """Bilinear resample to size×size (pixel centres aligned), amplitude √I·pixel/255, centred."""
-    x = images.float().unsqueeze(1)
-    x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
-    x = x.squeeze(1) * (math.sqrt(intensity) / 255.0)
-    out = torch.zeros(images.shape[0], n, n)
-    o = (n - size) // 2
-    out[:, o : o + size, o : o + size] = x
-    return out
-
-
-class OpticalAbsorber(torch.autograd.Function):
-    """Thin saturable absorber; backward = the optical probe, t(s)·grad."""
-
-    @staticmethod
-    def forward(ctx, v, od):
-        t = torch.exp(-0.5 * od / (1.0 + v.real**2 + v.imag**2))
-        ctx.save_for_backward(t)
-        return v * t
-
-    @staticmethod
-    def backward(ctx, grad):
-        (t,) = ctx.saved_tensors
-        return grad * t, None
-
-
-# N: (input size, distance in m, detector size, batch), as in benches/d2nn-N.toml.
-SIZES = {50: (32, 3e-3, 5, 64), 100: (64, 3e-3, 10, 64), 200: (128, 10e-3, 20, 500)}
-
-
-def layout(n, d=5):
-    rows, gap = [3, 4, 3], (d + 1) // 2
-    pitch = d + gap
-    h = len(rows) * pitch - gap
-    y0 = (n - h) // 2
-    out = []
-    for ri, count in enumerate(rows):
-        x0 = (n - (count * pitch - gap)) // 2
-        out += [(x0 + c * pitch, y0 + ri * pitch) for c in range(count)]
-    return out
+# The data, encoding, detector layout, sizes and absorber are pytorch_d2nn.py's own.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pytorch_d2nn import SIZES, OpticalAbsorber, encode, layout, read_idx  # noqa: E402
 
 
 def build(n, distance, det, pitch=8e-6):
