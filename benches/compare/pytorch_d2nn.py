@@ -95,6 +95,29 @@ def layout(n, d=5):
     return out
 
 
+def epoch(who, n, forward, x_all, labels, batch, temp, opt):
+    """One timed epoch in a shuffled order (softmax cross-entropy on the normalised detector
+    powers `forward(x)` at temperature `temp`); prints the harness's line, starting with `who`."""
+    order = torch.randperm(x_all.shape[0])
+    t0 = time.perf_counter()
+    total, hits = 0.0, 0
+    for s in range(0, len(order), batch):
+        idx = order[s : s + batch]
+        powers = forward(x_all[idx])
+        logits = powers / powers.sum(1, keepdim=True) / temp
+        loss = torch.nn.functional.cross_entropy(logits, labels[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        total += loss.item() * len(idx)
+        hits += (logits.argmax(1) == labels[idx]).sum().item()
+    dt = time.perf_counter() - t0
+    print(
+        f"{who} n {n} threads {torch.get_num_threads()} "
+        f"epoch_seconds {dt:.3f} loss {total / len(order):.4f} accuracy {hits / len(order):.4f}"
+    )
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=50, choices=sorted(SIZES))
@@ -130,25 +153,7 @@ def main():
         inten = u.real**2 + u.imag**2
         return torch.stack([inten[:, y : y + det, x : x + det].sum((1, 2)) for x, y in regions], 1)
 
-    order = torch.randperm(x_all.shape[0])
-    t0 = time.perf_counter()
-    total, hits = 0.0, 0
-    for s in range(0, len(order), batch):
-        idx = order[s : s + batch]
-        powers = forward(x_all[idx])
-        logits = powers / powers.sum(1, keepdim=True) / temp
-        loss = torch.nn.functional.cross_entropy(logits, labels[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        total += loss.item() * len(idx)
-        hits += (logits.argmax(1) == labels[idx]).sum().item()
-    dt = time.perf_counter() - t0
-    print(
-        f"pytorch {torch.__version__} n {n} threads {torch.get_num_threads()} "
-        f"epoch_seconds {dt:.3f} loss {total / len(order):.4f} accuracy {hits / len(order):.4f}"
-    )
-
+    epoch("pytorch " + torch.__version__, n, forward, x_all, labels, batch, temp, opt)
 
 if __name__ == "__main__":
     main()

@@ -45,7 +45,6 @@ prints one line: `torchoptics <version> n <N> threads <T> epoch_seconds <s> loss
 import argparse
 import os
 import sys
-import time
 
 import torch
 import torchoptics
@@ -54,7 +53,7 @@ from torchoptics.elements import LinearDetector, PhaseModulator
 
 # The data, encoding, detector layout, sizes and absorber are pytorch_d2nn.py's own.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pytorch_d2nn import SIZES, OpticalAbsorber, encode, layout, read_idx  # noqa: E402
+from pytorch_d2nn import SIZES, OpticalAbsorber, encode, epoch, layout, read_idx  # noqa: E402
 
 
 def build(n, distance, det, pitch=8e-6):
@@ -101,26 +100,11 @@ def main():
     layers, detector = build(n, distance, det)
     opt = torch.optim.Adam([layer.phase for layer in layers], lr=0.05)
 
-    order = torch.randperm(x_all.shape[0])
-    t0 = time.perf_counter()
-    total, hits = 0.0, 0
-    for s in range(0, len(order), batch):
-        idx = order[s : s + batch]
-        field = Field(x_all[idx], wavelength=wavelength, z=0, spacing=8e-6)
-        powers = forward(field, layers, detector, od, pad)
-        logits = powers / powers.sum(1, keepdim=True) / temp
-        loss = torch.nn.functional.cross_entropy(logits, labels[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        total += loss.item() * len(idx)
-        hits += (logits.argmax(1) == labels[idx]).sum().item()
-    dt = time.perf_counter() - t0
-    print(
-        f"torchoptics {torchoptics.__version__} n {n} threads {torch.get_num_threads()} "
-        f"epoch_seconds {dt:.3f} loss {total / len(order):.4f} accuracy {hits / len(order):.4f}"
-    )
+    def step_forward(x):
+        field = Field(x, wavelength=wavelength, z=0, spacing=8e-6)
+        return forward(field, layers, detector, od, pad)
 
+    epoch("torchoptics " + torchoptics.__version__, n, step_forward, x_all, labels, batch, temp, opt)
 
 if __name__ == "__main__":
     main()
