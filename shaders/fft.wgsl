@@ -7,6 +7,10 @@
 // with img = l / lines_per_img and other = l % lines_per_img, and is zero elsewhere (zero padding).
 // It is written back likewise to `dst` for dst_off ≤ i < dst_off + dst_len (the crop), times
 // `scale`. Twiddles w_t = e^{−2πi·t/n} come from the host (f64, rounded once) at twiddle_off.
+// With `premul` the lines are image rows and each loaded sample is first multiplied by an SLM
+// (or lens) mask of k×k macro-pixels: element e = i − src_off of line `other` is pixel
+// (x = e, y = other) and takes mask[(y/k)·sx + x/k], as shaders/modulate.wgsl's `modulate` (the
+// modulation fused into the first row pass of the free-space step that follows it).
 //
 // `fft_shared` does a whole line in workgroup memory (TILE complex values, set at load time, hold
 // TILE/n lines); in mode 1 it transforms, multiplies by the transfer function h, and transforms
@@ -44,7 +48,12 @@ struct FftParams {
     // 1: adjacent invocations load/store adjacent lines (columns: coalesced), 0: adjacent
     // elements of a line (rows).
     lines_fast: u32,
-    _pad1: u32,
+    // 1: multiply each loaded sample by mask[(other/mask_k)·mask_sx + (i − src_off)/mask_k].
+    premul: u32,
+    mask_k: u32,
+    mask_sx: u32,
+    _pad2: u32,
+    _pad3: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: FftParams;
@@ -52,6 +61,8 @@ struct FftParams {
 @group(0) @binding(2) var<storage, read_write> dst: array<vec2<f32>>;
 @group(0) @binding(3) var<storage, read> twiddle: array<vec2<f32>>;
 @group(0) @binding(4) var<storage, read> h: array<vec2<f32>>;
+// The pre-multiplying mask (a dummy buffer when premul = 0).
+@group(0) @binding(5) var<storage, read> mask: array<vec2<f32>>;
 
 const WG: u32 = 256u;
 // Values each thread holds between barriers (TILE ≥ 4·WG, set by the host).
@@ -65,7 +76,12 @@ fn load(l: u32, i: u32) -> vec2<f32> {
     }
     let img = l / p.lines_per_img;
     let other = l % p.lines_per_img;
-    return src[img * p.src_img + other * p.src_line + (i - p.src_off) * p.src_elem];
+    let e = i - p.src_off;
+    let v = src[img * p.src_img + other * p.src_line + e * p.src_elem];
+    if p.premul == 1u {
+        return cmul(v, mask[(other / p.mask_k) * p.mask_sx + e / p.mask_k]);
+    }
+    return v;
 }
 
 fn store(l: u32, i: u32, v: vec2<f32>) {

@@ -6,7 +6,9 @@
 //! dispatch (`fft_shared`), zero-padding on load, cropping and scaling on store, and optionally
 //! transform · transfer function · inverse transform fused. Longer lines run in global memory:
 //! gather, one dispatch per radix-2 stage, scatter. Twiddles `e^{−2πi·t/n}` are computed on the
-//! host in f64 and uploaded once per op.
+//! host in f64 and uploaded once per op. A row pass may multiply each sample it loads by a mask
+//! of `k×k` macro-pixels first ([`Premul`]): the SLM or lens in front of a free-space step, fused
+//! into that step's first pass.
 
 use num_complex::Complex32;
 
@@ -88,6 +90,15 @@ pub(crate) struct Transfer<'a> {
     pub conj: bool,
 }
 
+/// A mask multiplied into every sample a row pass loads (the modulation of
+/// `shaders/modulate.wgsl`, fused): line `l` is image row `y = l % lines_per_img`, element
+/// `x = i − src_at.off` of it takes `mask[(y/k)·sx + x/k]`.
+pub(crate) struct Premul<'a> {
+    pub mask: &'a wgpu::Buffer,
+    pub k: usize,
+    pub sx: usize,
+}
+
 /// One pass of 1-D transforms of length `n` over `lines` lines.
 pub(crate) struct LinePass<'a> {
     pub n: usize,
@@ -100,6 +111,8 @@ pub(crate) struct LinePass<'a> {
     pub inverse: bool,
     pub scale: f64,
     pub transfer: Option<Transfer<'a>>,
+    /// Rows only (`src_at.elem == 1`): a mask multiplied in on load.
+    pub premul: Option<Premul<'a>>,
 }
 
 /// Twiddle tables `w_t = e^{−2πi·t/n}`, `t < n`, for a set of lengths, in one buffer.
@@ -135,6 +148,12 @@ impl Twiddles {
             .find(|&&(m, _)| m == n)
             .map_or_else(|| missing_twiddles(n), |&(_, o)| o)
     }
+}
+
+#[cold]
+#[inline(never)]
+fn premul_on_columns(label: &str) -> ! {
+    panic!("fft: {label}: a mask multiplied on load needs a row pass (elements adjacent)")
 }
 
 #[cold]
@@ -201,9 +220,18 @@ pub(crate) fn line_pass(
         h_elem: pass.transfer.as_ref().map_or(0, |t| t.elem as u32),
         conj_h: pass.transfer.as_ref().is_some_and(|t| t.conj) as u32,
         scale: pass.scale as f32,
+        premul: pass.premul.is_some() as u32,
+        mask_k: pass.premul.as_ref().map_or(1, |m| m.k as u32),
+        mask_sx: pass.premul.as_ref().map_or(0, |m| m.sx as u32),
         ..Default::default()
     };
+    if pass.premul.is_some() && pass.src_at.elem != 1 {
+        premul_on_columns(label);
+    }
     let twb = tw.buf.buffer();
+    // The mask a row pass multiplies in on load (bound to the twiddles, unread, when none).
+    let mask = pass.premul.as_ref().map_or(twb, |m| m.mask);
+    let mask_bytes = pass.premul.as_ref().map_or(0, |m| m.mask.size());
     let shared = ctx.fft_shared_bytes() as usize / 8;
     let strided = pass.src_at.elem != 1 || pass.dst_at.elem != 1;
     let mut tile = n.max(MIN_TILE);
@@ -224,9 +252,11 @@ pub(crate) fn line_pass(
         let h = pass.transfer.as_ref().map_or(twb, |t| t.h);
         let groups = split_groups(ctx, pass.lines.div_ceil(tile / n) as u64)?;
         // Traffic: the samples each line reads and writes (padding is made on load, the crop
-        // on store), the line's twiddles and the transfer function once.
+        // on store), the line's twiddles, the transfer function and the pre-multiplying mask
+        // once.
         let bytes = 8 * (pass.lines * (pass.src_at.len + pass.dst_at.len) + n) as u64
-            + pass.transfer.as_ref().map_or(0, |t| t.h.size());
+            + pass.transfer.as_ref().map_or(0, |t| t.h.size())
+            + mask_bytes;
         return Ok(vec![Dispatch::new(
             ctx,
             "fft",
@@ -238,6 +268,7 @@ pub(crate) fn line_pass(
                 write(2, pass.dst),
                 read(3, twb),
                 read(4, h),
+                read(5, mask),
             ],
             groups,
         )?
@@ -251,14 +282,25 @@ pub(crate) fn line_pass(
     let half = groups_for(ctx, total / 2)?;
     let mut out = Vec::new();
     let u = ctx.uniform(&format!("wavetrain.{label}.gather"), &base)?;
-    out.push(Dispatch::new(
-        ctx,
-        "fft",
-        "fft_gather",
-        &consts,
-        &[uniform(0, &u), read(1, pass.src), write(2, &w0)],
-        all,
-    )?);
+    // Traffic: the source and the work buffer (read and written) whole, and the mask once (not
+    // the dummy bound in its place).
+    let gather_bytes = pass.src.size() + 2 * w0.size() + mask_bytes;
+    out.push(
+        Dispatch::new(
+            ctx,
+            "fft",
+            "fft_gather",
+            &consts,
+            &[
+                uniform(0, &u),
+                read(1, pass.src),
+                write(2, &w0),
+                read(5, mask),
+            ],
+            all,
+        )?
+        .with_bytes(gather_bytes),
+    );
     let mut cur = (w0, w1);
     // One dispatch per radix-2 stage, ping-ponging between the work buffers.
     let stages = |inverse: bool,
@@ -361,6 +403,7 @@ impl Fft2 {
             inverse,
             scale: 1.0 / (nx as f64).sqrt(),
             transfer: None,
+            premul: None,
         };
         let cols = LinePass {
             n: ny,
@@ -373,6 +416,7 @@ impl Fft2 {
             inverse,
             scale: extra / (ny as f64).sqrt(),
             transfer: None,
+            premul: None,
         };
         let mut dispatches = line_pass(ctx, "fft.rows", &rows, &tw, &mut work)?;
         dispatches.extend(line_pass(ctx, "fft.cols", &cols, &tw, &mut work)?);

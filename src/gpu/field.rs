@@ -2,6 +2,10 @@
 //! to buffers that stay on the GPU; a training step (mask build, pump pass, detectors, loss,
 //! injected probe, probe pass with the SLM gradients, optimiser update) is recorded into ONE
 //! command submission, and only the per-image loss and hit (2 floats an image) are read back.
+//!
+//! An ideal SLM (no lateral shift, no device model) or a thin lens directly followed by free
+//! space is not a pass of its own: the free-space step's first row pass multiplies its mask in
+//! as it loads the field ([`Propagate::with_scratch_masked`]), in the pump and in the probe.
 
 use num_complex::Complex32;
 
@@ -261,8 +265,35 @@ impl GpuField {
                 &ctx, f, tf, adjoint, s,
             )?))
         };
-        let prop = |f: &Field, i: usize, on_hw: bool| -> Result<Step> {
-            run(f, if on_hw { &hw_tfs[i] } else { &tfs[i] }, false)
+        // Free space `i` (on the hardware's distances when `on_hw`), with the mask in front of it
+        // multiplied in on load when `mask` is `(mask, k)`.
+        let prop = |f: &Field,
+                    i: usize,
+                    on_hw: bool,
+                    mask: Option<(&GpuBuffer<Complex32>, usize)>|
+         -> Result<Step> {
+            let tf = if on_hw { &hw_tfs[i] } else { &tfs[i] };
+            match mask {
+                None => run(f, tf, false),
+                Some((m, k)) => {
+                    let s = scratch
+                        .as_ref()
+                        .ok_or_else(|| Error::Gpu("internal: no propagation scratch".into()))?;
+                    Ok(Step::Propagate(Propagate::with_scratch_masked(
+                        &ctx, f, tf, false, s, m, k,
+                    )?))
+                }
+            }
+        };
+        // A mask fused into the free space that follows it (`fuse`: the next step of the
+        // schedule is free space) is carried to that step in `premask`.
+        let unfused = |premask: &Option<(&GpuBuffer<Complex32>, usize)>| -> Result<()> {
+            match premask {
+                Some(_) => Err(Error::Gpu(
+                    "internal: a mask kept for free space that does not follow".into(),
+                )),
+                None => Ok(()),
+            }
         };
         let copy = |from: &Field, to: &Field| Step::Copy {
             from: from.buffer().clone(),
@@ -270,8 +301,16 @@ impl GpuField {
             bytes: (from.len() * 8) as u64,
         };
         let mut pump = Vec::new();
-        for s in &plan.pump {
+        let mut premask: Option<(&GpuBuffer<Complex32>, usize)> = None;
+        for (n, s) in plan.pump.iter().enumerate() {
             let save = s.save.map(|k| &slots[k]);
+            let fuse = matches!(
+                plan.pump.get(n + 1).map(|s| s.op),
+                Some(Op::Propagate { .. })
+            );
+            if !matches!(s.op, Op::Propagate { .. }) {
+                unfused(&premask)?;
+            }
             match s.op {
                 Op::Mask { param } => {
                     // As the CPU's `Worker::mask`: `u ← T_s(M·T_{−s} u)`, the SLM input saved in
@@ -287,21 +326,34 @@ impl GpuField {
                     if let (Some(slot), true) = (save, probe_hw) {
                         pump.push(copy(&field, slot));
                     }
-                    pump.push(Step::Modulate(match &devices[param] {
-                        Some(d) => Modulate::new(&ctx, &field, d.mask(), 1)?,
-                        None => Modulate::new(&ctx, &field, &masks[param], plan.params[param].k)?,
-                    }));
+                    let k = plan.params[param].k;
+                    match &devices[param] {
+                        Some(d) => {
+                            pump.push(Step::Modulate(Modulate::new(&ctx, &field, d.mask(), 1)?))
+                        }
+                        // Exactly Modulate(field, mask, k) then free space: fused.
+                        None if shift.is_none() && fuse => premask = Some((&masks[param], k)),
+                        None => pump.push(Step::Modulate(Modulate::new(
+                            &ctx,
+                            &field,
+                            &masks[param],
+                            k,
+                        )?)),
+                    }
                     if let Some(tf) = shift {
                         pump.push(run(&field, tf, false)?);
                     }
                 }
+                Op::Lens { lens } if fuse => premask = Some((&lenses[lens], 1)),
                 Op::Lens { lens } => pump.push(Step::Modulate(Modulate::new(
                     &ctx,
                     &field,
                     &lenses[lens],
                     1,
                 )?)),
-                Op::Propagate { prop: i } => pump.push(prop(&field, i, hw.is_some())?),
+                Op::Propagate { prop: i } => {
+                    pump.push(prop(&field, i, hw.is_some(), premask.take())?)
+                }
                 Op::Fourier { lens } => {
                     let l = &plan.fouriers[lens];
                     pump.push(Step::Fourier(Lens2f::new(
@@ -322,6 +374,7 @@ impl GpuField {
                 )?)),
             }
         }
+        unfused(&premask)?;
         let regions = Regions::new(&ctx, net.regions(), nx, ny)?;
         let powers = GpuBuffer::<f32>::new(&ctx, "powers", batch * classes)?;
         let dl_dp = GpuBuffer::<f32>::new(&ctx, "dl_dp", batch * classes)?;
@@ -363,7 +416,14 @@ impl GpuField {
         };
         let exact = cfg.train.gradient == GradientMode::Exact;
         let mut probe_steps = Vec::new();
-        for s in &plan.probe {
+        for (n, s) in plan.probe.iter().enumerate() {
+            let fuse = matches!(
+                plan.probe.get(n + 1).map(|s| s.op),
+                Some(Op::Propagate { .. })
+            );
+            if !matches!(s.op, Op::Propagate { .. }) {
+                unfused(&premask)?;
+            }
             match s.op {
                 Op::Mask { param } => {
                     let spec = &plan.params[param];
@@ -390,22 +450,39 @@ impl GpuField {
                         )?),
                     });
                     if s.pass {
-                        probe_steps.push(Step::Modulate(match device {
-                            Some(d) => Modulate::new(&ctx, &probe, d.mask(), 1)?,
-                            None => Modulate::new(&ctx, &probe, &masks[param], spec.k)?,
-                        }));
+                        match device {
+                            Some(d) => probe_steps.push(Step::Modulate(Modulate::new(
+                                &ctx,
+                                &probe,
+                                d.mask(),
+                                1,
+                            )?)),
+                            // Exactly Modulate(probe, mask, k) then free space: fused.
+                            None if shift.is_none() && fuse => {
+                                premask = Some((&masks[param], spec.k))
+                            }
+                            None => probe_steps.push(Step::Modulate(Modulate::new(
+                                &ctx,
+                                &probe,
+                                &masks[param],
+                                spec.k,
+                            )?)),
+                        }
                         if let Some(tf) = shift {
                             probe_steps.push(run(&probe, tf, false)?);
                         }
                     }
                 }
+                Op::Lens { lens } if fuse => premask = Some((&lenses[lens], 1)),
                 Op::Lens { lens } => probe_steps.push(Step::Modulate(Modulate::new(
                     &ctx,
                     &probe,
                     &lenses[lens],
                     1,
                 )?)),
-                Op::Propagate { prop: i } => probe_steps.push(prop(&probe, i, probe_hw)?),
+                Op::Propagate { prop: i } => {
+                    probe_steps.push(prop(&probe, i, probe_hw, premask.take())?)
+                }
                 Op::Fourier { lens } => {
                     let l = &plan.fouriers[lens];
                     probe_steps.push(Step::Fourier(Lens2f::new(
@@ -432,6 +509,7 @@ impl GpuField {
                 }
             }
         }
+        unfused(&premask)?;
         let rule = net.update_rule();
         let update = (0..params.len())
             .map(|i| Update::new(&ctx, &rule, &params[i], &grads[i], &m[i], &v[i]))

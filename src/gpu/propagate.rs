@@ -8,16 +8,20 @@
 //! materialised: the forward row FFTs run on the `ny` rows that hold light, the column FFT, the
 //! multiply by `H` and the inverse column FFT are one fused pass that keeps only the `ny` rows
 //! that survive the crop, and the inverse row FFTs write the cropped rows straight into the
-//! field. Three passes in all. The GPU FFT takes powers of two only: a padded side that is not
-//! one runs on the smallest power of two `≥ 2n − 1`, which holds the padded grid's operator
-//! exactly ([`crate::optics::transfer_on_grid`]; the CPU does the same when it is cheaper).
+//! field. Three passes in all. A mask in front of the step (an SLM or a thin lens:
+//! `field ·= mask[y/k][x/k]`, what [`super::Modulate`] does) can be multiplied in as the forward
+//! row pass loads the field ([`Propagate::with_scratch_masked`]), saving that element-wise pass
+//! (a read and a write of the field). The GPU FFT takes powers of two only: a padded side that
+//! is not one runs on the smallest power of two `≥ 2n − 1`, which holds the padded grid's
+//! operator exactly ([`crate::optics::transfer_on_grid`]; the CPU does the same when it is
+//! cheaper).
 
 use num_complex::Complex32;
 
 use super::buffer::{Field, GpuBuffer};
 use super::context::GpuContext;
 use super::fft::{
-    check_fft_len, line_pass, LinePass, Lines, Transfer, Twiddles, Work, MAX_FFT_LEN,
+    check_fft_len, line_pass, LinePass, Lines, Premul, Transfer, Twiddles, Work, MAX_FFT_LEN,
 };
 use super::kernel::{encode_pass, Dispatch};
 use crate::error::{Error, Result};
@@ -204,6 +208,42 @@ impl Propagate {
         adjoint: bool,
         scratch: &PropagateScratch,
     ) -> Result<Self> {
+        Self::plan(ctx, field, tf, adjoint, scratch, None)
+    }
+
+    /// As [`Propagate::with_scratch`], with the field first multiplied by `mask` of `k×k`
+    /// macro-pixels (`field[b][y][x] ·= mask[y/k][x/k]`, as [`super::Modulate::new`]), fused
+    /// into the first pass: the same as that modulation followed by this propagation, one
+    /// element-wise pass fewer. The field holds the propagated result only (the modulated field
+    /// is never stored).
+    ///
+    /// # Panics
+    /// As [`Propagate::with_scratch`], and if `nx` or `ny` is not a multiple of `k` or the mask
+    /// is not `(nx/k)·(ny/k)` long.
+    pub fn with_scratch_masked(
+        ctx: &GpuContext,
+        field: &Field,
+        tf: &TransferFunction,
+        adjoint: bool,
+        scratch: &PropagateScratch,
+        mask: &GpuBuffer<Complex32>,
+        k: usize,
+    ) -> Result<Self> {
+        let (nx, ny) = (field.nx(), field.ny());
+        if k == 0 || nx % k != 0 || ny % k != 0 || mask.len() != (nx / k) * (ny / k) {
+            bad_mask(nx, ny, k, mask.len());
+        }
+        Self::plan(ctx, field, tf, adjoint, scratch, Some((mask, k)))
+    }
+
+    fn plan(
+        ctx: &GpuContext,
+        field: &Field,
+        tf: &TransferFunction,
+        adjoint: bool,
+        scratch: &PropagateScratch,
+        mask: Option<(&GpuBuffer<Complex32>, usize)>,
+    ) -> Result<Self> {
         let (nx, ny, batch) = (field.nx(), field.ny(), field.batch());
         let (px, py) = (tf.px, tf.py);
         if (nx, ny) != (tf.nx, tf.ny) || scratch.len < batch * ny * px {
@@ -240,6 +280,12 @@ impl Propagate {
             inverse: false,
             scale: 1.0,
             transfer: None,
+            // Line l is row l % ny of its image, element i pixel i − ox.
+            premul: mask.map(|(m, k)| Premul {
+                mask: m.buffer(),
+                k,
+                sx: nx / k,
+            }),
         };
         let cols = LinePass {
             n: py,
@@ -258,6 +304,7 @@ impl Propagate {
                 elem: px,
                 conj: adjoint,
             }),
+            premul: None,
         };
         let rows_inv = LinePass {
             n: px,
@@ -270,6 +317,7 @@ impl Propagate {
             inverse: true,
             scale: 1.0,
             transfer: None,
+            premul: None,
         };
         let mut dispatches = line_pass(ctx, "propagate.rows", &rows_fwd, &tw, &mut work)?;
         dispatches.extend(line_pass(ctx, "propagate.cols", &cols, &tw, &mut work)?);
@@ -297,5 +345,14 @@ fn bad_shape(nx: usize, ny: usize, batch: usize, tf: &TransferFunction, scratch:
         tf.nx,
         tf.ny,
         batch * ny * tf.px
+    )
+}
+
+#[cold]
+#[inline(never)]
+fn bad_mask(nx: usize, ny: usize, k: usize, len: usize) -> ! {
+    panic!(
+        "Propagate: a {nx}×{ny} grid does not fit a mask of {len} values with {k}×{k} macro-pixels (expected {})",
+        nx.checked_div(k).unwrap_or(0) * ny.checked_div(k).unwrap_or(0)
     )
 }

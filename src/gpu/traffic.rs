@@ -9,7 +9,8 @@
 //! kernel that reads a buffer more than once (caches usually absorb that). Uniforms are not
 //! counted. [`minimum_field_step`] is the floor the issue sets for a field network: one read and
 //! one write of the field per pass that fits in workgroup memory, so the ratio of the two says how
-//! many passes the executor spends beyond that floor.
+//! many passes the executor spends beyond that floor. (An ideal SLM or a thin lens right before
+//! free space already costs only its mask read: that step's first row pass multiplies it in.)
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;

@@ -5,7 +5,7 @@ use bytemuck::{Pod, Zeroable};
 
 /// Twin of WGSL `FftParams` in `shaders/fft.wgsl`: one pass of 1-D FFTs over lines (rows or
 /// columns), with zero padding on load, crop and scale on store, and the fused transfer-function
-/// multiply of propagation.
+/// multiply of propagation, and the optional mask multiply on load (`premul`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
 pub struct FftParams {
@@ -32,7 +32,11 @@ pub struct FftParams {
     pub scale: f32,
     pub stage: u32,
     pub lines_fast: u32,
-    pub _pad1: u32,
+    pub premul: u32,
+    pub mask_k: u32,
+    pub mask_sx: u32,
+    pub _pad2: u32,
+    pub _pad3: u32,
 }
 
 /// Twin of WGSL `TransferParams` in `shaders/propagate.wgsl`: the transfer-function multiply of

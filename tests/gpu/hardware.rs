@@ -2,7 +2,9 @@
 //! CPU executor (f32), each alone and all together, on every target and both gradient modes:
 //! detector powers, loss and hits, and the SLM gradients of one training step, on a small random
 //! network (32 × 32, two phase SLMs, a thin and a Beer–Lambert absorber, batch 3, random phases
-//! over several turns). And the refusal of the noisy options on the GPU, naming the keys.
+//! over several turns), and distance errors on a network whose SLMs sit right in front of free
+//! space (their masks multiplied in by the free-space passes, pump and probe). And the refusal of
+//! the noisy options on the GPU, naming the keys.
 
 use libtest_mimic::Failed;
 use wavetrain::backend::Backend;
@@ -22,20 +24,8 @@ const PITCH: f64 = 4e-6;
 const TOL: f64 = 1e-4;
 
 /// phase (k = 2) → free space → thin absorber → phase (k = 1) → free space → Beer–Lambert
-/// absorber → free space, 32 × 32, four detectors; `hw` is the `[hardware]` table's body.
-fn config(hw: &str, target: &str, gradient: &str, lr: f64) -> Result<Config, Failed> {
-    let text = format!(
-        r#"
-name = "gpu-hw"
-[optics]
-wavelength = 780e-9
-pitch = {PITCH}
-nx = 32
-ny = 32
-[input]
-intensity = 2.0
-size = 24
-[[elements]]
+/// absorber → free space.
+const LAYOUT: &str = r#"[[elements]]
 type = "phase"
 macro_pixel = 2
 [[elements]]
@@ -56,7 +46,50 @@ model = "beer-lambert"
 [[elements]]
 type = "free-space"
 distance = 200e-6
-[readout]
+"#;
+
+/// phase (k = 2) → free space → phase (k = 1) → free space: every SLM right in front of free
+/// space in the pump and in the probe (the masks multiplied in by the free-space passes).
+const FUSED_LAYOUT: &str = r#"
+[[elements]]
+type = "phase"
+macro_pixel = 2
+[[elements]]
+type = "free-space"
+distance = 300e-6
+[[elements]]
+type = "phase"
+[[elements]]
+type = "free-space"
+distance = 250e-6
+"#;
+
+/// [`LAYOUT`], 32 × 32, four detectors; `hw` is the `[hardware]` table's body.
+fn config(hw: &str, target: &str, gradient: &str, lr: f64) -> Result<Config, Failed> {
+    config_in(LAYOUT, hw, target, gradient, lr)
+}
+
+/// `elements` (the `[[elements]]` tables), 32 × 32, four detectors; `hw` is the `[hardware]`
+/// table's body.
+fn config_in(
+    elements: &str,
+    hw: &str,
+    target: &str,
+    gradient: &str,
+    lr: f64,
+) -> Result<Config, Failed> {
+    let text = format!(
+        r#"
+name = "gpu-hw"
+[optics]
+wavelength = 780e-9
+pitch = {PITCH}
+nx = 32
+ny = 32
+[input]
+intensity = 2.0
+size = 24
+{elements}[readout]
 classes = 4
 detector_size = 4
 loss = "cross-entropy"
@@ -162,12 +195,13 @@ fn rel_err(a: &[f32], b: &[f32]) -> f64 {
 /// from the updated parameters). Returns the worst relative deviation seen.
 fn check_case(
     what: &str,
+    elements: &str,
     hw: &str,
     target: &str,
     gradient: &str,
     rebuilt: bool,
 ) -> Result<f64, Failed> {
-    let cfg = config(hw, target, gradient, 1.0)?;
+    let cfg = config_in(elements, hw, target, gradient, 1.0)?;
     let net = cfg.resolve()?;
     let state = random_state(&net);
     let (input, labels) = inputs(&cfg);
@@ -196,7 +230,7 @@ fn check_case(
         return Err(format!("{what}: the CPU gradient is zero").into());
     }
     let lr = 1e3 / gmax;
-    let net_lr = config(hw, target, gradient, lr)?.resolve()?;
+    let net_lr = config_in(elements, hw, target, gradient, lr)?.resolve()?;
     let ctx = GpuContext::new(&request())?;
     let mut gpu = GpuBackend::on(ctx, &net_lr, &state)?;
     let gp = gpu.predict(&input)?;
@@ -233,7 +267,7 @@ fn check_case(
         // After an update (lr 0.5/max|g|: the phases move by up to half a radian and stay
         // within a few turns) the GPU shows the new parameters: its powers change, and equal
         // the CPU's from the GPU's new state.
-        let net_small = config(hw, target, gradient, 0.5 / gmax)?.resolve()?;
+        let net_small = config_in(elements, hw, target, gradient, 0.5 / gmax)?.resolve()?;
         let ctx = GpuContext::new(&request())?;
         let mut gpu = GpuBackend::on(ctx, &net_small, &state)?;
         gpu.train_step(&input, &labels)?;
@@ -275,11 +309,21 @@ pub fn imperfections_match_cpu(_: &Ctx) -> Result<(), Failed> {
         for target in targets {
             for gradient in ["optical", "exact"] {
                 let what = format!("{name}, target {target}, {gradient} gradient");
-                match check_case(&what, &hw, target, gradient, name == "all together") {
+                match check_case(&what, LAYOUT, &hw, target, gradient, name == "all together") {
                     Ok(e) => worst = worst.max(e),
                     Err(e) => failures.push(e.message().unwrap_or("failed").to_string()),
                 }
             }
+        }
+    }
+    // Ideal SLMs right in front of free space, whose masks the free-space passes multiply in,
+    // in the pump and (on the hardware target) the probe, on the actual distances.
+    for target in ["hardware", "physics-aware"] {
+        let what = format!("fused SLMs, distance errors, target {target}");
+        let hw = "distance_errors = [25e-6, -20e-6]";
+        match check_case(&what, FUSED_LAYOUT, hw, target, "optical", false) {
+            Ok(e) => worst = worst.max(e),
+            Err(e) => failures.push(e.message().unwrap_or("failed").to_string()),
         }
     }
     eprintln!("worst relative deviation: {worst:.2e}");

@@ -61,6 +61,14 @@ fn tests() -> Vec<(&'static str, TestFn)> {
             "propagate_non_power_of_two_padding_matches_cpu",
             propagate::propagate_non_power_of_two_padding_matches_cpu,
         ),
+        (
+            "propagate_masked_matches_cpu",
+            propagate::propagate_masked_matches_cpu,
+        ),
+        (
+            "propagate_masked_global_memory_path",
+            propagate::propagate_masked_global_memory_path,
+        ),
         ("lens2f_64x64", lens::lens2f_64x64),
         ("lens2f_64x32", lens::lens2f_64x32),
         ("modulate_phase_64x32_k1", modulate::modulate_phase_64x32_k1),
@@ -96,6 +104,14 @@ fn tests() -> Vec<(&'static str, TestFn)> {
         (
             "traffic_train_step_is_counted",
             traffic::traffic_train_step_is_counted,
+        ),
+        (
+            "traffic_masked_propagate_saves_the_modulate",
+            traffic::traffic_masked_propagate_saves_the_modulate,
+        ),
+        (
+            "traffic_fused_masks_lower_the_step",
+            traffic::traffic_fused_masks_lower_the_step,
         ),
         (
             "backend_train_step_matches_cpu",

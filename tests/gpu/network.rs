@@ -70,6 +70,56 @@ gradient = "{gradient}"
     Config::from_toml(&text, "gpu-step").expect("valid test config")
 }
 
+/// A small field network (32×16) whose SLMs and thin lens all sit right in front of free space,
+/// in the pump and in the probe (where an SLM's successor is the element before it): every mask
+/// is multiplied in by the first pass of the free space after it.
+fn fused_config() -> Config {
+    let text = r#"
+name = "gpu-fused"
+[optics]
+wavelength = 780e-9
+pitch = 8e-6
+nx = 32
+ny = 16
+[input]
+intensity = 20.0
+size = 14
+[[elements]]
+type = "phase"
+macro_pixel = 2
+[[elements]]
+type = "free-space"
+distance = 1e-3
+[[elements]]
+type = "phase"
+[[elements]]
+type = "free-space"
+distance = 0.8e-3
+[[elements]]
+type = "lens"
+focal_length = 20e-3
+[[elements]]
+type = "free-space"
+distance = 1.2e-3
+[[elements]]
+type = "phase"
+macro_pixel = 4
+[[elements]]
+type = "free-space"
+distance = 1e-3
+[readout]
+classes = 4
+detector_size = 3
+temperature = 0.2
+[train]
+optimizer = "sgd"
+lr = 1.0
+batch = 8
+gradient = "optical"
+"#;
+    Config::from_toml(text, "gpu-fused").expect("valid test config")
+}
+
 /// A small dense network with every kind of stage: an ideal layer, a wave layer with cross-talk,
 /// thin and Beer–Lambert absorbers, a ReLU and a digital layer.
 fn dense_step_config(gradient: &str, loss: &str, optimizer: &str, extra: &str) -> Config {
@@ -157,8 +207,8 @@ struct Case {
     readout: &'static str,
 }
 
-/// The field cases (optical and exact gradients) and the dense cases (optical and exact
-/// gradients, both losses, SLM quantisation with Adam).
+/// The field cases (optical and exact gradients; every mask fused into the free space after it)
+/// and the dense cases (optical and exact gradients, both losses, SLM quantisation with Adam).
 fn step_cases() -> Result<Vec<Case>, Failed> {
     let mut cases = Vec::new();
     for gradient in ["optical", "exact"] {
@@ -177,6 +227,20 @@ fn step_cases() -> Result<Vec<Case>, Failed> {
             readout: "powers",
         });
     }
+    let net = fused_config().resolve()?;
+    let state = net.field("test")?.initial_state(1);
+    cases.push(Case {
+        what: "field network, every mask before free space".to_string(),
+        dense: false,
+        net,
+        state,
+        input_len: 32 * 16,
+        input_range: (0.0, 1.0),
+        input_seed: 80,
+        label_step: 7,
+        params: ParamCheck::SlmPhases,
+        readout: "powers",
+    });
     let dense = [
         ("optical", "mse", "sgd", ""),
         ("exact", "cross-entropy", "sgd", ""),
