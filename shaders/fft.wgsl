@@ -11,6 +11,11 @@
 // (or lens) mask of k×k macro-pixels: element e = i − src_off of line `other` is pixel
 // (x = e, y = other) and takes mask[(y/k)·sx + x/k], as shaders/modulate.wgsl's `modulate` (the
 // modulation fused into the first row pass of the free-space step that follows it).
+// With `postabs` each stored (cropped, scaled) sample w goes through a thin saturable absorber
+// of optical depth abs_od, as shaders/absorber.wgsl's pump: dst = t(|w|²)·w with
+// t(s) = exp(−(α₀/2)/(1+s)) (the thin model of shaders/saturable.wgsl, the same f32 operations);
+// postabs = 2 also keeps the absorber's input, abs_slot = w, at the same index as dst (the probe
+// pass needs it). The absorber fused into the last pass of the free-space step before it.
 //
 // `fft_shared` does a whole line in workgroup memory (TILE complex values, set at load time, hold
 // TILE/n lines); in mode 1 it transforms, multiplies by the transfer function h, and transforms
@@ -52,8 +57,10 @@ struct FftParams {
     premul: u32,
     mask_k: u32,
     mask_sx: u32,
-    _pad2: u32,
-    _pad3: u32,
+    // 0: store w = v·scale; 1: store t(|w|²)·w (thin absorber of optical depth abs_od);
+    // 2: that, and abs_slot = w.
+    postabs: u32,
+    abs_od: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: FftParams;
@@ -63,6 +70,8 @@ struct FftParams {
 @group(0) @binding(4) var<storage, read> h: array<vec2<f32>>;
 // The pre-multiplying mask (a dummy buffer when premul = 0).
 @group(0) @binding(5) var<storage, read> mask: array<vec2<f32>>;
+// The absorber input kept on store (a dummy buffer unless postabs = 2).
+@group(0) @binding(6) var<storage, read_write> abs_slot: array<vec2<f32>>;
 
 const WG: u32 = 256u;
 // Values each thread holds between barriers (TILE ≥ 4·WG, set by the host).
@@ -90,7 +99,19 @@ fn store(l: u32, i: u32, v: vec2<f32>) {
     }
     let img = l / p.lines_per_img;
     let other = l % p.lines_per_img;
-    dst[img * p.dst_img + other * p.dst_line + (i - p.dst_off) * p.dst_elem] = v * p.scale;
+    let at = img * p.dst_img + other * p.dst_line + (i - p.dst_off) * p.dst_elem;
+    let w = v * p.scale;
+    if p.postabs == 0u {
+        dst[at] = w;
+        return;
+    }
+    if p.postabs == 2u {
+        abs_slot[at] = w;
+    }
+    // saturable(cnorm2(w), abs_od, 0u).x of shaders/saturable.wgsl, inlined.
+    let q = 1.0 / (1.0 + cnorm2(w));
+    let t = exp(-0.5 * p.abs_od * q);
+    dst[at] = w * t;
 }
 
 fn transfer(l: u32, i: u32) -> vec2<f32> {

@@ -8,7 +8,9 @@
 //! gather, one dispatch per radix-2 stage, scatter. Twiddles `e^{−2πi·t/n}` are computed on the
 //! host in f64 and uploaded once per op. A row pass may multiply each sample it loads by a mask
 //! of `k×k` macro-pixels first ([`Premul`]): the SLM or lens in front of a free-space step, fused
-//! into that step's first pass.
+//! into that step's first pass. A pass may also put each sample it stores through a thin
+//! saturable absorber ([`PostAbs`]), keeping the absorber's input: the pump's absorber right
+//! after a free-space step, fused into that step's last pass.
 
 use num_complex::Complex32;
 
@@ -99,6 +101,15 @@ pub(crate) struct Premul<'a> {
     pub sx: usize,
 }
 
+/// A thin saturable absorber applied to every sample a pass stores (the pump of
+/// `shaders/absorber.wgsl`, fused): the scaled sample `w` is written to `dst` as
+/// `exp(−(α₀/2)/(1+|w|²))·w`, and `w` itself to `slot` (laid out as `dst`) when given.
+pub(crate) struct PostAbs<'a> {
+    /// α₀.
+    pub od: f32,
+    pub slot: Option<&'a wgpu::Buffer>,
+}
+
 /// One pass of 1-D transforms of length `n` over `lines` lines.
 pub(crate) struct LinePass<'a> {
     pub n: usize,
@@ -113,12 +124,16 @@ pub(crate) struct LinePass<'a> {
     pub transfer: Option<Transfer<'a>>,
     /// Rows only (`src_at.elem == 1`): a mask multiplied in on load.
     pub premul: Option<Premul<'a>>,
+    /// A thin absorber applied on store.
+    pub postabs: Option<PostAbs<'a>>,
 }
 
 /// Twiddle tables `w_t = e^{−2πi·t/n}`, `t < n`, for a set of lengths, in one buffer.
 pub(crate) struct Twiddles {
     buf: GpuBuffer<Complex32>,
     offsets: Vec<(usize, usize)>,
+    /// Bound in place of an absorber's slot where a pass keeps none (never written).
+    no_slot: GpuBuffer<Complex32>,
 }
 
 impl Twiddles {
@@ -139,6 +154,7 @@ impl Twiddles {
         Ok(Twiddles {
             buf: GpuBuffer::from_slice(ctx, "fft.twiddles", &table)?,
             offsets,
+            no_slot: GpuBuffer::new(ctx, "fft.no_slot", 1)?,
         })
     }
 
@@ -223,6 +239,11 @@ pub(crate) fn line_pass(
         premul: pass.premul.is_some() as u32,
         mask_k: pass.premul.as_ref().map_or(1, |m| m.k as u32),
         mask_sx: pass.premul.as_ref().map_or(0, |m| m.sx as u32),
+        postabs: pass
+            .postabs
+            .as_ref()
+            .map_or(0, |a| if a.slot.is_some() { 2 } else { 1 }),
+        abs_od: pass.postabs.as_ref().map_or(0.0, |a| a.od),
         ..Default::default()
     };
     if pass.premul.is_some() && pass.src_at.elem != 1 {
@@ -232,6 +253,13 @@ pub(crate) fn line_pass(
     // The mask a row pass multiplies in on load (bound to the twiddles, unread, when none).
     let mask = pass.premul.as_ref().map_or(twb, |m| m.mask);
     let mask_bytes = pass.premul.as_ref().map_or(0, |m| m.mask.size());
+    // The absorber's slot a pass writes on store (a dummy, never written, when none).
+    let slot = pass
+        .postabs
+        .as_ref()
+        .and_then(|a| a.slot)
+        .unwrap_or(tw.no_slot.buffer());
+    let keeps_slot = pass.postabs.as_ref().is_some_and(|a| a.slot.is_some());
     let shared = ctx.fft_shared_bytes() as usize / 8;
     let strided = pass.src_at.elem != 1 || pass.dst_at.elem != 1;
     let mut tile = n.max(MIN_TILE);
@@ -253,8 +281,10 @@ pub(crate) fn line_pass(
         let groups = split_groups(ctx, pass.lines.div_ceil(tile / n) as u64)?;
         // Traffic: the samples each line reads and writes (padding is made on load, the crop
         // on store), the line's twiddles, the transfer function and the pre-multiplying mask
-        // once.
-        let bytes = 8 * (pass.lines * (pass.src_at.len + pass.dst_at.len) + n) as u64
+        // once, and the absorber's input each stored sample keeps.
+        let slot_samples = if keeps_slot { pass.dst_at.len } else { 0 };
+        let bytes = 8
+            * (pass.lines * (pass.src_at.len + pass.dst_at.len + slot_samples) + n) as u64
             + pass.transfer.as_ref().map_or(0, |t| t.h.size())
             + mask_bytes;
         return Ok(vec![Dispatch::new(
@@ -269,6 +299,7 @@ pub(crate) fn line_pass(
                 read(3, twb),
                 read(4, h),
                 read(5, mask),
+                write(6, slot),
             ],
             groups,
         )?
@@ -354,14 +385,26 @@ pub(crate) fn line_pass(
         stages(!pass.inverse, &mut cur, &mut out)?;
     }
     let u = ctx.uniform(&format!("wavetrain.{label}.scatter"), &base)?;
-    out.push(Dispatch::new(
-        ctx,
-        "fft",
-        "fft_scatter",
-        &consts,
-        &[uniform(0, &u), read(1, &cur.0), write(2, pass.dst)],
-        all,
-    )?);
+    // Traffic: the work buffer read and the destination (read and written) whole, and the
+    // absorber's slot written once (not the dummy bound in its place).
+    let scatter_bytes =
+        cur.0.size() + 2 * pass.dst.size() + if keeps_slot { slot.size() } else { 0 };
+    out.push(
+        Dispatch::new(
+            ctx,
+            "fft",
+            "fft_scatter",
+            &consts,
+            &[
+                uniform(0, &u),
+                read(1, &cur.0),
+                write(2, pass.dst),
+                write(6, slot),
+            ],
+            all,
+        )?
+        .with_bytes(scatter_bytes),
+    );
     Ok(out)
 }
 
@@ -404,6 +447,7 @@ impl Fft2 {
             scale: 1.0 / (nx as f64).sqrt(),
             transfer: None,
             premul: None,
+            postabs: None,
         };
         let cols = LinePass {
             n: ny,
@@ -417,6 +461,7 @@ impl Fft2 {
             scale: extra / (ny as f64).sqrt(),
             transfer: None,
             premul: None,
+            postabs: None,
         };
         let mut dispatches = line_pass(ctx, "fft.rows", &rows, &tw, &mut work)?;
         dispatches.extend(line_pass(ctx, "fft.cols", &cols, &tw, &mut work)?);

@@ -6,6 +6,9 @@
 //! An ideal SLM (no lateral shift, no device model) or a thin lens directly followed by free
 //! space is not a pass of its own: the free-space step's first row pass multiplies its mask in
 //! as it loads the field ([`Propagate::with_scratch_masked`]), in the pump and in the probe.
+//! Likewise, in the pump, a thin absorber (without an optical-depth map) directly after free
+//! space is applied by that step's last pass as it stores the field, which also keeps the
+//! absorber's input for the probe ([`Propagate::with_scratch_absorbed`]).
 
 use num_complex::Complex32;
 
@@ -24,6 +27,7 @@ use crate::loss::LossStats;
 use crate::model::{GradientMode, Loss};
 use crate::network::{FieldPlan, Network, Op, ParamKind, State, System};
 use crate::optics::lens::thin_lens_phase;
+use crate::optics::{Absorber, AbsorberModel};
 use crate::Grid;
 
 /// The loss kernel bound to its buffers (`shaders/loss.wgsl`).
@@ -266,23 +270,37 @@ impl GpuField {
             )?))
         };
         // Free space `i` (on the hardware's distances when `on_hw`), with the mask in front of it
-        // multiplied in on load when `mask` is `(mask, k)`.
+        // multiplied in on load when `mask` is `(mask, k)`, and the thin absorber after it
+        // applied on store (its input kept in the slot given) when `post` is `(absorber, slot)`.
         let prop = |f: &Field,
                     i: usize,
                     on_hw: bool,
-                    mask: Option<(&GpuBuffer<Complex32>, usize)>|
+                    mask: Option<(&GpuBuffer<Complex32>, usize)>,
+                    post: Option<(&Absorber, Option<&Field>)>|
          -> Result<Step> {
             let tf = if on_hw { &hw_tfs[i] } else { &tfs[i] };
-            match mask {
-                None => run(f, tf, false),
-                Some((m, k)) => {
-                    let s = scratch
-                        .as_ref()
-                        .ok_or_else(|| Error::Gpu("internal: no propagation scratch".into()))?;
-                    Ok(Step::Propagate(Propagate::with_scratch_masked(
-                        &ctx, f, tf, false, s, m, k,
-                    )?))
+            if mask.is_none() && post.is_none() {
+                return run(f, tf, false);
+            }
+            let s = scratch
+                .as_ref()
+                .ok_or_else(|| Error::Gpu("internal: no propagation scratch".into()))?;
+            Ok(Step::Propagate(Propagate::with_scratch_fused(
+                &ctx, f, tf, false, s, mask, post,
+            )?))
+        };
+        // The pump's absorber after step `n` of the pump when it is fused into that step's
+        // free space: a thin absorber without an optical-depth map, and its slot.
+        let absorbed = |n: usize| -> Option<(&Absorber, Option<&Field>)> {
+            let next = plan.pump.get(n + 1)?;
+            match next.op {
+                Op::Absorber { absorber }
+                    if plan.absorbers[absorber].model == AbsorberModel::Thin
+                        && od_maps[absorber].is_none() =>
+                {
+                    Some((&plan.absorbers[absorber], next.save.map(|k| &slots[k])))
                 }
+                _ => None,
             }
         };
         // A mask fused into the free space that follows it (`fuse`: the next step of the
@@ -302,6 +320,8 @@ impl GpuField {
         };
         let mut pump = Vec::new();
         let mut premask: Option<(&GpuBuffer<Complex32>, usize)> = None;
+        // The free-space step just recorded applied the absorber that follows it.
+        let mut postfused = false;
         for (n, s) in plan.pump.iter().enumerate() {
             let save = s.save.map(|k| &slots[k]);
             let fuse = matches!(
@@ -352,7 +372,10 @@ impl GpuField {
                     1,
                 )?)),
                 Op::Propagate { prop: i } => {
-                    pump.push(prop(&field, i, hw.is_some(), premask.take())?)
+                    let post = absorbed(n);
+                    postfused = post.is_some();
+                    pump.push(prop(&field, i, hw.is_some(), premask.take(), post)?);
+                    continue;
                 }
                 Op::Fourier { lens } => {
                     let l = &plan.fouriers[lens];
@@ -365,6 +388,8 @@ impl GpuField {
                         false,
                     )?));
                 }
+                // Applied (and its input saved) by the free space before it.
+                Op::Absorber { .. } if postfused => {}
                 Op::Absorber { absorber } => pump.push(Step::AbsorberPump(AbsorberPump::with_map(
                     &ctx,
                     &field,
@@ -373,6 +398,7 @@ impl GpuField {
                     save,
                 )?)),
             }
+            postfused = false;
         }
         unfused(&premask)?;
         let regions = Regions::new(&ctx, net.regions(), nx, ny)?;
@@ -481,7 +507,7 @@ impl GpuField {
                     1,
                 )?)),
                 Op::Propagate { prop: i } => {
-                    probe_steps.push(prop(&probe, i, probe_hw, premask.take())?)
+                    probe_steps.push(prop(&probe, i, probe_hw, premask.take(), None)?)
                 }
                 Op::Fourier { lens } => {
                     let l = &plan.fouriers[lens];

@@ -11,7 +11,10 @@
 //! field. Three passes in all. A mask in front of the step (an SLM or a thin lens:
 //! `field ·= mask[y/k][x/k]`, what [`super::Modulate`] does) can be multiplied in as the forward
 //! row pass loads the field ([`Propagate::with_scratch_masked`]), saving that element-wise pass
-//! (a read and a write of the field). The GPU FFT takes powers of two only: a padded side that
+//! (a read and a write of the field). Likewise a thin saturable absorber right after the step
+//! (the pump's `u = t(|v|²)·v`, [`super::AbsorberPump`]) can be applied as the inverse row pass
+//! stores the field, keeping the absorber's input `v` in the probe's slot on the way
+//! ([`Propagate::with_scratch_absorbed`]), saving that pass too. The GPU FFT takes powers of two only: a padded side that
 //! is not one runs on the smallest power of two `≥ 2n − 1`, which holds the padded grid's
 //! operator exactly ([`crate::optics::transfer_on_grid`]; the CPU does the same when it is
 //! cheaper).
@@ -21,13 +24,15 @@ use num_complex::Complex32;
 use super::buffer::{Field, GpuBuffer};
 use super::context::GpuContext;
 use super::fft::{
-    check_fft_len, line_pass, LinePass, Lines, Premul, Transfer, Twiddles, Work, MAX_FFT_LEN,
+    check_fft_len, line_pass, LinePass, Lines, PostAbs, Premul, Transfer, Twiddles, Work,
+    MAX_FFT_LEN,
 };
 use super::kernel::{encode_pass, Dispatch};
 use crate::error::{Error, Result};
 use crate::fft::power_of_two_len;
 use crate::grid::{padded_len, Grid};
 use crate::optics::{sampling_report, transfer_function, transfer_on_grid, SamplingReport};
+use crate::optics::{Absorber, AbsorberModel};
 
 /// A free-space step's transfer function on the GPU, shared by every [`Propagate`] op over that
 /// distance (pump and probe passes alike). Cloning shares the GPU buffer.
@@ -208,7 +213,7 @@ impl Propagate {
         adjoint: bool,
         scratch: &PropagateScratch,
     ) -> Result<Self> {
-        Self::plan(ctx, field, tf, adjoint, scratch, None)
+        Self::plan(ctx, field, tf, adjoint, scratch, None, None)
     }
 
     /// As [`Propagate::with_scratch`], with the field first multiplied by `mask` of `k×k`
@@ -229,11 +234,72 @@ impl Propagate {
         mask: &GpuBuffer<Complex32>,
         k: usize,
     ) -> Result<Self> {
+        Self::with_scratch_fused(ctx, field, tf, adjoint, scratch, Some((mask, k)), None)
+    }
+
+    /// As [`Propagate::with_scratch`] (with the mask of [`Propagate::with_scratch_masked`]
+    /// multiplied in first when `mask` is `(mask, k)`), followed by the pump of the thin
+    /// saturable absorber `absorber`, `u = exp(−(α₀/2)/(1+|v|²))·v` on each propagated sample `v`
+    /// (as [`super::AbsorberPump::new`]), fused into the last pass; with `save`, the absorber's
+    /// input `v` is written there as well. The same as this propagation followed by that pump,
+    /// one element-wise pass fewer. Only the thin model: a Beer–Lambert absorber is refused.
+    ///
+    /// # Panics
+    /// As [`Propagate::with_scratch_masked`], and if `save` differs from `field` in shape.
+    #[allow(clippy::too_many_arguments)]
+    pub fn with_scratch_absorbed(
+        ctx: &GpuContext,
+        field: &Field,
+        tf: &TransferFunction,
+        adjoint: bool,
+        scratch: &PropagateScratch,
+        mask: Option<(&GpuBuffer<Complex32>, usize)>,
+        absorber: &Absorber,
+        save: Option<&Field>,
+    ) -> Result<Self> {
+        Self::with_scratch_fused(
+            ctx,
+            field,
+            tf,
+            adjoint,
+            scratch,
+            mask,
+            Some((absorber, save)),
+        )
+    }
+
+    /// Free space with an optional mask multiplied in on load and an optional thin absorber
+    /// (and its slot) applied on store.
+    pub(crate) fn with_scratch_fused(
+        ctx: &GpuContext,
+        field: &Field,
+        tf: &TransferFunction,
+        adjoint: bool,
+        scratch: &PropagateScratch,
+        mask: Option<(&GpuBuffer<Complex32>, usize)>,
+        absorber: Option<(&Absorber, Option<&Field>)>,
+    ) -> Result<Self> {
         let (nx, ny) = (field.nx(), field.ny());
-        if k == 0 || nx % k != 0 || ny % k != 0 || mask.len() != (nx / k) * (ny / k) {
-            bad_mask(nx, ny, k, mask.len());
+        if let Some((mask, k)) = mask {
+            if k == 0 || nx % k != 0 || ny % k != 0 || mask.len() != (nx / k) * (ny / k) {
+                bad_mask(nx, ny, k, mask.len());
+            }
         }
-        Self::plan(ctx, field, tf, adjoint, scratch, Some((mask, k)))
+        let mut post = None;
+        if let Some((a, save)) = absorber {
+            if a.model != AbsorberModel::Thin {
+                return Err(Error::Gpu(
+                    "internal: only a thin absorber is fused into free space".into(),
+                ));
+            }
+            if let Some(s) = save {
+                if !s.same_shape(field) {
+                    bad_save(field, s);
+                }
+            }
+            post = Some((a.od as f32, save.map(|s| s.buffer())));
+        }
+        Self::plan(ctx, field, tf, adjoint, scratch, mask, post)
     }
 
     fn plan(
@@ -243,6 +309,7 @@ impl Propagate {
         adjoint: bool,
         scratch: &PropagateScratch,
         mask: Option<(&GpuBuffer<Complex32>, usize)>,
+        post: Option<(f32, Option<&wgpu::Buffer>)>,
     ) -> Result<Self> {
         let (nx, ny, batch) = (field.nx(), field.ny(), field.batch());
         let (px, py) = (tf.px, tf.py);
@@ -286,6 +353,7 @@ impl Propagate {
                 k,
                 sx: nx / k,
             }),
+            postabs: None,
         };
         let cols = LinePass {
             n: py,
@@ -305,6 +373,7 @@ impl Propagate {
                 conj: adjoint,
             }),
             premul: None,
+            postabs: None,
         };
         let rows_inv = LinePass {
             n: px,
@@ -318,6 +387,8 @@ impl Propagate {
             scale: 1.0,
             transfer: None,
             premul: None,
+            // The cropped rows, laid out as the field (and its slot).
+            postabs: post.map(|(od, slot)| PostAbs { od, slot }),
         };
         let mut dispatches = line_pass(ctx, "propagate.rows", &rows_fwd, &tw, &mut work)?;
         dispatches.extend(line_pass(ctx, "propagate.cols", &cols, &tw, &mut work)?);
@@ -354,5 +425,19 @@ fn bad_mask(nx: usize, ny: usize, k: usize, len: usize) -> ! {
     panic!(
         "Propagate: a {nx}×{ny} grid does not fit a mask of {len} values with {k}×{k} macro-pixels (expected {})",
         nx.checked_div(k).unwrap_or(0) * ny.checked_div(k).unwrap_or(0)
+    )
+}
+
+#[cold]
+#[inline(never)]
+fn bad_save(field: &Field, save: &Field) -> ! {
+    panic!(
+        "Propagate: the absorber's slot {}×{}×{} differs from the field {}×{}×{}",
+        save.nx(),
+        save.ny(),
+        save.batch(),
+        field.nx(),
+        field.ny(),
+        field.batch()
     )
 }

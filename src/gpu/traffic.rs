@@ -10,7 +10,9 @@
 //! counted. [`minimum_field_step`] is the floor the issue sets for a field network: one read and
 //! one write of the field per pass that fits in workgroup memory, so the ratio of the two says how
 //! many passes the executor spends beyond that floor. (An ideal SLM or a thin lens right before
-//! free space already costs only its mask read: that step's first row pass multiplies it in.)
+//! free space already costs only its mask read: that step's first row pass multiplies it in; and
+//! the pump's thin absorber right after free space only the write of its slot: that step's last
+//! pass applies it.)
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;

@@ -5,7 +5,8 @@ use bytemuck::{Pod, Zeroable};
 
 /// Twin of WGSL `FftParams` in `shaders/fft.wgsl`: one pass of 1-D FFTs over lines (rows or
 /// columns), with zero padding on load, crop and scale on store, and the fused transfer-function
-/// multiply of propagation, and the optional mask multiply on load (`premul`).
+/// multiply of propagation, the optional mask multiply on load (`premul`) and the optional thin
+/// absorber on store (`postabs`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
 pub struct FftParams {
@@ -35,8 +36,8 @@ pub struct FftParams {
     pub premul: u32,
     pub mask_k: u32,
     pub mask_sx: u32,
-    pub _pad2: u32,
-    pub _pad3: u32,
+    pub postabs: u32,
+    pub abs_od: f32,
 }
 
 /// Twin of WGSL `TransferParams` in `shaders/propagate.wgsl`: the transfer-function multiply of

@@ -69,6 +69,14 @@ fn tests() -> Vec<(&'static str, TestFn)> {
             "propagate_masked_global_memory_path",
             propagate::propagate_masked_global_memory_path,
         ),
+        (
+            "propagate_absorbed_matches_cpu",
+            propagate::propagate_absorbed_matches_cpu,
+        ),
+        (
+            "propagate_absorbed_global_memory_path",
+            propagate::propagate_absorbed_global_memory_path,
+        ),
         ("lens2f_64x64", lens::lens2f_64x64),
         ("lens2f_64x32", lens::lens2f_64x32),
         ("modulate_phase_64x32_k1", modulate::modulate_phase_64x32_k1),
@@ -108,6 +116,10 @@ fn tests() -> Vec<(&'static str, TestFn)> {
         (
             "traffic_masked_propagate_saves_the_modulate",
             traffic::traffic_masked_propagate_saves_the_modulate,
+        ),
+        (
+            "traffic_absorbed_propagate_saves_the_pump",
+            traffic::traffic_absorbed_propagate_saves_the_pump,
         ),
         (
             "traffic_fused_masks_lower_the_step",

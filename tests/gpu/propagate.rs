@@ -1,10 +1,12 @@
 //! `gpu::Propagate` (shaders/propagate.wgsl, angular-spectrum free space) against
-//! `cpu::Propagator`, forward and adjoint.
+//! `cpu::Propagator`, forward and adjoint; with a mask multiplied in on load, and with a thin
+//! absorber applied on store against `cpu::absorber_pump` after it.
 
 use libtest_mimic::Failed;
 use num_complex::Complex32;
 use wavetrain::cpu;
 use wavetrain::gpu::{self, Field, GpuContext};
+use wavetrain::optics::{Absorber, AbsorberModel};
 use wavetrain::Grid;
 
 use crate::common::*;
@@ -185,4 +187,108 @@ pub fn propagate_masked_global_memory_path(_: &Ctx) -> Result<(), Failed> {
     ctx.limit_fft_shared_memory(4096);
     check_masked(&ctx, 64, 32, 2, 2.0, 8e-6, 5e-3, 34)?;
     check_masked(&ctx, 48, 64, 4, 2.0, 4e-6, 1e-3, 35)
+}
+
+/// A thin absorber applied as the last row pass stores the field
+/// (`Propagate::with_scratch_absorbed`) is the CPU's free-space step followed by its absorber
+/// pump, and the slot holds the field that entered the absorber (the propagated field): padded,
+/// unpadded and non-power-of-two transforms, with and without a mask in front and a slot, forward
+/// and adjoint, scratch and slot poisoned.
+#[allow(clippy::too_many_arguments)]
+fn check_absorbed(
+    ctx: &GpuContext,
+    nx: usize,
+    ny: usize,
+    k: Option<usize>,
+    pad: f64,
+    dx: f64,
+    z: f64,
+    seed: u64,
+) -> Result<(), Failed> {
+    let batch = 2;
+    let grid = Grid::new(nx, ny, dx)?;
+    // Intensities from ~0 to ~18 I_sat, around the absorber's knee at s = 1.
+    let x: Vec<Complex32> = random_field::<f32>(nx * ny * batch, seed)
+        .iter()
+        .map(|v| v * 3.0)
+        .collect();
+    let ab = Absorber::new(1.7, AbsorberModel::Thin);
+    let tf = gpu::TransferFunction::new(ctx, &grid, LAMBDA, z, pad, true)?;
+    let mut cpu_p = cpu::Propagator::<f32>::with_sizes(
+        &grid,
+        LAMBDA,
+        z,
+        pad,
+        true,
+        wavetrain::fft::FftSizes::Padded,
+    );
+    assert_eq!(tf.padded(), cpu_p.padded());
+    let scratch = gpu::PropagateScratch::new(ctx, &tf, batch)?;
+    let m: Vec<Complex32> = match k {
+        Some(k) => random_field((nx / k) * (ny / k), seed + 100),
+        None => Vec::new(),
+    };
+    let mask = match k {
+        Some(_) => Some(gpu::GpuBuffer::from_slice(ctx, "mask", &m)?),
+        None => None,
+    };
+    let (lx, ly) = tf.transform();
+    let tol = 8e-6 * log2(lx * ly);
+    for adjoint in [false, true] {
+        for keep in [true, false] {
+            let f = Field::from_slice(ctx, "x", nx, ny, batch, &x)?;
+            let slot = Field::from_slice(ctx, "slot", nx, ny, batch, &vec![NAN; x.len()])?;
+            let (a, b) = scratch.buffers();
+            a.upload(ctx, &vec![NAN; a.len()]);
+            b.upload(ctx, &vec![NAN; b.len()]);
+            let op = gpu::Propagate::with_scratch_absorbed(
+                ctx,
+                &f,
+                &tf,
+                adjoint,
+                &scratch,
+                mask.as_ref().zip(k),
+                &ab,
+                keep.then_some(&slot),
+            )?;
+            run(ctx, |e| op.encode(e))?;
+            let mut entering = x.clone();
+            if let Some(k) = k {
+                cpu::modulate(&mut entering, nx, ny, &m, k);
+            }
+            if adjoint {
+                cpu_p.apply_adjoint(&mut entering);
+            } else {
+                cpu_p.apply(&mut entering);
+            }
+            let mut want = entering.clone();
+            cpu::absorber_pump(&mut want, &ab);
+            let what = format!(
+                "absorbed propagate {nx}×{ny} mask {k:?} pad {pad} on {lx}×{ly} adjoint={adjoint} slot={keep}"
+            );
+            assert_close(&f.read(ctx)?, &want, tol, tol, &what);
+            let kept = slot.read(ctx)?;
+            if keep {
+                assert_close(&kept, &entering, tol, tol, &format!("{what}: slot"));
+            } else if kept.iter().any(|v| !v.re.is_nan() || !v.im.is_nan()) {
+                return Err(format!("{what}: the slot was written without one").into());
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn propagate_absorbed_matches_cpu(ctx: &Ctx) -> Result<(), Failed> {
+    // Padded powers of two, unpadded, and a 75×50 padded grid on 128-point transforms.
+    check_absorbed(ctx, 64, 32, None, 2.0, 8e-6, 5e-3, 40)?;
+    check_absorbed(ctx, 64, 32, Some(2), 2.0, 8e-6, 5e-3, 41)?;
+    check_absorbed(ctx, 32, 32, None, 1.0, 8e-6, 2e-3, 42)?;
+    check_absorbed(ctx, 30, 20, Some(5), 1.5, 4e-6, 1e-3, 43)
+}
+
+pub fn propagate_absorbed_global_memory_path(_: &Ctx) -> Result<(), Failed> {
+    let mut ctx = own_ctx()?;
+    ctx.limit_fft_shared_memory(4096);
+    check_absorbed(&ctx, 64, 32, Some(2), 2.0, 8e-6, 5e-3, 44)?;
+    check_absorbed(&ctx, 48, 64, None, 2.0, 4e-6, 1e-3, 45)
 }
