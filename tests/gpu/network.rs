@@ -15,12 +15,12 @@ use crate::common::*;
 use crate::support::*;
 use crate::Ctx;
 
-/// A small field network (32×16) with every kind of element: SLMs with macro-pixels, free space,
-/// thin and Beer–Lambert absorbers and a 2f lens.
-fn step_config(gradient: &str) -> Config {
+/// A small field network (32×16, input 14², four classes, SGD, batch 8) named `name` with the
+/// `[[elements]]` tables `elements`, trained with `gradient`.
+fn field_config(name: &str, elements: &str, gradient: &str) -> Config {
     let text = format!(
         r#"
-name = "gpu-step"
+name = "{name}"
 [optics]
 wavelength = 780e-9
 pitch = 8e-6
@@ -29,6 +29,25 @@ ny = 16
 [input]
 intensity = 20.0
 size = 14
+{elements}
+[readout]
+classes = 4
+detector_size = 3
+temperature = 0.2
+[train]
+optimizer = "sgd"
+lr = 1.0
+batch = 8
+gradient = "{gradient}"
+"#
+    );
+    Config::from_toml(&text, name).expect("valid test config")
+}
+
+/// A small field network with every kind of element: SLMs with macro-pixels, free space,
+/// thin and Beer–Lambert absorbers and a 2f lens.
+fn step_config(gradient: &str) -> Config {
+    let elements = r#"
 [[elements]]
 type = "phase"
 macro_pixel = 2
@@ -55,35 +74,15 @@ type = "phase"
 macro_pixel = 4
 [[elements]]
 type = "free-space"
-distance = 1e-3
-[readout]
-classes = 4
-detector_size = 3
-temperature = 0.2
-[train]
-optimizer = "sgd"
-lr = 1.0
-batch = 8
-gradient = "{gradient}"
-"#
-    );
-    Config::from_toml(&text, "gpu-step").expect("valid test config")
+distance = 1e-3"#;
+    field_config("gpu-step", elements, gradient)
 }
 
-/// A small field network (32×16) whose SLMs and thin lens all sit right in front of free space,
-/// in the pump and in the probe (where an SLM's successor is the element before it): every mask
-/// is multiplied in by the first pass of the free space after it.
+/// A small field network whose SLMs and thin lens all sit right in front of free space, in the
+/// pump and in the probe (where an SLM's successor is the element before it): every mask is
+/// multiplied in by the first pass of the free space after it.
 fn fused_config() -> Config {
-    let text = r#"
-name = "gpu-fused"
-[optics]
-wavelength = 780e-9
-pitch = 8e-6
-nx = 32
-ny = 16
-[input]
-intensity = 20.0
-size = 14
+    let elements = r#"
 [[elements]]
 type = "phase"
 macro_pixel = 2
@@ -106,18 +105,8 @@ type = "phase"
 macro_pixel = 4
 [[elements]]
 type = "free-space"
-distance = 1e-3
-[readout]
-classes = 4
-detector_size = 3
-temperature = 0.2
-[train]
-optimizer = "sgd"
-lr = 1.0
-batch = 8
-gradient = "optical"
-"#;
-    Config::from_toml(text, "gpu-fused").expect("valid test config")
+distance = 1e-3"#;
+    field_config("gpu-fused", elements, "optical")
 }
 
 /// A small dense network with every kind of stage: an ideal layer, a wave layer with cross-talk,

@@ -72,22 +72,34 @@ pub fn propagate_global_memory_path(_: &Ctx) -> Result<(), Failed> {
     ctx.limit_fft_shared_memory(4096);
     check_propagate(&ctx, 64, 32, 2, 8e-6, 5e-3, true, 24)
 }
+/// The GPU's band-limited transfer function for `z` at padding `pad` and the CPU's textbook step
+/// on the same padded grid (the reference of the fused and non-power-of-two checks).
+fn padded_pair(
+    ctx: &GpuContext,
+    grid: &Grid,
+    z: f64,
+    pad: f64,
+) -> Result<(gpu::TransferFunction, cpu::Propagator<f32>), Failed> {
+    let tf = gpu::TransferFunction::new(ctx, grid, LAMBDA, z, pad, true)?;
+    let cpu_p = cpu::Propagator::<f32>::with_sizes(
+        grid,
+        LAMBDA,
+        z,
+        pad,
+        true,
+        wavetrain::fft::FftSizes::Padded,
+    );
+    assert_eq!(tf.padded(), cpu_p.padded());
+    Ok((tf, cpu_p))
+}
+
 pub fn propagate_non_power_of_two_padding_matches_cpu(ctx: &Ctx) -> Result<(), Failed> {
     // Padded sides of 96 and 100 run on 128-point transforms that hold the padded grid's
     // operator; the reference is the CPU's textbook step on the padded grid itself.
     for (nx, ny, pad, seed) in [(48, 64, 2.0, 25), (50, 50, 2.0, 26), (30, 20, 1.5, 27)] {
         let grid = Grid::new(nx, ny, 4e-6)?;
         let x: Vec<Complex32> = random_field(nx * ny * 2, seed);
-        let tf = gpu::TransferFunction::new(ctx, &grid, LAMBDA, 1e-3, pad, true)?;
-        let mut cpu_p = cpu::Propagator::<f32>::with_sizes(
-            &grid,
-            LAMBDA,
-            1e-3,
-            pad,
-            true,
-            wavetrain::fft::FftSizes::Padded,
-        );
-        assert_eq!(tf.padded(), cpu_p.padded());
+        let (tf, mut cpu_p) = padded_pair(ctx, &grid, 1e-3, pad)?;
         let (lx, ly) = tf.transform();
         if !(lx.is_power_of_two() && ly.is_power_of_two()) || tf.transform() == tf.padded() {
             return Err(format!("{nx}×{ny} pad {pad}: transforms {lx}×{ly}").into());
@@ -134,16 +146,7 @@ fn check_masked(
     let grid = Grid::new(nx, ny, dx)?;
     let x: Vec<Complex32> = random_field(nx * ny * batch, seed);
     let m: Vec<Complex32> = random_field((nx / k) * (ny / k), seed + 100);
-    let tf = gpu::TransferFunction::new(ctx, &grid, LAMBDA, z, pad, true)?;
-    let mut cpu_p = cpu::Propagator::<f32>::with_sizes(
-        &grid,
-        LAMBDA,
-        z,
-        pad,
-        true,
-        wavetrain::fft::FftSizes::Padded,
-    );
-    assert_eq!(tf.padded(), cpu_p.padded());
+    let (tf, mut cpu_p) = padded_pair(ctx, &grid, z, pad)?;
     let scratch = gpu::PropagateScratch::new(ctx, &tf, batch)?;
     let mask = gpu::GpuBuffer::from_slice(ctx, "mask", &m)?;
     for adjoint in [false, true] {
@@ -213,16 +216,7 @@ fn check_absorbed(
         .map(|v| v * 3.0)
         .collect();
     let ab = Absorber::new(1.7, AbsorberModel::Thin);
-    let tf = gpu::TransferFunction::new(ctx, &grid, LAMBDA, z, pad, true)?;
-    let mut cpu_p = cpu::Propagator::<f32>::with_sizes(
-        &grid,
-        LAMBDA,
-        z,
-        pad,
-        true,
-        wavetrain::fft::FftSizes::Padded,
-    );
-    assert_eq!(tf.padded(), cpu_p.padded());
+    let (tf, mut cpu_p) = padded_pair(ctx, &grid, z, pad)?;
     let scratch = gpu::PropagateScratch::new(ctx, &tf, batch)?;
     let m: Vec<Complex32> = match k {
         Some(k) => random_field((nx / k) * (ny / k), seed + 100),
