@@ -442,135 +442,145 @@ fn cpu_ceilings(quick: bool) -> Result<(Ceiling, Timing, f64, Timing, f64)> {
 
 /// Runs every CPU measurement, appending to `out` and calling `emit` for each record.
 pub fn run_cpu(opts: &BenchOptions, emit: &mut dyn FnMut(&Record)) -> Result<Vec<Record>> {
-    use crate::cpu::{absorber_pump, Fft2, Propagator};
-    use crate::fft::Direction;
-    use crate::optics::{Absorber, AbsorberModel};
     let mut out = Vec::new();
     let device = format!("cpu ({} threads)", rayon::current_num_threads());
     let (c, copy_t, copy_bytes, fl_t, fl_flops) = cpu_ceilings(opts.quick)?;
-    let mut push = |r: Record, out: &mut Vec<Record>| {
+    let mut push = |r: Record| {
         emit(&r);
         out.push(r);
     };
     let ceiling_mem = (copy_bytes as u64, None);
-    push(
-        record(
-            "cpu",
-            &device,
-            "copy",
-            format!("{} MiB", copy_bytes as u64 >> 21),
-            1,
-            copy_t,
-            "wall",
-            None,
-            copy_bytes,
-            0.0,
-            &c,
-            ceiling_mem,
-        ),
-        &mut out,
-    );
-    push(
-        record(
-            "cpu",
-            &device,
-            "flops",
-            "mul-add loop".into(),
-            1,
-            fl_t,
-            "wall",
-            None,
-            0.0,
-            fl_flops,
-            &c,
-            (0, None),
-        ),
-        &mut out,
-    );
+    push(record(
+        "cpu",
+        &device,
+        "copy",
+        format!("{} MiB", copy_bytes as u64 >> 21),
+        1,
+        copy_t,
+        "wall",
+        None,
+        copy_bytes,
+        0.0,
+        &c,
+        ceiling_mem,
+    ));
+    push(record(
+        "cpu",
+        &device,
+        "flops",
+        "mul-add loop".into(),
+        1,
+        fl_t,
+        "wall",
+        None,
+        0.0,
+        fl_flops,
+        &c,
+        (0, None),
+    ));
     let cap = if opts.quick { 1 << 19 } else { 1 << 24 };
     for (n, b) in cases(opts, cap) {
-        let grid = format!("{n}x{n}");
-        let samples = n * n * b;
-        let bytes = 16.0 * samples as f64;
-        let rss0 = rss_bytes();
-        let mut data = field(samples);
-        if opts.wants("fft2") {
-            let mut fft = Fft2::<f32>::new(n, n);
-            let t = time_it(opts.quick, || {
-                fft.process(&mut data, Direction::Forward);
-                Ok(())
-            })?;
-            let mem = (8 * samples as u64, delta(rss0));
-            push(
-                record(
-                    "cpu",
-                    &device,
-                    "fft2",
-                    grid.clone(),
-                    b,
-                    t,
-                    "wall",
-                    None,
-                    bytes,
-                    fft_flops(n, b),
-                    &c,
-                    mem,
-                ),
-                &mut out,
-            );
-        }
-        if opts.wants("propagate") {
-            let g = crate::Grid::new(n, n, 8e-6)?;
-            let mut p = Propagator::<f32>::new(&g, 780e-9, 5e-3, 2.0, true);
-            let t = time_it(opts.quick, || {
-                p.apply(&mut data);
-                Ok(())
-            })?;
-            // The field, the transfer function (padded) and one padded line of scratch per thread.
-            let mem = (8 * samples as u64 + 8 * (4 * n * n) as u64, delta(rss0));
-            push(
-                record(
-                    "cpu",
-                    &device,
-                    "propagate",
-                    grid.clone(),
-                    b,
-                    t,
-                    "wall",
-                    None,
-                    bytes,
-                    prop_flops(n, b),
-                    &c,
-                    mem,
-                ),
-                &mut out,
-            );
-        }
-        if opts.wants("absorber") {
-            let ab = Absorber::new(10.0, AbsorberModel::Thin);
-            let t = time_it(opts.quick, || {
-                absorber_pump(&mut data, &ab);
-                Ok(())
-            })?;
-            push(
-                record(
-                    "cpu",
-                    &device,
-                    "absorber",
-                    grid.clone(),
-                    b,
-                    t,
-                    "wall",
-                    None,
-                    bytes,
-                    10.0 * samples as f64,
-                    &c,
-                    (8 * samples as u64, delta(rss0)),
-                ),
-                &mut out,
-            );
-        }
+        cpu_ops(opts, &device, &c, (n, b), &mut push)?;
     }
+    cpu_train_steps(opts, &device, &c, &mut push)?;
+    Ok(out)
+}
+
+/// The CPU's single operations (`fft2`, `propagate`, `absorber`) on `b` fields of `n × n`.
+fn cpu_ops(
+    opts: &BenchOptions,
+    device: &str,
+    c: &Ceiling,
+    (n, b): (usize, usize),
+    push: &mut dyn FnMut(Record),
+) -> Result<()> {
+    use crate::cpu::{absorber_pump, Fft2, Propagator};
+    use crate::fft::Direction;
+    use crate::optics::{Absorber, AbsorberModel};
+    let grid = format!("{n}x{n}");
+    let samples = n * n * b;
+    let bytes = 16.0 * samples as f64;
+    let rss0 = rss_bytes();
+    let mut data = field(samples);
+    if opts.wants("fft2") {
+        let mut fft = Fft2::<f32>::new(n, n);
+        let t = time_it(opts.quick, || {
+            fft.process(&mut data, Direction::Forward);
+            Ok(())
+        })?;
+        let mem = (8 * samples as u64, delta(rss0));
+        push(record(
+            "cpu",
+            device,
+            "fft2",
+            grid.clone(),
+            b,
+            t,
+            "wall",
+            None,
+            bytes,
+            fft_flops(n, b),
+            c,
+            mem,
+        ));
+    }
+    if opts.wants("propagate") {
+        let g = crate::Grid::new(n, n, 8e-6)?;
+        let mut p = Propagator::<f32>::new(&g, 780e-9, 5e-3, 2.0, true);
+        let t = time_it(opts.quick, || {
+            p.apply(&mut data);
+            Ok(())
+        })?;
+        // The field, the transfer function (padded) and one padded line of scratch per thread.
+        let mem = (8 * samples as u64 + 8 * (4 * n * n) as u64, delta(rss0));
+        push(record(
+            "cpu",
+            device,
+            "propagate",
+            grid.clone(),
+            b,
+            t,
+            "wall",
+            None,
+            bytes,
+            prop_flops(n, b),
+            c,
+            mem,
+        ));
+    }
+    if opts.wants("absorber") {
+        let ab = Absorber::new(10.0, AbsorberModel::Thin);
+        let t = time_it(opts.quick, || {
+            absorber_pump(&mut data, &ab);
+            Ok(())
+        })?;
+        push(record(
+            "cpu",
+            device,
+            "absorber",
+            grid,
+            b,
+            t,
+            "wall",
+            None,
+            bytes,
+            10.0 * samples as f64,
+            c,
+            (8 * samples as u64, delta(rss0)),
+        ));
+    }
+    Ok(())
+}
+
+/// The CPU training steps of [`train_configs`], each with its FFT reference (field networks).
+fn cpu_train_steps(
+    opts: &BenchOptions,
+    device: &str,
+    c: &Ceiling,
+    push: &mut dyn FnMut(Record),
+) -> Result<()> {
+    use crate::cpu::Fft2;
+    use crate::fft::Direction;
     let (train, _) = crate::data::read_dir(&crate::data::idx::bundled_dir(), 10)?;
     let max_grid = if opts.quick { 128 } else { 1024 };
     let configs = train_configs(opts, max_grid, CPU_STEP_SAMPLES)?;
@@ -586,7 +596,7 @@ pub fn run_cpu(opts: &BenchOptions, emit: &mut dyn FnMut(&Record)) -> Result<Vec
         let (grid, formula) = dims_and_memory(&net);
         let mut r = record(
             "cpu",
-            &device,
+            device,
             &format!("train_step:{name}"),
             grid,
             cfg.train.batch,
@@ -595,7 +605,7 @@ pub fn run_cpu(opts: &BenchOptions, emit: &mut dyn FnMut(&Record)) -> Result<Vec
             Some(l.len()),
             0.0,
             step_flops(&net)?,
-            &c,
+            c,
             (formula, delta(rss0)),
         );
         if !cfg.is_dense() {
@@ -610,9 +620,9 @@ pub fn run_cpu(opts: &BenchOptions, emit: &mut dyn FnMut(&Record)) -> Result<Vec
             r.fft_reference_ms = Some(reference * 1e3);
             r.ratio_to_fft_reference = Some(t.0 / reference);
         }
-        push(r, &mut out);
+        push(r);
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The networks whose training step is timed: `d2nn-mnist` scaled to each grid up to
@@ -668,11 +678,8 @@ fn dims_and_memory(net: &crate::network::Network) -> (String, u64) {
 /// Runs every GPU measurement on each adapter (software adapters included).
 #[cfg(feature = "gpu")]
 pub fn run_gpu(opts: &BenchOptions, emit: &mut dyn FnMut(&Record)) -> Result<Vec<Record>> {
-    use crate::fft::Direction;
-    use crate::gpu::{self, AdapterRequest, Field, GpuBuffer, GpuContext};
-    use crate::optics::{Absorber, AbsorberModel};
     let mut out = Vec::new();
-    let adapters: Vec<_> = gpu::list_adapters()
+    let adapters: Vec<_> = crate::gpu::list_adapters()
         .into_iter()
         .filter(|a| {
             opts.adapter
@@ -682,198 +689,248 @@ pub fn run_gpu(opts: &BenchOptions, emit: &mut dyn FnMut(&Record)) -> Result<Vec
         .collect();
     let (train, _) = crate::data::read_dir(&crate::data::idx::bundled_dir(), 10)?;
     let mut seen = std::collections::HashSet::new();
+    let mut push = |r: Record| {
+        emit(&r);
+        out.push(r);
+    };
     for a in adapters {
         if !seen.insert(a.name.clone()) {
             continue;
         }
-        let req = AdapterRequest {
-            name: Some(a.name.clone()),
-            allow_software: true,
-        };
-        let ctx = GpuContext::new(&req)?;
-        let device = format!("{} ({})", a.name, a.backend);
-        let per_field_cap = ctx
-            .max_batch(16)
-            .min(if opts.quick { 1 << 17 } else { 1 << 24 });
-        // Ceiling: the copy kernel on the largest field measured.
-        let big = cases(opts, per_field_cap)
-            .iter()
-            .map(|&(n, b)| n * n * b)
-            .max()
-            .unwrap_or(1 << 16);
-        let src = Field::from_slice(&ctx, "bench.src", big, 1, 1, &field(big))?;
-        let dst = GpuBuffer::<Complex32>::new(&ctx, "bench.dst", big)?;
-        let copy = gpu::CopyField::new(&ctx, src.data(), &dst)?;
-        let (t, how) = time_gpu(opts.quick, &ctx, &|e| copy.encode(e))?;
-        let c = Ceiling {
-            gbps: 16.0 * big as f64 / t.0 / 1e9,
-            gflops: None,
-        };
-        let r = record(
+        gpu_adapter(opts, &a, &train, &mut push)?;
+    }
+    Ok(out)
+}
+
+/// Every GPU measurement on one adapter: its copy ceiling, the single operations, then the
+/// training steps.
+#[cfg(feature = "gpu")]
+fn gpu_adapter(
+    opts: &BenchOptions,
+    a: &crate::gpu::AdapterSummary,
+    train: &crate::data::Split,
+    push: &mut dyn FnMut(Record),
+) -> Result<()> {
+    use crate::gpu::{self, AdapterRequest, Field, GpuBuffer, GpuContext};
+    let req = AdapterRequest {
+        name: Some(a.name.clone()),
+        allow_software: true,
+    };
+    let ctx = GpuContext::new(&req)?;
+    let device = format!("{} ({})", a.name, a.backend);
+    let per_field_cap = ctx
+        .max_batch(16)
+        .min(if opts.quick { 1 << 17 } else { 1 << 24 });
+    // Ceiling: the copy kernel on the largest field measured.
+    let big = cases(opts, per_field_cap)
+        .iter()
+        .map(|&(n, b)| n * n * b)
+        .max()
+        .unwrap_or(1 << 16);
+    let src = Field::from_slice(&ctx, "bench.src", big, 1, 1, &field(big))?;
+    let dst = GpuBuffer::<Complex32>::new(&ctx, "bench.dst", big)?;
+    let copy = gpu::CopyField::new(&ctx, src.data(), &dst)?;
+    let (t, how) = time_gpu(opts.quick, &ctx, &|e| copy.encode(e))?;
+    let c = Ceiling {
+        gbps: 16.0 * big as f64 / t.0 / 1e9,
+        gflops: None,
+    };
+    push(record(
+        "gpu",
+        &device,
+        "copy",
+        format!("{big} samples"),
+        1,
+        t,
+        how,
+        None,
+        16.0 * big as f64,
+        0.0,
+        &c,
+        (16 * big as u64, None),
+    ));
+    drop((src, dst, copy));
+    for (n, b) in cases(opts, per_field_cap) {
+        gpu_ops(opts, &ctx, &device, &c, (n, b), push)?;
+    }
+    let configs = train_configs(opts, if opts.quick { 128 } else { 1024 }, per_field_cap)?;
+    for (name, cfg) in configs {
+        push(gpu_train_step(opts, &req, &device, &c, train, &name, &cfg)?);
+    }
+    Ok(())
+}
+
+/// The GPU's single operations (`fft2`, `propagate`, `absorber`) on `b` fields of `n × n`.
+#[cfg(feature = "gpu")]
+fn gpu_ops(
+    opts: &BenchOptions,
+    ctx: &crate::gpu::GpuContext,
+    device: &str,
+    c: &Ceiling,
+    (n, b): (usize, usize),
+    push: &mut dyn FnMut(Record),
+) -> Result<()> {
+    use crate::fft::Direction;
+    use crate::gpu::{self, Field};
+    use crate::optics::{Absorber, AbsorberModel};
+    let grid = format!("{n}x{n}");
+    let samples = n * n * b;
+    let bytes = 16.0 * samples as f64;
+    let a0 = ctx.allocated_bytes();
+    let f = Field::from_slice(ctx, "bench.field", n, n, b, &field(samples))?;
+    if opts.wants("fft2") {
+        let fft = gpu::Fft2::new(ctx, &f, Direction::Forward)?;
+        let (t, how) = time_gpu(opts.quick, ctx, &|e| fft.encode(e))?;
+        push(record(
             "gpu",
-            &device,
-            "copy",
-            format!("{big} samples"),
-            1,
+            device,
+            "fft2",
+            grid.clone(),
+            b,
             t,
             how,
             None,
-            16.0 * big as f64,
-            0.0,
-            &c,
-            (16 * big as u64, None),
-        );
-        emit(&r);
-        out.push(r);
-        drop((src, dst, copy));
-        for (n, b) in cases(opts, per_field_cap) {
-            let grid = format!("{n}x{n}");
-            let samples = n * n * b;
-            let bytes = 16.0 * samples as f64;
-            let a0 = ctx.allocated_bytes();
-            let f = Field::from_slice(&ctx, "bench.field", n, n, b, &field(samples))?;
-            if opts.wants("fft2") {
-                let fft = gpu::Fft2::new(&ctx, &f, Direction::Forward)?;
-                let (t, how) = time_gpu(opts.quick, &ctx, &|e| fft.encode(e))?;
-                let r = record(
-                    "gpu",
-                    &device,
-                    "fft2",
-                    grid.clone(),
-                    b,
-                    t,
-                    how,
-                    None,
-                    bytes,
-                    fft_flops(n, b),
-                    &c,
-                    (8 * samples as u64, Some(ctx.allocated_bytes() - a0)),
-                );
-                emit(&r);
-                out.push(r);
-            }
-            if opts.wants("propagate") {
-                let g = crate::Grid::new(n, n, 8e-6)?;
-                let a1 = ctx.allocated_bytes();
-                let tf = gpu::TransferFunction::new(&ctx, &g, 780e-9, 5e-3, 2.0, true)?;
-                let prop = gpu::Propagate::new(&ctx, &f, &tf, false)?;
-                let (t, how) = time_gpu(opts.quick, &ctx, &|e| prop.encode(e))?;
-                let r = record(
-                    "gpu",
-                    &device,
-                    "propagate",
-                    grid.clone(),
-                    b,
-                    t,
-                    how,
-                    None,
-                    bytes,
-                    prop_flops(n, b),
-                    &c,
-                    // Transfer function (padded) and two padded scratch fields.
-                    (
-                        8 * (4 * n * n) as u64 + 2 * 8 * (4 * samples) as u64,
-                        Some(ctx.allocated_bytes() - a1),
-                    ),
-                );
-                emit(&r);
-                out.push(r);
-            }
-            if opts.wants("absorber") {
-                let ab = Absorber::new(10.0, AbsorberModel::Thin);
-                let pump = gpu::AbsorberPump::new(&ctx, &f, &ab, None)?;
-                let (t, how) = time_gpu(opts.quick, &ctx, &|e| pump.encode(e))?;
-                let r = record(
-                    "gpu",
-                    &device,
-                    "absorber",
-                    grid.clone(),
-                    b,
-                    t,
-                    how,
-                    None,
-                    bytes,
-                    10.0 * samples as f64,
-                    &c,
-                    (8 * samples as u64, None),
-                );
-                emit(&r);
-                out.push(r);
-            }
-        }
-        let configs = train_configs(opts, if opts.quick { 128 } else { 1024 }, per_field_cap)?;
-        for (name, cfg) in configs {
-            let network = cfg.resolve()?;
-            let state = network.initial_state();
-            let ctx = GpuContext::new(&req)?;
-            // The backend owns its context; keep a handle on the allocation count.
-            let mut net = gpu::GpuBackend::on(ctx, &network, &state)?;
-            let allocated = net.context().allocated_bytes();
-            let (x, l) = train_batch(&cfg, &train);
-            let t = time_it(opts.quick, || {
-                crate::backend::Backend::train_step(&mut net, &x, &l).map(|_| ())
-            })?;
-            let (step, counted) = gpu::traffic::count(|| {
-                crate::backend::Backend::train_step(&mut net, &x, &l).map(|_| ())
-            });
-            step?;
-            let floor = match network.plan() {
-                crate::network::Plan::Field(plan) => {
-                    let o = &cfg.optics;
-                    let sides = plan
-                        .propagators
-                        .iter()
-                        .map(|p| {
-                            gpu::TransferFunction::new(
-                                net.context(),
-                                &crate::Grid::new(o.nx, o.ny, p.dx)?,
-                                o.wavelength,
-                                p.distance,
-                                o.padding,
-                                o.band_limit,
-                            )
-                            .map(|tf| tf.transform())
-                        })
-                        .collect::<Result<Vec<_>>>()?;
-                    Some(gpu::traffic::minimum_field_step(
-                        plan,
-                        o.nx,
-                        o.ny,
-                        &sides,
-                        cfg.train.batch,
-                    ))
-                }
-                crate::network::Plan::Dense(_) => None,
-            };
-            let device_bytes = counted.device_bytes();
-            let traffic = TrafficRecord {
-                device_bytes,
-                floor_bytes: floor,
-                over_floor: floor.map(|f| device_bytes as f64 / f.max(1) as f64),
-                bound_ms_at_copy_bandwidth: device_bytes as f64 / (c.gbps * 1e9) * 1e3,
-                counted,
-            };
-            let (grid, formula) = dims_and_memory(&network);
-            let mut r = record(
-                "gpu",
-                &device,
-                &format!("train_step:{name}"),
-                grid,
-                cfg.train.batch,
-                t,
-                "queue-drain",
-                Some(l.len()),
-                0.0,
-                step_flops(&network)?,
-                &c,
-                (formula, Some(allocated)),
-            );
-            r.traffic = Some(traffic);
-            emit(&r);
-            out.push(r);
-        }
+            bytes,
+            fft_flops(n, b),
+            c,
+            (8 * samples as u64, Some(ctx.allocated_bytes() - a0)),
+        ));
     }
-    Ok(out)
+    if opts.wants("propagate") {
+        let g = crate::Grid::new(n, n, 8e-6)?;
+        let a1 = ctx.allocated_bytes();
+        let tf = gpu::TransferFunction::new(ctx, &g, 780e-9, 5e-3, 2.0, true)?;
+        let prop = gpu::Propagate::new(ctx, &f, &tf, false)?;
+        let (t, how) = time_gpu(opts.quick, ctx, &|e| prop.encode(e))?;
+        push(record(
+            "gpu",
+            device,
+            "propagate",
+            grid.clone(),
+            b,
+            t,
+            how,
+            None,
+            bytes,
+            prop_flops(n, b),
+            c,
+            // Transfer function (padded) and two padded scratch fields.
+            (
+                8 * (4 * n * n) as u64 + 2 * 8 * (4 * samples) as u64,
+                Some(ctx.allocated_bytes() - a1),
+            ),
+        ));
+    }
+    if opts.wants("absorber") {
+        let ab = Absorber::new(10.0, AbsorberModel::Thin);
+        let pump = gpu::AbsorberPump::new(ctx, &f, &ab, None)?;
+        let (t, how) = time_gpu(opts.quick, ctx, &|e| pump.encode(e))?;
+        push(record(
+            "gpu",
+            device,
+            "absorber",
+            grid,
+            b,
+            t,
+            how,
+            None,
+            bytes,
+            10.0 * samples as f64,
+            c,
+            (8 * samples as u64, None),
+        ));
+    }
+    Ok(())
+}
+
+/// One network's GPU training step on a context of its own: its time, its counted traffic and,
+/// for field networks, the traffic floor.
+#[cfg(feature = "gpu")]
+fn gpu_train_step(
+    opts: &BenchOptions,
+    req: &crate::gpu::AdapterRequest,
+    device: &str,
+    c: &Ceiling,
+    train: &crate::data::Split,
+    name: &str,
+    cfg: &crate::model::Config,
+) -> Result<Record> {
+    use crate::gpu::{self, GpuContext};
+    let network = cfg.resolve()?;
+    let state = network.initial_state();
+    let ctx = GpuContext::new(req)?;
+    // The backend owns its context; keep a handle on the allocation count.
+    let mut net = gpu::GpuBackend::on(ctx, &network, &state)?;
+    let allocated = net.context().allocated_bytes();
+    let (x, l) = train_batch(cfg, train);
+    let t = time_it(opts.quick, || {
+        crate::backend::Backend::train_step(&mut net, &x, &l).map(|_| ())
+    })?;
+    let (step, counted) =
+        gpu::traffic::count(|| crate::backend::Backend::train_step(&mut net, &x, &l).map(|_| ()));
+    step?;
+    let floor = match network.plan() {
+        crate::network::Plan::Field(plan) => Some(field_floor(net.context(), cfg, plan)?),
+        crate::network::Plan::Dense(_) => None,
+    };
+    let device_bytes = counted.device_bytes();
+    let traffic = TrafficRecord {
+        device_bytes,
+        floor_bytes: floor,
+        over_floor: floor.map(|f| device_bytes as f64 / f.max(1) as f64),
+        bound_ms_at_copy_bandwidth: device_bytes as f64 / (c.gbps * 1e9) * 1e3,
+        counted,
+    };
+    let (grid, formula) = dims_and_memory(&network);
+    let mut r = record(
+        "gpu",
+        device,
+        &format!("train_step:{name}"),
+        grid,
+        cfg.train.batch,
+        t,
+        "queue-drain",
+        Some(l.len()),
+        0.0,
+        step_flops(&network)?,
+        c,
+        (formula, Some(allocated)),
+    );
+    r.traffic = Some(traffic);
+    Ok(r)
+}
+
+/// The least traffic of a field network's training step ([`crate::gpu::traffic`]).
+#[cfg(feature = "gpu")]
+fn field_floor(
+    ctx: &crate::gpu::GpuContext,
+    cfg: &crate::model::Config,
+    plan: &crate::network::FieldPlan,
+) -> Result<u64> {
+    use crate::gpu;
+    let o = &cfg.optics;
+    let sides = plan
+        .propagators
+        .iter()
+        .map(|p| {
+            gpu::TransferFunction::new(
+                ctx,
+                &crate::Grid::new(o.nx, o.ny, p.dx)?,
+                o.wavelength,
+                p.distance,
+                o.padding,
+                o.band_limit,
+            )
+            .map(|tf| tf.transform())
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(gpu::traffic::minimum_field_step(
+        plan,
+        o.nx,
+        o.ny,
+        &sides,
+        cfg.train.batch,
+    ))
 }
 
 /// Checks the options before any work.

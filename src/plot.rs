@@ -671,81 +671,142 @@ fn span_ticks(s: &Span) -> Vec<(f64, String)> {
         .collect()
 }
 
+/// The drawing area of one figure (an in-memory RGB bitmap).
+type Canvas<'b> = DrawingArea<BitMapBackend<'b>, plotters::coord::Shift>;
+
+/// The longer side of every panel's image, pixels.
+const IMAGE_SIDE: f64 = 220.0;
+
+/// A panel's image size in pixels: the longer side [`IMAGE_SIDE`], the aspect of the data.
+fn image_size(p: &Image) -> (u32, u32) {
+    let m = p.nx.max(p.ny).max(1) as f64;
+    (
+        ((IMAGE_SIDE * p.nx as f64 / m).round() as u32).max(1),
+        ((IMAGE_SIDE * p.ny as f64 / m).round() as u32).max(1),
+    )
+}
+
+/// A panel's legend: the labelled levels of a [`ColorMap::Levels`] map, then its own entries.
+fn legend_items(p: &Image) -> Vec<LegendEntry> {
+    let mut v: Vec<LegendEntry> = match &p.map {
+        ColorMap::Levels(l) => l
+            .iter()
+            .filter(|l| !l.label.is_empty())
+            .map(|l| LegendEntry {
+                color: l.color,
+                dot: false,
+                label: l.label.clone(),
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    v.extend(p.legend.iter().cloned());
+    v
+}
+
+/// Where everything of an [`images`] figure goes: cells in rows of `cols`, each with the title
+/// lines, the image with its margins for axes and colour bar, and the legend below.
+struct Grid {
+    cols: usize,
+    /// The largest panel image.
+    img_w: u32,
+    img_h: u32,
+    /// Margins of the image inside its cell (y axis, x axis).
+    left: u32,
+    bottom: u32,
+    cell_w: u32,
+    cell_h: u32,
+    /// Height reserved for the panels' titles.
+    title_h: u32,
+    /// Height of the figure's heading.
+    head: u32,
+    width: u32,
+    height: u32,
+    /// Each panel's title, wrapped to its cell.
+    title_lines: Vec<Vec<String>>,
+    /// The figure's heading, wrapped to the width.
+    head_lines: Vec<String>,
+}
+
+impl Grid {
+    fn new(title: &str, panels: &[Image<'_>], cols: usize) -> Grid {
+        let cols = cols.max(1).min(panels.len().max(1));
+        let rows = panels.len().div_ceil(cols).max(1);
+        let img_w = panels.iter().map(|p| image_size(p).0).max().unwrap_or(1);
+        let img_h = panels.iter().map(|p| image_size(p).1).max().unwrap_or(1);
+        let any = |f: &dyn Fn(&Image) -> bool| panels.iter().any(f);
+        let left = if any(&|p| p.y.is_some()) { 62 } else { 10 };
+        let bottom = if any(&|p| p.x.is_some()) { 44 } else { 8 };
+        let right = if any(&|p| p.bar.is_some()) { 96 } else { 14 };
+        // Space between neighbouring cells.
+        let gap = 24u32;
+        let cell_w = left + img_w + right + gap;
+        let legend_rows = panels
+            .iter()
+            .map(|p| legend_items(p).len())
+            .max()
+            .unwrap_or(0) as u32;
+        let legend_h = if legend_rows > 0 {
+            legend_rows * 17 + 6
+        } else {
+            0
+        };
+        // Titles: wrapped to the cell; every cell reserves the most lines any title needs.
+        let width = (cell_w * cols as u32).max(320);
+        let mut probe = vec![255u8; (width * 40 * 3) as usize];
+        let (title_lines, head_lines): (Vec<Vec<String>>, Vec<String>) = {
+            let area = BitMapBackend::with_buffer(&mut probe, (width, 40)).into_drawing_area();
+            (
+                panels
+                    .iter()
+                    .map(|p| wrap(&area, &p.title, TITLE_FONT, cell_w - 12))
+                    .collect(),
+                wrap(&area, title, 20, width - 16),
+            )
+        };
+        let t_lines = title_lines.iter().map(Vec::len).max().unwrap_or(1).max(1) as u32;
+        let title_h = t_lines * (TITLE_FONT + 4) + 6;
+        let cell_h = title_h + img_h + bottom + legend_h + 10;
+        let head = head_lines.len() as u32 * 26 + 14;
+        Grid {
+            cols,
+            img_w,
+            img_h,
+            left,
+            bottom,
+            cell_w,
+            cell_h,
+            title_h,
+            head,
+            width,
+            height: rows as u32 * cell_h + head,
+            title_lines,
+            head_lines,
+        }
+    }
+
+    /// The top left corner of panel `pi`'s cell.
+    fn cell(&self, pi: usize) -> (u32, u32) {
+        (
+            (pi % self.cols) as u32 * self.cell_w,
+            (pi / self.cols) as u32 * self.cell_h + self.head,
+        )
+    }
+}
+
 /// Several panels in rows of `cols`, each with its own colour range, colour bar, axes, overlays
 /// and legend, written as one PNG; returns where each panel's image went.
 pub fn images(path: &Path, title: &str, panels: &[Image<'_>], cols: usize) -> Result<Layout> {
     ensure_font();
-    let cols = cols.max(1).min(panels.len().max(1));
-    let rows = panels.len().div_ceil(cols).max(1);
-    // Image size: the longer side 220 pixels, the aspect of the data.
-    let side = 220f64;
-    let img_of = |p: &Image| {
-        let m = p.nx.max(p.ny).max(1) as f64;
-        (
-            ((side * p.nx as f64 / m).round() as u32).max(1),
-            ((side * p.ny as f64 / m).round() as u32).max(1),
-        )
-    };
-    let img_w = panels.iter().map(|p| img_of(p).0).max().unwrap_or(1);
-    let img_h = panels.iter().map(|p| img_of(p).1).max().unwrap_or(1);
-    let any = |f: &dyn Fn(&Image) -> bool| panels.iter().any(f);
-    let left = if any(&|p| p.y.is_some()) { 62 } else { 10 };
-    let bottom = if any(&|p| p.x.is_some()) { 44 } else { 8 };
-    let right = if any(&|p| p.bar.is_some()) { 96 } else { 14 };
-    // Space between neighbouring cells.
-    let gap = 24u32;
-    let legend_items = |p: &Image| -> Vec<LegendEntry> {
-        let mut v: Vec<LegendEntry> = match &p.map {
-            ColorMap::Levels(l) => l
-                .iter()
-                .filter(|l| !l.label.is_empty())
-                .map(|l| LegendEntry {
-                    color: l.color,
-                    dot: false,
-                    label: l.label.clone(),
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
-        v.extend(p.legend.iter().cloned());
-        v
-    };
-    let cell_w = left + img_w + right + gap;
-    let legend_rows = panels
-        .iter()
-        .map(|p| legend_items(p).len())
-        .max()
-        .unwrap_or(0) as u32;
-    let legend_h = if legend_rows > 0 {
-        legend_rows * 17 + 6
-    } else {
-        0
-    };
-    // Titles: wrapped to the cell; every cell reserves the most lines any title needs.
-    let probe_w = (cell_w * cols as u32).max(320);
-    let mut probe = vec![255u8; (probe_w * 40 * 3) as usize];
-    let (title_lines, head_lines): (Vec<Vec<String>>, Vec<String>) = {
-        let area = BitMapBackend::with_buffer(&mut probe, (probe_w, 40)).into_drawing_area();
-        (
-            panels
-                .iter()
-                .map(|p| wrap(&area, &p.title, TITLE_FONT, cell_w - 12))
-                .collect(),
-            wrap(&area, title, 20, probe_w - 16),
-        )
-    };
-    let t_lines = title_lines.iter().map(Vec::len).max().unwrap_or(1).max(1) as u32;
-    let title_h = t_lines * (TITLE_FONT + 4) + 6;
-    let cell_h = title_h + img_h + bottom + legend_h + 10;
-    let head = head_lines.len() as u32 * 26 + 14;
-    let (w, h) = (probe_w, rows as u32 * cell_h + head);
+    let grid = Grid::new(title, panels, cols);
+    let (w, h) = (grid.width, grid.height);
     let mut buf = vec![255u8; (w * h * 3) as usize];
     let mut images = Vec::new();
     {
         let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
         let e = |e| plot_err(path, e);
-        for (i, line) in head_lines.iter().enumerate() {
+        root.fill(&WHITE).map_err(e)?;
+        for (i, line) in grid.head_lines.iter().enumerate() {
             root.draw_text(
                 line,
                 &("sans-serif", 20).into_font().color(&BLACK),
@@ -753,205 +814,10 @@ pub fn images(path: &Path, title: &str, panels: &[Image<'_>], cols: usize) -> Re
             )
             .map_err(e)?;
         }
-        let tick = ("sans-serif", TICK_FONT).into_font().color(&BLACK);
-        let label = ("sans-serif", LABEL_FONT).into_font().color(&BLACK);
         for (pi, p) in panels.iter().enumerate() {
-            let (cx, cy) = (
-                (pi % cols) as u32 * cell_w,
-                (pi / cols) as u32 * cell_h + head,
-            );
-            for (k, line) in title_lines[pi].iter().enumerate() {
-                root.draw_text(
-                    line,
-                    &("sans-serif", TITLE_FONT).into_font().color(&BLACK),
-                    (
-                        cx as i32 + 6,
-                        cy as i32 + 4 + k as i32 * (TITLE_FONT as i32 + 4),
-                    ),
-                )
-                .map_err(e)?;
-            }
-            let (pw, ph) = img_of(p);
-            let (ix, iy) = (
-                (cx + left + (img_w - pw) / 2) as i32,
-                (cy + title_h + (img_h - ph) / 2) as i32,
-            );
-            images.push((ix as u32, iy as u32, pw, ph));
-            // The image, nearest sample per pixel.
-            for py in 0..ph {
-                let sy = ((py as usize * p.ny) / ph as usize).min(p.ny.saturating_sub(1));
-                for px in 0..pw {
-                    let sx = ((px as usize * p.nx) / pw as usize).min(p.nx.saturating_sub(1));
-                    let v = p.data.get(sy * p.nx + sx).copied().unwrap_or(f64::NAN);
-                    root.draw_pixel((ix + px as i32, iy + py as i32), &rgb(p.color_of(v)))
-                        .map_err(e)?;
-                }
-            }
-            let to_px = |sx: f64, sy: f64| {
-                (
-                    ix + (sx * pw as f64 / p.nx.max(1) as f64).round() as i32,
-                    iy + (sy * ph as f64 / p.ny.max(1) as f64).round() as i32,
-                )
-            };
-            // Overlays, on top of the image.
-            for o in &p.overlays {
-                match o {
-                    Overlay::Rect {
-                        x0,
-                        y0,
-                        w: rw,
-                        h: rh,
-                        color,
-                        label: text,
-                    } => {
-                        let (l, t) = to_px(*x0, *y0);
-                        let (r, b) = to_px(x0 + rw, y0 + rh);
-                        root.draw(&Rectangle::new(
-                            [(l, t), (r - 1, b - 1)],
-                            rgb(*color).stroke_width(1),
-                        ))
-                        .map_err(e)?;
-                        if let Some(text) = text {
-                            root.draw_text(
-                                text,
-                                &("sans-serif", 10)
-                                    .into_font()
-                                    .color(&WHITE)
-                                    .pos(Pos::new(HPos::Center, VPos::Bottom)),
-                                ((l + r) / 2, t - 1),
-                            )
-                            .map_err(e)?;
-                        }
-                    }
-                    Overlay::Dot { x, y, color } => {
-                        let c = to_px(*x, *y);
-                        root.draw(&Circle::new(c, 3, WHITE.filled())).map_err(e)?;
-                        root.draw(&Circle::new(c, 2, rgb(*color).filled()))
-                            .map_err(e)?;
-                    }
-                }
-            }
-            // A frame just outside the image.
-            root.draw(&Rectangle::new(
-                [(ix - 1, iy - 1), (ix + pw as i32, iy + ph as i32)],
-                BLACK.stroke_width(1),
-            ))
-            .map_err(e)?;
-            // Axes: ticks outside the frame, labels in physical units.
-            if let Some(s) = &p.x {
-                for (t, text) in span_ticks(s) {
-                    let x = ix + (t * pw as f64).round() as i32;
-                    let yb = iy + ph as i32;
-                    root.draw(&PathElement::new(vec![(x, yb), (x, yb + 4)], BLACK))
-                        .map_err(e)?;
-                    root.draw_text(
-                        &text,
-                        &tick.pos(Pos::new(HPos::Center, VPos::Top)),
-                        (x, yb + 6),
-                    )
-                    .map_err(e)?;
-                }
-                root.draw_text(
-                    &s.label,
-                    &label.pos(Pos::new(HPos::Center, VPos::Top)),
-                    (ix + pw as i32 / 2, iy + ph as i32 + 22),
-                )
-                .map_err(e)?;
-            }
-            if let Some(s) = &p.y {
-                for (t, text) in span_ticks(s) {
-                    let y = iy + (t * ph as f64).round() as i32;
-                    root.draw(&PathElement::new(vec![(ix - 5, y), (ix - 1, y)], BLACK))
-                        .map_err(e)?;
-                    root.draw_text(
-                        &text,
-                        &tick.pos(Pos::new(HPos::Right, VPos::Center)),
-                        (ix - 7, y),
-                    )
-                    .map_err(e)?;
-                }
-                root.draw_text(
-                    &s.label,
-                    &label
-                        .transform(FontTransform::Rotate270)
-                        .pos(Pos::new(HPos::Center, VPos::Top)),
-                    (cx as i32 + 4, iy + ph as i32 / 2),
-                )
-                .map_err(e)?;
-            }
-            // Colour bar: the map over its range, ticks and the quantity with its unit.
-            if let Some(bar_label) = &p.bar {
-                let (lo, hi) = p.color_range();
-                let (bx, bw) = (ix + pw as i32 + 12, 14);
-                for py in 0..ph as i32 {
-                    let v = hi - (hi - lo) * (py as f64 + 0.5) / ph as f64;
-                    root.draw(&PathElement::new(
-                        vec![(bx, iy + py), (bx + bw - 1, iy + py)],
-                        rgb(p.color_of(v)),
-                    ))
-                    .map_err(e)?;
-                }
-                root.draw(&Rectangle::new(
-                    [(bx - 1, iy - 1), (bx + bw, iy + ph as i32)],
-                    BLACK.stroke_width(1),
-                ))
-                .map_err(e)?;
-                let ticks = if p.map == ColorMap::Cyclic {
-                    pi_ticks(lo, hi)
-                } else {
-                    labelled(nice_ticks(lo, hi, 5))
-                };
-                for (v, text) in ticks {
-                    let y = iy + ((hi - v) / (hi - lo) * ph as f64).round() as i32;
-                    root.draw(&PathElement::new(
-                        vec![(bx + bw - 4, y), (bx + bw - 1, y)],
-                        BLACK,
-                    ))
-                    .map_err(e)?;
-                    root.draw_text(
-                        &text,
-                        &tick.pos(Pos::new(HPos::Left, VPos::Center)),
-                        (bx + bw + 4, y),
-                    )
-                    .map_err(e)?;
-                }
-                root.draw_text(
-                    bar_label,
-                    &label
-                        .transform(FontTransform::Rotate90)
-                        .pos(Pos::new(HPos::Center, VPos::Top)),
-                    (ix + pw as i32 + 88, iy + ph as i32 / 2),
-                )
-                .map_err(e)?;
-            }
-            // Legend below the axes.
-            let ly0 = cy as i32 + (title_h + img_h + bottom) as i32 + 4;
-            for (k, item) in legend_items(p).iter().enumerate() {
-                let (x, y) = (cx as i32 + 8, ly0 + 17 * k as i32);
-                if item.dot {
-                    root.draw(&Circle::new((x + 6, y + 7), 4, rgb(item.color).filled()))
-                        .map_err(e)?;
-                } else {
-                    root.draw(&Rectangle::new(
-                        [(x, y + 1), (x + 12, y + 13)],
-                        rgb(item.color).filled(),
-                    ))
-                    .map_err(e)?;
-                    root.draw(&Rectangle::new(
-                        [(x, y + 1), (x + 12, y + 13)],
-                        BLACK.stroke_width(1),
-                    ))
-                    .map_err(e)?;
-                }
-                root.draw_text(
-                    &item.label,
-                    &label.pos(Pos::new(HPos::Left, VPos::Top)),
-                    (x + 18, y),
-                )
-                .map_err(e)?;
-            }
+            images.push(draw_panel(&root, &grid, pi, p).map_err(e)?);
         }
-        root.present().map_err(|e| plot_err(path, e))?;
+        root.present().map_err(e)?;
     }
     save_rgb(path, w, h, buf)?;
     Ok(Layout {
@@ -959,6 +825,237 @@ pub fn images(path: &Path, title: &str, panels: &[Image<'_>], cols: usize) -> Re
         height: h,
         images,
     })
+}
+
+/// A drawing error of plotters' bitmap backend.
+type DrawError = DrawingAreaErrorKind<<BitMapBackend<'static> as DrawingBackend>::ErrorType>;
+
+/// Panel `pi` in its cell: title, image, overlays, frame, axes, colour bar and legend; returns
+/// the image's rectangle.
+fn draw_panel(
+    root: &Canvas,
+    grid: &Grid,
+    pi: usize,
+    p: &Image,
+) -> std::result::Result<(u32, u32, u32, u32), DrawError> {
+    let (cx, cy) = grid.cell(pi);
+    for (k, line) in grid.title_lines[pi].iter().enumerate() {
+        root.draw_text(
+            line,
+            &("sans-serif", TITLE_FONT).into_font().color(&BLACK),
+            (
+                cx as i32 + 6,
+                cy as i32 + 4 + k as i32 * (TITLE_FONT as i32 + 4),
+            ),
+        )?;
+    }
+    let (pw, ph) = image_size(p);
+    let (ix, iy) = (
+        (cx + grid.left + (grid.img_w - pw) / 2) as i32,
+        (cy + grid.title_h + (grid.img_h - ph) / 2) as i32,
+    );
+    // The image, nearest sample per pixel.
+    for py in 0..ph {
+        let sy = ((py as usize * p.ny) / ph as usize).min(p.ny.saturating_sub(1));
+        for px in 0..pw {
+            let sx = ((px as usize * p.nx) / pw as usize).min(p.nx.saturating_sub(1));
+            let v = p.data.get(sy * p.nx + sx).copied().unwrap_or(f64::NAN);
+            root.draw_pixel((ix + px as i32, iy + py as i32), &rgb(p.color_of(v)))?;
+        }
+    }
+    draw_overlays(root, p, (ix, iy), (pw, ph))?;
+    // A frame just outside the image.
+    root.draw(&Rectangle::new(
+        [(ix - 1, iy - 1), (ix + pw as i32, iy + ph as i32)],
+        BLACK.stroke_width(1),
+    ))?;
+    draw_axes(root, p, cx, (ix, iy), (pw, ph))?;
+    if let Some(bar_label) = &p.bar {
+        draw_colour_bar(root, p, bar_label, (ix, iy), (pw, ph))?;
+    }
+    // Legend below the axes.
+    let ly0 = cy as i32 + (grid.title_h + grid.img_h + grid.bottom) as i32 + 4;
+    draw_legend(root, &legend_items(p), (cx as i32 + 8, ly0))?;
+    Ok((ix as u32, iy as u32, pw, ph))
+}
+
+/// The overlays of a panel whose image is at `(ix, iy)` and `(pw, ph)` pixels large.
+fn draw_overlays(
+    root: &Canvas,
+    p: &Image,
+    (ix, iy): (i32, i32),
+    (pw, ph): (u32, u32),
+) -> std::result::Result<(), DrawError> {
+    let to_px = |sx: f64, sy: f64| {
+        (
+            ix + (sx * pw as f64 / p.nx.max(1) as f64).round() as i32,
+            iy + (sy * ph as f64 / p.ny.max(1) as f64).round() as i32,
+        )
+    };
+    for o in &p.overlays {
+        match o {
+            Overlay::Rect {
+                x0,
+                y0,
+                w: rw,
+                h: rh,
+                color,
+                label: text,
+            } => {
+                let (l, t) = to_px(*x0, *y0);
+                let (r, b) = to_px(x0 + rw, y0 + rh);
+                root.draw(&Rectangle::new(
+                    [(l, t), (r - 1, b - 1)],
+                    rgb(*color).stroke_width(1),
+                ))?;
+                if let Some(text) = text {
+                    root.draw_text(
+                        text,
+                        &("sans-serif", 10)
+                            .into_font()
+                            .color(&WHITE)
+                            .pos(Pos::new(HPos::Center, VPos::Bottom)),
+                        ((l + r) / 2, t - 1),
+                    )?;
+                }
+            }
+            Overlay::Dot { x, y, color } => {
+                let c = to_px(*x, *y);
+                root.draw(&Circle::new(c, 3, WHITE.filled()))?;
+                root.draw(&Circle::new(c, 2, rgb(*color).filled()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The physical axes of a panel (cell at column `cx`): ticks outside the frame, labels in
+/// physical units.
+fn draw_axes(
+    root: &Canvas,
+    p: &Image,
+    cx: u32,
+    (ix, iy): (i32, i32),
+    (pw, ph): (u32, u32),
+) -> std::result::Result<(), DrawError> {
+    let tick = ("sans-serif", TICK_FONT).into_font().color(&BLACK);
+    let label = ("sans-serif", LABEL_FONT).into_font().color(&BLACK);
+    if let Some(s) = &p.x {
+        for (t, text) in span_ticks(s) {
+            let x = ix + (t * pw as f64).round() as i32;
+            let yb = iy + ph as i32;
+            root.draw(&PathElement::new(vec![(x, yb), (x, yb + 4)], BLACK))?;
+            root.draw_text(
+                &text,
+                &tick.pos(Pos::new(HPos::Center, VPos::Top)),
+                (x, yb + 6),
+            )?;
+        }
+        root.draw_text(
+            &s.label,
+            &label.pos(Pos::new(HPos::Center, VPos::Top)),
+            (ix + pw as i32 / 2, iy + ph as i32 + 22),
+        )?;
+    }
+    if let Some(s) = &p.y {
+        for (t, text) in span_ticks(s) {
+            let y = iy + (t * ph as f64).round() as i32;
+            root.draw(&PathElement::new(vec![(ix - 5, y), (ix - 1, y)], BLACK))?;
+            root.draw_text(
+                &text,
+                &tick.pos(Pos::new(HPos::Right, VPos::Center)),
+                (ix - 7, y),
+            )?;
+        }
+        root.draw_text(
+            &s.label,
+            &label
+                .transform(FontTransform::Rotate270)
+                .pos(Pos::new(HPos::Center, VPos::Top)),
+            (cx as i32 + 4, iy + ph as i32 / 2),
+        )?;
+    }
+    Ok(())
+}
+
+/// A panel's colour bar right of its image: the map over its range, ticks and the quantity with
+/// its unit.
+fn draw_colour_bar(
+    root: &Canvas,
+    p: &Image,
+    bar_label: &str,
+    (ix, iy): (i32, i32),
+    (pw, ph): (u32, u32),
+) -> std::result::Result<(), DrawError> {
+    let tick = ("sans-serif", TICK_FONT).into_font().color(&BLACK);
+    let label = ("sans-serif", LABEL_FONT).into_font().color(&BLACK);
+    let (lo, hi) = p.color_range();
+    let (bx, bw) = (ix + pw as i32 + 12, 14);
+    for py in 0..ph as i32 {
+        let v = hi - (hi - lo) * (py as f64 + 0.5) / ph as f64;
+        root.draw(&PathElement::new(
+            vec![(bx, iy + py), (bx + bw - 1, iy + py)],
+            rgb(p.color_of(v)),
+        ))?;
+    }
+    root.draw(&Rectangle::new(
+        [(bx - 1, iy - 1), (bx + bw, iy + ph as i32)],
+        BLACK.stroke_width(1),
+    ))?;
+    let ticks = if p.map == ColorMap::Cyclic {
+        pi_ticks(lo, hi)
+    } else {
+        labelled(nice_ticks(lo, hi, 5))
+    };
+    for (v, text) in ticks {
+        let y = iy + ((hi - v) / (hi - lo) * ph as f64).round() as i32;
+        root.draw(&PathElement::new(
+            vec![(bx + bw - 4, y), (bx + bw - 1, y)],
+            BLACK,
+        ))?;
+        root.draw_text(
+            &text,
+            &tick.pos(Pos::new(HPos::Left, VPos::Center)),
+            (bx + bw + 4, y),
+        )?;
+    }
+    root.draw_text(
+        bar_label,
+        &label
+            .transform(FontTransform::Rotate90)
+            .pos(Pos::new(HPos::Center, VPos::Top)),
+        (ix + pw as i32 + 88, iy + ph as i32 / 2),
+    )
+}
+
+/// Legend entries one below the other from `(x, y0)`: a swatch or a dot, then the text.
+fn draw_legend(
+    root: &Canvas,
+    items: &[LegendEntry],
+    (x, y0): (i32, i32),
+) -> std::result::Result<(), DrawError> {
+    let label = ("sans-serif", LABEL_FONT).into_font().color(&BLACK);
+    for (k, item) in items.iter().enumerate() {
+        let y = y0 + 17 * k as i32;
+        if item.dot {
+            root.draw(&Circle::new((x + 6, y + 7), 4, rgb(item.color).filled()))?;
+        } else {
+            root.draw(&Rectangle::new(
+                [(x, y + 1), (x + 12, y + 13)],
+                rgb(item.color).filled(),
+            ))?;
+            root.draw(&Rectangle::new(
+                [(x, y + 1), (x + 12, y + 13)],
+                BLACK.stroke_width(1),
+            ))?;
+        }
+        root.draw_text(
+            &item.label,
+            &label.pos(Pos::new(HPos::Left, VPos::Top)),
+            (x + 18, y),
+        )?;
+    }
+    Ok(())
 }
 
 /// A plain false-colour panel (no axes, no colour bar): `data` is row-major `ny × nx`. See
