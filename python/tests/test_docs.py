@@ -121,3 +121,14 @@ def test_command_runner_refuses_an_unlabelled_block(tmp_path, capsys):
     args = fake_repo(tmp_path, "# Page\n\n```\nwavetrain train\n```\n")
     assert run_doc_commands.main(args) == 1
     assert "page.md:3: a fenced block with no language" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_command_runner_runs_only_the_prompted_lines_of_a_console_block(tmp_path, capsys):
+    args = fake_repo(tmp_path, "```console\n$ wavetrain presets\nfake output, not a command\n"
+                               "$ echo two \\\n> three\ntwo three\n```\n")
+    found, errors = run_doc_commands.extract(tmp_path, ["page"])
+    assert errors == [] and [s.text for s in found["page.md"]] == ["wavetrain presets", "echo two \\\nthree"]
+    assert run_doc_commands.main(args + ["--page", "page"]) == 0, capsys.readouterr().err
+    log = (tmp_path / "scratch" / "page" / ".output.log").read_text()
+    assert "fake wavetrain presets" in log and "two three" in log
