@@ -90,7 +90,7 @@ run() {
   wall=$(awk "BEGIN{printf \"%.1f\", $t1 - $t0}")
   rss=$(awk '/^peak_rss_kib/ {printf "%.0f", $2/1024}' "$out/$name.log" | tail -1)
   echo "run $name: exit $rc after $wall s, peak RSS ${rss:-?} MiB, load after $(cut -d' ' -f1-3 /proc/loadavg)" >>"$meta"
-  rm -f "$out/runs/$name"/checkpoint*.safetensors
+  rm -f "$out/runs/$name"/checkpoint*.safetensors "$out/runs/$name/run.lock"
   if [ $rc != 0 ]; then
     failed=1
     echo "$data,$preset,$variant,$published,,,,$wall,$rss,,$backend,failed (exit $rc): ${cmd[*]}" >>"$csv"

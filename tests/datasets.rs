@@ -464,6 +464,26 @@ fn data_name_resolution_order() -> R {
         p["data"]["files"].as_array().is_some_and(|f| f.len() == 4),
         || format!("provenance files: {}", p["data"]),
     )?;
+    // --resume reads the folder the name resolved to (from provenance.json), name kept.
+    let o = bin()
+        .args([
+            "train",
+            "--resume",
+            s(&run),
+            "--epochs",
+            "2",
+            "--backend",
+            "cpu",
+        ])
+        .args(["--no-pictures"])
+        .output()
+        .unwrap();
+    ensure(o.status.success(), || out(&o))?;
+    let p = provenance(&run);
+    ensure(
+        p["data"]["dataset"] == "kmnist" && p["sessions"].as_array().is_some_and(|v| v.len() == 2),
+        || format!("provenance after the resume: {p}"),
+    )?;
     // Without WAVETRAIN_DATA_DIR: the cache.
     let run2 = t.path().join("run2");
     let o = train_named("kmnist", &env[1..], &["--no-verify"], &run2);
