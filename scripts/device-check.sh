@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One prepared check for a machine with a hardware GPU: builds, runs the GPU tests, times the GPU
 # (and, for the `auto` choice, the CPU) with `wavetrain bench --json`, and trains the default
-# preset and the LightRidge-size network (benches/d2nn-200.toml) for a fixed number of steps.
+# preset and the LightRidge-size network (benches/d2nn-200.toml) for a fixed number of steps, and
+# Lin et al.'s 200×200 network (preset lin2018) over 60,000 images with its peak memory.
 # Every figure goes to one JSON file.
 #
 #   scripts/device-check.sh [--quick] [--out FILE]       (default FILE: $OUT/device-check.json,
@@ -99,6 +100,39 @@ fi
 step train_default_gpu json "$bin" train --backend gpu --epochs 1 "${steps_mnist[@]}" --json --out "$work/run-default"
 step train_d2nn200_gpu json "$bin" train --config benches/d2nn-200.toml --backend gpu --epochs 1 "${steps_200[@]}" --json --out "$work/run-200"
 step train_default_auto json "$bin" train --backend auto --epochs 1 "${steps_mnist[@]}" --json --out "$work/run-auto"
+
+# Lin et al.'s 200×200 network (preset lin2018) over a 60,000-image training set (issue 30): its
+# training images/s and the process's peak resident memory. The full Fashion-MNIST where it is
+# installed (`wavetrain data list`), else a generated set of the same size and format (the speed
+# and memory do not depend on what the pictures show). --quick trains on 2,000 of the images.
+full_data=fashion-mnist
+if ! "$bin" data verify fashion-mnist >/dev/null 2>&1; then
+  full_data="$work/full-60k"
+  python3 - "$full_data" <<'PY'
+import gzip, os, struct, sys
+d = sys.argv[1]
+os.makedirs(d, exist_ok=True)
+for split, n in (("train", 60000), ("t10k", 10000)):
+    with gzip.open(f"{d}/{split}-images-idx3-ubyte.gz", "wb", compresslevel=1) as f:
+        f.write(struct.pack(">IIII", 0x803, n, 28, 28) + os.urandom(n * 784))
+    with gzip.open(f"{d}/{split}-labels-idx1-ubyte.gz", "wb", compresslevel=1) as f:
+        f.write(struct.pack(">II", 0x801, n) + bytes(i % 10 for i in range(n)))
+PY
+fi
+if [ $quick -eq 1 ]; then steps_full=(--max-train 2000); else steps_full=(); fi
+# The run's summary JSON with "peak_rss_kib" (the child's peak resident memory, getrusage) added.
+with_rss() {
+  python3 - "$@" <<'PY'
+import json, resource, subprocess, sys
+p = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, text=True)
+lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
+s = json.loads(lines[-1]) if lines else {}
+s["peak_rss_kib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(json.dumps(s))
+sys.exit(p.returncode)
+PY
+}
+step train_lin2018_full_gpu json with_rss "$bin" train --preset lin2018 --data "$full_data" --backend gpu --epochs 1 "${steps_full[@]}" --no-pictures --json --out "$work/run-lin2018"
 
 commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 gpu_name=$( (nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo none) | json_string)

@@ -12,6 +12,11 @@ pub const PRESETS: &[(&str, &str)] = &[
     ),
     ("paper-mlp", include_str!("presets/paper-mlp.toml")),
     ("paper-2layer", include_str!("presets/paper-2layer.toml")),
+    ("lin2018", include_str!("presets/lin2018.toml")),
+    (
+        "lin2018-absorber",
+        include_str!("presets/lin2018-absorber.toml"),
+    ),
 ];
 
 /// The default preset.

@@ -35,6 +35,10 @@ pub struct DataRecord {
     pub dir: Option<String>,
     /// Every IDX file of that folder (names with `idx` and `ubyte`), sorted by name.
     pub files: Vec<DataFile>,
+    /// The dataset's name when it was given by name (`--data fashion-mnist`); the folder it
+    /// resolved to is `dir`. Absent in records of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<String>,
 }
 
 /// One process that trained the run (the first, then each resume).
@@ -148,7 +152,14 @@ impl DataRecord {
             source: if bundled { "bundled" } else { "files" }.into(),
             dir: Some(abs.display().to_string()),
             files,
+            dataset: None,
         })
+    }
+
+    /// This record with the dataset name it was given by (`None`: a folder).
+    pub fn named(mut self, dataset: Option<String>) -> DataRecord {
+        self.dataset = dataset;
+        self
     }
 
     /// A generated task: no files.
@@ -157,6 +168,7 @@ impl DataRecord {
             source: "generated".into(),
             dir: None,
             files: Vec::new(),
+            dataset: None,
         }
     }
 }
@@ -185,9 +197,11 @@ impl Provenance {
         crate::io::atomic_write(&dir.join(FILE), text.as_bytes())
     }
 
-    /// Checks that `now` is the data this run was trained on, naming what changed.
+    /// Checks that `now` is the data this run was trained on, naming what changed. The folder
+    /// and the files' checksums decide; whether it was named by dataset or by folder does not.
     pub fn check_same_data(&self, now: &DataRecord) -> Result<()> {
-        if self.data == *now {
+        let (a, b) = (&self.data, now);
+        if (&a.source, &a.dir, &a.files) == (&b.source, &b.dir, &b.files) {
             return Ok(());
         }
         let what = if self.data.dir != now.dir {

@@ -271,15 +271,24 @@ fn prepare(a: &TrainArgs) -> Result<Prepared> {
     }
     let net = cfg.resolve()?;
     wavetrain::run::check_memory(&net)?;
-    let data_dir: Option<PathBuf> = match (&a.data, &record) {
-        (Some(d), _) => Some(d.clone()),
-        (None, Some(p)) if p.data.source == "files" => p.data.dir.as_ref().map(PathBuf::from),
-        _ => None,
+    // A dataset name (`data="fashion-mnist"`) resolves as the CLI's `--data NAME` does: looked
+    // up in the catalog's folders and its files checked against their SHA-256.
+    let given = match &a.data {
+        Some(d) => Some(wavetrain::data::catalog::resolve(d, false)?),
+        None => None,
+    };
+    let (data_dir, dataset_name): (Option<PathBuf>, Option<String>) = match (given, &record) {
+        (Some((d, ds)), _) => (Some(d), ds.map(|ds| ds.name.to_string())),
+        (None, Some(p)) if p.data.source == "files" => (
+            p.data.dir.as_ref().map(PathBuf::from),
+            p.data.dataset.clone(),
+        ),
+        _ => (None, None),
     };
     let (train_set, test_set) = load_data(data_dir.as_ref(), &cfg)?;
     let data_now = match (&data_dir, cfg.input.task) {
         (_, Some(_)) => DataRecord::generated(),
-        (Some(d), None) => DataRecord::of_dir(d, false)?,
+        (Some(d), None) => DataRecord::of_dir(d, false)?.named(dataset_name),
         (None, None) => DataRecord::of_dir(&wavetrain::data::idx::bundled_dir(), true)?,
     };
     if let Some(p) = &record {

@@ -182,7 +182,9 @@ def train(
     ``runs/NAME-YYYYMMDD-HHMMSS-XXXX``) and, for the same seed and backend, the same metrics.
     ``preset`` (default ``d2nn-mnist``) or ``config`` (a TOML file) or ``resume`` (a run
     folder to continue; ``epochs`` may extend it, nothing else may change it); ``data``: a
-    folder of MNIST-format IDX files (default: the bundled subset); ``overrides``: the keys and
+    dataset by name (``"mnist"``, ``"fashion-mnist"``, ``"kmnist"``: found and checked as
+    ``wavetrain train --data NAME`` does) or a folder of MNIST-format IDX files (default: the
+    bundled subset); ``overrides``: the keys and
     values of ``--set`` (``{"od": 3, "train.lr": 0.01}``); ``epochs``, ``seed``, ``batch``,
     ``lr``, ``max_train``, ``gradient`` (``"optical"``/``"exact"``), ``activation``
     (``"relu"``/``"linear"``) as the CLI flags of those names (a flag and an override of the

@@ -1,7 +1,10 @@
-//! Data: the IDX (MNIST-format) reader, the bundled subset, input encoding onto the optical grid,
-//! and deterministic shuffling.
+//! Data: the IDX (MNIST-format) reader, the bundled subset, datasets by name (their checksums,
+//! where they are found, their download), input encoding onto the optical grid, and
+//! deterministic shuffling.
 
+pub mod catalog;
 pub mod encoding;
+pub mod fetch;
 pub mod idx;
 pub mod tasks;
 

@@ -5,16 +5,20 @@ use std::path::PathBuf;
 
 use wavetrain::Result;
 
-use crate::{data_description, load_data, BackendArgs};
+use crate::{data_description, load_data, resolve_data, BackendArgs};
 
 #[derive(clap::Args)]
 pub struct EvalArgs {
     /// A checkpoint.safetensors written by `wavetrain train`.
     #[arg(long)]
     pub checkpoint: PathBuf,
-    /// Folder with MNIST-format IDX files; the bundled subset when absent.
-    #[arg(long)]
+    /// A dataset by name (see `wavetrain data list`) or a folder with MNIST-format IDX files;
+    /// the bundled subset when absent.
+    #[arg(long, value_name = "NAME|DIR")]
     pub data: Option<PathBuf>,
+    /// Use a dataset given by name even if its files' SHA-256 differ from the published ones.
+    #[arg(long)]
+    pub no_verify: bool,
     #[command(flatten)]
     pub backend: BackendArgs,
     /// Print one JSON line with the accuracy, loss, confusion matrix and the data used.
@@ -33,8 +37,9 @@ pub struct EvalArgs {
 pub fn eval(a: EvalArgs) -> Result<()> {
     let ck = wavetrain::checkpoint::Checkpoint::load(&a.checkpoint)?;
     let cfg = ck.config();
-    let (_, test_set) = load_data(a.data.as_ref(), cfg)?;
-    let data = data_description(a.data.as_ref(), cfg);
+    let (dir, _) = resolve_data(a.data.as_ref(), a.no_verify)?;
+    let (_, test_set) = load_data(dir.as_ref(), cfg)?;
+    let data = data_description(dir.as_ref(), cfg);
     let net = match a.on {
         Some(sys) => ck.network.on(sys)?,
         None => ck.network.clone(),

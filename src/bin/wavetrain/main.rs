@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use wavetrain::{Error, Result};
 
 mod bench;
+mod data;
 mod eval;
 mod info;
 mod sweep;
@@ -14,6 +15,7 @@ mod tools;
 mod train;
 
 use bench::BenchArgs;
+use data::DataArgs;
 use eval::EvalArgs;
 use sweep::SweepArgs;
 use tools::{AbsorberArgs, SamplingArgs};
@@ -59,6 +61,8 @@ enum Command {
     /// Time the FFT, a free-space step, the absorber and training steps on every backend, against
     /// the measured copy bandwidth and FLOP ceiling (table, or --json records).
     Bench(BenchArgs),
+    /// Datasets by name: list them, fetch one (resumable, checksummed), verify a folder.
+    Data(DataArgs),
     /// List the built-in presets, or print one as TOML.
     Presets {
         /// Print this preset's TOML.
@@ -111,6 +115,7 @@ fn main() -> ExitCode {
         Command::Eval(a) => eval::eval(a),
         Command::Sweep(a) => sweep::sweep(a),
         Command::Bench(a) => bench::bench(a),
+        Command::Data(a) => data::data(a),
         Command::Presets { name } => tools::presets(name),
         Command::Info { json } => info::info(json),
     };
@@ -119,6 +124,22 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}
+
+/// The folder a `--data` value means and the dataset it names, if any: a dataset name (see
+/// `wavetrain data list`) is looked up and its files checked against their SHA-256 (unless
+/// `no_verify`); anything else is a folder, as given.
+pub fn resolve_data(
+    arg: Option<&PathBuf>,
+    no_verify: bool,
+) -> Result<(Option<PathBuf>, Option<String>)> {
+    match arg {
+        None => Ok((None, None)),
+        Some(v) => {
+            let (dir, ds) = wavetrain::data::catalog::resolve(v, no_verify)?;
+            Ok((Some(dir), ds.map(|d| d.name.to_string())))
         }
     }
 }

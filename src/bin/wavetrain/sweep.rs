@@ -50,9 +50,14 @@ pub struct SweepArgs {
     /// it made that holds neither.
     #[arg(long, required_unless_present = "merge")]
     pub out: Option<PathBuf>,
-    /// Folder with MNIST-format IDX files; the bundled subset when absent.
-    #[arg(long)]
+    /// A dataset by name (see `wavetrain data list`) or a folder with MNIST-format IDX files;
+    /// the bundled subset when absent. A name is resolved to its folder once, here; the shard
+    /// and merge commands carry the folder.
+    #[arg(long, value_name = "NAME|DIR")]
     pub data: Option<PathBuf>,
+    /// Use a dataset given by name even if its files' SHA-256 differ from the published ones.
+    #[arg(long)]
+    pub no_verify: bool,
     #[command(flatten)]
     pub backend: BackendArgs,
     /// Print the results as JSON lines on stdout.
@@ -119,10 +124,11 @@ pub struct JobArgs {
     pub volume_claim: Option<String>,
 }
 
-pub fn sweep(a: SweepArgs) -> Result<()> {
+pub fn sweep(mut a: SweepArgs) -> Result<()> {
     use std::sync::atomic::AtomicBool;
     use std::sync::Arc;
     use wavetrain::sweep::{Axis, PartOptions, Shard, ShardSpec};
+    a.data = crate::resolve_data(a.data.as_ref(), a.no_verify)?.0;
     if let Some(dir) = &a.merge {
         return merge(&a, dir);
     }

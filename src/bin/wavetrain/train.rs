@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use wavetrain::{Error, Result};
 
-use crate::{data_description, load_data, BackendArgs};
+use crate::{data_description, load_data, resolve_data, BackendArgs};
 
 #[derive(clap::Args)]
 pub struct TrainArgs {
@@ -46,10 +46,14 @@ pub struct TrainArgs {
     /// Seed for initialisation and shuffling.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Folder with MNIST-format IDX files (train-images-idx3-ubyte[.gz], …, t10k-labels-idx1-ubyte[.gz]);
+    /// A dataset by name (mnist, fashion-mnist, kmnist: see `wavetrain data list`), or a folder
+    /// with MNIST-format IDX files (train-images-idx3-ubyte[.gz], …, t10k-labels-idx1-ubyte[.gz]);
     /// the bundled 4,000/500-image MNIST subset when absent.
-    #[arg(long)]
+    #[arg(long, value_name = "NAME|DIR")]
     pub data: Option<PathBuf>,
+    /// Use a dataset given by name even if its files' SHA-256 differ from the published ones.
+    #[arg(long)]
+    pub no_verify: bool,
     /// Run folder (default runs/NAME-YYYYMMDD-HHMMSS-XXXX, UTC); must not exist, be empty, or
     /// hold a run that stopped before its first checkpoint. One process owns it at a time.
     #[arg(long)]
@@ -219,15 +223,19 @@ pub fn train(a: TrainArgs) -> Result<()> {
     let net = cfg.resolve()?;
     wavetrain::run::check_memory(&net)?;
     // A resumed run reads the data it was started on (recorded in provenance.json).
-    let data_dir: Option<PathBuf> = match (&a.data, &record) {
-        (Some(d), _) => Some(d.clone()),
-        (None, Some(p)) if p.data.source == "files" => p.data.dir.as_ref().map(PathBuf::from),
-        _ => None,
+    let (given, named) = resolve_data(a.data.as_ref(), a.no_verify)?;
+    let (data_dir, named): (Option<PathBuf>, Option<String>) = match (given, &record) {
+        (Some(d), _) => (Some(d), named),
+        (None, Some(p)) if p.data.source == "files" => (
+            p.data.dir.as_ref().map(PathBuf::from),
+            p.data.dataset.clone(),
+        ),
+        _ => (None, None),
     };
     let (train_set, test_set) = load_data(data_dir.as_ref(), &cfg)?;
     let data_now = match (&data_dir, cfg.input.task) {
         (_, Some(_)) => DataRecord::generated(),
-        (Some(d), None) => DataRecord::of_dir(d, false)?,
+        (Some(d), None) => DataRecord::of_dir(d, false)?.named(named),
         (None, None) => DataRecord::of_dir(&wavetrain::data::idx::bundled_dir(), true)?,
     };
     match &record {
