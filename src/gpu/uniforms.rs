@@ -218,6 +218,7 @@ pub const TWINS: &[(&str, &str, usize)] = &[
     ),
     ("lens", "GridParams", std::mem::size_of::<GridParams>()),
     ("copy", "LenParams", std::mem::size_of::<LenParams>()),
+    ("rng_draw", "LenParams", std::mem::size_of::<LenParams>()),
     (
         "modulate",
         "ModulateParams",
