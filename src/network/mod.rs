@@ -210,6 +210,10 @@ impl Network {
             ("hardware.read_noise", h.read_noise != 0.0),
             ("hardware.camera_bits", h.camera_bits.is_some()),
             ("hardware.input_bits", h.input_bits.is_some()),
+            (
+                "hardware.readout / probe_ratio",
+                self.system == System::Hardware && h.readout_on(),
+            ),
         ]
         .into_iter()
         .filter(|&(_, on)| on)
@@ -219,7 +223,7 @@ impl Network {
             return Err(Error::config(
                 "backend",
                 format!(
-                    "the GPU backend does not run the noisy imperfections of a field network, detector noise and input bits ({}: they draw random numbers every pass): use --backend cpu, or train.target = model (training on the ideal model runs on the GPU; the hardware accuracy is then measured on the CPU)",
+                    "the GPU backend does not run the noisy imperfections of a field network, detector noise, input bits and the gradient read-out ({}: they draw random numbers every pass or measure each image's SLM products): use --backend cpu, or train.target = model (training on the ideal model runs on the GPU; the hardware accuracy is then measured on the CPU)",
                     noisy.join(", ")
                 ),
             ));
