@@ -126,7 +126,8 @@ pub fn normals(key: [u32; 2], ctr: [u32; 4]) -> [f32; 4] {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
 pub enum Purpose {
-    /// Field networks: the output detectors' shot and read noise (`c3` = detector).
+    /// Field networks: the output detectors' shot and read noise (`sub` = the pump pass since
+    /// the step, 1 for the step's own, 16 bits; `c3` = detector).
     Detector = 1,
     /// Field networks: the read-out camera frames of the SLM gradient (`sub` = SLM × frames +
     /// frame, `c3` = camera pixel).

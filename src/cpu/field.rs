@@ -507,26 +507,27 @@ fn read_out<T: Real>(
 /// camera's full scale), `i ← i + √(i/N)·ξ` (shot noise, `N` photo-electrons at full scale),
 /// `+ σ_read·ξ`, clamped to `[0, 1]`, quantised to `2^bits − 1` steps. The loss sees these
 /// values; the probe is injected with their `∂L/∂P` (noise and quantisation passed straight
-/// through). Drawn from ChaCha8 (stream 6) of `hardware.seed`, the optimiser step and the pass.
-fn measure<T: Real>(h: &crate::model::Hardware, powers: &mut [T], k: usize, seed: u64) {
-    use rand::{Rng, SeedableRng};
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(6);
+/// through). Drawn from the counter generator ([`crate::rng`]) keyed by `hardware.seed`:
+/// counter `[step, word1(0, Detector, pass), image, detector]`, shot noise from its first normal,
+/// read noise from its second (`shaders/detect.wgsl` `detect_noise` draws the same numbers).
+fn measure<T: Real>(h: &crate::model::Hardware, powers: &mut [T], k: usize, step: u64, pass: u64) {
+    use crate::rng::{counter, key_of, normals, Purpose};
+    let key = key_of(h.seed);
+    let pass = (pass & 0xffff) as u32;
     let levels = h.camera_bits.map(|b| ((1u64 << b) - 1) as f64);
-    for img in powers.chunks_mut(k.max(1)) {
-        let full = img.iter().fold(0.0f64, |m, p| m.max(p.f64()));
+    for (img, p) in powers.chunks_mut(k.max(1)).enumerate() {
+        let full = p.iter().fold(0.0f64, |m, p| m.max(p.f64()));
         if full <= 0.0 {
             continue;
         }
-        for p in img.iter_mut() {
+        for (d, p) in p.iter_mut().enumerate() {
+            let z = normals(key, counter(step, 0, Purpose::Detector, pass, img, d));
             let mut i = p.f64() / full;
             if let Some(n) = h.shot_noise {
-                let e: f64 = rng.sample(rand_distr::StandardNormal);
-                i += (i / n).sqrt() * e;
+                i += (i / n).sqrt() * f64::from(z[0]);
             }
             if h.read_noise > 0.0 {
-                let e: f64 = rng.sample(rand_distr::StandardNormal);
-                i += h.read_noise * e;
+                i += h.read_noise * f64::from(z[1]);
             }
             i = i.clamp(0.0, 1.0);
             if let Some(q) = levels {
@@ -844,10 +845,13 @@ impl<T: Real> CpuField<T> {
         debug_assert_eq!(self.powers.len(), batch * self.sh.regions.len());
         self.evals += 1;
         if let Some(h) = &self.noise {
-            let seed = h.seed
-                ^ self.opt.step().wrapping_mul(0x9e37_79b9_7f4a_7c15)
-                ^ self.evals.wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            measure(h, &mut self.powers, self.sh.regions.len(), seed);
+            measure(
+                h,
+                &mut self.powers,
+                self.sh.regions.len(),
+                self.opt.step(),
+                self.evals,
+            );
         }
         &self.powers
     }

@@ -48,7 +48,7 @@ pub use context::{
 };
 pub use copy::CopyField;
 pub use dense::GpuDense;
-pub use detect::{Detect, DetectProbe, Regions};
+pub use detect::{Detect, DetectNoise, DetectProbe, Regions};
 pub use fft::{check_fft_len, Fft2, MAX_FFT_LEN};
 pub use field::GpuField;
 pub use hardware::{shift_spectrum, SlmDevice, SlmDeviceGrad};

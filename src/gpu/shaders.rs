@@ -26,6 +26,7 @@ pub const USES: &[(&str, &str)] = &[
     ("absorber", "saturable"),
     ("dense", "saturable"),
     ("rng_draw", "rng"),
+    ("detect_noise", "rng"),
 ];
 
 /// Every op shader by name (file `shaders/{name}.wgsl`), without the complex helpers.
@@ -95,6 +96,13 @@ pub const SHADERS: &[(&str, &str)] = &[
         include_str!(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/shaders/rng_draw.wgsl"
+        )),
+    ),
+    (
+        "detect_noise",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/shaders/detect_noise.wgsl"
         )),
     ),
 ];

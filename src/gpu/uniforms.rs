@@ -173,6 +173,25 @@ pub struct DetectParams {
     pub _pad2: f32,
 }
 
+/// Twin of WGSL `NoiseParams` in `shaders/detect_noise.wgsl`: the detectors' noise and the
+/// random counter of one pass.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct NoiseParams {
+    pub batch: u32,
+    pub regions: u32,
+    pub key0: u32,
+    pub key1: u32,
+    pub step: u32,
+    pub word1: u32,
+    pub shot: f32,
+    pub read: f32,
+    pub levels: f32,
+    pub _pad0: f32,
+    pub _pad1: f32,
+    pub _pad2: f32,
+}
+
 /// Twin of WGSL `MatMulParams` in `shaders/matmul.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
@@ -219,6 +238,11 @@ pub const TWINS: &[(&str, &str, usize)] = &[
     ("lens", "GridParams", std::mem::size_of::<GridParams>()),
     ("copy", "LenParams", std::mem::size_of::<LenParams>()),
     ("rng_draw", "LenParams", std::mem::size_of::<LenParams>()),
+    (
+        "detect_noise",
+        "NoiseParams",
+        std::mem::size_of::<NoiseParams>(),
+    ),
     (
         "modulate",
         "ModulateParams",

@@ -135,10 +135,8 @@ fn tests() -> Vec<(&'static str, TestFn)> {
             "hardware_imperfections_match_cpu",
             hardware::imperfections_match_cpu,
         ),
-        (
-            "hardware_noisy_options_are_refused",
-            hardware::noisy_options_are_refused,
-        ),
+        ("hardware_noise_matches_cpu", hardware::noise_matches_cpu),
+        ("hardware_readout_is_refused", hardware::readout_is_refused),
         (
             "hardware_shift_on_odd_grid_is_refused",
             hardware::shift_on_odd_grid_is_refused,
