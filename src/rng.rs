@@ -8,8 +8,9 @@
 //! Checked against the known-answer vectors of the authors' Random123 library (`kat_vectors`).
 //! A draw is a pure function of (key, counter): no state, any order, any thread.
 //!
-//! **Counter layout** (the one place it is written down). Key = `hardware.seed` split into its
-//! low and high 32 bits ([`key_of`]). Counter = `[c0, c1, c2, c3]`:
+//! **Counter layout** (the one place it is written down). Key = the seed split into its low and
+//! high 32 bits ([`key_of`]): `hardware.seed` for a field network's noise, `train.seed` for a
+//! dense network's (each what its noise was seeded by before). Counter = `[c0, c1, c2, c3]`:
 //!
 //! | word | holds |
 //! |---|---|
@@ -132,9 +133,12 @@ pub enum Purpose {
     /// Field networks: the read-out camera frames of the SLM gradient (`sub` = SLM × frames +
     /// frame, `c3` = camera pixel).
     ReadoutFrame = 2,
-    /// Dense networks: the matrix–vector outputs' signal and noise errors (`sub` = layer).
+    /// Dense networks: the matrix–vector outputs' signal and noise errors (`sub` = 2·layer for
+    /// the pump, whose `pass` counts, 2·layer + 1 for the probe; `c2` = 0, `c3` = element of
+    /// the batch's `[image][output]`).
     DenseOutput = 3,
-    /// Dense networks: the camera noise on the measured beams (`sub` = layer × 2 + beam).
+    /// Dense networks: the camera noise on the measured beams (`sub` = 2·layer for the pump,
+    /// 2·layer + 1 for the probe; `c3` = element).
     DenseBeam = 4,
 }
 

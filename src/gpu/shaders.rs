@@ -27,6 +27,7 @@ pub const USES: &[(&str, &str)] = &[
     ("dense", "saturable"),
     ("rng_draw", "rng"),
     ("detect_noise", "rng"),
+    ("dense_noise", "rng"),
 ];
 
 /// Every op shader by name (file `shaders/{name}.wgsl`), without the complex helpers.
@@ -103,6 +104,13 @@ pub const SHADERS: &[(&str, &str)] = &[
         include_str!(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/shaders/detect_noise.wgsl"
+        )),
+    ),
+    (
+        "dense_noise",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/shaders/dense_noise.wgsl"
         )),
     ),
 ];

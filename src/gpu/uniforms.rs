@@ -142,7 +142,27 @@ pub struct DenseParams {
     pub od: f32,
     pub scale: f32,
     pub inv_valid: f32,
-    pub _pad3: f32,
+    pub probe_power: f32,
+}
+
+/// Twin of WGSL `DenseNoiseParams` in `shaders/dense_noise.wgsl`: one noisy measurement of a
+/// dense network (its elements, the slot of its scale, the random key and counter words, and
+/// the noise parameters `a`, `b`, `c`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct DenseNoiseParams {
+    pub len: u32,
+    pub slot: u32,
+    pub key0: u32,
+    pub key1: u32,
+    pub step: u32,
+    pub word1: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+    pub a: f32,
+    pub b: f32,
+    pub c: f32,
+    pub _pad2: f32,
 }
 
 /// Twin of WGSL `LossParams` in `shaders/loss.wgsl`.
@@ -228,6 +248,11 @@ pub struct OptimizerParams {
 pub const TWINS: &[(&str, &str, usize)] = &[
     ("loss", "LossParams", std::mem::size_of::<LossParams>()),
     ("dense", "DenseParams", std::mem::size_of::<DenseParams>()),
+    (
+        "dense_noise",
+        "DenseNoiseParams",
+        std::mem::size_of::<DenseNoiseParams>(),
+    ),
     ("slm", "SlmParams", std::mem::size_of::<SlmParams>()),
     ("fft", "FftParams", std::mem::size_of::<FftParams>()),
     (

@@ -395,18 +395,12 @@ impl Hardware {
         .map(|(k, _)| k)
     }
 
-    /// The options the GPU executor of dense networks cannot run (they draw random numbers or
-    /// need a batch-wide maximum), or `None` when it can run all that are on. SLM bit depth runs
-    /// on the GPU.
+    /// The options the GPU executor of dense networks cannot run (the fixed miscalibration:
+    /// weight and gain errors, cross-talk), or `None` when it can run all that are on. The noisy
+    /// options (matrix–vector errors, the beams' camera noise and bits, probe power) and SLM bit
+    /// depth run on the GPU.
     pub fn gpu_unsupported(&self) -> Option<&'static str> {
-        if self.signal_error != 0.0 || self.noise_error != 0.0 {
-            Some("hardware.signal_error / hardware.noise_error")
-        } else if self.shot_noise.is_some() || self.read_noise != 0.0 || self.camera_bits.is_some()
-        {
-            Some("hardware.shot_noise / read_noise / camera_bits")
-        } else if self.probe_power != 0.0 {
-            Some("hardware.probe_power")
-        } else if self.weight_error != 0.0 || self.gain_error != 0.0 {
+        if self.weight_error != 0.0 || self.gain_error != 0.0 {
             Some("hardware.weight_error / gain_error")
         } else if self.crosstalk != 0.0 {
             Some("hardware.crosstalk")
@@ -419,12 +413,7 @@ impl Hardware {
     pub fn check_gpu(&self) -> Result<()> {
         match self.gpu_unsupported() {
             Some(what) => {
-                let fixed = ["hardware.weight_error / gain_error", "hardware.crosstalk"];
-                let why = if fixed.contains(&what) {
-                    "are fixed imperfections of the system that the GPU executor of dense networks does not model yet"
-                } else {
-                    "draw random numbers or need a batch-wide maximum, which the GPU executor of dense networks does not do yet"
-                };
+                let why = "are fixed imperfections of the system that the GPU executor of dense networks does not model yet";
                 Err(Error::config(
                     "backend",
                     format!("{what} {why}: use --backend cpu"),
