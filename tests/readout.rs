@@ -466,3 +466,77 @@ fn a_run_records_its_camera_frames_and_photons() {
     assert_eq!(rows[2][9].parse::<u64>().unwrap(), 2 * 3 * 8 * slms);
     assert!(rows[2][10].parse::<f64>().unwrap() > 0.0);
 }
+
+/// A run with a noisy read-out resumed after its first epoch equals the uninterrupted run: the
+/// same parameters bit for bit and the same metrics, camera frames and photo-electrons
+/// included (the noise is a function of the step, not of the process); and a resume may not
+/// change the read-out.
+#[test]
+fn a_resumed_readout_run_equals_an_uninterrupted_one() {
+    let run = |out: &PathBuf, epochs: &str, resume: bool| {
+        let o = out.display().to_string();
+        let mut args = vec!["train", "--epochs", epochs, "--no-pictures"];
+        if resume {
+            args.extend(["--resume", &o]);
+        } else {
+            args.extend([
+                "--preset",
+                "d2nn-mnist",
+                "--backend",
+                "cpu",
+                "--max-train",
+                "16",
+                "--batch",
+                "8",
+                "--out",
+                &o,
+                "--set",
+                "hardware.readout=heterodyne",
+                "--set",
+                "hardware.probe_ratio=0.2",
+                "--set",
+                "hardware.readout_shot_noise=1000",
+                "--set",
+                "hardware.readout_bits=10",
+            ]);
+        }
+        let r = wavetrain_bin(&args);
+        assert!(r.status.success(), "{}", stderr_of(&r));
+    };
+    let (a, b) = (tmp("whole"), tmp("parts"));
+    run(&a, "2", false);
+    run(&b, "1", false);
+    run(&b, "2", true);
+    let state = |d: &PathBuf| {
+        wavetrain::checkpoint::Checkpoint::load(&d.join("checkpoint.safetensors"))
+            .unwrap()
+            .state
+    };
+    assert_eq!(state(&a).params, state(&b).params);
+    // Every column but the timings (images_per_second, seconds).
+    let rows = |d: &PathBuf| -> Vec<Vec<String>> {
+        std::fs::read_to_string(d.join("metrics.csv"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                l.split(',')
+                    .enumerate()
+                    .filter(|(i, _)| *i != 4 && *i != 5)
+                    .map(|(_, v)| v.to_string())
+                    .collect()
+            })
+            .collect()
+    };
+    assert_eq!(rows(&a), rows(&b));
+    assert_eq!(rows(&a)[0][7], "camera_frames");
+    let r = wavetrain_bin(&[
+        "train",
+        "--resume",
+        &b.display().to_string(),
+        "--epochs",
+        "3",
+        "--set",
+        "hardware.probe_ratio=0.5",
+    ]);
+    assert_eq!(r.status.code(), Some(2), "{}", stderr_of(&r));
+}
