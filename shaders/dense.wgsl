@@ -24,7 +24,9 @@ struct DenseParams {
     scale: f32,
     // Loss: 1/valid.
     inv_valid: f32,
-    _pad3: f32,
+    // Probe: peak probe intensity at the absorber (units of I_sat; 0: a weak probe); the
+    // probe's peak |b| is read from dst2[0].
+    probe_power: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: DenseParams;
@@ -90,6 +92,13 @@ fn activate_probe(
         return;
     }
     let s = z * z;
+    if p.flag == 0u && p.probe_power > 0.0 && dst2[0] > 0.0 {
+        // A probe that is not weak saturates the absorber too: t(z² + (c·b)²), its peak
+        // intensity scaled to probe_power (as src/cpu/dense.rs).
+        let pb = b * (sqrt(p.probe_power) / dst2[0]);
+        dst[i] = b * saturable(s + pb * pb, p.od, p.kind).x;
+        return;
+    }
     let tds = saturable(s, p.od, p.kind);
     if p.flag == 1u {
         dst[i] = b * (tds.x + 2.0 * s * tds.y);

@@ -25,4 +25,9 @@ pub trait Backend {
     fn skips_faulty_updates(&self) -> bool {
         true
     }
+    /// Camera frames and photo-electrons the hardware's gradient read-out
+    /// (`hardware.readout`) took since the last call; zero where there is none.
+    fn take_readout_counts(&mut self) -> (u64, f64) {
+        (0, 0.0)
+    }
 }

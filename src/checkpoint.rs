@@ -69,6 +69,13 @@ pub struct EpochMetrics {
     /// Test accuracy of the parameters on the imperfect system (absent in older checkpoints).
     #[serde(default)]
     pub hardware_accuracy: Option<f64>,
+    /// Camera frames of the gradient read-out in the epoch (absent without `hardware.readout`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub camera_frames: Option<u64>,
+    /// Photo-electrons of the gradient read-out in the epoch (absent without
+    /// `hardware.readout_shot_noise`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photoelectrons: Option<f64>,
 }
 
 /// Where in training a checkpoint was taken.
@@ -99,6 +106,10 @@ pub struct Progress {
     /// Wall seconds of every session of the run so far, resumed ones included.
     #[serde(default)]
     pub elapsed: f64,
+    /// Camera frames and photo-electrons of the gradient read-out in the current epoch so far
+    /// (absent without `hardware.readout`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readout: Option<(u64, f64)>,
 }
 
 /// `Err(what)` unless `x` is finite and at least 0 (and at most `max` when given).

@@ -24,7 +24,8 @@
 //! ## Layers
 //! The crate is layered, and a module imports only from layers below it (`ARCHITECTURE.md`
 //! holds the map; `tests/layers.rs` enforces it):
-//! 1. [`error`], [`real`], [`grid`], [`io`], [`fft`]: errors, scalars, grids, files, transform
+//! 1. [`error`], [`real`], [`rng`], [`grid`], [`io`], [`fft`]: errors, scalars, the
+//!    counter-based random generator both engines draw noise from, grids, files, transform
 //!    types;
 //! 2. [`optics`]: f64 physics of each element;
 //! 3. [`model`]: the TOML [`model::Config`], its validation and editing;
@@ -68,6 +69,7 @@ pub mod plot;
 pub mod presets;
 pub mod provenance;
 pub mod real;
+pub mod rng;
 pub mod run;
 pub mod rundir;
 pub mod sweep;

@@ -134,7 +134,7 @@ pub fn make_backend(
 ) -> Result<Box<dyn Backend>> {
     if choice == BackendChoice::Auto {
         if let Err(e) = net.check_gpu() {
-            // What the GPU cannot run (a field network's detector noise and input bits, SLM
+            // What the GPU cannot run (a field network's gradient read-out in situ, SLM
             // shifts on a grid whose sides are not powers of two; dense hardware noise and
             // miscalibration) runs on the CPU.
             if adapter.is_some() {

@@ -72,22 +72,22 @@ fn paper_mlp_trains_resumes_and_evaluates() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!((json_line(&o)["accuracy"].as_f64().unwrap() - acc).abs() < 1e-12);
-    // Hardware noise runs on the CPU executor only: `--backend gpu` refuses it before opening
-    // any adapter, as a config error (exit 2) that says what to do. (Dense training on the GPU
-    // itself is tested in tests/gpu.rs.)
+    // The fixed miscalibration runs on the CPU executor only: `--backend gpu` refuses it before
+    // opening any adapter, as a config error (exit 2) that says what to do. (Dense training on
+    // the GPU itself, noise included, is tested in tests/gpu.rs.)
     let o = wavetrain(&[
         "train",
         "--preset",
         "paper-mlp",
         "--set",
-        "hardware.signal_error=0.05",
+        "hardware.weight_error=0.05",
         "--backend",
         "gpu",
         "--out",
         dir.path().join("gpu").to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("signal_error"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("weight_error"), "{}", stderr(&o));
     assert!(stderr(&o).contains("--backend cpu"), "{}", stderr(&o));
     assert!(
         !dir.path().join("gpu").exists(),

@@ -125,7 +125,7 @@ fn a_run_reports_three_accuracies_and_eval_measures_each_system() {
         "both",
     ]);
     assert!(!bad.status.success() && stderr_of(&bad).contains("'model' or 'hardware'"));
-    // A GPU run of a noisy imperfect system is refused with what to do.
+    // A GPU run of in-situ training with the gradient read-out is refused with what to do.
     let o2 = tmp("gpu");
     let r = wavetrain_bin(&[
         "train",
@@ -134,7 +134,7 @@ fn a_run_reports_three_accuracies_and_eval_measures_each_system() {
         "--set",
         "hardware.shift_std=4e-6",
         "--set",
-        "hardware.shot_noise=1000",
+        "hardware.readout=phase-stepping",
         "--max-train",
         "32",
         "--epochs",

@@ -709,19 +709,25 @@ fn bad_hardware_values_are_refused_naming_the_key() {
 }
 
 #[test]
-fn the_gpu_refuses_noisy_field_imperfections_and_auto_picks_the_cpu() {
+fn the_gpu_refuses_the_gradient_readout_and_auto_picks_the_cpu() {
     use wavetrain::run::{make_backend, BackendChoice};
-    let cfg = config("shift_std = 2e-6\nshot_noise = 1000", "hardware");
+    let cfg = config("shift_std = 2e-6\nreadout = \"phase-stepping\"", "hardware");
     let net = cfg.resolve().unwrap();
     let st = net.initial_state();
     let err = match make_backend(BackendChoice::Gpu, None, &net, &st) {
-        Ok(_) => panic!("the GPU accepted a field network with detector noise"),
+        Ok(_) => panic!("the GPU accepted a field network with a gradient read-out"),
         Err(e) => e.to_string(),
     };
     assert!(
-        err.contains("--backend cpu") && err.contains("hardware.shot_noise"),
+        err.contains("--backend cpu") && err.contains("hardware.readout"),
         "{err}"
     );
+    // The detector noise and input bits run on the GPU (issue 26).
+    let noisy = config(
+        "shift_std = 2e-6\nshot_noise = 1000\ninput_bits = 6",
+        "hardware",
+    );
+    assert!(noisy.resolve().unwrap().check_gpu().is_ok());
     let b = make_backend(BackendChoice::Auto, None, &net, &st).unwrap();
     assert!(b.name().starts_with("cpu"), "{}", b.name());
     // The deterministic imperfections run on the GPU.

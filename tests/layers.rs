@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// The layers, bottom up (ARCHITECTURE.md).
 const LAYERS: &[&[&str]] = &[
-    &["lib", "error", "real", "grid", "io", "fft"],
+    &["lib", "error", "real", "rng", "grid", "io", "fft"],
     &["optics"],
     &["model"],
     &["network", "loss"],

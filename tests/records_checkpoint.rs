@@ -31,10 +31,13 @@ fn sample() -> Checkpoint {
             test_loss: Some(0.6),
             model_accuracy: Some(0.75),
             hardware_accuracy: Some(0.75),
+            camera_frames: None,
+            photoelectrons: None,
         }],
         initial: Some((2.3, 0.1)),
         initial_systems: Some((0.1, 0.1)),
         elapsed: 1.5,
+        readout: None,
     };
     Checkpoint {
         network,

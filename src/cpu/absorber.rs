@@ -85,6 +85,50 @@ pub fn absorber_probe_kept<T: Real>(probe: &mut [Complex<T>], t: &[T]) {
         });
 }
 
+/// The optical probe of finite strength (`hardware.probe_ratio`), given the pump field `v` that
+/// entered the absorber: `b ← t(|v|² + σ²|b|²)·b`, with `σ` the scale of each image's physical
+/// probe (`scales`, one per image). The counter-propagating pump and probe saturate the
+/// absorber together: their intensities add, the standing-wave fringes of the two beams
+/// averaged over the cell (they are much finer than a pixel). The dense networks'
+/// `hardware.probe_power` saturates their absorbers the same way. `od`: an optical-depth map
+/// (`ny × nx`) instead of the absorber's one value.
+///
+/// # Panics
+/// If `probe` and `pump_in` differ in length or `scales` does not divide them into images.
+pub fn absorber_probe_saturating<T: Real>(
+    probe: &mut [Complex<T>],
+    pump_in: &[Complex<T>],
+    absorber: &Absorber,
+    od: Option<&[f64]>,
+    scales: &[f64],
+) {
+    assert!(
+        probe.len() == pump_in.len()
+            && !scales.is_empty()
+            && probe.len().is_multiple_of(scales.len()),
+        "absorber_probe_saturating: probe {}, pump {}, {} images",
+        probe.len(),
+        pump_in.len(),
+        scales.len()
+    );
+    let per = probe.len() / scales.len();
+    probe
+        .par_chunks_mut(per)
+        .zip(pump_in.par_chunks(per))
+        .zip(scales.par_iter())
+        .for_each(|((bi, vi), &sigma)| {
+            let s2 = sigma * sigma;
+            for (i, (b, v)) in bi.iter_mut().zip(vi).enumerate() {
+                let s = v.norm_sqr().f64() + s2 * b.norm_sqr().f64();
+                let t = match od {
+                    Some(m) => Absorber::new(m[i % m.len()], absorber.model).transmission(s),
+                    None => absorber.transmission(s),
+                };
+                *b = *b * T::of(t);
+            }
+        });
+}
+
 /// Probe in place, given the pump field `v` that entered the absorber.
 ///
 /// Optical (`exact = false`): `b_v = t(s)·b_u`, what a weak counter-propagating beam picks up.

@@ -15,11 +15,9 @@
 //! miscalibration `f`, pixel cross-talk `K`, [`weight_crosstalk`]), which pump and probe both see
 //! on the hardware.
 
+use crate::rng::{key_of, normals, word1, Purpose};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2, Axis};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
 use rayon::prelude::*;
 
 use super::optimizer::OptimizerState;
@@ -287,30 +285,27 @@ impl<T: Real> CpuDense<T> {
         }
     }
 
-    fn rng(&self, salt: u64) -> ChaCha8Rng {
-        ChaCha8Rng::seed_from_u64(
-            self.seed
-                ^ self.opt.step().wrapping_mul(0x9e37_79b9_7f4a_7c15)
-                ^ salt.wrapping_mul(0xbf58_476d_1ce4_e5b9),
-        )
-    }
-
-    /// Adds the matrix–vector errors of [`Hardware`] to one multiplier output.
-    fn mvm_errors(hw: &Hardware, z: &mut [T], rng: &mut ChaCha8Rng) {
+    /// Adds the matrix–vector errors of [`Hardware`] to one multiplier output, the batch's
+    /// largest `|z|` the noise error's scale (`shaders/dense_noise.wgsl` `mvm_errors`).
+    fn mvm_errors(hw: &Hardware, z: &mut [T], d: Draws) {
         if hw.signal_error == 0.0 && hw.noise_error == 0.0 {
             return;
         }
         let full = z.iter().fold(0.0f64, |m, v| m.max(v.f64().abs()));
-        for v in z.iter_mut() {
-            let (e1, e2): (f64, f64) = (rng.sample(StandardNormal), rng.sample(StandardNormal));
+        for (i, v) in z.iter_mut().enumerate() {
+            let e = d.normals(i);
             let x = v.f64();
-            *v = T::of(x * (1.0 + hw.signal_error * e1) + hw.noise_error * full * e2);
+            *v = T::of(
+                x * (1.0 + hw.signal_error * f64::from(e[0]))
+                    + hw.noise_error * full * f64::from(e[1]),
+            );
         }
     }
 
     /// What a camera reports for a beam (signed amplitudes, coherent detection): shot noise,
-    /// read noise and bit depth on the intensity, full scale at the batch's brightest pixel.
-    fn measure(hw: &Hardware, x: &[T], rng: &mut ChaCha8Rng) -> Option<Vec<T>> {
+    /// read noise and bit depth on the intensity, full scale at the batch's brightest pixel
+    /// (`shaders/dense_noise.wgsl` `measure_beam`).
+    fn measure(hw: &Hardware, x: &[T], d: Draws) -> Option<Vec<T>> {
         if hw.shot_noise.is_none() && hw.read_noise == 0.0 && hw.camera_bits.is_none() {
             return None;
         }
@@ -321,16 +316,16 @@ impl<T: Real> CpuDense<T> {
         let levels = hw.camera_bits.map(|b| ((1u64 << b) - 1) as f64);
         Some(
             x.iter()
-                .map(|v| {
+                .enumerate()
+                .map(|(j, v)| {
+                    let e = d.normals(j);
                     let a = v.f64() / full;
                     let mut i = a * a;
                     if let Some(n) = hw.shot_noise {
-                        let e: f64 = rng.sample(StandardNormal);
-                        i += (i / n).sqrt() * e;
+                        i += (i / n).sqrt() * f64::from(e[0]);
                     }
                     if hw.read_noise > 0.0 {
-                        let e: f64 = rng.sample(StandardNormal);
-                        i += hw.read_noise * e;
+                        i += hw.read_noise * f64::from(e[1]);
                     }
                     i = i.clamp(0.0, 1.0);
                     if let Some(q) = levels {
@@ -348,7 +343,7 @@ impl<T: Real> CpuDense<T> {
         self.batch = x.len() / n0;
         let batch = self.batch;
         self.evals += 1;
-        let mut rng = self.rng(0x5eed ^ self.evals);
+        let (pass, seed, step) = (self.evals, self.seed, self.opt.step());
         self.acts[0].clear();
         self.acts[0].extend_from_slice(x);
         for si in 0..self.stages.len() {
@@ -389,7 +384,8 @@ impl<T: Real> CpuDense<T> {
                         }
                     }
                     if layer.fidelity != Fidelity::Digital {
-                        Self::mvm_errors(&self.hw, out, &mut rng);
+                        let d = Draws::new(seed, step, pass, Purpose::DenseOutput, 2 * l);
+                        Self::mvm_errors(&self.hw, out, d);
                     }
                 }
                 DenseStage::Absorber(ab) => {
@@ -457,7 +453,7 @@ impl<T: Real> CpuDense<T> {
     /// Probe pass from the stored `∂L/∂y`: fills [`Self::grads`].
     pub fn backward(&mut self) {
         let batch = self.batch;
-        let mut rng = self.rng(0xb0b);
+        let (seed, step) = (self.seed, self.opt.step());
         // The probe and two working vectors, reused from step to step.
         let [mut b, mut back, mut tmp] = std::mem::take(&mut self.probe_bufs);
         b.clear();
@@ -527,8 +523,16 @@ impl<T: Real> CpuDense<T> {
                     };
                     let (mp, mb) = if optical {
                         (
-                            Self::measure(&self.hw_probe, pump, &mut rng),
-                            Self::measure(&self.hw_probe, &b, &mut rng),
+                            Self::measure(
+                                &self.hw_probe,
+                                pump,
+                                Draws::new(seed, step, 0, Purpose::DenseBeam, 2 * l),
+                            ),
+                            Self::measure(
+                                &self.hw_probe,
+                                &b,
+                                Draws::new(seed, step, 0, Purpose::DenseBeam, 2 * l + 1),
+                            ),
                         )
                     } else {
                         (None, None)
@@ -583,7 +587,8 @@ impl<T: Real> CpuDense<T> {
                             std::mem::swap(&mut back, &mut tmp);
                         }
                         if optical {
-                            Self::mvm_errors(&self.hw_probe, &mut back, &mut rng);
+                            let d = Draws::new(seed, step, 0, Purpose::DenseOutput, 2 * l + 1);
+                            Self::mvm_errors(&self.hw_probe, &mut back, d);
                         }
                         std::mem::swap(&mut b, &mut back);
                     } else {
@@ -647,5 +652,31 @@ impl<T: Real> CpuDense<T> {
         (0..self.stages.len())
             .find(|&si| self.acts[si + 1].iter().any(|v| !v.is_finite()))
             .map(|si| self.stages[si].0)
+    }
+}
+
+/// The key and counter words of one noisy measurement; element `i` draws
+/// `normals(key, [step, word1, 0, i])`.
+#[derive(Clone, Copy)]
+struct Draws {
+    key: [u32; 2],
+    step: u64,
+    word1: u32,
+}
+
+impl Draws {
+    /// Key `seed` (`train.seed`), counter `[step, word1(pass, purpose, sub), 0, element]`
+    /// ([`crate::rng`]): `sub` is `2·layer` for the pump's multiplier output and beam,
+    /// `2·layer + 1` for the probe's.
+    fn new(seed: u64, step: u64, pass: u64, purpose: Purpose, sub: usize) -> Self {
+        Draws {
+            key: key_of(seed),
+            step,
+            word1: word1((pass & 0xff) as u32, purpose, sub as u32),
+        }
+    }
+
+    fn normals(&self, i: usize) -> [f32; 4] {
+        normals(self.key, [self.step as u32, self.word1, 0, i as u32])
     }
 }

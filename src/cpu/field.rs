@@ -3,6 +3,7 @@
 use num_complex::Complex;
 use rayon::prelude::*;
 
+use super::absorber::absorber_probe_saturating;
 use super::hardware::{absorber_probe_map, absorber_pump_map, Shift, Shifter};
 use super::optimizer::OptimizerState;
 use super::{
@@ -13,6 +14,7 @@ use super::{
 use crate::loss::{loss_and_grad, LossStats};
 use crate::model::{GradientMode, Loss, Region};
 use crate::network::{FieldPlan, Network, Op, ParamKind, State, System};
+use crate::optics::interferometry::{measure as measure_frames, Beams, Camera, Detection};
 use crate::optics::lens::thin_lens_phase;
 use crate::optics::slm::Shown;
 use crate::real::Real;
@@ -36,6 +38,50 @@ struct Shared<T: Real> {
     wavelength: f64,
     /// The imperfect system's operators, when the plan has one and this executor runs it.
     hw: Option<HwOps<T>>,
+    /// The hardware's read-out of the SLM gradients, when the probe runs on the hardware and
+    /// it differs from the exact product.
+    readout: Option<ReadoutOps>,
+    /// The optimiser step of the pass being run (the random counter's `c0`).
+    step: u64,
+}
+
+/// The read-out of the SLM gradients on the hardware (`hardware.readout`, `probe_ratio`,
+/// `readout_*`; `crate::optics::interferometry`).
+struct ReadoutOps {
+    /// The camera, or `None` for the exact product (a finite probe without a camera).
+    camera: Option<Camera>,
+    /// The probe's peak amplitude relative to the pump's at the detectors, if finite.
+    ratio: Option<f64>,
+    /// SLM pixels per camera pixel, along each axis.
+    binning: usize,
+    /// The random key (`hardware.seed`).
+    key: [u32; 2],
+}
+
+impl ReadoutOps {
+    fn of(h: &crate::model::Hardware) -> Option<Self> {
+        use crate::model::ReadoutMethod;
+        if !h.readout_on() {
+            return None;
+        }
+        let detection = match h.readout {
+            ReadoutMethod::Ideal => None,
+            ReadoutMethod::PhaseStepping => Some(Detection::PhaseStepping),
+            ReadoutMethod::Heterodyne => Some(Detection::Heterodyne),
+        };
+        Some(ReadoutOps {
+            camera: detection.map(|detection| Camera {
+                detection,
+                steps: h.readout_steps.unwrap_or(4) as usize,
+                shot: h.readout_shot_noise,
+                read: h.readout_read_noise,
+                bits: h.readout_bits,
+            }),
+            ratio: h.probe_ratio,
+            binning: h.readout_binning.unwrap_or(1) as usize,
+            key: crate::rng::key_of(h.seed),
+        })
+    }
 }
 
 /// The operators of the imperfect system ([`crate::network::hardware`]) and which pass runs
@@ -65,6 +111,13 @@ impl<T: Real> Shared<T> {
     fn physics_aware(&self) -> bool {
         self.hw.as_ref().is_some_and(|h| !h.probe)
     }
+
+    /// The optical probe has a finite strength and saturates the absorbers itself.
+    fn saturating(&self) -> bool {
+        self.gradient == GradientMode::Optical
+            && !self.physics_aware()
+            && self.readout.as_ref().is_some_and(|r| r.ratio.is_some())
+    }
 }
 
 /// The buffers of one chunk of the batch: its field, probe, saved fields, propagation scratch,
@@ -84,6 +137,14 @@ struct Worker<T: Real> {
     trans: Vec<Vec<T>>,
     /// Buffers of the imperfect system's shifts.
     shifter: Shifter<T>,
+    /// Index in the batch of this chunk's first image.
+    first: usize,
+    /// Per image: the physical probe's amplitude per unit of the computed probe (1 for the
+    /// ideal weak probe).
+    scales: Vec<f64>,
+    /// Camera frames and photo-electrons of the read-out in the last probe pass.
+    frames: u64,
+    electrons: f64,
 }
 
 impl<T: Real> Worker<T> {
@@ -103,6 +164,10 @@ impl<T: Real> Worker<T> {
             corr: vec![Vec::new(); sh.plan.params.len()],
             trans: vec![Vec::new(); sh.plan.absorbers.len()],
             shifter: Shifter::default(),
+            first: 0,
+            scales: Vec::new(),
+            frames: 0,
+            electrons: 0.0,
         }
     }
 
@@ -144,7 +209,39 @@ impl<T: Real> Worker<T> {
         if probe {
             let v = &self.slots[slot.expect("plan keeps SLM inputs")];
             let kc = if shown.is_some() { 1 } else { k };
-            mask_correlation_into(v, buf, nx, ny, kc, &mut self.corr[param]);
+            let camera = sh
+                .readout
+                .as_ref()
+                .and_then(|r| Some((r, r.camera.as_ref()?)));
+            match camera {
+                Some((ro, cam)) => {
+                    // The pump leaving an ideal phase SLM is `u = m·v` (what interferes with the
+                    // probe, DESIGN §4); amplitude SLMs and device models need `b·v` itself.
+                    let phase = sh.plan.params[param].kind == ParamKind::Phase;
+                    let rho = (shown.is_none() && phase).then_some(&sh.masks[param][..]);
+                    let at = ReadoutAt {
+                        nx,
+                        ny,
+                        kc,
+                        side: ro.binning * k,
+                        step: sh.step,
+                        sub: param,
+                        first: self.first,
+                    };
+                    self.electrons += read_out(
+                        v,
+                        buf,
+                        &at,
+                        rho,
+                        &self.scales,
+                        ro,
+                        cam,
+                        &mut self.corr[param],
+                    );
+                    self.frames += (cam.steps * v.len() / (nx * ny)) as u64;
+                }
+                None => mask_correlation_into(v, buf, nx, ny, kc, &mut self.corr[param]),
+            }
             if !pass {
                 return;
             }
@@ -209,9 +306,11 @@ impl<T: Real> Worker<T> {
         // The optical probe of an absorber reads the transmission kept by the pump, not the
         // field that entered it (physics-aware training keeps the field: its probe evaluates the
         // ideal absorber at it).
+        // A saturating probe reads the field that entered the absorber too.
         let kept = sh.gradient == GradientMode::Optical
             && matches!(step.op, Op::Absorber { .. })
-            && !sh.physics_aware();
+            && !sh.physics_aware()
+            && !sh.saturating();
         if let (Some(s), false) = (step.save, kept) {
             self.slots[s].clear();
             self.slots[s].extend_from_slice(&self.field);
@@ -223,7 +322,10 @@ impl<T: Real> Worker<T> {
         self.powers = detect(&self.field, sh.nx, sh.ny, &sh.regions, sh.plan.out_dx);
     }
 
-    /// Injects the probe at the detectors from this chunk's `∂L/∂P`.
+    /// Injects the probe at the detectors from this chunk's `∂L/∂P`; with a finite probe
+    /// strength `r`, sets each image's scale `σ = r·max|u|/max|b|` (the physical probe is `σ·b`,
+    /// its peak `r` times the pump's at the detector plane; σ is divided out of the measured
+    /// gradient again).
     fn inject(&mut self, sh: &Shared<T>) {
         self.probe
             .resize(self.field.len(), Complex::new(T::zero(), T::zero()));
@@ -236,6 +338,24 @@ impl<T: Real> Worker<T> {
             &self.dl_dp,
             &mut self.probe,
         );
+        let n = sh.nx * sh.ny;
+        let ratio = sh.readout.as_ref().and_then(|r| r.ratio);
+        self.scales.clear();
+        self.scales.extend(
+            self.field
+                .chunks(n)
+                .zip(self.probe.chunks(n))
+                .map(|(u, b)| {
+                    let peak =
+                        |f: &[Complex<T>]| f.iter().fold(0.0f64, |m, z| m.max(z.norm().f64()));
+                    match ratio {
+                        Some(r) if peak(b) > 0.0 => r * peak(u) / peak(b),
+                        _ => 1.0,
+                    }
+                }),
+        );
+        self.frames = 0;
+        self.electrons = 0.0;
     }
 
     /// Probe step `j`: SLMs record the correlation of pump and probe (summed over this chunk).
@@ -244,6 +364,17 @@ impl<T: Real> Worker<T> {
         match step.op {
             // The gradient needs the probe arriving at the SLM, before it passes the SLM.
             Op::Mask { param } => self.mask(sh, param, true, step.slot, step.pass),
+            Op::Absorber { absorber } if sh.saturating() => {
+                let slot = &self.slots[step.slot.expect("plan keeps absorber inputs")];
+                let od = sh.on_hw(true).and_then(|h| h.od_maps[absorber].as_deref());
+                absorber_probe_saturating(
+                    &mut self.probe,
+                    slot,
+                    &sh.plan.absorbers[absorber],
+                    od,
+                    &self.scales,
+                );
+            }
             Op::Absorber { absorber }
                 if sh.gradient == GradientMode::Optical && !sh.physics_aware() =>
             {
@@ -278,31 +409,125 @@ impl<T: Real> Worker<T> {
     }
 }
 
+/// Where a read-out runs: the grid, the output cells of the correlation (`kc` grid pixels a
+/// side), the camera pixel (`side` grid pixels a side), and the random counter's words.
+struct ReadoutAt {
+    nx: usize,
+    ny: usize,
+    kc: usize,
+    side: usize,
+    step: u64,
+    /// The SLM (its parameter index).
+    sub: usize,
+    /// Index in the batch of the first image.
+    first: usize,
+}
+
+/// The hardware's measurement of one SLM's correlation `c = Σ b·v` (what
+/// [`mask_correlation_into`] computes exactly) into `corr`: per image and camera pixel, the
+/// frames of the pump `a = ρ·v` (`ρ` the SLM's mask for an ideal phase SLM: the pump leaving
+/// it; else 1) with the physical probe `σ·b`, summed over the camera pixel, measured with the
+/// camera's noise (`interferometry::measure`, draws keyed on step, SLM × frames + frame, image
+/// and camera pixel), `σ` divided out, and the camera pixel's `Ĉ` shared equally by the output
+/// cells it covers, each rotated back by `conj(ρ)` so that the gradient formulas of
+/// `modulate` apply unchanged. Returns the photo-electrons collected.
+#[allow(clippy::too_many_arguments)]
+fn read_out<T: Real>(
+    v: &[Complex<T>],
+    b: &[Complex<T>],
+    at: &ReadoutAt,
+    rho: Option<&[Complex<T>]>,
+    scales: &[f64],
+    ro: &ReadoutOps,
+    cam: &Camera,
+    corr: &mut Vec<Complex<T>>,
+) -> f64 {
+    use crate::rng::{counter, normals, Purpose};
+    let c64 = |z: Complex<T>| Complex::new(z.re.f64(), z.im.f64());
+    let (nx, ny, kc, side) = (at.nx, at.ny, at.kc, at.side);
+    let (cx, cy) = (nx / side, ny / side);
+    let ox = nx / kc;
+    let per = side / kc;
+    let cells = (per * per) as f64;
+    let rho_at =
+        |oy: usize, ox_: usize| rho.map_or(Complex::new(1.0, 0.0), |m| c64(m[oy * ox + ox_]));
+    let mut acc = vec![Complex::new(0.0f64, 0.0); ox * (ny / kc)];
+    let mut beams = vec![Beams::default(); cx * cy];
+    let mut z = Vec::new();
+    let mut electrons = 0.0;
+    for (img, (vi, bi)) in v.chunks(nx * ny).zip(b.chunks(nx * ny)).enumerate() {
+        let sigma = scales.get(img).copied().unwrap_or(1.0);
+        beams.fill(Beams::default());
+        for y in 0..ny {
+            for x in 0..nx {
+                let i = y * nx + x;
+                let a = c64(vi[i]) * rho_at(y / kc, x / kc);
+                beams[(y / side) * cx + x / side].add(a, c64(bi[i]) * sigma);
+            }
+        }
+        let image = at.first + img;
+        let sub = at.sub * 64;
+        electrons += measure_frames(
+            &beams,
+            cam,
+            |k, p| {
+                let d = normals(
+                    ro.key,
+                    counter(
+                        at.step,
+                        0,
+                        Purpose::ReadoutFrame,
+                        (sub + k) as u32,
+                        image,
+                        p,
+                    ),
+                );
+                [d[0], d[1]]
+            },
+            &mut z,
+        );
+        for py in 0..cy {
+            for px in 0..cx {
+                let zp = z[py * cx + px] / (sigma * cells);
+                for oy in py * per..(py + 1) * per {
+                    for o in px * per..(px + 1) * per {
+                        acc[oy * ox + o] += rho_at(oy, o).conj() * zp;
+                    }
+                }
+            }
+        }
+    }
+    corr.clear();
+    corr.extend(acc.iter().map(|z| Complex::new(T::of(z.re), T::of(z.im))));
+    electrons
+}
+
 /// What the detectors of the imperfect system report (`hardware.shot_noise`, `read_noise`,
 /// `camera_bits`): each image's powers `[classes]` relative to its brightest detector (the
 /// camera's full scale), `i ← i + √(i/N)·ξ` (shot noise, `N` photo-electrons at full scale),
 /// `+ σ_read·ξ`, clamped to `[0, 1]`, quantised to `2^bits − 1` steps. The loss sees these
 /// values; the probe is injected with their `∂L/∂P` (noise and quantisation passed straight
-/// through). Drawn from ChaCha8 (stream 6) of `hardware.seed`, the optimiser step and the pass.
-fn measure<T: Real>(h: &crate::model::Hardware, powers: &mut [T], k: usize, seed: u64) {
-    use rand::{Rng, SeedableRng};
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(6);
+/// through). Drawn from the counter generator ([`crate::rng`]) keyed by `hardware.seed`:
+/// counter `[step, word1(0, Detector, pass), image, detector]`, shot noise from its first normal,
+/// read noise from its second (`shaders/detect.wgsl` `detect_noise` draws the same numbers).
+fn measure<T: Real>(h: &crate::model::Hardware, powers: &mut [T], k: usize, step: u64, pass: u64) {
+    use crate::rng::{counter, key_of, normals, Purpose};
+    let key = key_of(h.seed);
+    let pass = (pass & 0xffff) as u32;
     let levels = h.camera_bits.map(|b| ((1u64 << b) - 1) as f64);
-    for img in powers.chunks_mut(k.max(1)) {
-        let full = img.iter().fold(0.0f64, |m, p| m.max(p.f64()));
+    for (img, p) in powers.chunks_mut(k.max(1)).enumerate() {
+        let full = p.iter().fold(0.0f64, |m, p| m.max(p.f64()));
         if full <= 0.0 {
             continue;
         }
-        for p in img.iter_mut() {
+        for (d, p) in p.iter_mut().enumerate() {
+            let z = normals(key, counter(step, 0, Purpose::Detector, pass, img, d));
             let mut i = p.f64() / full;
             if let Some(n) = h.shot_noise {
-                let e: f64 = rng.sample(rand_distr::StandardNormal);
-                i += (i / n).sqrt() * e;
+                i += (i / n).sqrt() * f64::from(z[0]);
             }
             if h.read_noise > 0.0 {
-                let e: f64 = rng.sample(rand_distr::StandardNormal);
-                i += h.read_noise * e;
+                i += h.read_noise * f64::from(z[1]);
             }
             i = i.clamp(0.0, 1.0);
             if let Some(q) = levels {
@@ -348,6 +573,10 @@ pub struct CpuField<T: Real> {
     evals: u64,
     /// Input amplitude of a white pixel (full scale of the input quantisation).
     white: f64,
+    /// Camera frames and photo-electrons of the gradient read-out since the last
+    /// [`take_readout_counts`](Self::take_readout_counts).
+    readout_frames: u64,
+    readout_electrons: f64,
 }
 
 impl<T: Real> CpuField<T> {
@@ -424,8 +653,13 @@ impl<T: Real> CpuField<T> {
             }
             _ => None,
         };
+        let readout = (net.system() == System::Hardware)
+            .then(|| ReadoutOps::of(&cfg.hardware))
+            .flatten();
         let sh = Shared {
             hw,
+            readout,
+            step: 0,
             nx: o.nx,
             ny: o.ny,
             regions: net.regions().to_vec(),
@@ -461,10 +695,30 @@ impl<T: Real> CpuField<T> {
                 .then(|| cfg.hardware.clone()),
             evals: 0,
             white: cfg.input.intensity.sqrt(),
+            readout_frames: 0,
+            readout_electrons: 0.0,
             sh,
         };
         exec.refresh_masks();
         Ok(exec)
+    }
+
+    /// Camera frames and photo-electrons the gradient read-out took since the last call (zero
+    /// without a camera read-out; photo-electrons only with `readout_shot_noise`).
+    pub fn take_readout_counts(&mut self) -> (u64, f64) {
+        let c = (self.readout_frames, self.readout_electrons);
+        self.readout_frames = 0;
+        self.readout_electrons = 0.0;
+        c
+    }
+
+    /// Per image of the last probe pass: the physical probe's amplitude per unit of the
+    /// computed probe, `σ = r·max|u|/max|b|` at the detector plane (1 without `probe_ratio`).
+    pub fn probe_scales(&self) -> Vec<f64> {
+        self.workers
+            .iter()
+            .flat_map(|w| w.scales.iter().copied())
+            .collect()
     }
 
     /// The schedule this network runs.
@@ -549,14 +803,17 @@ impl<T: Real> CpuField<T> {
             self.workers.push(Worker::new(&self.sh));
         }
         self.workers.truncate(chunks);
+        let chunk = self.chunk;
         let sh = &self.sh;
         let steps = sh.plan.pump.len();
         match on_plane {
             None => self
                 .workers
                 .par_iter_mut()
-                .zip(input.par_chunks(self.chunk * n))
-                .for_each(|(w, x)| {
+                .zip(input.par_chunks(chunk * n))
+                .enumerate()
+                .for_each(|(c, (w, x))| {
+                    w.first = c * chunk;
                     w.load(x);
                     for i in 0..steps {
                         w.pump_step(sh, i);
@@ -564,7 +821,13 @@ impl<T: Real> CpuField<T> {
                     w.detect(sh);
                 }),
             Some(f) => {
-                for (w, x) in self.workers.iter_mut().zip(input.chunks(self.chunk * n)) {
+                for (c, (w, x)) in self
+                    .workers
+                    .iter_mut()
+                    .zip(input.chunks(chunk * n))
+                    .enumerate()
+                {
+                    w.first = c * chunk;
                     w.load(x);
                 }
                 for i in 0..steps {
@@ -582,10 +845,13 @@ impl<T: Real> CpuField<T> {
         debug_assert_eq!(self.powers.len(), batch * self.sh.regions.len());
         self.evals += 1;
         if let Some(h) = &self.noise {
-            let seed = h.seed
-                ^ self.opt.step().wrapping_mul(0x9e37_79b9_7f4a_7c15)
-                ^ self.evals.wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            measure(h, &mut self.powers, self.sh.regions.len(), seed);
+            measure(
+                h,
+                &mut self.powers,
+                self.sh.regions.len(),
+                self.opt.step(),
+                self.evals,
+            );
         }
         &self.powers
     }
@@ -613,6 +879,7 @@ impl<T: Real> CpuField<T> {
     /// [`grads`](Self::grads). With `on_plane`, calls it with the probe leaving each element
     /// (index in pump order, the whole batch).
     pub fn backward(&mut self, on_plane: Option<&mut PlaneFn<'_, T>>) {
+        self.sh.step = self.opt.step();
         let sh = &self.sh;
         let steps = sh.plan.probe.len();
         match on_plane {
@@ -633,6 +900,10 @@ impl<T: Real> CpuField<T> {
                     f(first + steps - 1 - j, &self.gather(true));
                 }
             }
+        }
+        for w in &self.workers {
+            self.readout_frames += w.frames;
+            self.readout_electrons += w.electrons;
         }
         // Sum the chunks' correlations in chunk order, then form each SLM's gradient.
         for (param, spec) in self.sh.plan.params.iter().enumerate() {

@@ -7,25 +7,30 @@
 //! update is recorded before the loss is known: a non-finite loss stops training (the trainer
 //! checks it) but the weights of that step are already updated.
 //!
-//! Hardware options that draw random numbers (matrix–vector errors, camera shot and read noise)
-//! or need a batch-wide maximum (camera bit depth, probe power) run on the CPU executor only;
-//! the GPU refuses them with a clear error. SLM bit depth is supported.
+//! The noisy hardware options (matrix–vector errors, the beams' camera noise and bits, a probe
+//! that saturates the absorbers) run here too, in `shaders/dense_noise.wgsl`, drawing the CPU's
+//! numbers from the counter generator ([`crate::rng`]); their batch-wide maxima are one-workgroup
+//! reductions in the same submission. SLM bit depth is supported. The fixed miscalibration
+//! (weight and gain errors, cross-talk) and physics-aware training of an imperfect network run
+//! on the CPU only.
 
 use super::buffer::GpuBuffer;
 use super::context::GpuContext;
 use super::kernel::{self, encode_pass, read, u32_of, write, Bind, Dispatch};
 use super::resident::{predict_batches, read_state, valid_examples, LossIo};
-use super::uniforms::DenseParams;
+use super::uniforms::{DenseNoiseParams, DenseParams};
 use super::{MatMul, Update};
 use crate::error::{Error, Result};
 use crate::loss::LossStats;
-use crate::model::{Fidelity, GradientMode, Loss};
+use crate::model::{Fidelity, GradientMode, Hardware, Loss};
 use crate::network::{DenseStage, Network, State};
 use crate::optics::AbsorberModel;
+use crate::rng::{key_of, word1, Purpose};
 
 enum Step {
     MatMul(MatMul),
     Kernel(Dispatch),
+    Noise(Noise),
 }
 
 impl Step {
@@ -33,7 +38,128 @@ impl Step {
         match self {
             Step::MatMul(m) => m.encode(enc),
             Step::Kernel(d) => encode_pass(enc, "dense", std::slice::from_ref(d)),
+            Step::Noise(n) => encode_pass(enc, "dense_noise", &n.dispatches),
         }
+    }
+
+    /// Sets a noisy step's random counter and the batch's real images.
+    fn set_noise(&self, ctx: &GpuContext, step: u64, pass: u64, valid: usize) {
+        if let Step::Noise(n) = self {
+            n.set(ctx, step, pass, valid);
+        }
+    }
+}
+
+/// One noisy measurement (`shaders/dense_noise.wgsl`): the batch's largest `|x|` into `peak`,
+/// then (unless only the peak is wanted) the matrix–vector errors on `x` in place or the camera's
+/// view of `x` into another buffer. Mirrors `mvm_errors` and `measure` of `src/cpu/dense.rs`,
+/// with the same counter (`Draws`: step, pass, purpose, sub, element).
+struct Noise {
+    dispatches: Vec<Dispatch>,
+    uniform: wgpu::Buffer,
+    base: DenseNoiseParams,
+    /// Elements per image.
+    per_image: usize,
+    /// The pump's multiplier output (its pass counted) rather than the probe's measurements.
+    counts_passes: bool,
+    purpose: Purpose,
+    sub: usize,
+}
+
+/// What a [`Noise`] step does after finding the peak.
+enum NoiseKind<'a> {
+    /// Only the peak (the probe power's scale).
+    Peak,
+    /// Matrix–vector errors in place.
+    Mvm,
+    /// The camera's view into `out`.
+    Beam(&'a GpuBuffer<f32>),
+}
+
+impl Noise {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        ctx: &GpuContext,
+        x: &GpuBuffer<f32>,
+        peak: &GpuBuffer<f32>,
+        per_image: usize,
+        kind: NoiseKind,
+        hw: &Hardware,
+        seed: u64,
+        (purpose, sub, counts_passes): (Purpose, usize, bool),
+    ) -> Result<Self> {
+        let key = key_of(seed);
+        let (a, b, c) = match kind {
+            NoiseKind::Peak => (0.0, 0.0, 0.0),
+            NoiseKind::Mvm => (hw.signal_error as f32, hw.noise_error as f32, 0.0),
+            NoiseKind::Beam(_) => (
+                hw.shot_noise.unwrap_or(0.0) as f32,
+                hw.read_noise as f32,
+                hw.camera_bits.map_or(0.0, |b| ((1u64 << b) - 1) as f32),
+            ),
+        };
+        let base = DenseNoiseParams {
+            len: u32_of("noisy elements", x.len())?,
+            key0: key[0],
+            key1: key[1],
+            a,
+            b,
+            c,
+            ..Default::default()
+        };
+        let u = ctx.uniform("wavetrain.dense_noise.params", &base)?;
+        let common = [
+            kernel::uniform(0, &u),
+            write(1, x.buffer()),
+            write(2, peak.buffer()),
+        ];
+        let mut dispatches = vec![Dispatch::new(
+            ctx,
+            "dense_noise",
+            "max_abs",
+            &[],
+            &common,
+            (1, 1, 1),
+        )?];
+        match kind {
+            NoiseKind::Peak => {}
+            NoiseKind::Mvm => dispatches.push(Dispatch::new(
+                ctx,
+                "dense_noise",
+                "mvm_errors",
+                &[],
+                &common,
+                kernel::groups_for(ctx, x.len())?,
+            )?),
+            NoiseKind::Beam(out) => dispatches.push(Dispatch::new(
+                ctx,
+                "dense_noise",
+                "measure_beam",
+                &[],
+                &[&common[..], &[write(3, out.buffer())]].concat(),
+                kernel::groups_for(ctx, out.len())?,
+            )?),
+        }
+        Ok(Noise {
+            dispatches,
+            uniform: u,
+            base,
+            per_image,
+            counts_passes,
+            purpose,
+            sub,
+        })
+    }
+
+    fn set(&self, ctx: &GpuContext, step: u64, pass: u64, valid: usize) {
+        let pass = if self.counts_passes { pass & 0xff } else { 0 };
+        let p = DenseNoiseParams {
+            len: (valid * self.per_image) as u32,
+            step: step as u32,
+            word1: word1(pass as u32, self.purpose, self.sub as u32),
+            ..self.base
+        };
+        ctx.upload(&self.uniform, 0, &[p]);
     }
 }
 
@@ -56,6 +182,11 @@ pub struct GpuDense {
     loss_base: DenseParams,
     probe: Vec<Step>,
     update: Vec<Update>,
+    /// Buffers only the recorded dispatches use: the batch maxima of the noisy steps and the
+    /// camera's view of the beams.
+    _noise_buffers: Vec<GpuBuffer<f32>>,
+    /// Pump passes since the last step (the noise's random counter, as the CPU's `evals`).
+    evals: u64,
     show: Vec<Step>,
     step: u64,
     staging: Vec<f32>,
@@ -186,6 +317,16 @@ impl GpuDense {
                 None => Ok(None),
             })
             .collect::<Result<Vec<_>>>()?;
+        // The noisy options of the imperfect system, where the pass runs on it (the CPU
+        // executor's `hw` and `hw_probe`), and the one-value buffers of their batch maxima.
+        let system = net.system();
+        let pump_hw = system.pump_on_hardware().then_some(&cfg.hardware);
+        let probe_hw = system.probe_on_hardware().then_some(&cfg.hardware);
+        let mvm_noisy = |h: &Hardware| h.signal_error != 0.0 || h.noise_error != 0.0;
+        let beam_noisy =
+            |h: &Hardware| h.shot_noise.is_some() || h.read_noise != 0.0 || h.camera_bits.is_some();
+        let seed = cfg.train.seed;
+        let mut peaks = Vec::new();
         let mut pump = Vec::new();
         for (si, (_, s)) in stages.iter().enumerate() {
             let (a, out) = (&acts[si], &acts[si + 1]);
@@ -220,6 +361,20 @@ impl GpuDense {
                         &[read(2, gains[*l].buffer()), write(3, out.buffer())],
                     )?;
                     pump.push(Step::Kernel(d));
+                    if pump_hw.is_some_and(mvm_noisy) && layer.fidelity != Fidelity::Digital {
+                        let peak = buf(&format!("dense.peak.pump{l}"), 1)?;
+                        pump.push(Step::Noise(Noise::new(
+                            &ctx,
+                            out,
+                            &peak,
+                            layer.n_out,
+                            NoiseKind::Mvm,
+                            &cfg.hardware,
+                            seed,
+                            (Purpose::DenseOutput, 2 * l, true),
+                        )?));
+                        peaks.push(peak);
+                    }
                 }
                 _ => {
                     let (kind, od) = activation_kind(s);
@@ -296,14 +451,49 @@ impl GpuDense {
                     )?;
                     probe.push(Step::Kernel(d));
                     let at_slm = coupled[*l].as_ref().unwrap_or(&acts[si]);
+                    let optical = layer.fidelity != Fidelity::Digital;
+                    // The camera's view of both beams, when it is noisy (the gradient is
+                    // their product: CPU `measure`).
+                    let measured = match probe_hw.filter(|h| optical && beam_noisy(h)) {
+                        Some(h) => {
+                            let mp = buf(&format!("dense.measured_pump{l}"), at_slm.len())?;
+                            let mb = buf(&format!("dense.measured_probe{l}"), b_out.len())?;
+                            for (x, out, per, sub) in [
+                                (at_slm, &mp, layer.n_in, 2 * l),
+                                (b_out, &mb, layer.n_out, 2 * l + 1),
+                            ] {
+                                let peak = buf(&format!("dense.peak.beam{sub}"), 1)?;
+                                probe.push(Step::Noise(Noise::new(
+                                    &ctx,
+                                    x,
+                                    &peak,
+                                    per,
+                                    NoiseKind::Beam(out),
+                                    h,
+                                    seed,
+                                    (Purpose::DenseBeam, sub, false),
+                                )?));
+                                peaks.push(peak);
+                            }
+                            Some((mp, mb))
+                        }
+                        None => None,
+                    };
+                    let (gp, gb) = match &measured {
+                        Some((mp, mb)) => (mp, mb),
+                        None => (at_slm, b_out),
+                    };
                     probe.push(Step::MatMul(MatMul::grad(
                         &ctx,
-                        b_out,
-                        at_slm,
+                        gb,
+                        gp,
                         &grads[*l],
                         layer.n_out,
                         layer.n_in,
                     )?));
+                    if let Some((mp, mb)) = measured {
+                        peaks.extend([mp, mb]);
+                    }
                     if si > first_dense {
                         match &couplings[*l] {
                             Some(c) => {
@@ -331,10 +521,40 @@ impl GpuDense {
                                 layer.n_in,
                             )?)),
                         }
+                        if let Some(h) = probe_hw.filter(|h| optical && mvm_noisy(h)) {
+                            let peak = buf(&format!("dense.peak.probe{l}"), 1)?;
+                            probe.push(Step::Noise(Noise::new(
+                                &ctx,
+                                b_in,
+                                &peak,
+                                layer.n_in,
+                                NoiseKind::Mvm,
+                                h,
+                                seed,
+                                (Purpose::DenseOutput, 2 * l + 1, false),
+                            )?));
+                            peaks.push(peak);
+                        }
                     }
                 }
                 _ => {
                     let (kind, od) = activation_kind(s);
+                    // A probe that is not weak: its batch-wide peak sets its power.
+                    let power = probe_hw.map_or(0.0, |h| h.probe_power);
+                    let peak = buf(&format!("dense.peak.absorber{si}"), 1)?;
+                    if power > 0.0 && matches!(s, DenseStage::Absorber(_)) && !exact {
+                        let per = b_out.len() / batch.max(1);
+                        probe.push(Step::Noise(Noise::new(
+                            &ctx,
+                            b_out,
+                            &peak,
+                            per,
+                            NoiseKind::Peak,
+                            &cfg.hardware,
+                            seed,
+                            (Purpose::DenseOutput, 0, false),
+                        )?));
+                    }
                     let d = kernel(
                         &ctx,
                         "activate_probe",
@@ -343,15 +563,18 @@ impl GpuDense {
                             kind,
                             flag: exact as u32,
                             od,
+                            probe_power: power as f32,
                             ..Default::default()
                         },
                         &[
                             read(1, b_out.buffer()),
                             read(2, acts[si].buffer()),
                             write(3, b_in.buffer()),
+                            write(4, peak.buffer()),
                         ],
                     )?;
                     probe.push(Step::Kernel(d));
+                    peaks.push(peak);
                 }
             }
         }
@@ -402,6 +625,8 @@ impl GpuDense {
             show,
             step: state.step,
             staging: vec![0.0; batch * n_in],
+            _noise_buffers: peaks,
+            evals: 0,
             ctx,
         })
     }
@@ -430,6 +655,11 @@ impl GpuDense {
             ..self.loss_base
         };
         self.ctx.upload(&self.loss_uniform, 0, &[lp]);
+        // The step's own pump pass is pass 1 at the step count before it (the CPU's).
+        self.evals = 1;
+        for s in self.pump.iter().chain(&self.probe) {
+            s.set_noise(&self.ctx, self.step, 1, valid);
+        }
         self.step += 1;
         let mut enc = self.ctx.encoder("dense.train_step");
         for s in &self.pump {
@@ -447,6 +677,8 @@ impl GpuDense {
             s.encode(&mut enc);
         }
         self.ctx.submit(enc)?;
+        // The CPU's update starts the evaluation passes afresh.
+        self.evals = 0;
         self.io.read(&self.ctx, valid)
     }
 
@@ -455,6 +687,10 @@ impl GpuDense {
         let (per, batch, classes) = (self.n_in, self.batch, self.classes);
         predict_batches(input, per, batch, classes, |chunk| {
             let valid = self.upload_input(chunk)?;
+            self.evals += 1;
+            for s in &self.pump {
+                s.set_noise(&self.ctx, self.step, self.evals, valid);
+            }
             let mut enc = self.ctx.encoder("dense.predict");
             for s in &self.pump {
                 s.encode(&mut enc);

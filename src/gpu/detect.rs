@@ -7,7 +7,7 @@ use super::context::GpuContext;
 use super::kernel::{
     encode_pass, groups_for, read, split_groups, u32_of, uniform, write, Dispatch,
 };
-use super::uniforms::DetectParams;
+use super::uniforms::{DetectParams, NoiseParams};
 use crate::error::{Error, Result};
 use crate::model::Region;
 
@@ -183,4 +183,75 @@ fn bad_grid(field: &Field, regions: &Regions) -> ! {
         regions.nx,
         regions.ny
     )
+}
+
+/// The imperfect system's detector noise on the powers, in place (`shaders/detect_noise.wgsl`,
+/// mirrors `measure` of `src/cpu/field.rs`, drawing the same numbers from [`crate::rng`]).
+pub struct DetectNoise {
+    dispatch: Dispatch,
+    uniform: wgpu::Buffer,
+    base: NoiseParams,
+}
+
+impl DetectNoise {
+    /// The noise of `hw` (`shot_noise`, `read_noise`, `camera_bits`) on `powers`
+    /// (`[batch][regions]`).
+    ///
+    /// # Panics
+    /// If `powers` does not hold `batch × regions` values.
+    pub fn new(
+        ctx: &GpuContext,
+        powers: &GpuBuffer<f32>,
+        batch: usize,
+        regions: usize,
+        hw: &crate::model::Hardware,
+    ) -> Result<Self> {
+        assert_eq!(
+            powers.len(),
+            batch * regions,
+            "DetectNoise: {} powers for {batch} images of {regions} detectors",
+            powers.len()
+        );
+        let key = crate::rng::key_of(hw.seed);
+        let base = NoiseParams {
+            batch: u32_of("batch", batch)?,
+            regions: u32_of("detectors", regions)?,
+            key0: key[0],
+            key1: key[1],
+            shot: hw.shot_noise.unwrap_or(0.0) as f32,
+            read: hw.read_noise as f32,
+            levels: hw.camera_bits.map_or(0.0, |b| ((1u64 << b) - 1) as f32),
+            ..Default::default()
+        };
+        let uniform_buf = ctx.uniform("wavetrain.detect_noise.params", &base)?;
+        let dispatch = Dispatch::new(
+            ctx,
+            "detect_noise",
+            "detect_noise",
+            &[],
+            &[uniform(0, &uniform_buf), write(1, powers.buffer())],
+            groups_for(ctx, batch)?,
+        )?;
+        Ok(DetectNoise {
+            dispatch,
+            uniform: uniform_buf,
+            base,
+        })
+    }
+
+    /// Sets the random counter of the next pass: the optimiser step and the pump pass since it
+    /// (1 for the step's own), as the CPU's executor counts them.
+    pub fn set_counter(&self, ctx: &GpuContext, step: u64, pass: u64) {
+        let p = NoiseParams {
+            step: step as u32,
+            word1: crate::rng::word1(0, crate::rng::Purpose::Detector, (pass & 0xffff) as u32),
+            ..self.base
+        };
+        ctx.upload(&self.uniform, 0, &[p]);
+    }
+
+    /// Records the noise.
+    pub fn encode(&self, enc: &mut wgpu::CommandEncoder) {
+        encode_pass(enc, "detect_noise", std::slice::from_ref(&self.dispatch));
+    }
 }

@@ -18,9 +18,9 @@ use super::kernel::{encode_pass, read, u32_of, uniform, write, Dispatch};
 use super::resident::{predict_batches, read_state, valid_examples, LossIo};
 use super::uniforms::LossParams;
 use super::{
-    shift_spectrum, AbsorberProbe, AbsorberPump, BuildMask, Detect, DetectProbe, Lens2f, MaskKind,
-    Modulate, Propagate, PropagateScratch, Regions, SlmDevice, SlmDeviceGrad, SlmGrad,
-    TransferFunction, Update,
+    shift_spectrum, AbsorberProbe, AbsorberPump, BuildMask, Detect, DetectNoise, DetectProbe,
+    Lens2f, MaskKind, Modulate, Propagate, PropagateScratch, Regions, SlmDevice, SlmDeviceGrad,
+    SlmGrad, TransferFunction, Update,
 };
 use crate::error::{Error, Result};
 use crate::loss::LossStats;
@@ -92,6 +92,13 @@ pub struct GpuField {
     update: Vec<Update>,
     step: u64,
     staging: Vec<Complex32>,
+    /// The imperfect system's detector noise, when the pump runs on it and one is on.
+    noise: Option<DetectNoise>,
+    /// The input SLM's bit depth and a white pixel's amplitude (`hardware.input_bits`), when
+    /// the pump runs on the imperfect system.
+    input_bits: Option<(u32, f64)>,
+    /// Pump passes since the last step (the detector noise's random counter, as the CPU's).
+    evals: u64,
 }
 
 impl GpuField {
@@ -406,6 +413,16 @@ impl GpuField {
         let dl_dp = GpuBuffer::<f32>::new(&ctx, "dl_dp", batch * classes)?;
         let io = LossIo::new(&ctx, "", batch)?;
         let detect = Detect::new(&ctx, &field, &regions, plan.out_dx, &powers)?;
+        let h = &cfg.hardware;
+        let on_hw = net.system().pump_on_hardware();
+        let noise = (on_hw
+            && (h.shot_noise.is_some() || h.read_noise != 0.0 || h.camera_bits.is_some()))
+        .then(|| DetectNoise::new(&ctx, &powers, batch, classes, h))
+        .transpose()?;
+        let input_bits = h
+            .input_bits
+            .filter(|_| on_hw)
+            .map(|b| (b, cfg.input.intensity.sqrt()));
         let inject = DetectProbe::new(&ctx, &field, &regions, plan.out_dx, &dl_dp, &probe)?;
         let base = LossParams {
             batch: u32_of("batch", batch)?,
@@ -561,6 +578,9 @@ impl GpuField {
             update,
             step: state.step,
             staging: vec![Complex32::new(0.0, 0.0); nx * ny * batch],
+            noise,
+            input_bits,
+            evals: 0,
             ctx,
         })
     }
@@ -572,8 +592,21 @@ impl GpuField {
 
     fn upload_input(&mut self, input: &[f32]) -> Result<usize> {
         let valid = valid_examples(input.len(), self.per, self.batch)?;
-        for (d, &a) in self.staging.iter_mut().zip(input) {
-            *d = Complex32::new(a, 0.0);
+        match self.input_bits {
+            // The input SLM/DMD shows 2^b − 1 steps between dark and a white pixel (as
+            // `CpuField::forward`, in the same f64 arithmetic).
+            Some((b, w)) => {
+                let q = ((1u64 << b) - 1) as f64;
+                for (d, &a) in self.staging.iter_mut().zip(input) {
+                    let x = ((a as f64 / w).clamp(0.0, 1.0) * q).round() / q * w;
+                    *d = Complex32::new(x as f32, 0.0);
+                }
+            }
+            None => {
+                for (d, &a) in self.staging.iter_mut().zip(input) {
+                    *d = Complex32::new(a, 0.0);
+                }
+            }
         }
         self.staging[input.len()..].fill(Complex32::new(0.0, 0.0));
         self.field.upload(&self.ctx, &self.staging);
@@ -591,6 +624,9 @@ impl GpuField {
             s.encode(enc);
         }
         self.detect.encode(enc);
+        if let Some(n) = &self.noise {
+            n.encode(enc);
+        }
     }
 }
 
@@ -609,6 +645,11 @@ impl GpuField {
         self.step += 1;
         for u in &self.update {
             u.set_step(&self.ctx, self.step);
+        }
+        // The step's pump pass draws at the step count before it (the CPU's optimiser step).
+        self.evals = 1;
+        if let Some(n) = &self.noise {
+            n.set_counter(&self.ctx, self.step - 1, 1);
         }
         let mut enc = self.ctx.encoder("train_step");
         self.encode_pump(&mut enc);
@@ -629,6 +670,10 @@ impl GpuField {
         let (per, batch, classes) = (self.per, self.batch, self.classes);
         predict_batches(input, per, batch, classes, |chunk| {
             let valid = self.upload_input(chunk)?;
+            self.evals += 1;
+            if let Some(n) = &self.noise {
+                n.set_counter(&self.ctx, self.step, self.evals);
+            }
             let mut enc = self.ctx.encoder("predict");
             self.encode_pump(&mut enc);
             self.ctx.submit(enc)?;

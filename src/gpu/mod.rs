@@ -35,6 +35,7 @@ pub mod modulate;
 pub mod optimizer;
 pub mod propagate;
 mod resident;
+pub mod rng;
 pub mod shaders;
 pub mod traffic;
 pub mod uniforms;
@@ -47,7 +48,7 @@ pub use context::{
 };
 pub use copy::CopyField;
 pub use dense::GpuDense;
-pub use detect::{Detect, DetectProbe, Regions};
+pub use detect::{Detect, DetectNoise, DetectProbe, Regions};
 pub use fft::{check_fft_len, Fft2, MAX_FFT_LEN};
 pub use field::GpuField;
 pub use hardware::{shift_spectrum, SlmDevice, SlmDeviceGrad};
@@ -56,6 +57,7 @@ pub use matmul::MatMul;
 pub use modulate::{BuildMask, MaskKind, Modulate, SlmGrad};
 pub use optimizer::{Adam, Sgd, Update};
 pub use propagate::{Propagate, PropagateScratch, TransferFunction};
+pub use rng::RngDraw;
 pub use traffic::Traffic;
 /// The wgpu version this engine is built on (for `wgpu::CommandEncoder` and friends).
 pub use wgpu;

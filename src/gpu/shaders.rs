@@ -7,16 +7,28 @@ pub const COMPLEX: &str =
 
 /// Helper files shared by several op shaders (file `shaders/{name}.wgsl`), prepended after the
 /// complex helpers to the shaders that use them ([`USES`]).
-pub const SHARED: &[(&str, &str)] = &[(
-    "saturable",
-    include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/shaders/saturable.wgsl"
-    )),
-)];
+pub const SHARED: &[(&str, &str)] = &[
+    (
+        "saturable",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/shaders/saturable.wgsl"
+        )),
+    ),
+    (
+        "rng",
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/rng.wgsl")),
+    ),
+];
 
 /// Which op shader uses which shared helper file.
-pub const USES: &[(&str, &str)] = &[("absorber", "saturable"), ("dense", "saturable")];
+pub const USES: &[(&str, &str)] = &[
+    ("absorber", "saturable"),
+    ("dense", "saturable"),
+    ("rng_draw", "rng"),
+    ("detect_noise", "rng"),
+    ("dense_noise", "rng"),
+];
 
 /// Every op shader by name (file `shaders/{name}.wgsl`), without the complex helpers.
 pub const SHADERS: &[(&str, &str)] = &[
@@ -79,6 +91,27 @@ pub const SHADERS: &[(&str, &str)] = &[
     (
         "slm",
         include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/slm.wgsl")),
+    ),
+    (
+        "rng_draw",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/shaders/rng_draw.wgsl"
+        )),
+    ),
+    (
+        "detect_noise",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/shaders/detect_noise.wgsl"
+        )),
+    ),
+    (
+        "dense_noise",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/shaders/dense_noise.wgsl"
+        )),
     ),
 ];
 

@@ -142,7 +142,27 @@ pub struct DenseParams {
     pub od: f32,
     pub scale: f32,
     pub inv_valid: f32,
-    pub _pad3: f32,
+    pub probe_power: f32,
+}
+
+/// Twin of WGSL `DenseNoiseParams` in `shaders/dense_noise.wgsl`: one noisy measurement of a
+/// dense network (its elements, the slot of its scale, the random key and counter words, and
+/// the noise parameters `a`, `b`, `c`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct DenseNoiseParams {
+    pub len: u32,
+    pub slot: u32,
+    pub key0: u32,
+    pub key1: u32,
+    pub step: u32,
+    pub word1: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+    pub a: f32,
+    pub b: f32,
+    pub c: f32,
+    pub _pad2: f32,
 }
 
 /// Twin of WGSL `LossParams` in `shaders/loss.wgsl`.
@@ -168,6 +188,25 @@ pub struct DetectParams {
     pub batch: u32,
     pub regions: u32,
     pub area: f32,
+    pub _pad0: f32,
+    pub _pad1: f32,
+    pub _pad2: f32,
+}
+
+/// Twin of WGSL `NoiseParams` in `shaders/detect_noise.wgsl`: the detectors' noise and the
+/// random counter of one pass.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct NoiseParams {
+    pub batch: u32,
+    pub regions: u32,
+    pub key0: u32,
+    pub key1: u32,
+    pub step: u32,
+    pub word1: u32,
+    pub shot: f32,
+    pub read: f32,
+    pub levels: f32,
     pub _pad0: f32,
     pub _pad1: f32,
     pub _pad2: f32,
@@ -209,6 +248,11 @@ pub struct OptimizerParams {
 pub const TWINS: &[(&str, &str, usize)] = &[
     ("loss", "LossParams", std::mem::size_of::<LossParams>()),
     ("dense", "DenseParams", std::mem::size_of::<DenseParams>()),
+    (
+        "dense_noise",
+        "DenseNoiseParams",
+        std::mem::size_of::<DenseNoiseParams>(),
+    ),
     ("slm", "SlmParams", std::mem::size_of::<SlmParams>()),
     ("fft", "FftParams", std::mem::size_of::<FftParams>()),
     (
@@ -218,6 +262,12 @@ pub const TWINS: &[(&str, &str, usize)] = &[
     ),
     ("lens", "GridParams", std::mem::size_of::<GridParams>()),
     ("copy", "LenParams", std::mem::size_of::<LenParams>()),
+    ("rng_draw", "LenParams", std::mem::size_of::<LenParams>()),
+    (
+        "detect_noise",
+        "NoiseParams",
+        std::mem::size_of::<NoiseParams>(),
+    ),
     (
         "modulate",
         "ModulateParams",

@@ -250,6 +250,61 @@ pub struct Hardware {
     /// Field: bit depth of the input SLM/DMD (amplitudes quantised on `2^bits − 1` steps).
     #[serde(default)]
     pub input_bits: Option<u32>,
+    /// Field: how each SLM's gradient is read out on the hardware ([`ReadoutMethod`]; `ideal`:
+    /// the exact product `−2·Im(b·u)`, as computed). Written to configs only when set, so that
+    /// configs without it keep their text.
+    #[serde(default, skip_serializing_if = "ReadoutMethod::is_ideal")]
+    pub readout: ReadoutMethod,
+    /// Field: camera frames per measurement of the read-out, `N ≥ 3` (absent: 4).
+    #[serde(default)]
+    pub readout_steps: Option<u32>,
+    /// Field: the probe's peak field amplitude relative to the pump's at the detector plane,
+    /// `r > 0` (absent: the ideal weak probe). It sets how much the probe saturates the
+    /// absorbers, `t(s_pump + |b|²)`, and the size of its interference term in the read-out.
+    #[serde(default)]
+    pub probe_ratio: Option<f64>,
+    /// Field: photo-electrons a read-out camera pixel collects at full scale (the brightest
+    /// frame pixel of one SLM and one image); shot noise on each frame (absent: none).
+    #[serde(default)]
+    pub readout_shot_noise: Option<f64>,
+    /// Field: read-out camera read noise, relative to full scale (as `read_noise`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub readout_read_noise: f64,
+    /// Field: read-out camera bit depth (absent: exact values).
+    #[serde(default)]
+    pub readout_bits: Option<u32>,
+    /// Field: a read-out camera pixel integrates `k × k` SLM pixels (absent: 1, the camera
+    /// resolves each SLM pixel).
+    #[serde(default)]
+    pub readout_binning: Option<u32>,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
+}
+
+impl ReadoutMethod {
+    /// The exact product (no camera).
+    pub fn is_ideal(&self) -> bool {
+        *self == ReadoutMethod::Ideal
+    }
+}
+
+/// How the hardware reads out an SLM's gradient, the interference of the pump `u` leaving the
+/// SLM with the probe `b` arriving at it (`crate::optics::interferometry`).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReadoutMethod {
+    /// The exact product, as computed (no camera).
+    #[default]
+    Ideal,
+    /// Phase-stepping interferometry: `N` frames with the reference phase stepped by `2π/N`,
+    /// the cross term recovered by N-bucket synchronous detection (Bruning et al., Appl. Opt.
+    /// 13, 2693 (1974)).
+    PhaseStepping,
+    /// Heterodyne detection: the probe frequency-shifted, the beat integrated over `N` buckets
+    /// a period (Wyant, Appl. Opt. 14, 2622 (1975)).
+    Heterodyne,
 }
 
 impl Hardware {
@@ -283,18 +338,69 @@ impl Hardware {
             || self.input_bits.is_some()
     }
 
-    /// The options the GPU executor of dense networks cannot run (they draw random numbers or
-    /// need a batch-wide maximum), or `None` when it can run all that are on. SLM bit depth runs
-    /// on the GPU.
+    /// True when the gradient read-out of a field network differs from the exact product: a
+    /// camera read-out, or a probe of finite strength.
+    pub fn readout_on(&self) -> bool {
+        self.readout != ReadoutMethod::Ideal || self.probe_ratio.is_some()
+    }
+
+    /// The camera read-out of the SLM gradients, when one is on.
+    pub fn readout_camera(&self) -> Option<ReadoutMethod> {
+        (self.readout != ReadoutMethod::Ideal).then_some(self.readout)
+    }
+
+    /// The gradient read-out as JSON for the run's `hardware.json` (`None` when it is ideal):
+    /// the options, whether this run's training measures its gradient with it (`in_use`: only
+    /// in-situ training, `train.target = "hardware"`), and the camera frames one image and one
+    /// update take (`N` frames per SLM and image).
+    pub fn readout_record(
+        &self,
+        batch: usize,
+        slms: usize,
+        in_use: bool,
+    ) -> Option<serde_json::Value> {
+        if !self.readout_on() {
+            return None;
+        }
+        let steps = match self.readout {
+            ReadoutMethod::Ideal => 0,
+            _ => self.readout_steps.unwrap_or(4) as usize,
+        };
+        Some(serde_json::json!({
+            "method": self.readout,
+            "in_use": in_use,
+            "steps": steps,
+            "probe_ratio": self.probe_ratio,
+            "shot_noise_electrons_full_scale": self.readout_shot_noise,
+            "read_noise": self.readout_read_noise,
+            "bits": self.readout_bits,
+            "binning": self.readout_binning.unwrap_or(1),
+            "slms": slms,
+            "camera_frames_per_image": steps * slms,
+            "camera_frames_per_update": steps * slms * batch,
+        }))
+    }
+
+    /// True when a read-out camera option is on (noise, bits, binning).
+    pub fn readout_camera_options(&self) -> Option<&'static str> {
+        [
+            ("readout_steps", self.readout_steps.is_some()),
+            ("readout_shot_noise", self.readout_shot_noise.is_some()),
+            ("readout_read_noise", self.readout_read_noise != 0.0),
+            ("readout_bits", self.readout_bits.is_some()),
+            ("readout_binning", self.readout_binning.is_some()),
+        ]
+        .into_iter()
+        .find(|&(_, on)| on)
+        .map(|(k, _)| k)
+    }
+
+    /// The options the GPU executor of dense networks cannot run (the fixed miscalibration:
+    /// weight and gain errors, cross-talk), or `None` when it can run all that are on. The noisy
+    /// options (matrix–vector errors, the beams' camera noise and bits, probe power) and SLM bit
+    /// depth run on the GPU.
     pub fn gpu_unsupported(&self) -> Option<&'static str> {
-        if self.signal_error != 0.0 || self.noise_error != 0.0 {
-            Some("hardware.signal_error / hardware.noise_error")
-        } else if self.shot_noise.is_some() || self.read_noise != 0.0 || self.camera_bits.is_some()
-        {
-            Some("hardware.shot_noise / read_noise / camera_bits")
-        } else if self.probe_power != 0.0 {
-            Some("hardware.probe_power")
-        } else if self.weight_error != 0.0 || self.gain_error != 0.0 {
+        if self.weight_error != 0.0 || self.gain_error != 0.0 {
             Some("hardware.weight_error / gain_error")
         } else if self.crosstalk != 0.0 {
             Some("hardware.crosstalk")
@@ -307,12 +413,7 @@ impl Hardware {
     pub fn check_gpu(&self) -> Result<()> {
         match self.gpu_unsupported() {
             Some(what) => {
-                let fixed = ["hardware.weight_error / gain_error", "hardware.crosstalk"];
-                let why = if fixed.contains(&what) {
-                    "are fixed imperfections of the system that the GPU executor of dense networks does not model yet"
-                } else {
-                    "draw random numbers or need a batch-wide maximum, which the GPU executor of dense networks does not do yet"
-                };
+                let why = "are fixed imperfections of the system that the GPU executor of dense networks does not model yet";
                 Err(Error::config(
                     "backend",
                     format!("{what} {why}: use --backend cpu"),

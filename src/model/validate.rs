@@ -379,6 +379,13 @@ fn field_only(h: &super::Hardware) -> Option<&'static str> {
         ("fill_factor", h.fill_factor.is_some()),
         ("od_std", h.od_std != 0.0),
         ("od_correlation", h.od_correlation != 0.0),
+        ("readout", h.readout != super::ReadoutMethod::Ideal),
+        ("probe_ratio", h.probe_ratio.is_some()),
+        ("readout_steps", h.readout_steps.is_some()),
+        ("readout_shot_noise", h.readout_shot_noise.is_some()),
+        ("readout_read_noise", h.readout_read_noise != 0.0),
+        ("readout_bits", h.readout_bits.is_some()),
+        ("readout_binning", h.readout_binning.is_some()),
     ]
     .into_iter()
     .find(|&(_, on)| on)
@@ -582,6 +589,98 @@ impl Config {
                 "hardware.od_std",
                 "the network has no absorber: remove od_std",
             ));
+        }
+        self.validate_readout()
+    }
+
+    /// The SLM gradient's read-out (`hardware.readout`, `probe_ratio`, `readout_*`): a probe
+    /// ratio > 0, `3 ≤ readout_steps ≤ 64` (the synchronous-detection sums need three frames;
+    /// the random counter keeps 64 frames per SLM apart), camera options only with a camera
+    /// read-out, camera noise only with a probe of known strength, a binning that divides every
+    /// SLM's pixel grid.
+    fn validate_readout(&self) -> Result<()> {
+        use super::ReadoutMethod;
+        let h = &self.hardware;
+        if let Some(r) = h.probe_ratio {
+            if !(r.is_finite() && r > 0.0 && r <= 1e6) {
+                return Err(Error::config(
+                    "hardware.probe_ratio",
+                    format!("must be a field amplitude ratio > 0 (probe to pump, at the detectors), got {r}: remove it for the ideal weak probe"),
+                ));
+            }
+        }
+        if h.readout == ReadoutMethod::Ideal {
+            if let Some(k) = h.readout_camera_options() {
+                return Err(Error::config(
+                    format!("hardware.{k}"),
+                    "is an option of the read-out camera: set hardware.readout = \"phase-stepping\" or \"heterodyne\" (or remove it)",
+                ));
+            }
+            return Ok(());
+        }
+        if let Some(n) = h.readout_steps {
+            if !(3..=64).contains(&n) {
+                return Err(Error::config(
+                    "hardware.readout_steps",
+                    format!("must be between 3 and 64 frames, got {n}: N-bucket synchronous detection separates the cross term from its conjugate only for N ≥ 3"),
+                ));
+            }
+        }
+        if let Some(p) = h.readout_shot_noise {
+            positive(
+                "hardware.readout_shot_noise",
+                p,
+                "number of photo-electrons",
+            )?;
+        }
+        non_negative(
+            "hardware.readout_read_noise",
+            h.readout_read_noise,
+            "fraction of full scale",
+        )?;
+        if let Some(b) = h.readout_bits {
+            if !(1..=16).contains(&b) {
+                return Err(Error::config(
+                    "hardware.readout_bits",
+                    format!("must be between 1 and 16 bits, got {b}"),
+                ));
+            }
+        }
+        let noisy = h.readout_shot_noise.is_some()
+            || h.readout_read_noise != 0.0
+            || h.readout_bits.is_some();
+        if noisy && h.probe_ratio.is_none() {
+            return Err(Error::config(
+                "hardware.probe_ratio",
+                "the read-out camera's noise needs the probe's strength: set hardware.probe_ratio (the probe's peak field amplitude relative to the pump's at the detectors, e.g. 0.1)",
+            ));
+        }
+        let slms = self
+            .elements
+            .iter()
+            .filter(|e| matches!(e, Element::Phase { .. } | Element::Amplitude { .. }))
+            .count();
+        if slms > 1000 {
+            return Err(Error::config(
+                "hardware.readout",
+                format!("the read-out models at most 1000 SLMs, the network has {slms}"),
+            ));
+        }
+        if let Some(k) = h.readout_binning {
+            let o = &self.optics;
+            for (i, e) in self.elements.iter().enumerate() {
+                if let Element::Phase { macro_pixel, .. } | Element::Amplitude { macro_pixel, .. } =
+                    *e
+                {
+                    let (sx, sy) = (o.nx / macro_pixel.max(1), o.ny / macro_pixel.max(1));
+                    if k == 0 || sx % k as usize != 0 || sy % k as usize != 0 {
+                        return Err(Error::config(
+                            "hardware.readout_binning",
+                            format!("{k} does not divide elements[{i}]'s {sx} × {sy} SLM pixels: give a binning ≥ 1 that divides both sides"),
+                        ));
+                    }
+                }
+            }
         }
         Ok(())
     }

@@ -184,12 +184,13 @@ impl Network {
     }
 
     /// Refuses what the GPU backend cannot run on this network's system: a field network's
-    /// noisy imperfections (detector noise, input bits: they draw random numbers per pass) when
-    /// its pump runs on the hardware, a lateral SLM shift on a grid whose sides are not powers of
-    /// two (the GPU shifts by the Fourier shift theorem on the grid), the dense options of
-    /// [`Hardware::check_gpu`], and physics-aware training of an imperfect dense network. The
-    /// deterministic imperfections of a field network (shifts, distances, SLM response,
-    /// fringing, fill factor, absorber maps) run on the GPU.
+    /// gradient read-out (`hardware.readout`, `probe_ratio`) when it trains in situ, a lateral
+    /// SLM shift on a grid whose sides are not powers of two (the GPU shifts by the Fourier
+    /// shift theorem on the grid), the dense options of [`Hardware::check_gpu`], and
+    /// physics-aware training of an imperfect dense network. The deterministic imperfections of
+    /// a field network (shifts, distances, SLM response, fringing, fill factor, absorber maps)
+    /// and its detector noise and input bits (drawn from the counter generator, the CPU's
+    /// numbers) run on the GPU.
     pub fn check_gpu(&self) -> Result<()> {
         if !self.system.pump_on_hardware() || !self.imperfect() {
             return Ok(());
@@ -205,23 +206,15 @@ impl Network {
             }
             return Ok(());
         }
-        let noisy: Vec<&str> = [
-            ("hardware.shot_noise", h.shot_noise.is_some()),
-            ("hardware.read_noise", h.read_noise != 0.0),
-            ("hardware.camera_bits", h.camera_bits.is_some()),
-            ("hardware.input_bits", h.input_bits.is_some()),
-        ]
-        .into_iter()
-        .filter(|&(_, on)| on)
-        .map(|(k, _)| k)
-        .collect();
-        if !noisy.is_empty() {
+        if self.system == System::Hardware && h.readout_on() {
+            let key = if h.readout != crate::model::ReadoutMethod::Ideal {
+                "hardware.readout"
+            } else {
+                "hardware.probe_ratio"
+            };
             return Err(Error::config(
-                "backend",
-                format!(
-                    "the GPU backend does not run the noisy imperfections of a field network, detector noise and input bits ({}: they draw random numbers every pass): use --backend cpu, or train.target = model (training on the ideal model runs on the GPU; the hardware accuracy is then measured on the CPU)",
-                    noisy.join(", ")
-                ),
+                key,
+                "the GPU backend does not run the hardware's gradient read-out of a field network yet (hardware.readout, probe_ratio: a camera measures each image's SLM products; a finite probe saturates the absorbers): use --backend cpu, or train.target = physics-aware or model (their gradients are computed, and the GPU runs them)",
             ));
         }
         let (nx, ny) = (self.config.optics.nx, self.config.optics.ny);

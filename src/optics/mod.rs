@@ -2,6 +2,7 @@
 //! formulas and sampling diagnostics.
 
 pub mod absorber;
+pub mod interferometry;
 pub mod lens;
 pub mod multiplier;
 pub mod propagation;

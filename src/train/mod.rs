@@ -124,17 +124,42 @@ fn metrics_csv(
     initial_systems: Option<(f64, f64)>,
     history: &[EpochMetrics],
 ) -> String {
+    // Runs with a gradient read-out add the epoch's camera frames and photo-electrons.
+    let camera = history.iter().any(|m| m.camera_frames.is_some());
     let mut s = String::from(
-        "epoch,train_loss,train_accuracy,test_accuracy,images_per_second,seconds,test_loss,model_accuracy,hardware_accuracy\n",
+        "epoch,train_loss,train_accuracy,test_accuracy,images_per_second,seconds,test_loss,model_accuracy,hardware_accuracy",
     );
+    s.push_str(if camera {
+        ",camera_frames,photoelectrons\n"
+    } else {
+        "\n"
+    });
     let opt = |v: Option<f64>| v.map(|a| format!("{a:.6}")).unwrap_or_default();
+    let tail = |m: &EpochMetrics| {
+        if camera {
+            format!(
+                ",{},{}",
+                m.camera_frames.map(|f| f.to_string()).unwrap_or_default(),
+                m.photoelectrons
+                    .map(|e| format!("{e:.6e}"))
+                    .unwrap_or_default()
+            )
+        } else {
+            String::new()
+        }
+    };
     if let Some((loss, acc)) = initial {
         let (m, h) = initial_systems.unzip();
-        s.push_str(&format!("0,,,{acc:.6},,,{loss:.6},{},{}\n", opt(m), opt(h)));
+        s.push_str(&format!(
+            "0,,,{acc:.6},,,{loss:.6},{},{}{}\n",
+            opt(m),
+            opt(h),
+            if camera { ",," } else { "" }
+        ));
     }
     for m in history {
         s.push_str(&format!(
-            "{},{:.6},{:.6},{:.6},{:.2},{:.3},{},{},{}\n",
+            "{},{:.6},{:.6},{:.6},{:.2},{:.3},{},{},{}{}\n",
             m.epoch,
             m.train_loss,
             m.train_accuracy,
@@ -144,6 +169,7 @@ fn metrics_csv(
             opt(m.test_loss),
             opt(m.model_accuracy),
             opt(m.hardware_accuracy),
+            tail(m),
         ));
     }
     s
@@ -223,7 +249,25 @@ pub fn train_observed(
     let mut progress = opts.resume.clone().unwrap_or_default();
     let ckpt_path = opts.out.join("checkpoint.safetensors");
     crate::io::atomic_write(&opts.out.join("config.toml"), cfg.to_toml().as_bytes())?;
-    if let Some(record) = net.hardware_record() {
+    let record = match (
+        net.hardware_record(),
+        cfg.hardware.readout_record(
+            batch,
+            net.field("the read-out record")
+                .map_or(0, |p| p.params.len()),
+            net.system() == System::Hardware,
+        ),
+    ) {
+        (Some(mut r), Some(ro)) => {
+            if let Some(o) = r.as_object_mut() {
+                o.insert("readout".into(), ro);
+            }
+            Some(r)
+        }
+        (None, Some(ro)) => Some(serde_json::json!({ "readout": ro })),
+        (r, None) => r,
+    };
+    if let Some(record) = record {
         // The drawn imperfect system (the config and its hardware.seed redraw it exactly).
         let text = serde_json::to_string_pretty(&serde_json::json!({
             "target": cfg.train.target.name(),
@@ -303,6 +347,8 @@ pub fn train_observed(
             Err(e) => return Err(e),
         }
     }
+    // The hardware's gradient read-out takes camera frames: counted per epoch.
+    let readout = net.system() == System::Hardware && cfg.hardware.readout_camera().is_some();
     let mut last_save = Instant::now();
     while progress.epoch < cfg.train.epochs {
         let epoch = progress.epoch;
@@ -356,6 +402,11 @@ pub fn train_observed(
             progress.seconds += dt;
             total_images += idx.len();
             total_train_secs += dt;
+            if readout {
+                let (f, e) = backend.take_readout_counts();
+                let r = progress.readout.get_or_insert((0, 0.0));
+                *r = (r.0 + f, r.1 + e);
+            }
             bar.inc(1);
             bar.set_message(format!(
                 "loss {:.4} acc {:.1}% {:.0} img/s",
@@ -400,6 +451,11 @@ pub fn train_observed(
             images_per_second: progress.seen as f64 / progress.seconds.max(1e-9),
             seconds: epoch_start.elapsed().as_secs_f64() + secs_before,
             test_loss: Some(e.loss),
+            camera_frames: progress.readout.map(|r| r.0),
+            photoelectrons: progress
+                .readout
+                .filter(|_| cfg.hardware.readout_shot_noise.is_some())
+                .map(|r| r.1),
         };
         say(format!(
             "epoch {:>3}: train loss {:.4}, train accuracy {:.2}%, test loss {:.4}, test accuracy {:.2}%, {:.0} images/s",
@@ -451,6 +507,8 @@ pub fn train_observed(
         test_loss: None,
         model_accuracy: None,
         hardware_accuracy: None,
+        camera_frames: None,
+        photoelectrons: None,
     });
     Ok(Summary {
         train_loss: last.train_loss,

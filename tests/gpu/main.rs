@@ -24,6 +24,7 @@ mod modulate;
 mod network;
 mod optimizer;
 mod propagate;
+mod rng;
 mod traffic;
 
 use std::sync::Arc;
@@ -40,6 +41,7 @@ type TestFn = fn(&Ctx) -> Result<(), Failed>;
 /// Every GPU trial, by name.
 fn tests() -> Vec<(&'static str, TestFn)> {
     vec![
+        ("rng_matches_cpu", rng::rng_matches_cpu),
         ("fft_16x16", fft::fft_16x16),
         ("fft_64x32", fft::fft_64x32),
         ("fft_32x128", fft::fft_32x128),
@@ -133,10 +135,8 @@ fn tests() -> Vec<(&'static str, TestFn)> {
             "hardware_imperfections_match_cpu",
             hardware::imperfections_match_cpu,
         ),
-        (
-            "hardware_noisy_options_are_refused",
-            hardware::noisy_options_are_refused,
-        ),
+        ("hardware_noise_matches_cpu", hardware::noise_matches_cpu),
+        ("hardware_readout_is_refused", hardware::readout_is_refused),
         (
             "hardware_shift_on_odd_grid_is_refused",
             hardware::shift_on_odd_grid_is_refused,

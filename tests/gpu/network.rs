@@ -239,6 +239,26 @@ fn step_cases() -> Result<Vec<Case>, Failed> {
             "adam",
             "[hardware]\nslm_bits = 6",
         ),
+        // The noisy options (issue 26): the CPU's draws from the counter generator.
+        (
+            "optical",
+            "mse",
+            "sgd",
+            "[hardware]\nsignal_error = 0.05\nnoise_error = 0.02",
+        ),
+        (
+            "optical",
+            "cross-entropy",
+            "sgd",
+            "[hardware]\nshot_noise = 300.0\nread_noise = 0.01\ncamera_bits = 10",
+        ),
+        ("optical", "mse", "sgd", "[hardware]\nprobe_power = 2.0"),
+        (
+            "exact",
+            "mse",
+            "sgd",
+            "[hardware]\nsignal_error = 0.03\nshot_noise = 1000.0\nprobe_power = 1.0",
+        ),
     ];
     for (gradient, loss, optimizer, extra) in dense {
         let net = dense_step_config(gradient, loss, optimizer, extra).resolve()?;
@@ -414,17 +434,18 @@ pub fn backend_train_step_matches_cpu(_: &Ctx) -> Result<(), Failed> {
     }
 }
 
-/// The GPU executor refuses hardware options it cannot run, saying what to do.
+/// The GPU executor refuses hardware options it cannot run (the fixed miscalibration), saying
+/// what to do.
 pub fn dense_refuses_noise_options(ctx: &Ctx) -> Result<(), Failed> {
-    let cfg = dense_step_config("optical", "mse", "sgd", "[hardware]\nsignal_error = 0.05");
+    let cfg = dense_step_config("optical", "mse", "sgd", "[hardware]\nweight_error = 0.05");
     let net = cfg.resolve()?;
     let state = net.initial_state();
     let _ = ctx;
     match gpu::GpuDense::new(GpuContext::new(&request())?, &net, &state) {
-        Ok(_) => Err("a dense network with signal_error was accepted by the GPU executor".into()),
+        Ok(_) => Err("a dense network with weight_error was accepted by the GPU executor".into()),
         Err(e) => {
             let msg = e.to_string();
-            if msg.contains("signal_error") && msg.contains("--backend cpu") {
+            if msg.contains("weight_error") && msg.contains("--backend cpu") {
                 Ok(())
             } else {
                 Err(format!("unclear refusal: {msg}").into())

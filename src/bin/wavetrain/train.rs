@@ -28,7 +28,9 @@ pub struct TrainArgs {
     #[arg(long)]
     pub activation: Option<wavetrain::model::Activation>,
     /// Set any config value, e.g. --set od=3 --set hardware.noise_error=0.02
-    /// --set elements[1].od=10 (repeatable; see `Config::set` for the shorthands).
+    /// --set elements[1].od=10 (repeatable; see `Config::set` for the shorthands). The
+    /// hardware's gradient read-out: --set hardware.readout=phase-stepping (or heterodyne)
+    /// --set hardware.probe_ratio=0.1 --set hardware.readout_shot_noise=1e4 (docs/src/noise.md).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
     /// Number of epochs.
