@@ -36,7 +36,8 @@
 //! 7. [`diagnose`]: absorber operating points, fault location and plane fields on the CPU
 //!    reference engine;
 //! 8. [`train`], [`checkpoint`], [`rundir`], [`provenance`], [`data`], [`plot`], [`presets`]: the trainer and the
-//!    records;
+//!    records; [`export`] and [`capture`]: masks to SLMs and fabrication, simulated camera
+//!    captures;
 //! 9. [`run`], [`sweep`], [`bench`](mod@bench), and the `wavetrain` binary.
 //!
 //! ## Two kinds of network
@@ -51,11 +52,13 @@
 
 pub mod backend;
 pub mod bench;
+pub mod capture;
 pub mod checkpoint;
 pub mod cpu;
 pub mod data;
 pub mod diagnose;
 pub mod error;
+pub mod export;
 pub mod fft;
 #[cfg(feature = "gpu")]
 pub mod gpu;

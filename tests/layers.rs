@@ -22,6 +22,8 @@ const LAYERS: &[&[&str]] = &[
         "data",
         "plot",
         "presets",
+        "export",
+        "capture",
     ],
     &["run", "sweep", "bench", "bin"],
 ];

@@ -1,6 +1,7 @@
 //! `wavetrain._core`: the Python extension module of the `wavetrain` package (PyO3). It binds
 //! the library's public API (not the CLI): free-space propagation, the absorber's response, the
-//! sampling report, IDX files, `network::PyNetwork` and `train::train`. The Python half
+//! sampling report, IDX files, `network::PyNetwork`, `train::train` and the export and capture
+//! functions (`export`). The Python half
 //! (`python/wavetrain/`) re-exports it with the exception classes and `Run`.
 //!
 //! Every entry point runs its body inside `errors::guard` (a Rust panic becomes
@@ -17,6 +18,7 @@ use wavetrain::Real;
 
 mod arrays;
 mod errors;
+mod export;
 mod network;
 mod train;
 
@@ -275,6 +277,11 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bundled_data, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_test, m)?)?;
     m.add_function(wrap_pyfunction!(train::train, m)?)?;
+    m.add_function(wrap_pyfunction!(export::export, m)?)?;
+    m.add_function(wrap_pyfunction!(export::read_masks, m)?)?;
+    m.add_function(wrap_pyfunction!(export::evaluate_masks, m)?)?;
+    m.add_function(wrap_pyfunction!(export::capture, m)?)?;
+    m.add_function(wrap_pyfunction!(export::read_captures, m)?)?;
     m.add_class::<network::PyNetwork>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -327,6 +327,32 @@ impl PyNetwork {
         })
     }
 
+    /// The network of a checkpoint (or a run folder) running the masks read back from an
+    /// exported folder (`wavetrain.export`) in place of its trained ones: from the SLM bitmaps
+    /// (`kind="slm"`, the default when there are some) or the height maps (`kind="height"`).
+    /// The checkpoint must be the one the masks came from (its SHA-256 is checked, as is every
+    /// exported file's); the network's own SLM response (phase_range, phase_bits, phase_lut) is
+    /// cleared, as the exported levels already went through it.
+    #[staticmethod]
+    #[pyo3(signature = (checkpoint, masks, *, kind = None))]
+    fn from_masks(
+        py: Python<'_>,
+        checkpoint: PathBuf,
+        masks: PathBuf,
+        kind: Option<&str>,
+    ) -> PyResult<Self> {
+        guard(py, "Network.from_masks", || {
+            let kind = crate::export::mask_kind(py, kind)?;
+            let (_, net, state) = py
+                .detach(|| {
+                    let m = wavetrain::export::read_masks(&masks, kind)?;
+                    wavetrain::export::with_masks(&checkpoint, &m)
+                })
+                .or_py(py)?;
+            Ok(PyNetwork::new(net, state))
+        })
+    }
+
     /// The config's name.
     #[getter]
     fn name(&self) -> String {

@@ -28,7 +28,7 @@ use crate::network::override_pairs;
 
 /// The train and test splits of `cfg`, as the CLI loads them: its generated task, or the IDX
 /// files of `dir` (the bundled MNIST subset when absent).
-fn load_data(
+pub(crate) fn load_data(
     dir: Option<&PathBuf>,
     cfg: &Config,
 ) -> Result<(wavetrain::data::Split, wavetrain::data::Split)> {

@@ -22,7 +22,7 @@ from __future__ import annotations
 import csv
 import os
 import pathlib
-from typing import Any, Callable, Dict, List, Mapping, Optional, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
@@ -68,6 +68,114 @@ def sampling(
 def bundled_data() -> pathlib.Path:
     """The folder of the bundled 4,000/500-image MNIST subset (``$WAVETRAIN_DATA`` when set)."""
     return pathlib.Path(_core.bundled_data())
+
+
+def export(
+    source: PathLike,
+    out: PathLike,
+    *,
+    slm_bits: Optional[int] = None,
+    lut: Optional[PathLike] = None,
+    panel: Optional[Tuple[int, int]] = None,
+    offset: Optional[Tuple[int, int]] = None,
+    fill: int = 0,
+    replicate: int = 1,
+    height: bool = False,
+    index: Optional[float] = None,
+    wavelength: Optional[float] = None,
+    step: Optional[float] = None,
+    base: float = 1e-3,
+) -> Dict[str, Any]:
+    """Exports the phase masks of a checkpoint or run folder ``source`` into the new folder
+    ``out``, as ``wavetrain export`` does, and returns its manifest (``export.json``) as a dict.
+
+    SLM bitmaps (when ``slm_bits`` is given or ``height`` is not): ``slm_bits`` 8, 10, 12 or 16
+    (default 8); ``lut`` ``"linear"``, ``"config"`` (the checkpoint's ``hardware.phase_lut``)
+    or a ``level,phase[,amplitude]`` CSV file; ``panel`` ``(width, height)``, ``offset``
+    ``(x, y)`` (default centred), ``fill`` (level outside the mask), ``replicate`` (panel
+    pixels per SLM pixel). Fabrication files with ``height=True``: ``index`` (refractive
+    index, required), ``wavelength`` (m, default the simulation's), ``step`` (printer step, m),
+    ``base`` (plate thickness, m). Bad options raise ConfigError naming the flag."""
+    return _core.export(
+        os.fspath(source),
+        os.fspath(out),
+        slm_bits=slm_bits,
+        lut=None if lut is None else os.fspath(lut),
+        panel=panel,
+        offset=offset,
+        fill=fill,
+        replicate=replicate,
+        height=height,
+        index=index,
+        wavelength=wavelength,
+        step=step,
+        base=base,
+    )
+
+
+def read_masks(folder: PathLike, *, kind: Optional[str] = None) -> Dict[str, np.ndarray]:
+    """The phases read back from an exported folder, ``{element name: float64 (sy, sx)}`` in
+    [0, 2π): from the SLM bitmaps (``kind="slm"``, the default when there are some) or the
+    height maps (``kind="height"``). Every file's SHA-256 is checked (a mismatch raises
+    DataError naming the file)."""
+    return _core.read_masks(os.fspath(folder), kind=kind)
+
+
+def evaluate_masks(
+    checkpoint: PathLike,
+    masks: PathLike,
+    *,
+    kind: Optional[str] = None,
+    data: Optional[PathLike] = None,
+) -> Dict[str, float]:
+    """The test accuracy of the checkpoint's trained masks and of the masks read back from the
+    exported folder ``masks`` (the CPU engine), as ``wavetrain eval --masks --json``:
+    ``accuracy``, ``loss``, ``model_accuracy``, ``hardware_accuracy`` and the same with a
+    ``masks_`` prefix. A checkpoint other than the source raises CheckpointError."""
+    return _core.evaluate_masks(
+        os.fspath(checkpoint),
+        os.fspath(masks),
+        kind=kind,
+        data=None if data is None else os.fspath(data),
+    )
+
+
+def capture(
+    out: PathLike,
+    *,
+    config: Optional[PathLike] = None,
+    checkpoint: Optional[PathLike] = None,
+    patterns: str = "blank,gratings,defocus,random",
+    slm_planes: bool = False,
+    noise: bool = True,
+    exposure: Optional[float] = None,
+    seed: int = 0,
+    data: Optional[PathLike] = None,
+) -> Dict[str, Any]:
+    """Simulated camera frames of probe patterns on the imperfect system of ``config`` (or of
+    the checkpoint's config), as ``wavetrain capture``; returns the manifest
+    (``captures.json``) as a dict. ``patterns``: comma-separated ``blank``, ``gratings``,
+    ``defocus``, ``random``, ``inputs:N``; ``slm_planes`` also records the plane after each SLM;
+    ``noise=False`` leaves out the camera's shot and read noise; ``exposure``: fixed full scale
+    in I_sat units (default: each frame's peak)."""
+    return _core.capture(
+        os.fspath(out),
+        config=None if config is None else os.fspath(config),
+        checkpoint=None if checkpoint is None else os.fspath(checkpoint),
+        patterns=patterns,
+        slm_planes=slm_planes,
+        noise=noise,
+        exposure=exposure,
+        seed=seed,
+        data=None if data is None else os.fspath(data),
+    )
+
+
+def read_captures(folder: PathLike) -> Tuple[Dict[str, Any], np.ndarray]:
+    """A captures folder (written by :func:`capture`, or by a lab in the same format):
+    ``(manifest, frames)`` with ``frames`` float64 ``(count, ny, nx)`` intensities in I_sat
+    units (level × the frame's scale). Every file's SHA-256 is checked."""
+    return _core.read_captures(os.fspath(folder))
 
 
 def _number(key: str, v: str) -> Optional[float]:
@@ -233,6 +341,11 @@ __all__ = [
     "Network",
     "train",
     "Run",
+    "export",
+    "read_masks",
+    "evaluate_masks",
+    "capture",
+    "read_captures",
     "WavetrainError",
     "ConfigError",
     "DataError",

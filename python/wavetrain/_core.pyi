@@ -17,6 +17,11 @@ __all__ = [
     "bundled_data",
     "_panic_for_test",
     "train",
+    "export",
+    "read_masks",
+    "evaluate_masks",
+    "capture",
+    "read_captures",
     "Network",
     "__version__",
 ]
@@ -145,6 +150,13 @@ class Network:
     @staticmethod
     def from_checkpoint(path: _Path) -> "Network":
         """The network and trained parameters of a ``checkpoint.safetensors`` or a run folder."""
+    @staticmethod
+    def from_masks(
+        checkpoint: _Path, masks: _Path, *, kind: Optional[Literal["slm", "height"]] = None
+    ) -> "Network":
+        """The checkpoint's network running the masks read back from an exported folder (the
+        checkpoint's SHA-256 and every file's are checked; the SLM response options of
+        [hardware] are cleared, as the exported levels already went through them)."""
     @property
     def name(self) -> str:
         """The config's name."""
@@ -206,3 +218,52 @@ class Network:
         ``params()``, in loss per unit of the parameter (per rad for a phase SLM), without an
         update: ``gradient="optical"`` (the probe's transmission, what
         the hardware measures) or ``"exact"`` (the true derivative)."""
+
+def export(
+    source: _Path,
+    out: _Path,
+    *,
+    slm_bits: Optional[int] = None,
+    lut: Optional[str] = None,
+    panel: Optional[Tuple[int, int]] = None,
+    offset: Optional[Tuple[int, int]] = None,
+    fill: int = 0,
+    replicate: int = 1,
+    height: bool = False,
+    index: Optional[float] = None,
+    wavelength: Optional[float] = None,
+    step: Optional[float] = None,
+    base: float = 1e-3,
+) -> Dict[str, Any]:
+    """Exports a checkpoint's phase masks (``wavetrain export``); returns ``export.json``."""
+
+def read_masks(
+    folder: _Path, *, kind: Optional[Literal["slm", "height"]] = None
+) -> Dict[str, npt.NDArray[np.float64]]:
+    """The phases read back from an exported folder, {element name: (sy, sx) float64}."""
+
+def evaluate_masks(
+    checkpoint: _Path,
+    masks: _Path,
+    *,
+    kind: Optional[Literal["slm", "height"]] = None,
+    data: Optional[_Path] = None,
+) -> Dict[str, float]:
+    """Accuracies of the trained and the exported masks (``wavetrain eval --masks``)."""
+
+def capture(
+    out: _Path,
+    *,
+    config: Optional[_Path] = None,
+    checkpoint: Optional[_Path] = None,
+    patterns: str = "blank,gratings,defocus,random",
+    slm_planes: bool = False,
+    noise: bool = True,
+    exposure: Optional[float] = None,
+    seed: int = 0,
+    data: Optional[_Path] = None,
+) -> Dict[str, Any]:
+    """Simulated camera captures (``wavetrain capture``); returns ``captures.json``."""
+
+def read_captures(folder: _Path) -> Tuple[Dict[str, Any], npt.NDArray[np.float64]]:
+    """A captures folder: (manifest, frames (count, ny, nx) float64 intensities)."""

@@ -32,9 +32,21 @@ pub struct EvalArgs {
     /// output amplitudes of a dense network) to this CSV file.
     #[arg(long, value_name = "FILE.csv")]
     pub outputs: Option<PathBuf>,
+    /// Evaluate with the masks read back from this exported folder (`wavetrain export`) in place
+    /// of the trained ones, and print the checkpoint's own accuracy beside it: the accuracy
+    /// cost of the export's quantisation. Every file's SHA-256 and the checkpoint's are checked.
+    #[arg(long, value_name = "DIR")]
+    pub masks: Option<PathBuf>,
+    /// With --masks: read the SLM bitmaps (slm) or the height maps (height); default: the
+    /// bitmaps when there are some.
+    #[arg(long, value_name = "slm|height", requires = "masks")]
+    pub masks_from: Option<wavetrain::export::MaskKind>,
 }
 
 pub fn eval(a: EvalArgs) -> Result<()> {
+    if let Some(dir) = &a.masks {
+        return eval_masks(&a, dir);
+    }
     let ck = wavetrain::checkpoint::Checkpoint::load(&a.checkpoint)?;
     let cfg = ck.config();
     let (dir, _) = resolve_data(a.data.as_ref(), a.no_verify)?;
@@ -127,6 +139,84 @@ pub fn eval(a: EvalArgs) -> Result<()> {
         }
         if let Some(p) = &a.outputs {
             println!("per-image outputs written to {}", p.display());
+        }
+    }
+    Ok(())
+}
+
+/// `eval --masks DIR`: the checkpoint's accuracy and the accuracy with the exported masks, each
+/// on the system the run trained on and on both systems (the CPU reference engine for the
+/// other one).
+fn eval_masks(a: &EvalArgs, dir: &std::path::Path) -> Result<()> {
+    if a.outputs.is_some() || a.on.is_some() {
+        return Err(wavetrain::Error::config(
+            "--masks",
+            "compares the trained and exported masks on the run's own system: drop --outputs and --on",
+        ));
+    }
+    let masks = wavetrain::export::read_masks(dir, a.masks_from)?;
+    let (ck, net, state) = wavetrain::export::with_masks(&a.checkpoint, &masks)?;
+    let cfg = ck.config();
+    let (_, test_set) = load_data(a.data.as_ref(), cfg)?;
+    let data = data_description(a.data.as_ref(), cfg);
+    let run = |net: &wavetrain::network::Network,
+               state: &wavetrain::network::State|
+     -> Result<(f64, f64, f64, f64, String)> {
+        let mut b = wavetrain::run::make_backend(
+            a.backend.backend,
+            a.backend.adapter.as_deref(),
+            net,
+            state,
+        )?;
+        let e = wavetrain::train::evaluate(b.as_mut(), net.config(), &test_set, None)?;
+        let (m, h) =
+            wavetrain::train::system_accuracies(net, b.as_mut(), &test_set, None, e.accuracy)?;
+        Ok((e.accuracy, e.loss, m, h, b.name().to_string()))
+    };
+    let (acc, loss, model, hw, backend) = run(&ck.network, &ck.state)?;
+    let (macc, mloss, mmodel, mhw, _) = run(&net, &state)?;
+    let kind = match masks.kind {
+        wavetrain::export::MaskKind::Slm => "slm",
+        wavetrain::export::MaskKind::Height => "height",
+    };
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "accuracy": acc,
+                "loss": loss,
+                "model_accuracy": model,
+                "hardware_accuracy": hw,
+                "masks_accuracy": macc,
+                "masks_loss": mloss,
+                "masks_model_accuracy": mmodel,
+                "masks_hardware_accuracy": mhw,
+                "masks": dir.display().to_string(),
+                "masks_from": kind,
+                "on": ck.network.system().name(),
+                "images": test_set.len(),
+                "data": data,
+                "backend": backend,
+                "checkpoint": a.checkpoint.display().to_string(),
+            })
+        );
+    } else {
+        let on = ck.network.system().name();
+        println!(
+            "accuracy {:.2}% with the trained masks, {:.2}% with the exported masks ({kind} files of {}), on {} test images of {data} ({backend}, on the {on})",
+            100.0 * acc,
+            100.0 * macc,
+            dir.display(),
+            test_set.len()
+        );
+        if ck.network.imperfect() {
+            println!(
+                "trained masks: model {:.2}%, hardware {:.2}%; exported masks: model {:.2}%, hardware {:.2}%",
+                100.0 * model,
+                100.0 * hw,
+                100.0 * mmodel,
+                100.0 * mhw
+            );
         }
     }
     Ok(())

@@ -9,6 +9,7 @@ use wavetrain::{Error, Result};
 mod bench;
 mod data;
 mod eval;
+mod export;
 mod info;
 mod sweep;
 mod tools;
@@ -17,6 +18,7 @@ mod train;
 use bench::BenchArgs;
 use data::DataArgs;
 use eval::EvalArgs;
+use export::{CaptureArgs, ExportArgs};
 use sweep::SweepArgs;
 use tools::{AbsorberArgs, SamplingArgs};
 use train::TrainArgs;
@@ -45,8 +47,17 @@ enum Command {
     Sampling(SamplingArgs),
     /// Train a network: pump pass forward, electronic loss, probe pass backward, update.
     Train(TrainArgs),
-    /// Evaluate a checkpoint on the test split: accuracy and confusion matrix.
+    /// Evaluate a checkpoint on the test split: accuracy and confusion matrix (with --masks: with
+    /// the masks read back from an exported folder, beside the checkpoint's own accuracy).
     Eval(EvalArgs),
+    /// Export a checkpoint's phase masks for the bench: SLM bitmaps (grey levels through the
+    /// device's lookup table, placed on the panel) and/or fabrication files (height map as
+    /// 16-bit PNG and .npy, closed STL solid), with an export.json manifest.
+    Export(ExportArgs),
+    /// Write what a camera records on the imperfect system of a config for probe patterns
+    /// (blank, one-SLM gratings, defocus, random phases, test inputs): 16-bit PNG frames and a
+    /// captures.json manifest, the folder format a lab writes from its real camera.
+    Capture(CaptureArgs),
     /// List every GPU adapter (name, backend, type, driver, key limits), which one `auto` picks,
     /// and the CPU engine's threads.
     Info {
@@ -114,6 +125,8 @@ fn main() -> ExitCode {
         Command::Sampling(a) => tools::sampling(a),
         Command::Train(a) => train::train(a),
         Command::Eval(a) => eval::eval(a),
+        Command::Export(a) => export::export(a),
+        Command::Capture(a) => export::capture(a),
         Command::Sweep(a) => sweep::sweep(a),
         Command::Bench(a) => bench::bench(a),
         Command::Data(a) => data::data(a),
