@@ -301,7 +301,10 @@ fn array_of_three_merges_to_the_one_machine_sweep() -> Result<(), Failed> {
 /// one-machine sweep.
 fn a_cancelled_task_resubmitted_resumes_and_merges_to_the_one_machine_sweep() -> Result<(), Failed>
 {
-    let epochs = 100;
+    // Long enough that task 1 is still training well after its first checkpoint (written at
+    // the end of its first epoch): a paper-2layer epoch takes a few milliseconds, so 1,500
+    // epochs last seconds, while the cancel follows the checkpoint within tens of milliseconds.
+    let epochs = 1500;
     let dir = tempfile::tempdir()?;
     let (want, _) = one_machine(&dir.path().join("one"), epochs)?;
     let out = dir.path().join("cancelled");
@@ -320,7 +323,7 @@ fn a_cancelled_task_resubmitted_resumes_and_merges_to_the_one_machine_sweep() ->
         })?;
         std::thread::sleep(Duration::from_millis(10));
     }
-    std::thread::sleep(Duration::from_millis(300));
+    // The checkpoint is written to a temporary file and renamed: once it exists it is whole.
     let task = format!("{array}_1");
     let o = slurm("scancel").arg(&task).output()?;
     check(o.status.success(), || {

