@@ -94,8 +94,8 @@ def export(
     or a ``level,phase[,amplitude]`` CSV file; ``panel`` ``(width, height)``, ``offset``
     ``(x, y)`` (default centred), ``fill`` (level outside the mask), ``replicate`` (panel
     pixels per SLM pixel). Fabrication files with ``height=True``: ``index`` (refractive
-    index, required), ``wavelength`` (m, default the simulation's), ``step`` (printer step, m),
-    ``base`` (plate thickness, m). Bad options raise ConfigError naming the flag."""
+    index, required), ``wavelength`` (the design wavelength (m), default the simulation's),
+    ``step`` (the printer's height step (m)), ``base`` (the plate's thickness (m)). Bad options raise ConfigError naming the flag."""
     return _core.export(
         os.fspath(source),
         os.fspath(out),
