@@ -24,6 +24,16 @@ impl Config {
         if self.is_dense() {
             return self.validate_dense();
         }
+        self.refuse_dense_inputs()?;
+        self.validate_optics()?;
+        self.validate_field_elements()?;
+        self.validate_field_hardware()?;
+        self.validate_field_readout()?;
+        self.validate_train()
+    }
+
+    /// A field network refuses what belongs to dense networks: `relu`, a generated task, a bias.
+    fn refuse_dense_inputs(&self) -> Result<()> {
         if let Some(i) = self
             .elements
             .iter()
@@ -46,6 +56,11 @@ impl Config {
                 "a bias input belongs to dense networks: remove input.bias",
             ));
         }
+        Ok(())
+    }
+
+    /// The optics (wavelength, pitch, grid, padding) and the input's intensity and size.
+    fn validate_optics(&self) -> Result<()> {
         let o = &self.optics;
         positive("optics.wavelength", o.wavelength, "length in metres")?;
         positive("optics.pitch", o.pitch, "length in metres")?;
@@ -81,6 +96,13 @@ impl Config {
                 ),
             ));
         }
+        Ok(())
+    }
+
+    /// The field elements, one by one: SLM initialisations and macro-pixels, distances, focal
+    /// lengths, absorbers; a square grid for a 2f lens; at least one trainable SLM.
+    fn validate_field_elements(&self) -> Result<()> {
+        let o = &self.optics;
         if self.elements.is_empty() {
             return Err(Error::config(
                 "elements",
@@ -151,7 +173,12 @@ impl Config {
                 "nothing to train: add a 'phase' or 'amplitude' element",
             ));
         }
-        self.validate_field_hardware()?;
+        Ok(())
+    }
+
+    /// A field network's read-out: the number of classes, the temperature, regions inside the grid.
+    fn validate_field_readout(&self) -> Result<()> {
+        let o = &self.optics;
         let r = &self.readout;
         if !(2..=256).contains(&r.classes) {
             return Err(Error::config(
@@ -169,7 +196,7 @@ impl Config {
                 ));
             }
         }
-        self.validate_train()
+        Ok(())
     }
 
     fn validate_train(&self) -> Result<()> {
@@ -194,6 +221,16 @@ impl Config {
     }
 
     fn validate_dense(&self) -> Result<()> {
+        self.validate_dense_input()?;
+        let n = self.validate_dense_layers()?;
+        self.validate_dense_readout(n)?;
+        self.validate_dense_hardware()?;
+        self.validate_train()
+    }
+
+    /// A dense network's input: intensity, bias, a generated task's points and jitter or an
+    /// image's size.
+    fn validate_dense_input(&self) -> Result<()> {
         let inp = &self.input;
         positive(
             "input.intensity",
@@ -225,6 +262,11 @@ impl Config {
                 format!("must be between 1 and 1024 pixels, got {}", inp.size),
             ));
         }
+        Ok(())
+    }
+
+    /// A dense network's elements, one by one; gives the last layer's width.
+    fn validate_dense_layers(&self) -> Result<usize> {
         let mut n = self.input_len();
         for (i, el) in self.elements.iter().enumerate() {
             let key = |f: &str| format!("elements[{i}].{f}");
@@ -294,6 +336,11 @@ impl Config {
                 }
             }
         }
+        Ok(n)
+    }
+
+    /// A dense network's read-out: classes equal to the last layer's `n` outputs, a temperature.
+    fn validate_dense_readout(&self, n: usize) -> Result<()> {
         let r = &self.readout;
         if n != r.classes {
             return Err(Error::config(
@@ -311,6 +358,12 @@ impl Config {
             ));
         }
         positive("readout.temperature", r.temperature, "number")?;
+        Ok(())
+    }
+
+    /// A dense network's `[hardware]` table: field-only options refused, errors and noises ≥ 0,
+    /// the cross-talk in [0, 0.25), bit depths 1..=24.
+    fn validate_dense_hardware(&self) -> Result<()> {
         let h = &self.hardware;
         if let Some(k) = field_only(h) {
             return Err(Error::config(
@@ -361,7 +414,7 @@ impl Config {
                 }
             }
         }
-        self.validate_train()
+        Ok(())
     }
 }
 
@@ -410,6 +463,15 @@ impl Config {
     /// within the grid, bit depths 1..=16, the phase range in (0, 2π], the fill factor in (0, 1].
     /// The lookup table's file is read (and checked) when the network is resolved.
     fn validate_field_hardware(&self) -> Result<()> {
+        self.validate_field_widths()?;
+        self.validate_misalignment()?;
+        self.validate_slm_response()?;
+        self.validate_readout()
+    }
+
+    /// Dense-only options refused; widths, deviations and noises ≥ 0, a fringing of at most 64
+    /// SLM pixels.
+    fn validate_field_widths(&self) -> Result<()> {
         let h = &self.hardware;
         for (k, on) in [
             ("signal_error", h.signal_error != 0.0),
@@ -450,6 +512,13 @@ impl Config {
         if let Some(p) = h.shot_noise {
             positive("hardware.shot_noise", p, "number of photo-electrons")?;
         }
+        Ok(())
+    }
+
+    /// Shifts (one per SLM, inside the grid) and distance errors (one per free-space step, each
+    /// leaving a positive distance), or their standard deviations, not both.
+    fn validate_misalignment(&self) -> Result<()> {
+        let h = &self.hardware;
         let slms = self
             .elements
             .iter()
@@ -537,6 +606,13 @@ impl Config {
                 j += 1;
             }
         }
+        Ok(())
+    }
+
+    /// The SLM's response (phase range or lookup table, bit depths, fill factor) and the
+    /// absorber's optical-depth deviations.
+    fn validate_slm_response(&self) -> Result<()> {
+        let h = &self.hardware;
         if let Some(r) = h.phase_range {
             if !(r.is_finite() && r > 0.0 && r <= std::f64::consts::TAU + 1e-12) {
                 return Err(Error::config(
@@ -590,7 +666,7 @@ impl Config {
                 "the network has no absorber: remove od_std",
             ));
         }
-        self.validate_readout()
+        Ok(())
     }
 
     /// The SLM gradient's read-out (`hardware.readout`, `probe_ratio`, `readout_*`): a probe
