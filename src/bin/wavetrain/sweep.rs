@@ -127,7 +127,7 @@ pub struct JobArgs {
 pub fn sweep(mut a: SweepArgs) -> Result<()> {
     use std::sync::atomic::AtomicBool;
     use std::sync::Arc;
-    use wavetrain::sweep::{Axis, PartOptions, Shard, ShardSpec};
+    use wavetrain::sweep::{PartOptions, Shard, ShardSpec};
     a.data = crate::resolve_data(a.data.as_ref(), a.no_verify)?.0;
     if let Some(dir) = &a.merge {
         return merge(&a, dir);
@@ -136,98 +136,11 @@ pub fn sweep(mut a: SweepArgs) -> Result<()> {
         .out
         .clone()
         .ok_or_else(|| Error::config("--out", "give the sweep folder, --out DIR"))?;
-    let mut cfg = match &a.config {
-        Some(p) => wavetrain::model::Config::from_file(p)?,
-        None => {
-            wavetrain::presets::preset(a.preset.as_deref().unwrap_or(wavetrain::presets::DEFAULT))?
-        }
-    };
-    if let Some(e) = a.epochs {
-        cfg.train.epochs = e;
-    }
-    if let Some(m) = a.max_train {
-        cfg.train.max_train = Some(m);
-    }
-    // The base network is checked before any axis is applied.
-    cfg.resolve()?;
-    // Each axis with the flag it came from, for messages.
-    let mut axes = Vec::new();
-    let mut flags = Vec::new();
-    let list = |v: &[String]| v.iter().map(|x| x.trim().to_string()).collect::<Vec<_>>();
-    if !a.od.is_empty() {
-        axes.push(Axis {
-            key: "od".into(),
-            values: list(&a.od),
-        });
-        flags.push("--od".to_string());
-    }
-    for kv in &a.set {
-        let (k, v) = kv.split_once('=').ok_or_else(|| {
-            Error::config(
-                "--set",
-                format!("'{kv}' is not KEY=V1,V2 (e.g. --set train.lr=0.01,0.1)"),
-            )
-        })?;
-        axes.push(Axis {
-            key: k.trim().into(),
-            values: v.split(',').map(|x| x.trim().to_string()).collect(),
-        });
-        flags.push(format!("--set {}", k.trim()));
-    }
-    if !a.gradient.is_empty() {
-        axes.push(Axis {
-            key: "gradient".into(),
-            values: list(&a.gradient),
-        });
-        flags.push("--gradient".to_string());
-    }
-    if !a.activation.is_empty() {
-        axes.push(Axis {
-            key: "activation".into(),
-            values: list(&a.activation),
-        });
-        flags.push("--activation".to_string());
-    }
+    let cfg = base_config(&a)?;
+    let (axes, flags) = axes(&a)?;
     wavetrain::sweep::check_axes(&cfg, &axes, &flags)?;
-    if let Some(d) = &a.data {
-        if cfg.input.task.is_some() {
-            return Err(Error::config(
-                "--data",
-                format!(
-                    "the network trains on a generated task, not on files in {}",
-                    d.display()
-                ),
-            ));
-        }
-    }
-    if let Some(c) = a.checkpoint_every {
-        if !(c.is_finite() && c >= 0.0) {
-            return Err(Error::config(
-                "--checkpoint-every",
-                format!("must be a number of seconds ≥ 0, got {c}"),
-            ));
-        }
-    }
-    let submitting = a.slurm || a.kubernetes;
-    let job_flags: [(&str, bool); 8] = [
-        ("--shards", a.job.shards.is_some()),
-        ("--array-limit", a.job.array_limit.is_some()),
-        ("--cpus-per-task", a.job.cpus_per_task.is_some()),
-        ("--time", a.job.time.is_some()),
-        ("--partition", a.job.partition.is_some()),
-        ("--gpus-per-task", a.job.gpus_per_task.is_some()),
-        ("--volume-claim", a.job.volume_claim.is_some()),
-        ("--image", a.job.image != "wavetrain:latest"),
-    ];
-    if !submitting {
-        if let Some((f, _)) = job_flags.iter().find(|(_, given)| *given) {
-            return Err(Error::config(
-                *f,
-                "describes the jobs --slurm or --kubernetes writes: give one of those, or drop it",
-            ));
-        }
-    }
-    if submitting {
+    check_run_flags(&a, &cfg)?;
+    if a.slurm || a.kubernetes {
         return submit(&a, &out, &cfg, &axes);
     }
     let shard = match &a.shard {
@@ -312,6 +225,114 @@ pub fn sweep(mut a: SweepArgs) -> Result<()> {
                 out.join("sweep.csv").display(),
                 out.join("sweep.png").display()
             );
+        }
+    }
+    Ok(())
+}
+
+/// The base network: the config file or the preset, with `--epochs` and `--max-train`; checked
+/// before any axis is applied.
+fn base_config(a: &SweepArgs) -> Result<wavetrain::model::Config> {
+    let mut cfg = match &a.config {
+        Some(p) => wavetrain::model::Config::from_file(p)?,
+        None => {
+            wavetrain::presets::preset(a.preset.as_deref().unwrap_or(wavetrain::presets::DEFAULT))?
+        }
+    };
+    if let Some(e) = a.epochs {
+        cfg.train.epochs = e;
+    }
+    if let Some(m) = a.max_train {
+        cfg.train.max_train = Some(m);
+    }
+    // The base network is checked before any axis is applied.
+    cfg.resolve()?;
+    Ok(cfg)
+}
+
+/// The axes of `--od`, `--set`, `--gradient` and `--activation`, each with the flag it came
+/// from, for messages.
+fn axes(a: &SweepArgs) -> Result<(Vec<wavetrain::sweep::Axis>, Vec<String>)> {
+    use wavetrain::sweep::Axis;
+    let mut axes = Vec::new();
+    let mut flags = Vec::new();
+    let list = |v: &[String]| v.iter().map(|x| x.trim().to_string()).collect::<Vec<_>>();
+    if !a.od.is_empty() {
+        axes.push(Axis {
+            key: "od".into(),
+            values: list(&a.od),
+        });
+        flags.push("--od".to_string());
+    }
+    for kv in &a.set {
+        let (k, v) = kv.split_once('=').ok_or_else(|| {
+            Error::config(
+                "--set",
+                format!("'{kv}' is not KEY=V1,V2 (e.g. --set train.lr=0.01,0.1)"),
+            )
+        })?;
+        axes.push(Axis {
+            key: k.trim().into(),
+            values: v.split(',').map(|x| x.trim().to_string()).collect(),
+        });
+        flags.push(format!("--set {}", k.trim()));
+    }
+    if !a.gradient.is_empty() {
+        axes.push(Axis {
+            key: "gradient".into(),
+            values: list(&a.gradient),
+        });
+        flags.push("--gradient".to_string());
+    }
+    if !a.activation.is_empty() {
+        axes.push(Axis {
+            key: "activation".into(),
+            values: list(&a.activation),
+        });
+        flags.push("--activation".to_string());
+    }
+    Ok((axes, flags))
+}
+
+/// `--data` only for a network trained on files, `--checkpoint-every` ≥ 0, the job flags only
+/// with `--slurm` or `--kubernetes`.
+fn check_run_flags(a: &SweepArgs, cfg: &wavetrain::model::Config) -> Result<()> {
+    if let Some(d) = &a.data {
+        if cfg.input.task.is_some() {
+            return Err(Error::config(
+                "--data",
+                format!(
+                    "the network trains on a generated task, not on files in {}",
+                    d.display()
+                ),
+            ));
+        }
+    }
+    if let Some(c) = a.checkpoint_every {
+        if !(c.is_finite() && c >= 0.0) {
+            return Err(Error::config(
+                "--checkpoint-every",
+                format!("must be a number of seconds ≥ 0, got {c}"),
+            ));
+        }
+    }
+    let submitting = a.slurm || a.kubernetes;
+    let job_flags: [(&str, bool); 8] = [
+        ("--shards", a.job.shards.is_some()),
+        ("--array-limit", a.job.array_limit.is_some()),
+        ("--cpus-per-task", a.job.cpus_per_task.is_some()),
+        ("--time", a.job.time.is_some()),
+        ("--partition", a.job.partition.is_some()),
+        ("--gpus-per-task", a.job.gpus_per_task.is_some()),
+        ("--volume-claim", a.job.volume_claim.is_some()),
+        ("--image", a.job.image != "wavetrain:latest"),
+    ];
+    if !submitting {
+        if let Some((f, _)) = job_flags.iter().find(|(_, given)| *given) {
+            return Err(Error::config(
+                *f,
+                "describes the jobs --slurm or --kubernetes writes: give one of those, or drop it",
+            ));
         }
     }
     Ok(())

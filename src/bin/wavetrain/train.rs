@@ -131,97 +131,12 @@ fn refuse_run_changes(a: &TrainArgs) -> Result<()> {
 }
 
 pub fn train(a: TrainArgs) -> Result<()> {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
-    use wavetrain::checkpoint::Checkpoint;
     use wavetrain::provenance::{DataRecord, Provenance, Session};
     use wavetrain::rundir::RunDir;
 
-    if a.resume.is_some() {
-        refuse_run_changes(&a)?;
-    }
-    // A flag and a --set of the same key: refused rather than one silently winning.
-    for kv in &a.set {
-        let k = full_key(kv.split_once('=').map_or(kv.as_str(), |(k, _)| k.trim()));
-        if let Some((flag, _)) = flag_keys(&a).into_iter().find(|(_, key)| *key == k) {
-            return Err(Error::config(
-                flag,
-                format!("both {flag} and --set {kv} set {k}: give one of them"),
-            ));
-        }
-    }
-    if let Some(checkpoint_every) = a.checkpoint_every {
-        if !(checkpoint_every.is_finite() && checkpoint_every >= 0.0) {
-            return Err(Error::config(
-                "--checkpoint-every",
-                format!("must be a number of seconds ≥ 0, got {checkpoint_every}"),
-            ));
-        }
-    }
-    let (mut cfg, resume, record) = if let Some(dir) = &a.resume {
-        let path = dir.join("checkpoint.safetensors");
-        if dir.is_dir() && !path.exists() {
-            return Err(Error::config(
-                "--resume",
-                format!(
-                    "{} has no checkpoint yet (the run stopped before its first save): start it again with --out {}",
-                    dir.display(),
-                    dir.display()
-                ),
-            ));
-        }
-        let ck = Checkpoint::load(&path)?;
-        (ck.config().clone(), Some(ck), Provenance::load(dir)?)
-    } else if let Some(path) = &a.config {
-        (wavetrain::model::Config::from_file(path)?, None, None)
-    } else {
-        (
-            wavetrain::presets::preset(a.preset.as_deref().unwrap_or(wavetrain::presets::DEFAULT))?,
-            None,
-            None,
-        )
-    };
-    if let Some(g) = a.gradient {
-        cfg.train.gradient = g;
-    }
-    if let Some(e) = a.epochs {
-        if let Some(ck) = &resume {
-            if e < ck.progress.epoch {
-                return Err(Error::config(
-                    "--epochs",
-                    format!(
-                        "the run has done {} epochs already; --epochs {e} would not train it further",
-                        ck.progress.epoch
-                    ),
-                ));
-            }
-        }
-        cfg.train.epochs = e;
-    }
-    if let Some(m) = a.max_train {
-        cfg.train.max_train = Some(m);
-    }
-    if let Some(b) = a.batch {
-        cfg.train.batch = b;
-    }
-    if let Some(lr) = a.lr {
-        cfg.train.lr = lr;
-    }
-    if let Some(s) = a.seed {
-        cfg.train.seed = s;
-    }
-    for kv in &a.set {
-        let (k, v) = kv.split_once('=').ok_or_else(|| {
-            Error::config(
-                "--set",
-                format!("'{kv}' is not KEY=VALUE (e.g. --set od=3)"),
-            )
-        })?;
-        cfg = cfg.set(k.trim(), v.trim())?;
-    }
-    if let Some(act) = a.activation {
-        cfg = cfg.with_activation(act)?;
-    }
+    check_flags(&a)?;
+    let (cfg, resume, record) = starting_point(&a)?;
+    let cfg = apply_flags(&a, cfg, resume.as_ref())?;
     let net = cfg.resolve()?;
     wavetrain::run::check_memory(&net)?;
     // A resumed run reads the data it was started on (recorded in provenance.json).
@@ -314,18 +229,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
         for w in warnings {
             eprintln!("warning: {w}");
         }
-        let stop = Arc::new(AtomicBool::new(false));
-        {
-            let stop = stop.clone();
-            let _ = ctrlc::set_handler(move || {
-                if stop.swap(true, Ordering::SeqCst) {
-                    // A second Ctrl-C: stop at once (the last checkpoint stays as it was).
-                    eprintln!("\nstopped at once; the last checkpoint is kept");
-                    std::process::exit(130);
-                }
-                eprintln!("\nstopping after this step and saving a checkpoint (Ctrl-C again to stop at once)");
-            });
-        }
+        let stop = stop_on_ctrl_c();
         let opts = wavetrain::train::RunOptions {
             out: out.clone(),
             progress: !quiet,
@@ -348,6 +252,151 @@ pub fn train(a: TrainArgs) -> Result<()> {
             return Err(e);
         }
     };
+    print_summary(&a, &summary, &out);
+    Ok(())
+}
+
+/// Refuses flags that would change a resumed run, a flag and a `--set` of the same key, and a
+/// negative `--checkpoint-every`.
+fn check_flags(a: &TrainArgs) -> Result<()> {
+    if a.resume.is_some() {
+        refuse_run_changes(a)?;
+    }
+    // A flag and a --set of the same key: refused rather than one silently winning.
+    for kv in &a.set {
+        let k = full_key(kv.split_once('=').map_or(kv.as_str(), |(k, _)| k.trim()));
+        if let Some((flag, _)) = flag_keys(a).into_iter().find(|(_, key)| *key == k) {
+            return Err(Error::config(
+                flag,
+                format!("both {flag} and --set {kv} set {k}: give one of them"),
+            ));
+        }
+    }
+    if let Some(checkpoint_every) = a.checkpoint_every {
+        if !(checkpoint_every.is_finite() && checkpoint_every >= 0.0) {
+            return Err(Error::config(
+                "--checkpoint-every",
+                format!("must be a number of seconds ≥ 0, got {checkpoint_every}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The config, the checkpoint and the provenance a run starts from: a run folder's (`--resume`),
+/// a config file's or a preset's.
+fn starting_point(
+    a: &TrainArgs,
+) -> Result<(
+    wavetrain::model::Config,
+    Option<wavetrain::checkpoint::Checkpoint>,
+    Option<wavetrain::provenance::Provenance>,
+)> {
+    use wavetrain::checkpoint::Checkpoint;
+    use wavetrain::provenance::Provenance;
+
+    let (cfg, resume, record) = if let Some(dir) = &a.resume {
+        let path = dir.join("checkpoint.safetensors");
+        if dir.is_dir() && !path.exists() {
+            return Err(Error::config(
+                "--resume",
+                format!(
+                    "{} has no checkpoint yet (the run stopped before its first save): start it again with --out {}",
+                    dir.display(),
+                    dir.display()
+                ),
+            ));
+        }
+        let ck = Checkpoint::load(&path)?;
+        (ck.config().clone(), Some(ck), Provenance::load(dir)?)
+    } else if let Some(path) = &a.config {
+        (wavetrain::model::Config::from_file(path)?, None, None)
+    } else {
+        (
+            wavetrain::presets::preset(a.preset.as_deref().unwrap_or(wavetrain::presets::DEFAULT))?,
+            None,
+            None,
+        )
+    };
+    Ok((cfg, resume, record))
+}
+
+/// The config with the flags applied: `--gradient`, `--epochs` (which may only extend a resumed
+/// run), `--max-train`, `--batch`, `--lr`, `--seed`, each `--set`, `--activation`.
+fn apply_flags(
+    a: &TrainArgs,
+    mut cfg: wavetrain::model::Config,
+    resume: Option<&wavetrain::checkpoint::Checkpoint>,
+) -> Result<wavetrain::model::Config> {
+    if let Some(g) = a.gradient {
+        cfg.train.gradient = g;
+    }
+    if let Some(e) = a.epochs {
+        if let Some(ck) = resume {
+            if e < ck.progress.epoch {
+                return Err(Error::config(
+                    "--epochs",
+                    format!(
+                        "the run has done {} epochs already; --epochs {e} would not train it further",
+                        ck.progress.epoch
+                    ),
+                ));
+            }
+        }
+        cfg.train.epochs = e;
+    }
+    if let Some(m) = a.max_train {
+        cfg.train.max_train = Some(m);
+    }
+    if let Some(b) = a.batch {
+        cfg.train.batch = b;
+    }
+    if let Some(lr) = a.lr {
+        cfg.train.lr = lr;
+    }
+    if let Some(s) = a.seed {
+        cfg.train.seed = s;
+    }
+    for kv in &a.set {
+        let (k, v) = kv.split_once('=').ok_or_else(|| {
+            Error::config(
+                "--set",
+                format!("'{kv}' is not KEY=VALUE (e.g. --set od=3)"),
+            )
+        })?;
+        cfg = cfg.set(k.trim(), v.trim())?;
+    }
+    if let Some(act) = a.activation {
+        cfg = cfg.with_activation(act)?;
+    }
+    Ok(cfg)
+}
+
+/// A stop flag that Ctrl-C sets (the run stops after its step and saves a checkpoint); a second
+/// Ctrl-C exits at once.
+fn stop_on_ctrl_c() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        let _ = ctrlc::set_handler(move || {
+            if stop.swap(true, Ordering::SeqCst) {
+                // A second Ctrl-C: stop at once (the last checkpoint stays as it was).
+                eprintln!("\nstopped at once; the last checkpoint is kept");
+                std::process::exit(130);
+            }
+            eprintln!(
+                "\nstopping after this step and saving a checkpoint (Ctrl-C again to stop at once)"
+            );
+        });
+    }
+    stop
+}
+
+/// The summary on stdout: JSON with `--json`, else one line.
+fn print_summary(a: &TrainArgs, summary: &wavetrain::train::Summary, out: &std::path::Path) {
     if a.json {
         println!("{}", serde_json::to_string(&summary).unwrap_or_default());
     } else {
@@ -361,5 +410,4 @@ pub fn train(a: TrainArgs) -> Result<()> {
             out.display()
         );
     }
-    Ok(())
 }
