@@ -31,7 +31,7 @@ use crate::cpu::CpuField;
 use crate::data::Split;
 use crate::error::{Error, Result};
 use crate::export::{npy, png_grey, read_png_grey, sha256_hex, FileRef};
-use crate::network::{Network, Op, ParamKind, State, System};
+use crate::network::{FieldPlan, Network, Op, ParamKind, State, System};
 
 /// The format tag of `captures.json`.
 pub const FORMAT: &str = "wavetrain-captures-1";
@@ -254,6 +254,116 @@ pub fn capture(
     let plan = net.field("capture")?.clone();
     let cfg = net.config().clone();
     let h = &cfg.hardware;
+    let camera = camera(&plan, h, opts)?;
+    let (nx, ny) = (cfg.optics.nx, cfg.optics.ny);
+    let n = nx * ny;
+    let planes = recorded_planes(&net, &plan, opts);
+    let probes = probes(&cfg, &plan, state, test, opts)?;
+    let mut files = FileSet::default();
+
+    let mut exec = CpuField::<f32>::new(&net, state)?;
+    let mut patterns = Vec::new();
+    let mut frames = Vec::new();
+    for probe in &probes {
+        for (i, p) in probe.phases.iter().enumerate() {
+            exec.params[i] = p.iter().map(|&v| v as f32).collect();
+        }
+        exec.refresh_masks();
+        let batch = probe.inputs.len() / n;
+        let mut kept: Vec<Vec<Complex32>> = vec![Vec::new(); planes.len()];
+        let mut keep = |i: usize, f: &[Complex32]| {
+            for (slot, (e, _, _)) in kept.iter_mut().zip(&planes) {
+                if *e == i {
+                    *slot = f.to_vec();
+                }
+            }
+        };
+        exec.forward(&probe.inputs, Some(&mut keep));
+        let phase_refs: Vec<PhaseRef> = probe
+            .phases
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.iter().any(|&v| v != 0.0))
+            .map(|(i, p)| {
+                let s = &plan.params[i];
+                PhaseRef {
+                    element: s.element,
+                    phases: files.add(
+                        &format!("patterns/p{:04}-slm{}", patterns.len(), i + 1),
+                        "npy",
+                        npy::encode_f64(p, s.sy, s.sx),
+                    ),
+                }
+            })
+            .collect();
+        for b in 0..batch {
+            let id = patterns.len();
+            let (kind, index, label) = probe.refs[b].clone();
+            let amp: Vec<f64> = probe.inputs[b * n..(b + 1) * n]
+                .iter()
+                .map(|&a| a as f64)
+                .collect();
+            let stem = match index {
+                Some(i) => format!("inputs/test-{i:05}"),
+                None => "inputs/white".to_string(),
+            };
+            let amplitude = files.add(&stem, "npy", npy::encode_f64(&amp, ny, nx));
+            patterns.push(Pattern {
+                id,
+                name: probe.name.clone(),
+                slm: probe.slm,
+                params: probe.params.clone(),
+                input: InputRef {
+                    kind,
+                    index,
+                    label,
+                    amplitude,
+                },
+                phases: phase_refs.clone(),
+            });
+            for (field, (e, plane, pitch)) in kept.iter().zip(&planes) {
+                let intensity: Vec<f64> = field[b * n..(b + 1) * n]
+                    .iter()
+                    .map(|z| z.norm_sqr() as f64)
+                    .collect();
+                let fidx = frames.len();
+                let (levels, scale, saturated) = expose(&intensity, &camera, h.seed, fidx as u64);
+                let png = png_grey(&levels, nx, ny, 16)?;
+                let name = format!("frames/f{fidx:05}.png");
+                let fr = FileRef::of(&name, &png);
+                files.list.push((name, png));
+                frames.push(Frame {
+                    png: fr,
+                    pattern: id,
+                    plane: plane.clone(),
+                    element: *e,
+                    pitch: *pitch,
+                    scale,
+                    saturated,
+                });
+            }
+        }
+    }
+    let m = CaptureManifest {
+        format: FORMAT.into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        config: cfg.to_toml(),
+        checkpoint,
+        grid: [nx, ny],
+        camera,
+        patterns,
+        frames,
+    };
+    let json = serde_json::to_string_pretty(&m)
+        .map_err(|e| Error::config("capture", format!("cannot write the manifest: {e}")))?;
+    files.list.push((FILE.into(), json.into_bytes()));
+    crate::io::atomic_write_dir(out, &files.list, "--out")?;
+    Ok(m)
+}
+
+/// The camera of `[hardware]` (noise only with `opts.noise`), once the capture's settings are
+/// checked: phase SLMs only, an exposure above 0, at most 16 bits.
+fn camera(plan: &FieldPlan, h: &crate::model::Hardware, opts: &CaptureOptions) -> Result<Camera> {
     for p in &plan.params {
         if p.kind != ParamKind::Phase {
             return Err(Error::config(
@@ -278,17 +388,22 @@ pub fn capture(
         ));
     }
     let max_value = ((1u64 << bits) - 1) as u32;
-    let camera = Camera {
+    Ok(Camera {
         bits,
         max_value,
         shot_noise: h.shot_noise.filter(|_| opts.noise),
         read_noise: if opts.noise { h.read_noise } else { 0.0 },
         exposure: opts.exposure,
-    };
-    let (nx, ny) = (cfg.optics.nx, cfg.optics.ny);
-    let n = nx * ny;
-    let per = cfg.input_len();
-    // The planes recorded: the detector (the last element's output) and, optionally, each SLM's.
+    })
+}
+
+/// The planes recorded, as (element, name, pitch): the detector (the last element's output)
+/// and, with `opts.slm_planes`, each SLM's.
+fn recorded_planes(
+    net: &Network,
+    plan: &FieldPlan,
+    opts: &CaptureOptions,
+) -> Vec<(usize, String, f64)> {
     let last = plan.pump.len() - 1;
     let mut planes: Vec<(usize, String, f64)> = Vec::new();
     if opts.slm_planes {
@@ -300,47 +415,54 @@ pub fn capture(
         }
     }
     planes.push((last, "detector".into(), plan.out_dx));
+    planes
+}
 
-    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut written: std::collections::HashMap<String, FileRef> = Default::default();
-    // Adds a file once per content (identical phase maps and inputs share one file).
-    let mut add =
-        |stem: &str, ext: &str, bytes: Vec<u8>, files: &mut Vec<(String, Vec<u8>)>| -> FileRef {
-            let sha = sha256_hex(&bytes);
-            if let Some(r) = written.get(&sha) {
-                return r.clone();
-            }
-            let name = format!("{stem}.{ext}");
-            let r = FileRef::of(&name, &bytes);
-            files.push((name, bytes));
-            written.insert(sha, r.clone());
-            r
-        };
+/// The files of a capture, each content once (identical phase maps and inputs share one file).
+#[derive(Default)]
+struct FileSet {
+    /// The files' names and bytes, in order.
+    list: Vec<(String, Vec<u8>)>,
+    /// The file already written for each content, by its SHA-256.
+    written: std::collections::HashMap<String, FileRef>,
+}
 
-    // The probes: (pattern, phases per SLM, inputs [batch][per], input refs).
-    struct Probe {
-        name: String,
-        slm: Option<usize>,
-        params: serde_json::Value,
-        phases: Vec<Vec<f64>>,
-        inputs: Vec<f32>,
-        refs: Vec<(String, Option<usize>, Option<u8>)>,
+impl FileSet {
+    /// Adds `stem.ext` unless a file with the same bytes is there; returns the file holding them.
+    fn add(&mut self, stem: &str, ext: &str, bytes: Vec<u8>) -> FileRef {
+        let sha = sha256_hex(&bytes);
+        if let Some(r) = self.written.get(&sha) {
+            return r.clone();
+        }
+        let name = format!("{stem}.{ext}");
+        let r = FileRef::of(&name, &bytes);
+        self.list.push((name, bytes));
+        self.written.insert(sha, r.clone());
+        r
     }
-    let white: Vec<f32> = {
-        let split = Split {
-            images: crate::data::Images {
-                count: 1,
-                rows: 28,
-                cols: 28,
-                pixels: vec![255; 28 * 28],
-            },
-            labels: vec![0],
-            points: Vec::new(),
-        };
-        let mut v = vec![0.0f32; per];
-        crate::data::encode(&cfg, &split, &[0], &mut v);
-        v
-    };
+}
+
+/// A probe: its pattern's name and parameters, the SLM it drives, the phases per SLM, the
+/// inputs (`[batch][per]`) and their references.
+struct Probe {
+    name: String,
+    slm: Option<usize>,
+    params: serde_json::Value,
+    phases: Vec<Vec<f64>>,
+    inputs: Vec<f32>,
+    refs: Vec<(String, Option<usize>, Option<u8>)>,
+}
+
+/// The probes of `opts.patterns`, in order; the phase patterns drive one SLM at a time, the
+/// others flat, under a white input.
+fn probes(
+    cfg: &crate::model::Config,
+    plan: &FieldPlan,
+    state: &State,
+    test: Option<&Split>,
+    opts: &CaptureOptions,
+) -> Result<Vec<Probe>> {
+    let white = white_input(cfg);
     let flat: Vec<Vec<f64>> = plan.params.iter().map(|p| vec![0.0; p.len()]).collect();
     let mut probes = Vec::new();
     let one_at_a_time = |name: &str, variants: Vec<serde_json::Value>, probes: &mut Vec<Probe>| {
@@ -399,140 +521,69 @@ pub fn capture(
                 &mut probes,
             ),
             PatternSet::Inputs(k) => {
-                let split = test.ok_or_else(|| {
-                    Error::config(
-                        "--patterns",
-                        "inputs:N needs the test images: give the data (or use the bundled subset)",
-                    )
-                })?;
-                if cfg.input.task.is_some() {
-                    return Err(Error::config(
-                        "--patterns",
-                        "inputs:N captures images; this network takes a generated task's points",
-                    ));
-                }
-                let k = k.min(split.len());
-                let idx: Vec<usize> = (0..k).collect();
-                let mut inputs = vec![0.0f32; k * per];
-                crate::data::encode(&cfg, split, &idx, &mut inputs);
-                probes.push(Probe {
-                    name: "input".into(),
-                    slm: None,
-                    params: serde_json::json!({}),
-                    phases: state
-                        .params
-                        .iter()
-                        .map(|p| p.iter().map(|&v| v as f64).collect())
-                        .collect(),
-                    inputs,
-                    refs: idx
-                        .iter()
-                        .map(|&i| ("test-image".into(), Some(i), split.labels.get(i).copied()))
-                        .collect(),
-                });
+                probes.push(input_probe(cfg, state, test, k)?);
             }
         }
     }
+    Ok(probes)
+}
 
-    let mut exec = CpuField::<f32>::new(&net, state)?;
-    let mut patterns = Vec::new();
-    let mut frames = Vec::new();
-    for probe in &probes {
-        for (i, p) in probe.phases.iter().enumerate() {
-            exec.params[i] = p.iter().map(|&v| v as f32).collect();
-        }
-        exec.refresh_masks();
-        let batch = probe.inputs.len() / n;
-        let mut kept: Vec<Vec<Complex32>> = vec![Vec::new(); planes.len()];
-        let mut keep = |i: usize, f: &[Complex32]| {
-            for (slot, (e, _, _)) in kept.iter_mut().zip(&planes) {
-                if *e == i {
-                    *slot = f.to_vec();
-                }
-            }
-        };
-        exec.forward(&probe.inputs, Some(&mut keep));
-        let phase_refs: Vec<PhaseRef> = probe
-            .phases
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.iter().any(|&v| v != 0.0))
-            .map(|(i, p)| {
-                let s = &plan.params[i];
-                PhaseRef {
-                    element: s.element,
-                    phases: add(
-                        &format!("patterns/p{:04}-slm{}", patterns.len(), i + 1),
-                        "npy",
-                        npy::encode_f64(p, s.sy, s.sx),
-                        &mut files,
-                    ),
-                }
-            })
-            .collect();
-        for b in 0..batch {
-            let id = patterns.len();
-            let (kind, index, label) = probe.refs[b].clone();
-            let amp: Vec<f64> = probe.inputs[b * n..(b + 1) * n]
-                .iter()
-                .map(|&a| a as f64)
-                .collect();
-            let stem = match index {
-                Some(i) => format!("inputs/test-{i:05}"),
-                None => "inputs/white".to_string(),
-            };
-            let amplitude = add(&stem, "npy", npy::encode_f64(&amp, ny, nx), &mut files);
-            patterns.push(Pattern {
-                id,
-                name: probe.name.clone(),
-                slm: probe.slm,
-                params: probe.params.clone(),
-                input: InputRef {
-                    kind,
-                    index,
-                    label,
-                    amplitude,
-                },
-                phases: phase_refs.clone(),
-            });
-            for (field, (e, plane, pitch)) in kept.iter().zip(&planes) {
-                let intensity: Vec<f64> = field[b * n..(b + 1) * n]
-                    .iter()
-                    .map(|z| z.norm_sqr() as f64)
-                    .collect();
-                let fidx = frames.len();
-                let (levels, scale, saturated) = expose(&intensity, &camera, h.seed, fidx as u64);
-                let png = png_grey(&levels, nx, ny, 16)?;
-                let name = format!("frames/f{fidx:05}.png");
-                let fr = FileRef::of(&name, &png);
-                files.push((name, png));
-                frames.push(Frame {
-                    png: fr,
-                    pattern: id,
-                    plane: plane.clone(),
-                    element: *e,
-                    pitch: *pitch,
-                    scale,
-                    saturated,
-                });
-            }
-        }
-    }
-    let m = CaptureManifest {
-        format: FORMAT.into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        config: cfg.to_toml(),
-        checkpoint,
-        grid: [nx, ny],
-        camera,
-        patterns,
-        frames,
+/// A white (all-255) image, encoded as the network's input.
+fn white_input(cfg: &crate::model::Config) -> Vec<f32> {
+    let split = Split {
+        images: crate::data::Images {
+            count: 1,
+            rows: 28,
+            cols: 28,
+            pixels: vec![255; 28 * 28],
+        },
+        labels: vec![0],
+        points: Vec::new(),
     };
-    let json = serde_json::to_string_pretty(&m)
-        .map_err(|e| Error::config("capture", format!("cannot write the manifest: {e}")))?;
-    files.push((FILE.into(), json.into_bytes()));
-    crate::io::atomic_write_dir(out, &files, "--out")?;
-    Ok(m)
+    let mut v = vec![0.0f32; cfg.input_len()];
+    crate::data::encode(cfg, &split, &[0], &mut v);
+    v
+}
+
+/// The `inputs:N` probe: the first `k` test images under the checkpoint's phases.
+fn input_probe(
+    cfg: &crate::model::Config,
+    state: &State,
+    test: Option<&Split>,
+    k: usize,
+) -> Result<Probe> {
+    let per = cfg.input_len();
+    let split = test.ok_or_else(|| {
+        Error::config(
+            "--patterns",
+            "inputs:N needs the test images: give the data (or use the bundled subset)",
+        )
+    })?;
+    if cfg.input.task.is_some() {
+        return Err(Error::config(
+            "--patterns",
+            "inputs:N captures images; this network takes a generated task's points",
+        ));
+    }
+    let k = k.min(split.len());
+    let idx: Vec<usize> = (0..k).collect();
+    let mut inputs = vec![0.0f32; k * per];
+    crate::data::encode(cfg, split, &idx, &mut inputs);
+    Ok(Probe {
+        name: "input".into(),
+        slm: None,
+        params: serde_json::json!({}),
+        phases: state
+            .params
+            .iter()
+            .map(|p| p.iter().map(|&v| v as f64).collect())
+            .collect(),
+        inputs,
+        refs: idx
+            .iter()
+            .map(|&i| ("test-image".into(), Some(i), split.labels.get(i).copied()))
+            .collect(),
+    })
 }
 
 /// A frame's levels, its scale (`I_sat` units per level) and its clipped pixels: the camera

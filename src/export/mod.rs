@@ -420,156 +420,35 @@ pub fn export(source: &Path, out: &Path, opts: &ExportOptions) -> Result<Manifes
     };
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     let mut entries = Vec::new();
-    let inverse = match &lut {
-        Some((t, _, _)) => {
-            let bits = opts.slm.as_ref().map_or(8, |s| s.bits);
-            let top = ((1u64 << bits) - 1) as f64;
-            if t.level[0] < 0.0 || t.level[t.level.len() - 1] > top {
-                return Err(Error::config(
-                    "--lut",
-                    format!(
-                        "the table's levels run from {} to {}, outside the {bits}-bit panel's 0 to {top}: give the matching --slm-bits",
-                        t.level[0],
-                        t.level[t.level.len() - 1]
-                    ),
-                ));
-            }
-            Some(
-                slm::InverseLut::new(t).ok_or_else(|| {
-                    Error::config("--lut", "the table covers no whole drive level")
-                })?,
-            )
-        }
-        None => None,
-    };
-    let hmap = opts.height.as_ref().map(|h| HeightMap {
-        index: h.index,
-        wavelength: h.wavelength.unwrap_or(cfg.optics.wavelength),
-        step: h.step,
-    });
-    if let (Some(m), Some(s)) = (&hmap, hmap.and_then(|m| m.step)) {
-        let n = m.turn() / s;
-        if n > 65_535.0 || s >= m.turn() {
-            return Err(Error::config(
-                "--step",
-                format!(
-                    "{s} m against a full-turn height of {:.4e} m ({n:.1} steps): give a step between 1/65535 of it and less than it",
-                    m.turn()
-                ),
-            ));
-        }
-    }
+    let inverse = inverse_lut(lut.as_ref(), opts)?;
+    let hmap = height_map(opts, cfg)?;
     for (j, &(i, element)) in slms.iter().enumerate() {
         let spec = &plan.params[i];
         let (sx, sy, k) = (spec.sx, spec.sy, spec.k);
         let dx = plan.places.slms[i].1;
         let phases: Vec<f64> = ck.state.params[i].iter().map(|&p| p as f64).collect();
         let stem = format!("slm{}", j + 1);
+        let mask = Mask {
+            phases: &phases,
+            sx,
+            sy,
+            k,
+            dx,
+            stem: &stem,
+            element,
+        };
         let bitmap = match &opts.slm {
             None => None,
-            Some(s) => {
-                let levels: Vec<u32> = match &inverse {
-                    Some(inv) => phases.iter().map(|&p| inv.level(p)).collect(),
-                    None => phases
-                        .iter()
-                        .map(|&p| slm::linear_level(p, s.bits))
-                        .collect(),
-                };
-                let shown = |l: u32| match &lut {
-                    Some((t, _, _)) => slm::lut_at(t, l as f64).0,
-                    None => slm::linear_phase(l, s.bits),
-                };
-                let max_err = phases
-                    .iter()
-                    .zip(&levels)
-                    .map(|(&p, &l)| slm::circle_distance(p, shown(l)))
-                    .fold(0.0, f64::max);
-                let r = s.replicate;
-                let (mw, mh) = (sx * r, sy * r);
-                let [pw, ph] = s.panel.unwrap_or([mw, mh]);
-                if mw > pw || mh > ph {
-                    return Err(Error::config(
-                        "--panel",
-                        format!("the {pw}x{ph} panel cannot hold {stem}'s {mw}x{mh} pixels ({sx}x{sy} SLM pixels × {r}): give a larger panel or a smaller --replicate"),
-                    ));
-                }
-                let [ox, oy] = s.offset.unwrap_or([(pw - mw) / 2, (ph - mh) / 2]);
-                if ox + mw > pw || oy + mh > ph {
-                    return Err(Error::config(
-                        "--offset",
-                        format!("{ox},{oy} puts {stem}'s {mw}x{mh} pixels past the {pw}x{ph} panel's edge: give an offset of at most {},{}", pw - mw, ph - mh),
-                    ));
-                }
-                let mut panel = vec![s.fill; pw * ph];
-                for y in 0..mh {
-                    for x in 0..mw {
-                        panel[(oy + y) * pw + ox + x] = levels[(y / r) * sx + x / r];
-                    }
-                }
-                let png = png_grey(&panel, pw, ph, s.bits)?;
-                let name = format!("{stem}.png");
-                let fr = FileRef::of(&name, &png);
-                files.push((name, png));
-                Some(manifest::Bitmap {
-                    png: fr,
-                    bits: s.bits,
-                    panel: [pw, ph],
-                    offset: [ox, oy],
-                    replicate: r,
-                    fill: s.fill,
-                    mapping: if lut.is_some() { "lut" } else { "linear" }.into(),
-                    max_phase_error: max_err,
-                })
-            }
+            Some(s) => Some(slm_bitmap(
+                s,
+                lut.as_ref(),
+                inverse.as_ref(),
+                &mask,
+                &mut files,
+            )?),
         };
         let height = match (&opts.height, &hmap) {
-            (Some(h), Some(m)) => {
-                let hs: Vec<f64> = phases.iter().map(|&p| m.height(p)).collect();
-                let max_err = phases
-                    .iter()
-                    .zip(&hs)
-                    .map(|(&p, &z)| slm::circle_distance(p, m.phase(z)))
-                    .fold(0.0, f64::max);
-                let (scale, values): (f64, Vec<u32>) = match m.step {
-                    Some(st) => (
-                        st,
-                        phases.iter().map(|&p| m.steps(p).unwrap_or(0)).collect(),
-                    ),
-                    None => {
-                        let sc = m.turn() / 65_536.0;
-                        (
-                            sc,
-                            hs.iter()
-                                .map(|&z| ((z / sc).round() as u32) % 65_536)
-                                .collect(),
-                        )
-                    }
-                };
-                let png = png_grey(&values, sx, sy, 16)?;
-                let npy = npy::encode_f64(&hs, sy, sx);
-                let pitch = k as f64 * dx;
-                let tris = stl::mesh(&hs, sy, sx, pitch, h.base, 1e3);
-                let stl_bytes =
-                    stl::encode(&tris, &format!("wavetrain {stem} elements[{element}] mm"));
-                let (pn, nn, sn) = (
-                    format!("{stem}-height.png"),
-                    format!("{stem}-height.npy"),
-                    format!("{stem}.stl"),
-                );
-                let entry = manifest::Height {
-                    png: FileRef::of(&pn, &png),
-                    png_scale: scale,
-                    npy: FileRef::of(&nn, &npy),
-                    stl: FileRef::of(&sn, &stl_bytes),
-                    stl_triangles: tris.len(),
-                    turn_height: m.turn(),
-                    max_phase_error: max_err,
-                };
-                files.push((pn, png));
-                files.push((nn, npy));
-                files.push((sn, stl_bytes));
-                Some(entry)
-            }
+            (Some(h), Some(m)) => Some(height_files(h, m, &mask, &mut files)?),
             _ => None,
         };
         entries.push(manifest::SlmEntry {
@@ -629,6 +508,190 @@ pub fn export(source: &Path, out: &Path, opts: &ExportOptions) -> Result<Manifes
     files.push((manifest::FILE.into(), json.into_bytes()));
     crate::io::atomic_write_dir(out, &files, "--out")?;
     Ok(m)
+}
+
+/// A phase mask being exported: its phases (radians, row-major), its size in SLM pixels, its
+/// macro-pixel and grid pitch, its file stem and its element's index.
+struct Mask<'a> {
+    phases: &'a [f64],
+    sx: usize,
+    sy: usize,
+    k: usize,
+    dx: f64,
+    stem: &'a str,
+    element: usize,
+}
+
+/// The inverse of the lookup table, for the panel's bit depth (refused if the table's levels
+/// run outside it); `None` for a linear mapping.
+fn inverse_lut(
+    lut: Option<&(Lut, String, String)>,
+    opts: &ExportOptions,
+) -> Result<Option<slm::InverseLut>> {
+    Ok(match &lut {
+        Some((t, _, _)) => {
+            let bits = opts.slm.as_ref().map_or(8, |s| s.bits);
+            let top = ((1u64 << bits) - 1) as f64;
+            if t.level[0] < 0.0 || t.level[t.level.len() - 1] > top {
+                return Err(Error::config(
+                    "--lut",
+                    format!(
+                        "the table's levels run from {} to {}, outside the {bits}-bit panel's 0 to {top}: give the matching --slm-bits",
+                        t.level[0],
+                        t.level[t.level.len() - 1]
+                    ),
+                ));
+            }
+            Some(
+                slm::InverseLut::new(t).ok_or_else(|| {
+                    Error::config("--lut", "the table covers no whole drive level")
+                })?,
+            )
+        }
+        None => None,
+    })
+}
+
+/// The height map of `--height` (the wavelength defaulting to the network's), with its step
+/// checked against a full turn's height.
+fn height_map(opts: &ExportOptions, cfg: &crate::model::Config) -> Result<Option<HeightMap>> {
+    let hmap = opts.height.as_ref().map(|h| HeightMap {
+        index: h.index,
+        wavelength: h.wavelength.unwrap_or(cfg.optics.wavelength),
+        step: h.step,
+    });
+    if let (Some(m), Some(s)) = (&hmap, hmap.and_then(|m| m.step)) {
+        let n = m.turn() / s;
+        if n > 65_535.0 || s >= m.turn() {
+            return Err(Error::config(
+                "--step",
+                format!(
+                    "{s} m against a full-turn height of {:.4e} m ({n:.1} steps): give a step between 1/65535 of it and less than it",
+                    m.turn()
+                ),
+            ));
+        }
+    }
+    Ok(hmap)
+}
+
+/// One SLM bitmap (levels through the lookup table's inverse or the linear mapping, placed on
+/// the panel); its PNG goes into `files`.
+fn slm_bitmap(
+    s: &SlmOptions,
+    lut: Option<&(Lut, String, String)>,
+    inverse: Option<&slm::InverseLut>,
+    mask: &Mask,
+    files: &mut Vec<(String, Vec<u8>)>,
+) -> Result<manifest::Bitmap> {
+    let (phases, sx, sy, stem) = (mask.phases, mask.sx, mask.sy, mask.stem);
+    let levels: Vec<u32> = match &inverse {
+        Some(inv) => phases.iter().map(|&p| inv.level(p)).collect(),
+        None => phases
+            .iter()
+            .map(|&p| slm::linear_level(p, s.bits))
+            .collect(),
+    };
+    let shown = |l: u32| match &lut {
+        Some((t, _, _)) => slm::lut_at(t, l as f64).0,
+        None => slm::linear_phase(l, s.bits),
+    };
+    let max_err = phases
+        .iter()
+        .zip(&levels)
+        .map(|(&p, &l)| slm::circle_distance(p, shown(l)))
+        .fold(0.0, f64::max);
+    let r = s.replicate;
+    let (mw, mh) = (sx * r, sy * r);
+    let [pw, ph] = s.panel.unwrap_or([mw, mh]);
+    if mw > pw || mh > ph {
+        return Err(Error::config(
+            "--panel",
+            format!("the {pw}x{ph} panel cannot hold {stem}'s {mw}x{mh} pixels ({sx}x{sy} SLM pixels × {r}): give a larger panel or a smaller --replicate"),
+        ));
+    }
+    let [ox, oy] = s.offset.unwrap_or([(pw - mw) / 2, (ph - mh) / 2]);
+    if ox + mw > pw || oy + mh > ph {
+        return Err(Error::config(
+            "--offset",
+            format!("{ox},{oy} puts {stem}'s {mw}x{mh} pixels past the {pw}x{ph} panel's edge: give an offset of at most {},{}", pw - mw, ph - mh),
+        ));
+    }
+    let mut panel = vec![s.fill; pw * ph];
+    for y in 0..mh {
+        for x in 0..mw {
+            panel[(oy + y) * pw + ox + x] = levels[(y / r) * sx + x / r];
+        }
+    }
+    let png = png_grey(&panel, pw, ph, s.bits)?;
+    let name = format!("{stem}.png");
+    let fr = FileRef::of(&name, &png);
+    files.push((name, png));
+    Ok(manifest::Bitmap {
+        png: fr,
+        bits: s.bits,
+        panel: [pw, ph],
+        offset: [ox, oy],
+        replicate: r,
+        fill: s.fill,
+        mapping: if lut.is_some() { "lut" } else { "linear" }.into(),
+        max_phase_error: max_err,
+    })
+}
+
+/// One mask's height files (16-bit PNG, `.npy` in metres, STL in millimetres) into `files`.
+fn height_files(
+    h: &HeightOptions,
+    m: &HeightMap,
+    mask: &Mask,
+    files: &mut Vec<(String, Vec<u8>)>,
+) -> Result<manifest::Height> {
+    let (phases, sx, sy, stem) = (mask.phases, mask.sx, mask.sy, mask.stem);
+    let (k, dx, element) = (mask.k, mask.dx, mask.element);
+    let hs: Vec<f64> = phases.iter().map(|&p| m.height(p)).collect();
+    let max_err = phases
+        .iter()
+        .zip(&hs)
+        .map(|(&p, &z)| slm::circle_distance(p, m.phase(z)))
+        .fold(0.0, f64::max);
+    let (scale, values): (f64, Vec<u32>) = match m.step {
+        Some(st) => (
+            st,
+            phases.iter().map(|&p| m.steps(p).unwrap_or(0)).collect(),
+        ),
+        None => {
+            let sc = m.turn() / 65_536.0;
+            (
+                sc,
+                hs.iter()
+                    .map(|&z| ((z / sc).round() as u32) % 65_536)
+                    .collect(),
+            )
+        }
+    };
+    let png = png_grey(&values, sx, sy, 16)?;
+    let npy = npy::encode_f64(&hs, sy, sx);
+    let pitch = k as f64 * dx;
+    let tris = stl::mesh(&hs, sy, sx, pitch, h.base, 1e3);
+    let stl_bytes = stl::encode(&tris, &format!("wavetrain {stem} elements[{element}] mm"));
+    let (pn, nn, sn) = (
+        format!("{stem}-height.png"),
+        format!("{stem}-height.npy"),
+        format!("{stem}.stl"),
+    );
+    let entry = manifest::Height {
+        png: FileRef::of(&pn, &png),
+        png_scale: scale,
+        npy: FileRef::of(&nn, &npy),
+        stl: FileRef::of(&sn, &stl_bytes),
+        stl_triangles: tris.len(),
+        turn_height: m.turn(),
+        max_phase_error: max_err,
+    };
+    files.push((pn, png));
+    files.push((nn, npy));
+    files.push((sn, stl_bytes));
+    Ok(entry)
 }
 
 /// Which files of an export the phases are read from.
