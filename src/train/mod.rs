@@ -242,13 +242,41 @@ pub fn train_observed(
     on_epoch: &mut dyn FnMut(&EpochMetrics),
 ) -> Result<Summary> {
     let cfg = net.config();
-    let per = cfg.input_len();
-    let n_train = cfg.train.max_train.unwrap_or(train.len()).min(train.len());
-    let batch = cfg.train.batch;
-    let batches = n_train.div_ceil(batch);
     let mut progress = opts.resume.clone().unwrap_or_default();
-    let ckpt_path = opts.out.join("checkpoint.safetensors");
     crate::io::atomic_write(&opts.out.join("config.toml"), cfg.to_toml().as_bytes())?;
+    write_hardware_record(net, opts)?;
+    let mut run = Run::new(net, train, test, opts, &progress);
+    let mut input = vec![0.0f32; run.batch * run.per];
+    if progress.initial.is_none() && progress.epoch == 0 && progress.batch == 0 {
+        run.evaluate_untrained(backend, &mut progress)?;
+    }
+    run.last_save = Instant::now();
+    while progress.epoch < cfg.train.epochs {
+        let epoch = progress.epoch;
+        run.bar
+            .set_prefix(format!("{}/{}", epoch + 1, cfg.train.epochs));
+        let order = epoch_order(train.len(), cfg.train.seed, epoch);
+        let order = &order[..run.n_train];
+        let epoch_start = Instant::now();
+        let secs_before = progress.seconds;
+        run.steps(backend, &mut progress, order, &mut input)?;
+        run.end_epoch(backend, &mut progress, epoch_start, secs_before)?;
+        if let Some(m) = progress.history.last() {
+            on_epoch(m);
+        }
+    }
+    run.bar.finish_and_clear();
+    if opts.pictures && !opts.stop.load(Ordering::SeqCst) {
+        write_pictures(net, backend, test, &progress.history, &opts.out)?;
+    }
+    Ok(run.summary(backend, &progress))
+}
+
+/// `hardware.json`: the drawn imperfect system and the gradient read-out, when the run has
+/// either (the config and its `hardware.seed` redraw it exactly).
+fn write_hardware_record(net: &Network, opts: &RunOptions) -> Result<()> {
+    let cfg = net.config();
+    let batch = cfg.train.batch;
     let record = match (
         net.hardware_record(),
         cfg.hardware.readout_record(
@@ -276,56 +304,130 @@ pub fn train_observed(
         .unwrap_or_default();
         crate::io::atomic_write(&opts.out.join("hardware.json"), text.as_bytes())?;
     }
-    let start = Instant::now();
-    let mut input = vec![0.0f32; batch * per];
-    let bar = if opts.progress {
-        let b = indicatif::ProgressBar::new((cfg.train.epochs * batches) as u64);
-        b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({eta})",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        b.set_position((progress.epoch * batches + progress.batch) as u64);
-        b
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    let fault_step: Option<usize> = std::env::var("WAVETRAIN_FAULT_STEP")
-        .ok()
-        .and_then(|v| v.parse().ok());
-    let mut total_images = 0usize;
-    let mut total_train_secs = 0.0f64;
-    // Per-epoch lines go straight to stderr when no bar is drawn (a batch system's log).
-    let plain = !opts.progress || !std::io::stderr().is_terminal();
-    let say = |line: String| {
-        if plain {
-            if opts.progress {
+    Ok(())
+}
+
+/// One training run under way: what its epochs share (the network, the data, the options, the
+/// batch geometry, the checkpoint's path, the progress bar) and its running totals.
+struct Run<'a> {
+    net: &'a Network,
+    cfg: &'a crate::model::Config,
+    train: &'a Split,
+    test: &'a Split,
+    opts: &'a RunOptions,
+    /// Input values per image.
+    per: usize,
+    /// Training images per epoch.
+    n_train: usize,
+    batch: usize,
+    /// Batches per epoch.
+    batches: usize,
+    ckpt_path: PathBuf,
+    bar: indicatif::ProgressBar,
+    /// Per-epoch lines go straight to stderr when no bar is drawn (a batch system's log).
+    plain: bool,
+    /// Testing hook (`WAVETRAIN_FAULT_STEP`): the step whose input is poisoned.
+    fault_step: Option<usize>,
+    /// The hardware's gradient read-out takes camera frames: counted per epoch.
+    readout: bool,
+    start: Instant,
+    /// Wall seconds of the run's earlier sessions.
+    elapsed_before: f64,
+    total_images: usize,
+    total_train_secs: f64,
+    last_save: Instant,
+}
+
+impl<'a> Run<'a> {
+    /// A run of `net` from `progress` (a fresh one, or a resumed checkpoint's).
+    fn new(
+        net: &'a Network,
+        train: &'a Split,
+        test: &'a Split,
+        opts: &'a RunOptions,
+        progress: &Progress,
+    ) -> Self {
+        let cfg = net.config();
+        let n_train = cfg.train.max_train.unwrap_or(train.len()).min(train.len());
+        let batch = cfg.train.batch;
+        let batches = n_train.div_ceil(batch);
+        let start = Instant::now();
+        let bar = if opts.progress {
+            let b = indicatif::ProgressBar::new((cfg.train.epochs * batches) as u64);
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({eta})",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            b.set_position((progress.epoch * batches + progress.batch) as u64);
+            b
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        Run {
+            net,
+            cfg,
+            train,
+            test,
+            opts,
+            per: cfg.input_len(),
+            n_train,
+            batch,
+            batches,
+            ckpt_path: opts.out.join("checkpoint.safetensors"),
+            bar,
+            plain: !opts.progress || !std::io::stderr().is_terminal(),
+            fault_step: std::env::var("WAVETRAIN_FAULT_STEP")
+                .ok()
+                .and_then(|v| v.parse().ok()),
+            readout: net.system() == System::Hardware && cfg.hardware.readout_camera().is_some(),
+            start,
+            elapsed_before: progress.elapsed,
+            total_images: 0,
+            total_train_secs: 0.0,
+            last_save: Instant::now(),
+        }
+    }
+
+    /// A per-epoch line: above the bar, or on stderr when no bar is drawn.
+    fn say(&self, line: String) {
+        if self.plain {
+            if self.opts.progress {
                 eprintln!("{line}");
             }
         } else {
-            bar.println(line);
+            self.bar.println(line);
         }
-    };
-    let elapsed_before = progress.elapsed;
-    let elapsed = |start: &Instant| elapsed_before + start.elapsed().as_secs_f64();
-    let save = |state: State, progress: &mut Progress| -> Result<()> {
-        progress.elapsed = elapsed(&start);
-        Checkpoint::write(&ckpt_path, net, &state, progress)
-    };
-    let interrupted = |progress: &Progress, during: &str| {
+    }
+
+    /// Wall seconds of the whole run, earlier sessions included.
+    fn elapsed(&self) -> f64 {
+        self.elapsed_before + self.start.elapsed().as_secs_f64()
+    }
+
+    /// Writes the checkpoint of `state` at `progress`.
+    fn save(&self, state: State, progress: &mut Progress) -> Result<()> {
+        progress.elapsed = self.elapsed();
+        Checkpoint::write(&self.ckpt_path, self.net, &state, progress)
+    }
+
+    /// The error of a run stopped `during` a phase, with the command that resumes it.
+    fn interrupted(&self, progress: &Progress, during: &str) -> Error {
         Error::Interrupted(format!(
             "stopped {during} at epoch {}, batch {}/{}; checkpoint written to {}. Resume with: wavetrain train --resume {}",
             progress.epoch + 1,
             progress.batch,
-            batches,
-            ckpt_path.display(),
-            opts.out.display()
+            self.batches,
+            self.ckpt_path.display(),
+            self.opts.out.display()
         ))
-    };
-    if progress.initial.is_none() && progress.epoch == 0 && progress.batch == 0 {
-        // The untrained network, for the epoch-0 row of metrics.csv.
+    }
+
+    /// The untrained network's test loss and accuracies, for the epoch-0 row of `metrics.csv`.
+    fn evaluate_untrained(&self, backend: &mut dyn Backend, progress: &mut Progress) -> Result<()> {
+        let (net, cfg, test, opts) = (self.net, self.cfg, self.test, self.opts);
         let e = evaluate(backend, cfg, test, Some(&opts.stop));
         match e {
             Ok(e) => {
@@ -339,35 +441,40 @@ pub fn train_observed(
                 )?);
             }
             Err(Error::Interrupted(_)) => {
-                bar.abandon();
+                self.bar.abandon();
                 return Err(Error::Interrupted(
                     "stopped before the first step; nothing to resume: start the run again".into(),
                 ));
             }
             Err(e) => return Err(e),
         }
+        Ok(())
     }
-    // The hardware's gradient read-out takes camera frames: counted per epoch.
-    let readout = net.system() == System::Hardware && cfg.hardware.readout_camera().is_some();
-    let mut last_save = Instant::now();
-    while progress.epoch < cfg.train.epochs {
+
+    /// The rest of the current epoch's steps, from `progress.batch` on, in `order`; checkpoints
+    /// when stopped and every `opts.checkpoint_every` seconds.
+    fn steps(
+        &mut self,
+        backend: &mut dyn Backend,
+        progress: &mut Progress,
+        order: &[usize],
+        input: &mut [f32],
+    ) -> Result<()> {
+        let (net, cfg, train, opts) = (self.net, self.cfg, self.train, self.opts);
+        let (per, n_train, batch, batches) = (self.per, self.n_train, self.batch, self.batches);
+        let (bar, ckpt_path) = (&self.bar, &self.ckpt_path);
         let epoch = progress.epoch;
-        bar.set_prefix(format!("{}/{}", epoch + 1, cfg.train.epochs));
-        let order = epoch_order(train.len(), cfg.train.seed, epoch);
-        let order = &order[..n_train];
-        let epoch_start = Instant::now();
-        let secs_before = progress.seconds;
         while progress.batch < batches {
             if opts.stop.load(Ordering::SeqCst) {
                 bar.abandon();
-                save(backend.state()?, &mut progress)?;
-                return Err(interrupted(&progress, "while training"));
+                self.save(backend.state()?, progress)?;
+                return Err(self.interrupted(progress, "while training"));
             }
             let idx = &order[progress.batch * batch..((progress.batch + 1) * batch).min(n_train)];
             let inp = &mut input[..idx.len() * per];
             encode(cfg, train, idx, inp);
             let labels: Vec<u8> = idx.iter().map(|&i| train.labels[i]).collect();
-            if fault_step == Some(epoch * batches + progress.batch + 1) {
+            if self.fault_step == Some(epoch * batches + progress.batch + 1) {
                 // Testing hook (WAVETRAIN_FAULT_STEP): poison this step's input.
                 inp[0] = f32::NAN;
             }
@@ -400,9 +507,9 @@ pub fn train_observed(
             progress.seen += idx.len();
             progress.batch += 1;
             progress.seconds += dt;
-            total_images += idx.len();
-            total_train_secs += dt;
-            if readout {
+            self.total_images += idx.len();
+            self.total_train_secs += dt;
+            if self.readout {
                 let (f, e) = backend.take_readout_counts();
                 let r = progress.readout.get_or_insert((0, 0.0));
                 *r = (r.0 + f, r.1 + e);
@@ -415,19 +522,33 @@ pub fn train_observed(
                 progress.seen as f64 / progress.seconds.max(1e-9)
             ));
             if let Some(every) = opts.checkpoint_every {
-                if progress.batch < batches && last_save.elapsed().as_secs_f64() >= every {
-                    save(backend.state()?, &mut progress)?;
-                    last_save = Instant::now();
+                if progress.batch < batches && self.last_save.elapsed().as_secs_f64() >= every {
+                    self.save(backend.state()?, progress)?;
+                    self.last_save = Instant::now();
                 }
             }
         }
+        Ok(())
+    }
+
+    /// The end of an epoch: the test pass, the epoch's metrics (a line, `metrics.csv`,
+    /// `confusion.csv`) and its checkpoint.
+    fn end_epoch(
+        &mut self,
+        backend: &mut dyn Backend,
+        progress: &mut Progress,
+        epoch_start: Instant,
+        secs_before: f64,
+    ) -> Result<()> {
+        let (net, cfg, test, opts) = (self.net, self.cfg, self.test, self.opts);
+        let (bar, epoch) = (&self.bar, progress.epoch);
         let e = match evaluate(backend, cfg, test, Some(&opts.stop)) {
             Ok(e) => e,
             Err(Error::Interrupted(_)) => {
                 // The epoch's steps are all done: resuming evaluates it and goes on.
                 bar.abandon();
-                save(backend.state()?, &mut progress)?;
-                return Err(interrupted(&progress, "in the test pass"));
+                self.save(backend.state()?, progress)?;
+                return Err(self.interrupted(progress, "in the test pass"));
             }
             Err(e) => return Err(e),
         };
@@ -436,8 +557,8 @@ pub fn train_observed(
                 Ok(a) => a,
                 Err(Error::Interrupted(_)) => {
                     bar.abandon();
-                    save(backend.state()?, &mut progress)?;
-                    return Err(interrupted(&progress, "in the test pass"));
+                    self.save(backend.state()?, progress)?;
+                    return Err(self.interrupted(progress, "in the test pass"));
                 }
                 Err(e) => return Err(e),
             };
@@ -457,7 +578,7 @@ pub fn train_observed(
                 .filter(|_| cfg.hardware.readout_shot_noise.is_some())
                 .map(|r| r.1),
         };
-        say(format!(
+        self.say(format!(
             "epoch {:>3}: train loss {:.4}, train accuracy {:.2}%, test loss {:.4}, test accuracy {:.2}%, {:.0} images/s",
             m.epoch,
             m.train_loss,
@@ -467,7 +588,7 @@ pub fn train_observed(
             m.images_per_second
         ));
         progress.history.push(m);
-        progress = Progress {
+        *progress = Progress {
             epoch: epoch + 1,
             history: std::mem::take(&mut progress.history),
             initial: progress.initial,
@@ -487,44 +608,43 @@ pub fn train_observed(
             &opts.out.join("confusion.csv"),
             confusion_csv(&e.confusion).as_bytes(),
         )?;
-        save(backend.state()?, &mut progress)?;
-        last_save = Instant::now();
-        if let Some(m) = progress.history.last() {
-            on_epoch(m);
+        self.save(backend.state()?, progress)?;
+        self.last_save = Instant::now();
+        Ok(())
+    }
+
+    /// The run's summary: the last epoch's metrics, the throughput over this session's steps.
+    fn summary(&self, backend: &mut dyn Backend, progress: &Progress) -> Summary {
+        let cfg = self.cfg;
+        let last = progress.history.last().cloned().unwrap_or(EpochMetrics {
+            epoch: 0,
+            train_loss: f64::NAN,
+            train_accuracy: 0.0,
+            test_accuracy: 0.0,
+            images_per_second: 0.0,
+            seconds: 0.0,
+            test_loss: None,
+            model_accuracy: None,
+            hardware_accuracy: None,
+            camera_frames: None,
+            photoelectrons: None,
+        });
+        Summary {
+            train_loss: last.train_loss,
+            train_accuracy: last.train_accuracy,
+            test_accuracy: last.test_accuracy,
+            model_accuracy: last.model_accuracy,
+            hardware_accuracy: last.hardware_accuracy,
+            target: Some(cfg.train.target.name().into()),
+            images_per_second: if self.total_train_secs > 0.0 {
+                self.total_images as f64 / self.total_train_secs
+            } else {
+                last.images_per_second
+            },
+            seconds: self.elapsed(),
+            backend: backend.name(),
+            epochs: progress.history.len(),
+            run_dir: self.opts.out.display().to_string(),
         }
     }
-    bar.finish_and_clear();
-    if opts.pictures && !opts.stop.load(Ordering::SeqCst) {
-        write_pictures(net, backend, test, &progress.history, &opts.out)?;
-    }
-    let last = progress.history.last().cloned().unwrap_or(EpochMetrics {
-        epoch: 0,
-        train_loss: f64::NAN,
-        train_accuracy: 0.0,
-        test_accuracy: 0.0,
-        images_per_second: 0.0,
-        seconds: 0.0,
-        test_loss: None,
-        model_accuracy: None,
-        hardware_accuracy: None,
-        camera_frames: None,
-        photoelectrons: None,
-    });
-    Ok(Summary {
-        train_loss: last.train_loss,
-        train_accuracy: last.train_accuracy,
-        test_accuracy: last.test_accuracy,
-        model_accuracy: last.model_accuracy,
-        hardware_accuracy: last.hardware_accuracy,
-        target: Some(cfg.train.target.name().into()),
-        images_per_second: if total_train_secs > 0.0 {
-            total_images as f64 / total_train_secs
-        } else {
-            last.images_per_second
-        },
-        seconds: elapsed(&start),
-        backend: backend.name(),
-        epochs: progress.history.len(),
-        run_dir: opts.out.display().to_string(),
-    })
 }

@@ -293,6 +293,7 @@ fn planes_of(cfg: &Config) -> Vec<(f64, f64)> {
     out
 }
 
+/// `masks.png` (the trained SLMs, phases wrapped to [−π, π)) and `outputs.png`.
 fn field_pictures(
     net: &Network,
     backend: &mut dyn Backend,
@@ -366,7 +367,21 @@ fn field_pictures(
         &ps,
         5,
     )?;
+    output_pictures(net, backend, &state, test, out)
+}
 
+/// `outputs.png`: the input and the detector-plane intensity for the first test image of every
+/// class, with the detectors outlined and the prediction.
+fn output_pictures(
+    net: &Network,
+    backend: &mut dyn Backend,
+    state: &crate::network::State,
+    test: &Split,
+    out: &Path,
+) -> Result<()> {
+    use crate::plot::images;
+    let cfg = net.config();
+    let plan = net.field("pictures")?;
     // Input and detector-plane intensity for the first test image of every class.
     let (nx, ny) = (cfg.optics.nx, cfg.optics.ny);
     let k = cfg.readout.classes;
@@ -378,7 +393,7 @@ fn field_pictures(
     }
     let mut input = vec![0.0f32; picks.len() * nx * ny];
     encode(cfg, test, &picks, &mut input);
-    let out_field = crate::diagnose::planes(net, &state, &input)?
+    let out_field = crate::diagnose::planes(net, state, &input)?
         .pop()
         .map(|(_, f)| f)
         .unwrap_or_default();
