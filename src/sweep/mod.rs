@@ -682,22 +682,7 @@ pub fn run_part(
     part: &PartOptions,
     load: &(dyn Fn(&Config) -> Result<(Split, Split)> + Sync),
 ) -> Result<PartDone> {
-    if axes.is_empty() {
-        return Err(Error::config(
-            "sweep",
-            "nothing to sweep: give at least one axis, e.g. --od 0.1,1,10 or --set train.lr=0.01,0.1",
-        ));
-    }
-    check_axes(base, axes, &[])?;
-    if !(part.checkpoint_every.is_finite() && part.checkpoint_every >= 0.0) {
-        return Err(Error::config(
-            "--checkpoint-every",
-            format!(
-                "must be a number of seconds ≥ 0, got {}",
-                part.checkpoint_every
-            ),
-        ));
-    }
+    check_part(base, axes, part)?;
     let points = grid(axes);
     // Check every config before any work starts (every shard checks the whole grid, so that
     // a bad point fails every shard alike).
@@ -721,30 +706,7 @@ pub fn run_part(
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let first_err: Mutex<Option<Error>> = Mutex::new(None);
-    // The first error wins, except that a run's own failure wins over the interruptions it
-    // causes in the runs next to it.
-    let record = |e: Error| {
-        if let Ok(mut f) = first_err.lock() {
-            let replace = match &*f {
-                None => true,
-                Some(Error::Interrupted(_)) => !matches!(e, Error::Interrupted(_)),
-                Some(_) => false,
-            };
-            if replace {
-                *f = Some(e);
-            }
-        }
-    };
-    let write_csv = || -> Result<()> {
-        // Holding the lock while writing keeps the CSV's writers in order.
-        let guard = results
-            .lock()
-            .map_err(|_| Error::config("sweep", "a run panicked"))?;
-        let rows: Vec<Row> = guard.iter().flatten().cloned().collect();
-        crate::io::atomic_write(&opts.out.join("sweep.csv"), csv(axes, &rows).as_bytes())?;
-        drop(guard);
-        Ok(())
-    };
+    let record = |e: Error| record_error(&first_err, e);
     let worker = || loop {
         if opts.stop.load(Ordering::SeqCst) {
             return;
@@ -776,7 +738,7 @@ pub fn run_part(
                 }
                 // A shard writes no sweep.csv of its own: the merge writes the sweep's.
                 if !sharded {
-                    if let Err(e) = write_csv() {
+                    if let Err(e) = write_csv(&opts.out, axes, &results) {
                         record(e);
                     }
                 }
@@ -828,6 +790,54 @@ pub fn run_part(
     let _lock = merge::MergeLock::take(&opts.out)?;
     write_results(&opts.out, base, axes, &nets, &all, &maps)?;
     Ok(PartDone { rows, merged: true })
+}
+
+/// Refuses a part with no axis, a bad axis or a negative `checkpoint_every`.
+fn check_part(base: &Config, axes: &[Axis], part: &PartOptions) -> Result<()> {
+    if axes.is_empty() {
+        return Err(Error::config(
+            "sweep",
+            "nothing to sweep: give at least one axis, e.g. --od 0.1,1,10 or --set train.lr=0.01,0.1",
+        ));
+    }
+    check_axes(base, axes, &[])?;
+    if !(part.checkpoint_every.is_finite() && part.checkpoint_every >= 0.0) {
+        return Err(Error::config(
+            "--checkpoint-every",
+            format!(
+                "must be a number of seconds ≥ 0, got {}",
+                part.checkpoint_every
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Records a run's error in `first_err`: the first error wins, except that a run's own failure
+/// wins over the interruptions it causes in the runs next to it.
+fn record_error(first_err: &Mutex<Option<Error>>, e: Error) {
+    if let Ok(mut f) = first_err.lock() {
+        let replace = match &*f {
+            None => true,
+            Some(Error::Interrupted(_)) => !matches!(e, Error::Interrupted(_)),
+            Some(_) => false,
+        };
+        if replace {
+            *f = Some(e);
+        }
+    }
+}
+
+/// `sweep.csv` of the rows finished so far (one entry a point, in grid order).
+fn write_csv(out: &Path, axes: &[Axis], results: &Mutex<Vec<Option<Row>>>) -> Result<()> {
+    // Holding the lock while writing keeps the CSV's writers in order.
+    let guard = results
+        .lock()
+        .map_err(|_| Error::config("sweep", "a run panicked"))?;
+    let rows: Vec<Row> = guard.iter().flatten().cloned().collect();
+    crate::io::atomic_write(&out.join("sweep.csv"), csv(axes, &rows).as_bytes())?;
+    drop(guard);
+    Ok(())
 }
 
 /// Writes a sweep's results from its rows and decision maps (one entry a point, in grid
