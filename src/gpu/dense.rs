@@ -23,7 +23,7 @@ use super::{MatMul, Update};
 use crate::error::{Error, Result};
 use crate::loss::LossStats;
 use crate::model::{Fidelity, GradientMode, Hardware, Loss};
-use crate::network::{DenseStage, Network, State};
+use crate::network::{DensePlan, DenseStage, Network, State};
 use crate::optics::AbsorberModel;
 use crate::rng::{key_of, word1, Purpose};
 
@@ -229,28 +229,47 @@ fn activation_kind(stage: &DenseStage) -> (u32, f32) {
     }
 }
 
-impl GpuDense {
-    /// Builds every buffer and op of a dense network at its batch size, starting from `state`.
-    pub fn new(ctx: GpuContext, net: &Network, state: &State) -> Result<Self> {
-        let plan = net.dense("the GPU dense executor")?;
-        net.check_state(state)?;
-        let cfg = net.config();
-        cfg.hardware.check_gpu()?;
-        let batch = cfg.train.batch;
-        let classes = cfg.readout.classes;
-        let (stages, layers) = (&plan.stages, &plan.layers);
-        let n_in = cfg.input_len();
-        let mk = |label: &str, v: &[f32]| GpuBuffer::from_slice(&ctx, label, v);
-        let buf = |label: &str, n: usize| GpuBuffer::<f32>::new(&ctx, label, n);
-        // Vector sizes at each stage boundary.
-        let mut dims = vec![n_in];
-        for (_, s) in stages.iter() {
-            let last = *dims.last().unwrap_or(&n_in);
-            dims.push(match s {
-                DenseStage::Dense(l) => layers[*l].n_out,
-                _ => last,
-            });
-        }
+/// Vector sizes at each stage boundary of a dense network taking `n_in` inputs.
+fn stage_dims(plan: &DensePlan, n_in: usize) -> Vec<usize> {
+    let (stages, layers) = (&plan.stages, &plan.layers);
+    let mut dims = vec![n_in];
+    for (_, s) in stages.iter() {
+        let last = *dims.last().unwrap_or(&n_in);
+        dims.push(match s {
+            DenseStage::Dense(l) => layers[*l].n_out,
+            _ => last,
+        });
+    }
+    dims
+}
+
+/// The buffers of a dense network: activations and probes at each stage boundary, weights and
+/// Adam moments (from the state), shown weights, gradients, row gains, cross-talk couplings
+/// and the coupled pump.
+struct DenseBuffers {
+    acts: Vec<GpuBuffer<f32>>,
+    probes: Vec<GpuBuffer<f32>>,
+    params: Vec<GpuBuffer<f32>>,
+    m: Vec<GpuBuffer<f32>>,
+    v: Vec<GpuBuffer<f32>>,
+    shown: Vec<GpuBuffer<f32>>,
+    grads: Vec<GpuBuffer<f32>>,
+    gains: Vec<GpuBuffer<f32>>,
+    couplings: Vec<Option<GpuBuffer<f32>>>,
+    coupled: Vec<Option<GpuBuffer<f32>>>,
+}
+
+impl DenseBuffers {
+    fn new(
+        ctx: &GpuContext,
+        plan: &DensePlan,
+        dims: &[usize],
+        batch: usize,
+        state: &State,
+    ) -> Result<Self> {
+        let layers = &plan.layers;
+        let mk = |label: &str, v: &[f32]| GpuBuffer::from_slice(ctx, label, v);
+        let buf = |label: &str, n: usize| GpuBuffer::<f32>::new(ctx, label, n);
         let acts = dims
             .iter()
             .enumerate()
@@ -317,16 +336,59 @@ impl GpuDense {
                 None => Ok(None),
             })
             .collect::<Result<Vec<_>>>()?;
-        // The noisy options of the imperfect system, where the pass runs on it (the CPU
-        // executor's `hw` and `hw_probe`), and the one-value buffers of their batch maxima.
-        let system = net.system();
-        let pump_hw = system.pump_on_hardware().then_some(&cfg.hardware);
-        let probe_hw = system.probe_on_hardware().then_some(&cfg.hardware);
-        let mvm_noisy = |h: &Hardware| h.signal_error != 0.0 || h.noise_error != 0.0;
-        let beam_noisy =
-            |h: &Hardware| h.shot_noise.is_some() || h.read_noise != 0.0 || h.camera_bits.is_some();
-        let seed = cfg.train.seed;
-        let mut peaks = Vec::new();
+        Ok(DenseBuffers {
+            acts,
+            probes,
+            params,
+            m,
+            v,
+            shown,
+            grads,
+            gains,
+            couplings,
+            coupled,
+        })
+    }
+}
+
+/// The matrix–vector product's noise is on (`signal_error`, `noise_error`).
+fn mvm_noisy(h: &Hardware) -> bool {
+    h.signal_error != 0.0 || h.noise_error != 0.0
+}
+
+/// The camera that measures the beams is noisy (shot or read noise, finite bits).
+fn beam_noisy(h: &Hardware) -> bool {
+    h.shot_noise.is_some() || h.read_noise != 0.0 || h.camera_bits.is_some()
+}
+
+/// What the pump and probe passes of a dense network are recorded from.
+struct DenseSchedule<'a> {
+    ctx: &'a GpuContext,
+    plan: &'a DensePlan,
+    bufs: &'a DenseBuffers,
+    hardware: &'a Hardware,
+    /// The imperfect system, when the pump runs on it.
+    pump_hw: Option<&'a Hardware>,
+    /// The imperfect system, when the probe runs on it.
+    probe_hw: Option<&'a Hardware>,
+    seed: u64,
+    batch: usize,
+}
+
+impl DenseSchedule<'_> {
+    /// The pump pass, stage by stage; the noisy steps' peak buffers go into `peaks`.
+    fn pump(&self, peaks: &mut Vec<GpuBuffer<f32>>) -> Result<Vec<Step>> {
+        let (ctx, hardware, pump_hw, seed) = (self.ctx, self.hardware, self.pump_hw, self.seed);
+        let (stages, layers) = (&self.plan.stages, &self.plan.layers);
+        let DenseBuffers {
+            acts,
+            shown,
+            gains,
+            couplings,
+            coupled,
+            ..
+        } = self.bufs;
+        let buf = |label: &str, n: usize| GpuBuffer::<f32>::new(ctx, label, n);
         let mut pump = Vec::new();
         for (si, (_, s)) in stages.iter().enumerate() {
             let (a, out) = (&acts[si], &acts[si + 1]);
@@ -336,14 +398,14 @@ impl GpuDense {
                     let at_slm = match (&couplings[*l], &coupled[*l]) {
                         (Some(c), Some(ca)) => {
                             pump.push(Step::MatMul(MatMul::forward(
-                                &ctx, c, a, ca, layer.n_in, layer.n_in,
+                                ctx, c, a, ca, layer.n_in, layer.n_in,
                             )?));
                             ca
                         }
                         _ => a,
                     };
                     pump.push(Step::MatMul(MatMul::forward(
-                        &ctx,
+                        ctx,
                         &shown[*l],
                         at_slm,
                         out,
@@ -351,7 +413,7 @@ impl GpuDense {
                         layer.n_in,
                     )?));
                     let d = kernel(
-                        &ctx,
+                        ctx,
                         "scale_rows",
                         DenseParams {
                             len: u32_of("activations", out.len())?,
@@ -364,12 +426,12 @@ impl GpuDense {
                     if pump_hw.is_some_and(mvm_noisy) && layer.fidelity != Fidelity::Digital {
                         let peak = buf(&format!("dense.peak.pump{l}"), 1)?;
                         pump.push(Step::Noise(Noise::new(
-                            &ctx,
+                            ctx,
                             out,
                             &peak,
                             layer.n_out,
                             NoiseKind::Mvm,
-                            &cfg.hardware,
+                            hardware,
                             seed,
                             (Purpose::DenseOutput, 2 * l, true),
                         )?));
@@ -379,7 +441,7 @@ impl GpuDense {
                 _ => {
                     let (kind, od) = activation_kind(s);
                     let d = kernel(
-                        &ctx,
+                        ctx,
                         "activate",
                         DenseParams {
                             len: u32_of("activations", out.len())?,
@@ -393,6 +455,307 @@ impl GpuDense {
                 }
             }
         }
+        Ok(pump)
+    }
+
+    /// The probe pass, from the last stage back to the first dense layer (`probes[i]` is the
+    /// probe at the position of `acts[i]`), with the weight gradients; the noisy steps' peak
+    /// buffers go into `peaks`.
+    fn probe(&self, exact: bool, peaks: &mut Vec<GpuBuffer<f32>>) -> Result<Vec<Step>> {
+        let stages = &self.plan.stages;
+        let mut probe = Vec::new();
+        for si in (self.plan.first_dense()..stages.len()).rev() {
+            match &stages[si].1 {
+                DenseStage::Dense(l) => self.probe_layer(si, *l, &mut probe, peaks)?,
+                _ => self.probe_activation(si, exact, &mut probe, peaks)?,
+            }
+        }
+        Ok(probe)
+    }
+
+    /// The probe through dense stage `si` (layer `l`), appended to `probe`: the row gains, the
+    /// weight gradient (from the camera's view of both beams when it is noisy) and, unless it
+    /// is the first dense layer, the transposed product back to the layer's input.
+    fn probe_layer(
+        &self,
+        si: usize,
+        l: usize,
+        probe: &mut Vec<Step>,
+        peaks: &mut Vec<GpuBuffer<f32>>,
+    ) -> Result<()> {
+        let (ctx, probe_hw, seed) = (self.ctx, self.probe_hw, self.seed);
+        let layers = &self.plan.layers;
+        let DenseBuffers {
+            acts,
+            probes,
+            shown,
+            grads,
+            gains,
+            couplings,
+            coupled,
+            ..
+        } = self.bufs;
+        let buf = |label: &str, n: usize| GpuBuffer::<f32>::new(ctx, label, n);
+        let first_dense = self.plan.first_dense();
+        let (b_out, b_in) = (&probes[si + 1], &probes[si]);
+        let layer = &layers[l];
+        let d = kernel(
+            ctx,
+            "scale_rows",
+            DenseParams {
+                len: u32_of("activations", b_out.len())?,
+                n: u32_of("layer outputs", layer.n_out)?,
+                ..Default::default()
+            },
+            &[read(2, gains[l].buffer()), write(3, b_out.buffer())],
+        )?;
+        probe.push(Step::Kernel(d));
+        let at_slm = coupled[l].as_ref().unwrap_or(&acts[si]);
+        let optical = layer.fidelity != Fidelity::Digital;
+        // The camera's view of both beams, when it is noisy (the gradient is
+        // their product: CPU `measure`).
+        let measured = match probe_hw.filter(|h| optical && beam_noisy(h)) {
+            Some(h) => {
+                let mp = buf(&format!("dense.measured_pump{l}"), at_slm.len())?;
+                let mb = buf(&format!("dense.measured_probe{l}"), b_out.len())?;
+                for (x, out, per, sub) in [
+                    (at_slm, &mp, layer.n_in, 2 * l),
+                    (b_out, &mb, layer.n_out, 2 * l + 1),
+                ] {
+                    let peak = buf(&format!("dense.peak.beam{sub}"), 1)?;
+                    probe.push(Step::Noise(Noise::new(
+                        ctx,
+                        x,
+                        &peak,
+                        per,
+                        NoiseKind::Beam(out),
+                        h,
+                        seed,
+                        (Purpose::DenseBeam, sub, false),
+                    )?));
+                    peaks.push(peak);
+                }
+                Some((mp, mb))
+            }
+            None => None,
+        };
+        let (gp, gb) = match &measured {
+            Some((mp, mb)) => (mp, mb),
+            None => (at_slm, b_out),
+        };
+        probe.push(Step::MatMul(MatMul::grad(
+            ctx,
+            gb,
+            gp,
+            &grads[l],
+            layer.n_out,
+            layer.n_in,
+        )?));
+        if let Some((mp, mb)) = measured {
+            peaks.extend([mp, mb]);
+        }
+        if si > first_dense {
+            match &couplings[l] {
+                Some(c) => {
+                    // Wᵀ·b lands in the coupled buffer (free in the probe pass),
+                    // then Cᵀ carries it back to the layer's input.
+                    let tmp = coupled[l].as_ref().unwrap_or(&acts[si]);
+                    probe.push(Step::MatMul(MatMul::transpose(
+                        ctx,
+                        &shown[l],
+                        b_out,
+                        tmp,
+                        layer.n_out,
+                        layer.n_in,
+                    )?));
+                    probe.push(Step::MatMul(MatMul::transpose(
+                        ctx, c, tmp, b_in, layer.n_in, layer.n_in,
+                    )?));
+                }
+                None => probe.push(Step::MatMul(MatMul::transpose(
+                    ctx,
+                    &shown[l],
+                    b_out,
+                    b_in,
+                    layer.n_out,
+                    layer.n_in,
+                )?)),
+            }
+            if let Some(h) = probe_hw.filter(|h| optical && mvm_noisy(h)) {
+                let peak = buf(&format!("dense.peak.probe{l}"), 1)?;
+                probe.push(Step::Noise(Noise::new(
+                    ctx,
+                    b_in,
+                    &peak,
+                    layer.n_in,
+                    NoiseKind::Mvm,
+                    h,
+                    seed,
+                    (Purpose::DenseOutput, 2 * l + 1, false),
+                )?));
+                peaks.push(peak);
+            }
+        }
+        Ok(())
+    }
+
+    /// The probe through activation stage `si` (an absorber or a digital activation),
+    /// appended to `probe`.
+    fn probe_activation(
+        &self,
+        si: usize,
+        exact: bool,
+        probe: &mut Vec<Step>,
+        peaks: &mut Vec<GpuBuffer<f32>>,
+    ) -> Result<()> {
+        let (ctx, hardware, probe_hw) = (self.ctx, self.hardware, self.probe_hw);
+        let (seed, batch) = (self.seed, self.batch);
+        let DenseBuffers { acts, probes, .. } = self.bufs;
+        let buf = |label: &str, n: usize| GpuBuffer::<f32>::new(ctx, label, n);
+        let s = &self.plan.stages[si].1;
+        let (b_out, b_in) = (&probes[si + 1], &probes[si]);
+        let (kind, od) = activation_kind(s);
+        // A probe that is not weak: its batch-wide peak sets its power.
+        let power = probe_hw.map_or(0.0, |h| h.probe_power);
+        let peak = buf(&format!("dense.peak.absorber{si}"), 1)?;
+        if power > 0.0 && matches!(s, DenseStage::Absorber(_)) && !exact {
+            let per = b_out.len() / batch.max(1);
+            probe.push(Step::Noise(Noise::new(
+                ctx,
+                b_out,
+                &peak,
+                per,
+                NoiseKind::Peak,
+                hardware,
+                seed,
+                (Purpose::DenseOutput, 0, false),
+            )?));
+        }
+        let d = kernel(
+            ctx,
+            "activate_probe",
+            DenseParams {
+                len: u32_of("activations", b_out.len())?,
+                kind,
+                flag: exact as u32,
+                od,
+                probe_power: power as f32,
+                ..Default::default()
+            },
+            &[
+                read(1, b_out.buffer()),
+                read(2, acts[si].buffer()),
+                write(3, b_in.buffer()),
+                write(4, peak.buffer()),
+            ],
+        )?;
+        probe.push(Step::Kernel(d));
+        peaks.push(peak);
+        Ok(())
+    }
+}
+
+/// The loss kernel over the last activations (`dense_loss`), writing the last probe and the
+/// per-image stats; with its uniform and the uniform's base values.
+fn dense_loss(
+    ctx: &GpuContext,
+    cfg: &crate::model::Config,
+    bufs: &DenseBuffers,
+    io: &LossIo,
+) -> Result<(Dispatch, wgpu::Buffer, DenseParams)> {
+    let (batch, classes) = (cfg.train.batch, cfg.readout.classes);
+    let (acts, probes) = (&bufs.acts, &bufs.probes);
+    let last = acts.len() - 1;
+    let loss_base = DenseParams {
+        len: u32_of("outputs", batch * classes)?,
+        n: u32_of("classes", classes)?,
+        kind: match cfg.readout.loss {
+            Loss::CrossEntropy => 0,
+            Loss::Mse => 1,
+        },
+        valid: u32_of("batch", batch)?,
+        scale: (1.0 / cfg.readout.temperature) as f32,
+        inv_valid: 1.0 / batch as f32,
+        ..Default::default()
+    };
+    let loss_uniform = uniform(ctx, "loss", &loss_base)?;
+    let loss = Dispatch::new(
+        ctx,
+        "dense",
+        "dense_loss",
+        &[],
+        &[
+            kernel::uniform(0, &loss_uniform),
+            read(1, acts[last].buffer()),
+            write(3, probes[last].buffer()),
+            write(4, io.stats.buffer()),
+            read(5, io.labels.buffer()),
+        ],
+        (batch.div_ceil(64) as u32, 1, 1),
+    )?;
+    Ok((loss, loss_uniform, loss_base))
+}
+
+/// The dispatches that show each layer's weights on its SLM (quantised to `hardware.slm_bits`
+/// levels on optical layers).
+fn show_weights(
+    ctx: &GpuContext,
+    cfg: &crate::model::Config,
+    plan: &DensePlan,
+    params: &[GpuBuffer<f32>],
+    shown: &[GpuBuffer<f32>],
+) -> Result<Vec<Step>> {
+    let layers = &plan.layers;
+    let levels = cfg
+        .hardware
+        .slm_bits
+        .map_or(0.0, |b| ((1u64 << b) - 1) as f32);
+    let mut show = Vec::new();
+    for (l, layer) in layers.iter().enumerate() {
+        let d = kernel(
+            ctx,
+            "show_weights",
+            DenseParams {
+                len: u32_of("weights", params[l].len())?,
+                flag: (layer.fidelity != Fidelity::Digital) as u32,
+                scale: levels,
+                ..Default::default()
+            },
+            &[write(3, params[l].buffer()), write(4, shown[l].buffer())],
+        )?;
+        show.push(Step::Kernel(d));
+    }
+    Ok(show)
+}
+
+impl GpuDense {
+    /// Builds every buffer and op of a dense network at its batch size, starting from `state`.
+    pub fn new(ctx: GpuContext, net: &Network, state: &State) -> Result<Self> {
+        let plan = net.dense("the GPU dense executor")?;
+        net.check_state(state)?;
+        let cfg = net.config();
+        cfg.hardware.check_gpu()?;
+        let batch = cfg.train.batch;
+        let classes = cfg.readout.classes;
+        let n_in = cfg.input_len();
+        let dims = stage_dims(plan, n_in);
+        let bufs = DenseBuffers::new(&ctx, plan, &dims, batch, state)?;
+        // The noisy options of the imperfect system, where the pass runs on it (the CPU
+        // executor's `hw` and `hw_probe`).
+        let system = net.system();
+        let schedule = DenseSchedule {
+            ctx: &ctx,
+            plan,
+            bufs: &bufs,
+            hardware: &cfg.hardware,
+            pump_hw: system.pump_on_hardware().then_some(&cfg.hardware),
+            probe_hw: system.probe_on_hardware().then_some(&cfg.hardware),
+            seed: cfg.train.seed,
+            batch,
+        };
+        // The one-value buffers of the noisy steps' batch maxima.
+        let mut peaks = Vec::new();
+        let pump = schedule.pump(&mut peaks)?;
         let out_dim = *dims.last().unwrap_or(&0);
         if out_dim != classes {
             return Err(Error::config(
@@ -401,206 +764,23 @@ impl GpuDense {
             ));
         }
         let io = LossIo::new(&ctx, "dense.", batch)?;
-        let loss_base = DenseParams {
-            len: u32_of("outputs", batch * classes)?,
-            n: u32_of("classes", classes)?,
-            kind: match cfg.readout.loss {
-                Loss::CrossEntropy => 0,
-                Loss::Mse => 1,
-            },
-            valid: u32_of("batch", batch)?,
-            scale: (1.0 / cfg.readout.temperature) as f32,
-            inv_valid: 1.0 / batch as f32,
-            ..Default::default()
-        };
-        let loss_uniform = uniform(&ctx, "loss", &loss_base)?;
-        let last = stages.len();
-        let loss = Dispatch::new(
-            &ctx,
-            "dense",
-            "dense_loss",
-            &[],
-            &[
-                kernel::uniform(0, &loss_uniform),
-                read(1, acts[last].buffer()),
-                write(3, probes[last].buffer()),
-                write(4, io.stats.buffer()),
-                read(5, io.labels.buffer()),
-            ],
-            (batch.div_ceil(64) as u32, 1, 1),
-        )?;
-        // Probe pass: probes[i] is the probe at the position of acts[i].
+        let (loss, loss_uniform, loss_base) = dense_loss(&ctx, cfg, &bufs, &io)?;
         let exact = cfg.train.gradient == GradientMode::Exact;
-        let first_dense = plan.first_dense();
-        let mut probe = Vec::new();
-        for si in (first_dense..stages.len()).rev() {
-            let s = &stages[si].1;
-            let (b_out, b_in) = (&probes[si + 1], &probes[si]);
-            match s {
-                DenseStage::Dense(l) => {
-                    let layer = &layers[*l];
-                    let d = kernel(
-                        &ctx,
-                        "scale_rows",
-                        DenseParams {
-                            len: u32_of("activations", b_out.len())?,
-                            n: u32_of("layer outputs", layer.n_out)?,
-                            ..Default::default()
-                        },
-                        &[read(2, gains[*l].buffer()), write(3, b_out.buffer())],
-                    )?;
-                    probe.push(Step::Kernel(d));
-                    let at_slm = coupled[*l].as_ref().unwrap_or(&acts[si]);
-                    let optical = layer.fidelity != Fidelity::Digital;
-                    // The camera's view of both beams, when it is noisy (the gradient is
-                    // their product: CPU `measure`).
-                    let measured = match probe_hw.filter(|h| optical && beam_noisy(h)) {
-                        Some(h) => {
-                            let mp = buf(&format!("dense.measured_pump{l}"), at_slm.len())?;
-                            let mb = buf(&format!("dense.measured_probe{l}"), b_out.len())?;
-                            for (x, out, per, sub) in [
-                                (at_slm, &mp, layer.n_in, 2 * l),
-                                (b_out, &mb, layer.n_out, 2 * l + 1),
-                            ] {
-                                let peak = buf(&format!("dense.peak.beam{sub}"), 1)?;
-                                probe.push(Step::Noise(Noise::new(
-                                    &ctx,
-                                    x,
-                                    &peak,
-                                    per,
-                                    NoiseKind::Beam(out),
-                                    h,
-                                    seed,
-                                    (Purpose::DenseBeam, sub, false),
-                                )?));
-                                peaks.push(peak);
-                            }
-                            Some((mp, mb))
-                        }
-                        None => None,
-                    };
-                    let (gp, gb) = match &measured {
-                        Some((mp, mb)) => (mp, mb),
-                        None => (at_slm, b_out),
-                    };
-                    probe.push(Step::MatMul(MatMul::grad(
-                        &ctx,
-                        gb,
-                        gp,
-                        &grads[*l],
-                        layer.n_out,
-                        layer.n_in,
-                    )?));
-                    if let Some((mp, mb)) = measured {
-                        peaks.extend([mp, mb]);
-                    }
-                    if si > first_dense {
-                        match &couplings[*l] {
-                            Some(c) => {
-                                // Wᵀ·b lands in the coupled buffer (free in the probe pass),
-                                // then Cᵀ carries it back to the layer's input.
-                                let tmp = coupled[*l].as_ref().unwrap_or(&acts[si]);
-                                probe.push(Step::MatMul(MatMul::transpose(
-                                    &ctx,
-                                    &shown[*l],
-                                    b_out,
-                                    tmp,
-                                    layer.n_out,
-                                    layer.n_in,
-                                )?));
-                                probe.push(Step::MatMul(MatMul::transpose(
-                                    &ctx, c, tmp, b_in, layer.n_in, layer.n_in,
-                                )?));
-                            }
-                            None => probe.push(Step::MatMul(MatMul::transpose(
-                                &ctx,
-                                &shown[*l],
-                                b_out,
-                                b_in,
-                                layer.n_out,
-                                layer.n_in,
-                            )?)),
-                        }
-                        if let Some(h) = probe_hw.filter(|h| optical && mvm_noisy(h)) {
-                            let peak = buf(&format!("dense.peak.probe{l}"), 1)?;
-                            probe.push(Step::Noise(Noise::new(
-                                &ctx,
-                                b_in,
-                                &peak,
-                                layer.n_in,
-                                NoiseKind::Mvm,
-                                h,
-                                seed,
-                                (Purpose::DenseOutput, 2 * l + 1, false),
-                            )?));
-                            peaks.push(peak);
-                        }
-                    }
-                }
-                _ => {
-                    let (kind, od) = activation_kind(s);
-                    // A probe that is not weak: its batch-wide peak sets its power.
-                    let power = probe_hw.map_or(0.0, |h| h.probe_power);
-                    let peak = buf(&format!("dense.peak.absorber{si}"), 1)?;
-                    if power > 0.0 && matches!(s, DenseStage::Absorber(_)) && !exact {
-                        let per = b_out.len() / batch.max(1);
-                        probe.push(Step::Noise(Noise::new(
-                            &ctx,
-                            b_out,
-                            &peak,
-                            per,
-                            NoiseKind::Peak,
-                            &cfg.hardware,
-                            seed,
-                            (Purpose::DenseOutput, 0, false),
-                        )?));
-                    }
-                    let d = kernel(
-                        &ctx,
-                        "activate_probe",
-                        DenseParams {
-                            len: u32_of("activations", b_out.len())?,
-                            kind,
-                            flag: exact as u32,
-                            od,
-                            probe_power: power as f32,
-                            ..Default::default()
-                        },
-                        &[
-                            read(1, b_out.buffer()),
-                            read(2, acts[si].buffer()),
-                            write(3, b_in.buffer()),
-                            write(4, peak.buffer()),
-                        ],
-                    )?;
-                    probe.push(Step::Kernel(d));
-                    peaks.push(peak);
-                }
-            }
-        }
+        let probe = schedule.probe(exact, &mut peaks)?;
+        let DenseBuffers {
+            acts,
+            params,
+            m,
+            v,
+            shown,
+            grads,
+            ..
+        } = bufs;
         let rule = net.update_rule();
         let update = (0..params.len())
             .map(|i| Update::new(&ctx, &rule, &params[i], &grads[i], &m[i], &v[i]))
             .collect::<Result<Vec<_>>>()?;
-        let levels = cfg
-            .hardware
-            .slm_bits
-            .map_or(0.0, |b| ((1u64 << b) - 1) as f32);
-        let mut show = Vec::new();
-        for (l, layer) in layers.iter().enumerate() {
-            let d = kernel(
-                &ctx,
-                "show_weights",
-                DenseParams {
-                    len: u32_of("weights", params[l].len())?,
-                    flag: (layer.fidelity != Fidelity::Digital) as u32,
-                    scale: levels,
-                    ..Default::default()
-                },
-                &[write(3, params[l].buffer()), write(4, shown[l].buffer())],
-            )?;
-            show.push(Step::Kernel(d));
-        }
+        let show = show_weights(&ctx, cfg, plan, &params, &shown)?;
         let mut enc = ctx.encoder("dense.show_weights");
         for s in &show {
             s.encode(&mut enc);

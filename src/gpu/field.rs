@@ -25,7 +25,7 @@ use super::{
 use crate::error::{Error, Result};
 use crate::loss::LossStats;
 use crate::model::{GradientMode, Loss};
-use crate::network::{FieldPlan, Network, Op, ParamKind, State, System};
+use crate::network::{FieldHardware, FieldPlan, Network, Op, ParamKind, State, System};
 use crate::optics::lens::thin_lens_phase;
 use crate::optics::{Absorber, AbsorberModel};
 use crate::Grid;
@@ -101,27 +101,19 @@ pub struct GpuField {
     evals: u64,
 }
 
-impl GpuField {
-    /// Builds every buffer and op of a field network at its batch size, starting from `state`.
-    pub fn new(ctx: GpuContext, net: &Network, state: &State) -> Result<Self> {
-        let plan: &FieldPlan = net.field("the GPU field executor")?;
-        net.check_state(state)?;
-        let cfg = net.config();
-        let o = &cfg.optics;
-        let (nx, ny, batch) = (o.nx, o.ny, cfg.train.batch);
-        let classes = cfg.readout.classes;
-        if plan.params.iter().any(|p| p.kind == ParamKind::Amplitude) {
-            return Err(Error::config(
-                "backend",
-                "amplitude SLMs are not yet supported by the GPU backend: use --backend cpu",
-            ));
-        }
-        let field = Field::new(&ctx, "field", nx, ny, batch)?;
-        let probe = Field::new(&ctx, "probe", nx, ny, batch)?;
-        let slots = (0..plan.slots)
-            .map(|i| Field::new(&ctx, &format!("slot{i}"), nx, ny, batch))
-            .collect::<Result<Vec<_>>>()?;
-        let mk = |label: &str, v: &[f32]| GpuBuffer::from_slice(&ctx, label, v);
+/// The per-SLM buffers of a field network: parameters and Adam moments (from the state),
+/// gradients and complex masks.
+struct ParamBuffers {
+    params: Vec<GpuBuffer<f32>>,
+    m: Vec<GpuBuffer<f32>>,
+    v: Vec<GpuBuffer<f32>>,
+    grads: Vec<GpuBuffer<f32>>,
+    masks: Vec<GpuBuffer<Complex32>>,
+}
+
+impl ParamBuffers {
+    fn new(ctx: &GpuContext, plan: &FieldPlan, state: &State) -> Result<Self> {
+        let mk = |label: &str, v: &[f32]| GpuBuffer::from_slice(ctx, label, v);
         let params = state
             .params
             .iter()
@@ -144,189 +136,297 @@ impl GpuField {
             .params
             .iter()
             .enumerate()
-            .map(|(i, p)| GpuBuffer::<f32>::new(&ctx, &format!("grad{i}"), p.len()))
+            .map(|(i, p)| GpuBuffer::<f32>::new(ctx, &format!("grad{i}"), p.len()))
             .collect::<Result<Vec<_>>>()?;
         let masks = plan
             .params
             .iter()
             .enumerate()
-            .map(|(i, p)| GpuBuffer::<Complex32>::new(&ctx, &format!("mask{i}"), p.len()))
+            .map(|(i, p)| GpuBuffer::<Complex32>::new(ctx, &format!("mask{i}"), p.len()))
             .collect::<Result<Vec<_>>>()?;
-        let build = params
-            .iter()
-            .zip(&masks)
-            .map(|(p, mk)| BuildMask::new(&ctx, MaskKind::Phase, p, mk))
-            .collect::<Result<Vec<_>>>()?;
-        let lenses = plan
-            .lenses
-            .iter()
-            .map(|l| {
-                let g = Grid::new(nx, ny, l.dx)?;
-                let m: Vec<Complex32> = thin_lens_phase(&g, o.wavelength, l.focal_length)
-                    .iter()
-                    .map(|&p| Complex32::from_polar(1.0, p as f32))
-                    .collect();
-                GpuBuffer::from_slice(&ctx, "lens", &m)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let tfs = plan
-            .propagators
-            .iter()
-            .map(|p| {
-                TransferFunction::new(
-                    &ctx,
+        Ok(ParamBuffers {
+            params,
+            m,
+            v,
+            grads,
+            masks,
+        })
+    }
+}
+
+/// The thin lenses' phase masks.
+fn lens_masks(
+    ctx: &GpuContext,
+    plan: &FieldPlan,
+    o: &crate::model::Optics,
+) -> Result<Vec<GpuBuffer<Complex32>>> {
+    let (nx, ny) = (o.nx, o.ny);
+    plan.lenses
+        .iter()
+        .map(|l| {
+            let g = Grid::new(nx, ny, l.dx)?;
+            let m: Vec<Complex32> = thin_lens_phase(&g, o.wavelength, l.focal_length)
+                .iter()
+                .map(|&p| Complex32::from_polar(1.0, p as f32))
+                .collect();
+            GpuBuffer::from_slice(ctx, "lens", &m)
+        })
+        .collect()
+}
+
+/// Free space at the imperfect system's actual distances (equal ones share a transfer
+/// function); empty without one.
+fn hardware_transfers(
+    ctx: &GpuContext,
+    plan: &FieldPlan,
+    hw: Option<&FieldHardware>,
+    tfs: &[TransferFunction],
+    o: &crate::model::Optics,
+) -> Result<Vec<TransferFunction>> {
+    let (nx, ny) = (o.nx, o.ny);
+    let mut hw_tfs: Vec<TransferFunction> = Vec::new();
+    if let Some(h) = hw {
+        for (i, p) in plan.propagators.iter().enumerate() {
+            let d = h.distances[i];
+            let same = (0..plan.propagators.len())
+                .find(|&j| plan.propagators[j].distance == d && plan.propagators[j].dx == p.dx)
+                .map(|j| tfs[j].clone())
+                .or_else(|| {
+                    (0..i)
+                        .find(|&j| h.distances[j] == d && plan.propagators[j].dx == p.dx)
+                        .map(|j| hw_tfs[j].clone())
+                });
+            hw_tfs.push(match same {
+                Some(tf) => tf,
+                None => TransferFunction::new(
+                    ctx,
                     &Grid::new(nx, ny, p.dx)?,
                     o.wavelength,
-                    p.distance,
+                    d,
                     o.padding,
                     o.band_limit,
-                )
-            })
-            .collect::<Result<Vec<_>>>()?;
-        // The imperfect system, when the pump runs on it (`probe_hw`: the probe too; else
-        // physics-aware training, whose probe runs through the ideal model).
-        let sys = net.system();
-        let hw = plan.hardware.as_deref().filter(|_| sys.pump_on_hardware());
-        let probe_hw = hw.is_some() && sys == System::Hardware;
-        let physics_aware = hw.is_some() && !probe_hw;
-        // Free space at the actual distances (equal ones share a transfer function).
-        let mut hw_tfs: Vec<TransferFunction> = Vec::new();
-        if let Some(h) = hw {
-            for (i, p) in plan.propagators.iter().enumerate() {
-                let d = h.distances[i];
-                let same = (0..plan.propagators.len())
-                    .find(|&j| plan.propagators[j].distance == d && plan.propagators[j].dx == p.dx)
-                    .map(|j| tfs[j].clone())
-                    .or_else(|| {
-                        (0..i)
-                            .find(|&j| h.distances[j] == d && plan.propagators[j].dx == p.dx)
-                            .map(|j| hw_tfs[j].clone())
-                    });
-                hw_tfs.push(match same {
-                    Some(tf) => tf,
-                    None => TransferFunction::new(
-                        &ctx,
-                        &Grid::new(nx, ny, p.dx)?,
-                        o.wavelength,
-                        d,
-                        o.padding,
-                        o.band_limit,
-                    )?,
-                });
-            }
-        }
-        // Per SLM: its lateral shift (a periodic operator on the grid) and its device model.
-        let mut shifts: Vec<Option<TransferFunction>> = Vec::new();
-        let mut devices: Vec<Option<SlmDevice>> = Vec::new();
-        for (i, spec) in plan.params.iter().enumerate() {
-            let slm = hw.map(|h| &h.slms[i]);
-            shifts.push(match slm {
-                Some(s) if s.shift_px != [0.0, 0.0] => Some(TransferFunction::periodic(
-                    &ctx,
-                    nx,
-                    ny,
-                    &shift_spectrum(s.shift_px, nx, ny),
-                    "hardware.shifts / shift_std on the GPU (an SLM shift is a Fourier shift on the grid)",
-                )?),
-                _ => None,
-            });
-            devices.push(match slm {
-                Some(s) if !s.model.is_ideal() => Some(SlmDevice::new(
-                    &ctx,
-                    &s.model,
-                    &params[i],
-                    (spec.sx, spec.sy, spec.k),
-                    batch,
-                    net.element_name(spec.element).unwrap_or("an SLM"),
-                )?),
-                _ => None,
+                )?,
             });
         }
-        // Per absorber: its optical-depth map.
-        let od_maps = match hw {
-            Some(h) => h
-                .od_maps
-                .iter()
-                .map(|m| {
-                    m.as_ref()
-                        .map(|m| {
-                            let v: Vec<f32> = m.iter().map(|&x| x as f32).collect();
-                            GpuBuffer::from_slice(&ctx, "absorber.od_map", &v)
-                        })
-                        .transpose()
-                })
-                .collect::<Result<Vec<_>>>()?,
-            None => vec![None; plan.absorbers.len()],
-        };
-        // One scratch for every propagation and shift, sized for the widest transform.
-        let widest = tfs
+    }
+    Ok(hw_tfs)
+}
+
+/// Per SLM: its lateral shift (a periodic operator on the grid) and its device model, when the
+/// imperfect system has them.
+#[allow(clippy::type_complexity)]
+fn slm_models(
+    ctx: &GpuContext,
+    net: &Network,
+    plan: &FieldPlan,
+    hw: Option<&FieldHardware>,
+    params: &[GpuBuffer<f32>],
+    batch: usize,
+) -> Result<(Vec<Option<TransferFunction>>, Vec<Option<SlmDevice>>)> {
+    let (nx, ny) = (net.config().optics.nx, net.config().optics.ny);
+    let mut shifts: Vec<Option<TransferFunction>> = Vec::new();
+    let mut devices: Vec<Option<SlmDevice>> = Vec::new();
+    for (i, spec) in plan.params.iter().enumerate() {
+        let slm = hw.map(|h| &h.slms[i]);
+        shifts.push(match slm {
+            Some(s) if s.shift_px != [0.0, 0.0] => Some(TransferFunction::periodic(
+                ctx,
+                nx,
+                ny,
+                &shift_spectrum(s.shift_px, nx, ny),
+                "hardware.shifts / shift_std on the GPU (an SLM shift is a Fourier shift on the grid)",
+            )?),
+            _ => None,
+        });
+        devices.push(match slm {
+            Some(s) if !s.model.is_ideal() => Some(SlmDevice::new(
+                ctx,
+                &s.model,
+                &params[i],
+                (spec.sx, spec.sy, spec.k),
+                batch,
+                net.element_name(spec.element).unwrap_or("an SLM"),
+            )?),
+            _ => None,
+        });
+    }
+    Ok((shifts, devices))
+}
+
+/// Per absorber: its optical-depth map on the imperfect system (`None`: uniform).
+fn od_maps(
+    ctx: &GpuContext,
+    plan: &FieldPlan,
+    hw: Option<&FieldHardware>,
+) -> Result<Vec<Option<GpuBuffer<f32>>>> {
+    Ok(match hw {
+        Some(h) => h
+            .od_maps
             .iter()
-            .chain(&hw_tfs)
-            .chain(shifts.iter().flatten())
-            .max_by_key(|tf| tf.transform().0);
-        let scratch = match widest {
-            Some(tf) => Some(PropagateScratch::new(&ctx, tf, batch)?),
-            None => None,
+            .map(|m| {
+                m.as_ref()
+                    .map(|m| {
+                        let v: Vec<f32> = m.iter().map(|&x| x as f32).collect();
+                        GpuBuffer::from_slice(ctx, "absorber.od_map", &v)
+                    })
+                    .transpose()
+            })
+            .collect::<Result<Vec<_>>>()?,
+        None => vec![None; plan.absorbers.len()],
+    })
+}
+
+impl LossKernel {
+    /// The loss over `powers` with the labels of `io`, writing `dl_dp` and the per-image stats.
+    fn new(
+        ctx: &GpuContext,
+        cfg: &crate::model::Config,
+        powers: &GpuBuffer<f32>,
+        io: &LossIo,
+        dl_dp: &GpuBuffer<f32>,
+    ) -> Result<Self> {
+        let (batch, classes) = (cfg.train.batch, cfg.readout.classes);
+        let base = LossParams {
+            batch: u32_of("batch", batch)?,
+            classes: u32_of("classes", classes)?,
+            valid: u32_of("batch", batch)?,
+            kind: if cfg.readout.loss == Loss::CrossEntropy {
+                0
+            } else {
+                1
+            },
+            inv_temp: (1.0 / cfg.readout.temperature) as f32,
+            inv_valid: 1.0 / batch as f32,
+            ..Default::default()
         };
-        let run = |f: &Field, tf: &TransferFunction, adjoint: bool| -> Result<Step> {
-            let s = scratch
-                .as_ref()
-                .ok_or_else(|| Error::Gpu("internal: no propagation scratch".into()))?;
-            Ok(Step::Propagate(Propagate::with_scratch(
-                &ctx, f, tf, adjoint, s,
-            )?))
-        };
-        // Free space `i` (on the hardware's distances when `on_hw`), with the mask in front of it
-        // multiplied in on load when `mask` is `(mask, k)`, and the thin absorber after it
-        // applied on store (its input kept in the slot given) when `post` is `(absorber, slot)`.
-        let prop = |f: &Field,
-                    i: usize,
-                    on_hw: bool,
-                    mask: Option<(&GpuBuffer<Complex32>, usize)>,
-                    post: Option<(&Absorber, Option<&Field>)>|
-         -> Result<Step> {
-            let tf = if on_hw { &hw_tfs[i] } else { &tfs[i] };
-            if mask.is_none() && post.is_none() {
-                return run(f, tf, false);
+        let loss_uniform = ctx.uniform("wavetrain.loss.params", &base)?;
+        let dispatch = Dispatch::new(
+            ctx,
+            "loss",
+            "loss",
+            &[],
+            &[
+                uniform(0, &loss_uniform),
+                read(1, powers.buffer()),
+                read(2, io.labels.buffer()),
+                write(3, dl_dp.buffer()),
+                write(4, io.stats.buffer()),
+            ],
+            (batch.div_ceil(64) as u32, 1, 1),
+        )?;
+        Ok(LossKernel {
+            dispatch,
+            uniform: loss_uniform,
+            base,
+        })
+    }
+}
+
+/// What the pump and probe schedules are recorded from: the kept slots, the masks, the
+/// transfer functions and the imperfect system's models.
+struct Schedule<'a> {
+    ctx: &'a GpuContext,
+    plan: &'a FieldPlan,
+    wavelength: f64,
+    slots: &'a [Field],
+    masks: &'a [GpuBuffer<Complex32>],
+    lenses: &'a [GpuBuffer<Complex32>],
+    tfs: &'a [TransferFunction],
+    hw_tfs: &'a [TransferFunction],
+    shifts: &'a [Option<TransferFunction>],
+    devices: &'a [Option<SlmDevice>],
+    od_maps: &'a [Option<GpuBuffer<f32>>],
+    scratch: Option<&'a PropagateScratch>,
+    /// The pump runs on the imperfect system.
+    hw: bool,
+    /// The probe runs on it too.
+    probe_hw: bool,
+    /// Physics-aware training: the pump on the imperfect system, the probe on the ideal model.
+    physics_aware: bool,
+}
+
+/// A mask (and its macro-pixel) carried to the free space that follows it, to be multiplied in
+/// on load.
+type Premask<'b> = Option<(&'b GpuBuffer<Complex32>, usize)>;
+
+/// The copy of one field into another.
+fn copy(from: &Field, to: &Field) -> Step {
+    Step::Copy {
+        from: from.buffer().clone(),
+        to: to.buffer().clone(),
+        bytes: (from.len() * 8) as u64,
+    }
+}
+
+/// A mask fused into the free space that follows it (`fuse`: the next step of the schedule is
+/// free space) is carried to that step in `premask`; any other step finds none.
+fn unfused(premask: &Premask) -> Result<()> {
+    match premask {
+        Some(_) => Err(Error::Gpu(
+            "internal: a mask kept for free space that does not follow".into(),
+        )),
+        None => Ok(()),
+    }
+}
+
+impl Schedule<'_> {
+    /// The propagation of `f` by `tf` (or its adjoint).
+    fn run(&self, f: &Field, tf: &TransferFunction, adjoint: bool) -> Result<Step> {
+        let s = self
+            .scratch
+            .ok_or_else(|| Error::Gpu("internal: no propagation scratch".into()))?;
+        Ok(Step::Propagate(Propagate::with_scratch(
+            self.ctx, f, tf, adjoint, s,
+        )?))
+    }
+
+    /// Free space `i` (on the hardware's distances when `on_hw`), with the mask in front of it
+    /// multiplied in on load when `mask` is `(mask, k)`, and the thin absorber after it
+    /// applied on store (its input kept in the slot given) when `post` is `(absorber, slot)`.
+    fn prop(
+        &self,
+        f: &Field,
+        i: usize,
+        on_hw: bool,
+        mask: Premask,
+        post: Option<(&Absorber, Option<&Field>)>,
+    ) -> Result<Step> {
+        let tf = if on_hw { &self.hw_tfs[i] } else { &self.tfs[i] };
+        if mask.is_none() && post.is_none() {
+            return self.run(f, tf, false);
+        }
+        let s = self
+            .scratch
+            .ok_or_else(|| Error::Gpu("internal: no propagation scratch".into()))?;
+        Ok(Step::Propagate(Propagate::with_scratch_fused(
+            self.ctx, f, tf, false, s, mask, post,
+        )?))
+    }
+
+    /// The pump's absorber after step `n` of the pump when it is fused into that step's
+    /// free space: a thin absorber without an optical-depth map, and its slot.
+    fn absorbed(&self, n: usize) -> Option<(&Absorber, Option<&Field>)> {
+        let plan = self.plan;
+        let next = plan.pump.get(n + 1)?;
+        match next.op {
+            Op::Absorber { absorber }
+                if plan.absorbers[absorber].model == AbsorberModel::Thin
+                    && self.od_maps[absorber].is_none() =>
+            {
+                Some((&plan.absorbers[absorber], next.save.map(|k| &self.slots[k])))
             }
-            let s = scratch
-                .as_ref()
-                .ok_or_else(|| Error::Gpu("internal: no propagation scratch".into()))?;
-            Ok(Step::Propagate(Propagate::with_scratch_fused(
-                &ctx, f, tf, false, s, mask, post,
-            )?))
-        };
-        // The pump's absorber after step `n` of the pump when it is fused into that step's
-        // free space: a thin absorber without an optical-depth map, and its slot.
-        let absorbed = |n: usize| -> Option<(&Absorber, Option<&Field>)> {
-            let next = plan.pump.get(n + 1)?;
-            match next.op {
-                Op::Absorber { absorber }
-                    if plan.absorbers[absorber].model == AbsorberModel::Thin
-                        && od_maps[absorber].is_none() =>
-                {
-                    Some((&plan.absorbers[absorber], next.save.map(|k| &slots[k])))
-                }
-                _ => None,
-            }
-        };
-        // A mask fused into the free space that follows it (`fuse`: the next step of the
-        // schedule is free space) is carried to that step in `premask`.
-        let unfused = |premask: &Option<(&GpuBuffer<Complex32>, usize)>| -> Result<()> {
-            match premask {
-                Some(_) => Err(Error::Gpu(
-                    "internal: a mask kept for free space that does not follow".into(),
-                )),
-                None => Ok(()),
-            }
-        };
-        let copy = |from: &Field, to: &Field| Step::Copy {
-            from: from.buffer().clone(),
-            to: to.buffer().clone(),
-            bytes: (from.len() * 8) as u64,
-        };
+            _ => None,
+        }
+    }
+
+    /// The pump pass over `field`, step by step.
+    fn pump(&self, field: &Field) -> Result<Vec<Step>> {
+        let (ctx, plan, wavelength) = (self.ctx, self.plan, self.wavelength);
+        let (slots, masks, lenses) = (self.slots, self.masks, self.lenses);
+        let (shifts, devices, od_maps) = (self.shifts, self.devices, self.od_maps);
+        let (probe_hw, physics_aware) = (self.probe_hw, self.physics_aware);
         let mut pump = Vec::new();
-        let mut premask: Option<(&GpuBuffer<Complex32>, usize)> = None;
+        let mut premask: Premask = None;
         // The free-space step just recorded applied the absorber that follows it.
         let mut postfused = false;
         for (n, s) in plan.pump.iter().enumerate() {
@@ -344,53 +444,47 @@ impl GpuField {
                     // the SLM's own frame on the hardware, in the lab frame otherwise (the
                     // physics-aware probe runs through the ideal, unshifted SLM).
                     let shift = shifts[param].as_ref();
-                    if let (Some(slot), true) = (save, hw.is_none() || physics_aware) {
-                        pump.push(copy(&field, slot));
+                    if let (Some(slot), true) = (save, !self.hw || physics_aware) {
+                        pump.push(copy(field, slot));
                     }
                     if let Some(tf) = shift {
-                        pump.push(run(&field, tf, true)?);
+                        pump.push(self.run(field, tf, true)?);
                     }
                     if let (Some(slot), true) = (save, probe_hw) {
-                        pump.push(copy(&field, slot));
+                        pump.push(copy(field, slot));
                     }
                     let k = plan.params[param].k;
                     match &devices[param] {
                         Some(d) => {
-                            pump.push(Step::Modulate(Modulate::new(&ctx, &field, d.mask(), 1)?))
+                            pump.push(Step::Modulate(Modulate::new(ctx, field, d.mask(), 1)?))
                         }
                         // Exactly Modulate(field, mask, k) then free space: fused.
                         None if shift.is_none() && fuse => premask = Some((&masks[param], k)),
-                        None => pump.push(Step::Modulate(Modulate::new(
-                            &ctx,
-                            &field,
-                            &masks[param],
-                            k,
-                        )?)),
+                        None => {
+                            pump.push(Step::Modulate(Modulate::new(ctx, field, &masks[param], k)?))
+                        }
                     }
                     if let Some(tf) = shift {
-                        pump.push(run(&field, tf, false)?);
+                        pump.push(self.run(field, tf, false)?);
                     }
                 }
                 Op::Lens { lens } if fuse => premask = Some((&lenses[lens], 1)),
-                Op::Lens { lens } => pump.push(Step::Modulate(Modulate::new(
-                    &ctx,
-                    &field,
-                    &lenses[lens],
-                    1,
-                )?)),
+                Op::Lens { lens } => {
+                    pump.push(Step::Modulate(Modulate::new(ctx, field, &lenses[lens], 1)?))
+                }
                 Op::Propagate { prop: i } => {
-                    let post = absorbed(n);
+                    let post = self.absorbed(n);
                     postfused = post.is_some();
-                    pump.push(prop(&field, i, hw.is_some(), premask.take(), post)?);
+                    pump.push(self.prop(field, i, self.hw, premask.take(), post)?);
                     continue;
                 }
                 Op::Fourier { lens } => {
                     let l = &plan.fouriers[lens];
                     pump.push(Step::Fourier(Lens2f::new(
-                        &ctx,
-                        &field,
+                        ctx,
+                        field,
                         l.dx,
-                        o.wavelength,
+                        wavelength,
                         l.focal_length,
                         false,
                     )?));
@@ -398,8 +492,8 @@ impl GpuField {
                 // Applied (and its input saved) by the free space before it.
                 Op::Absorber { .. } if postfused => {}
                 Op::Absorber { absorber } => pump.push(Step::AbsorberPump(AbsorberPump::with_map(
-                    &ctx,
-                    &field,
+                    ctx,
+                    field,
                     &plan.absorbers[absorber],
                     od_maps[absorber].as_ref(),
                     save,
@@ -408,56 +502,22 @@ impl GpuField {
             postfused = false;
         }
         unfused(&premask)?;
-        let regions = Regions::new(&ctx, net.regions(), nx, ny)?;
-        let powers = GpuBuffer::<f32>::new(&ctx, "powers", batch * classes)?;
-        let dl_dp = GpuBuffer::<f32>::new(&ctx, "dl_dp", batch * classes)?;
-        let io = LossIo::new(&ctx, "", batch)?;
-        let detect = Detect::new(&ctx, &field, &regions, plan.out_dx, &powers)?;
-        let h = &cfg.hardware;
-        let on_hw = net.system().pump_on_hardware();
-        let noise = (on_hw
-            && (h.shot_noise.is_some() || h.read_noise != 0.0 || h.camera_bits.is_some()))
-        .then(|| DetectNoise::new(&ctx, &powers, batch, classes, h))
-        .transpose()?;
-        let input_bits = h
-            .input_bits
-            .filter(|_| on_hw)
-            .map(|b| (b, cfg.input.intensity.sqrt()));
-        let inject = DetectProbe::new(&ctx, &field, &regions, plan.out_dx, &dl_dp, &probe)?;
-        let base = LossParams {
-            batch: u32_of("batch", batch)?,
-            classes: u32_of("classes", classes)?,
-            valid: u32_of("batch", batch)?,
-            kind: if cfg.readout.loss == Loss::CrossEntropy {
-                0
-            } else {
-                1
-            },
-            inv_temp: (1.0 / cfg.readout.temperature) as f32,
-            inv_valid: 1.0 / batch as f32,
-            ..Default::default()
-        };
-        let loss_uniform = ctx.uniform("wavetrain.loss.params", &base)?;
-        let dispatch = Dispatch::new(
-            &ctx,
-            "loss",
-            "loss",
-            &[],
-            &[
-                uniform(0, &loss_uniform),
-                read(1, powers.buffer()),
-                read(2, io.labels.buffer()),
-                write(3, dl_dp.buffer()),
-                write(4, io.stats.buffer()),
-            ],
-            (batch.div_ceil(64) as u32, 1, 1),
-        )?;
-        let loss = LossKernel {
-            dispatch,
-            uniform: loss_uniform,
-            base,
-        };
-        let exact = cfg.train.gradient == GradientMode::Exact;
+        Ok(pump)
+    }
+
+    /// The probe pass over `probe`, with the SLM gradients into `grads`.
+    fn probe(
+        &self,
+        probe: &Field,
+        params: &[GpuBuffer<f32>],
+        grads: &[GpuBuffer<f32>],
+        exact: bool,
+    ) -> Result<Vec<Step>> {
+        let (ctx, plan, wavelength) = (self.ctx, self.plan, self.wavelength);
+        let (slots, masks, lenses) = (self.slots, self.masks, self.lenses);
+        let (shifts, devices, od_maps) = (self.shifts, self.devices, self.od_maps);
+        let probe_hw = self.probe_hw;
+        let mut premask: Premask = None;
         let mut probe_steps = Vec::new();
         for (n, s) in plan.probe.iter().enumerate() {
             let fuse = matches!(
@@ -478,15 +538,15 @@ impl GpuField {
                     let shift = shifts[param].as_ref().filter(|_| probe_hw);
                     let device = devices[param].as_ref().filter(|_| probe_hw);
                     if let Some(tf) = shift {
-                        probe_steps.push(run(&probe, tf, true)?);
+                        probe_steps.push(self.run(probe, tf, true)?);
                     }
                     probe_steps.push(match device {
-                        Some(d) => Step::DeviceGrad(d.grad(&ctx, slot, &probe, &grads[param])?),
+                        Some(d) => Step::DeviceGrad(d.grad(ctx, slot, probe, &grads[param])?),
                         None => Step::Grad(SlmGrad::new(
-                            &ctx,
+                            ctx,
                             MaskKind::Phase,
                             slot,
-                            &probe,
+                            probe,
                             &params[param],
                             &grads[param],
                             spec.k,
@@ -495,8 +555,8 @@ impl GpuField {
                     if s.pass {
                         match device {
                             Some(d) => probe_steps.push(Step::Modulate(Modulate::new(
-                                &ctx,
-                                &probe,
+                                ctx,
+                                probe,
                                 d.mask(),
                                 1,
                             )?)),
@@ -505,34 +565,31 @@ impl GpuField {
                                 premask = Some((&masks[param], spec.k))
                             }
                             None => probe_steps.push(Step::Modulate(Modulate::new(
-                                &ctx,
-                                &probe,
+                                ctx,
+                                probe,
                                 &masks[param],
                                 spec.k,
                             )?)),
                         }
                         if let Some(tf) = shift {
-                            probe_steps.push(run(&probe, tf, false)?);
+                            probe_steps.push(self.run(probe, tf, false)?);
                         }
                     }
                 }
                 Op::Lens { lens } if fuse => premask = Some((&lenses[lens], 1)),
-                Op::Lens { lens } => probe_steps.push(Step::Modulate(Modulate::new(
-                    &ctx,
-                    &probe,
-                    &lenses[lens],
-                    1,
-                )?)),
+                Op::Lens { lens } => {
+                    probe_steps.push(Step::Modulate(Modulate::new(ctx, probe, &lenses[lens], 1)?))
+                }
                 Op::Propagate { prop: i } => {
-                    probe_steps.push(prop(&probe, i, probe_hw, premask.take(), None)?)
+                    probe_steps.push(self.prop(probe, i, probe_hw, premask.take(), None)?)
                 }
                 Op::Fourier { lens } => {
                     let l = &plan.fouriers[lens];
                     probe_steps.push(Step::Fourier(Lens2f::new(
-                        &ctx,
-                        &probe,
+                        ctx,
+                        probe,
                         l.dx,
-                        o.wavelength,
+                        wavelength,
                         l.focal_length,
                         false,
                     )?));
@@ -542,8 +599,8 @@ impl GpuField {
                         .slot
                         .ok_or_else(|| Error::Gpu("internal: absorber input not kept".into()))?];
                     probe_steps.push(Step::AbsorberProbe(AbsorberProbe::with_map(
-                        &ctx,
-                        &probe,
+                        ctx,
+                        probe,
                         slot,
                         &plan.absorbers[absorber],
                         od_maps[absorber].as_ref().filter(|_| probe_hw),
@@ -553,6 +610,112 @@ impl GpuField {
             }
         }
         unfused(&premask)?;
+        Ok(probe_steps)
+    }
+}
+
+impl GpuField {
+    /// Builds every buffer and op of a field network at its batch size, starting from `state`.
+    pub fn new(ctx: GpuContext, net: &Network, state: &State) -> Result<Self> {
+        let plan: &FieldPlan = net.field("the GPU field executor")?;
+        net.check_state(state)?;
+        let cfg = net.config();
+        let o = &cfg.optics;
+        let (nx, ny, batch) = (o.nx, o.ny, cfg.train.batch);
+        let classes = cfg.readout.classes;
+        if plan.params.iter().any(|p| p.kind == ParamKind::Amplitude) {
+            return Err(Error::config(
+                "backend",
+                "amplitude SLMs are not yet supported by the GPU backend: use --backend cpu",
+            ));
+        }
+        let field = Field::new(&ctx, "field", nx, ny, batch)?;
+        let probe = Field::new(&ctx, "probe", nx, ny, batch)?;
+        let slots = (0..plan.slots)
+            .map(|i| Field::new(&ctx, &format!("slot{i}"), nx, ny, batch))
+            .collect::<Result<Vec<_>>>()?;
+        let ParamBuffers {
+            params,
+            m,
+            v,
+            grads,
+            masks,
+        } = ParamBuffers::new(&ctx, plan, state)?;
+        let build = params
+            .iter()
+            .zip(&masks)
+            .map(|(p, mk)| BuildMask::new(&ctx, MaskKind::Phase, p, mk))
+            .collect::<Result<Vec<_>>>()?;
+        let lenses = lens_masks(&ctx, plan, o)?;
+        let tfs = plan
+            .propagators
+            .iter()
+            .map(|p| {
+                TransferFunction::new(
+                    &ctx,
+                    &Grid::new(nx, ny, p.dx)?,
+                    o.wavelength,
+                    p.distance,
+                    o.padding,
+                    o.band_limit,
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        // The imperfect system, when the pump runs on it (`probe_hw`: the probe too; else
+        // physics-aware training, whose probe runs through the ideal model).
+        let sys = net.system();
+        let hw = plan.hardware.as_deref().filter(|_| sys.pump_on_hardware());
+        let probe_hw = hw.is_some() && sys == System::Hardware;
+        let hw_tfs = hardware_transfers(&ctx, plan, hw, &tfs, o)?;
+        let (shifts, devices) = slm_models(&ctx, net, plan, hw, &params, batch)?;
+        let od_maps = od_maps(&ctx, plan, hw)?;
+        // One scratch for every propagation and shift, sized for the widest transform.
+        let widest = tfs
+            .iter()
+            .chain(&hw_tfs)
+            .chain(shifts.iter().flatten())
+            .max_by_key(|tf| tf.transform().0);
+        let scratch = match widest {
+            Some(tf) => Some(PropagateScratch::new(&ctx, tf, batch)?),
+            None => None,
+        };
+        let schedule = Schedule {
+            ctx: &ctx,
+            plan,
+            wavelength: o.wavelength,
+            slots: &slots,
+            masks: &masks,
+            lenses: &lenses,
+            tfs: &tfs,
+            hw_tfs: &hw_tfs,
+            shifts: &shifts,
+            devices: &devices,
+            od_maps: &od_maps,
+            scratch: scratch.as_ref(),
+            hw: hw.is_some(),
+            probe_hw,
+            physics_aware: hw.is_some() && !probe_hw,
+        };
+        let pump = schedule.pump(&field)?;
+        let regions = Regions::new(&ctx, net.regions(), nx, ny)?;
+        let powers = GpuBuffer::<f32>::new(&ctx, "powers", batch * classes)?;
+        let dl_dp = GpuBuffer::<f32>::new(&ctx, "dl_dp", batch * classes)?;
+        let io = LossIo::new(&ctx, "", batch)?;
+        let detect = Detect::new(&ctx, &field, &regions, plan.out_dx, &powers)?;
+        let h = &cfg.hardware;
+        let on_hw = net.system().pump_on_hardware();
+        let noise = (on_hw
+            && (h.shot_noise.is_some() || h.read_noise != 0.0 || h.camera_bits.is_some()))
+        .then(|| DetectNoise::new(&ctx, &powers, batch, classes, h))
+        .transpose()?;
+        let input_bits = h
+            .input_bits
+            .filter(|_| on_hw)
+            .map(|b| (b, cfg.input.intensity.sqrt()));
+        let inject = DetectProbe::new(&ctx, &field, &regions, plan.out_dx, &dl_dp, &probe)?;
+        let loss = LossKernel::new(&ctx, cfg, &powers, &io, &dl_dp)?;
+        let exact = cfg.train.gradient == GradientMode::Exact;
+        let probe_steps = schedule.probe(&probe, &params, &grads, exact)?;
         let rule = net.update_rule();
         let update = (0..params.len())
             .map(|i| Update::new(&ctx, &rule, &params[i], &grads[i], &m[i], &v[i]))
