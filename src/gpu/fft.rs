@@ -214,7 +214,49 @@ pub(crate) fn line_pass(
     let n = pass.n;
     let total = pass.lines * n;
     u32_of("FFT samples per pass", total)?;
+    let base = pass_params(pass, tw)?;
+    if pass.premul.is_some() && pass.src_at.elem != 1 {
+        premul_on_columns(label);
+    }
+    let twb = tw.buf.buffer();
+    let binds = PassBinds {
+        twb,
+        // The mask a row pass multiplies in on load (bound to the twiddles, unread, when none).
+        mask: pass.premul.as_ref().map_or(twb, |m| m.mask),
+        mask_bytes: pass.premul.as_ref().map_or(0, |m| m.mask.size()),
+        // The absorber's slot a pass writes on store (a dummy, never written, when none).
+        slot: pass
+            .postabs
+            .as_ref()
+            .and_then(|a| a.slot)
+            .unwrap_or(tw.no_slot.buffer()),
+        keeps_slot: pass.postabs.as_ref().is_some_and(|a| a.slot.is_some()),
+    };
+    let shared = ctx.fft_shared_bytes() as usize / 8;
+    let strided = pass.src_at.elem != 1 || pass.dst_at.elem != 1;
+    let mut tile = n.max(MIN_TILE);
+    if strided {
+        // Columns: several per workgroup, adjacent invocations on adjacent columns, so that
+        // loads and stores touch contiguous memory. Capped to keep 16 values per invocation.
+        while tile * 2 <= shared.min(MAX_TILE) {
+            tile *= 2;
+        }
+    }
     let base = FftParams {
+        lines_fast: (strided && tile > n) as u32,
+        ..base
+    };
+    if tile <= shared {
+        // One dispatch: every line of the tile in workgroup memory.
+        return Ok(vec![shared_pass(ctx, label, pass, &base, tile, &binds)?]);
+    }
+    global_pass(ctx, label, pass, &base, &binds, work)
+}
+
+/// The uniform values of a line pass (`lines_fast` aside, which depends on the tile).
+fn pass_params(pass: &LinePass, tw: &Twiddles) -> Result<FftParams> {
+    let n = pass.n;
+    Ok(FftParams {
         n: n as u32,
         log2n: log2(n),
         lines: pass.lines as u32,
@@ -245,68 +287,85 @@ pub(crate) fn line_pass(
             .map_or(0, |a| if a.slot.is_some() { 2 } else { 1 }),
         abs_od: pass.postabs.as_ref().map_or(0.0, |a| a.od),
         ..Default::default()
-    };
-    if pass.premul.is_some() && pass.src_at.elem != 1 {
-        premul_on_columns(label);
-    }
-    let twb = tw.buf.buffer();
-    // The mask a row pass multiplies in on load (bound to the twiddles, unread, when none).
-    let mask = pass.premul.as_ref().map_or(twb, |m| m.mask);
-    let mask_bytes = pass.premul.as_ref().map_or(0, |m| m.mask.size());
-    // The absorber's slot a pass writes on store (a dummy, never written, when none).
-    let slot = pass
-        .postabs
-        .as_ref()
-        .and_then(|a| a.slot)
-        .unwrap_or(tw.no_slot.buffer());
-    let keeps_slot = pass.postabs.as_ref().is_some_and(|a| a.slot.is_some());
-    let shared = ctx.fft_shared_bytes() as usize / 8;
-    let strided = pass.src_at.elem != 1 || pass.dst_at.elem != 1;
-    let mut tile = n.max(MIN_TILE);
-    if strided {
-        // Columns: several per workgroup, adjacent invocations on adjacent columns, so that
-        // loads and stores touch contiguous memory. Capped to keep 16 values per invocation.
-        while tile * 2 <= shared.min(MAX_TILE) {
-            tile *= 2;
-        }
-    }
-    let base = FftParams {
-        lines_fast: (strided && tile > n) as u32,
-        ..base
-    };
-    if tile <= shared {
-        // One dispatch: every line of the tile in workgroup memory.
-        let u = ctx.uniform(&format!("wavetrain.{label}.params"), &base)?;
-        let h = pass.transfer.as_ref().map_or(twb, |t| t.h);
-        let groups = split_groups(ctx, pass.lines.div_ceil(tile / n) as u64)?;
-        // Traffic: the samples each line reads and writes (padding is made on load, the crop
-        // on store), the line's twiddles, the transfer function and the pre-multiplying mask
-        // once, and the absorber's input each stored sample keeps.
-        let slot_samples = if keeps_slot { pass.dst_at.len } else { 0 };
-        let bytes = 8
-            * (pass.lines * (pass.src_at.len + pass.dst_at.len + slot_samples) + n) as u64
-            + pass.transfer.as_ref().map_or(0, |t| t.h.size())
-            + mask_bytes;
-        return Ok(vec![Dispatch::new(
-            ctx,
-            "fft",
-            "fft_shared",
-            &[("TILE", tile as u32)],
-            &[
-                uniform(0, &u),
-                read(1, pass.src),
-                write(2, pass.dst),
-                read(3, twb),
-                read(4, h),
-                read(5, mask),
-                write(6, slot),
-            ],
-            groups,
-        )?
-        .with_bytes(bytes)]);
-    }
+    })
+}
 
-    // Global memory: gather → stages → (transfer → inverse stages) → scatter.
+/// The buffers a line pass binds besides its source and destination.
+#[derive(Clone, Copy)]
+struct PassBinds<'a> {
+    /// The twiddles (also bound, unread, in place of an absent transfer function).
+    twb: &'a wgpu::Buffer,
+    /// The mask a row pass multiplies in on load, and its bytes (0 when none).
+    mask: &'a wgpu::Buffer,
+    mask_bytes: u64,
+    /// The absorber's slot a pass writes on store, and whether there is one.
+    slot: &'a wgpu::Buffer,
+    keeps_slot: bool,
+}
+
+/// A line pass as one dispatch, every line of a `tile` in workgroup memory.
+fn shared_pass(
+    ctx: &GpuContext,
+    label: &str,
+    pass: &LinePass,
+    base: &FftParams,
+    tile: usize,
+    binds: &PassBinds,
+) -> Result<Dispatch> {
+    let n = pass.n;
+    let PassBinds {
+        twb,
+        mask,
+        mask_bytes,
+        slot,
+        keeps_slot,
+    } = *binds;
+    let u = ctx.uniform(&format!("wavetrain.{label}.params"), base)?;
+    let h = pass.transfer.as_ref().map_or(twb, |t| t.h);
+    let groups = split_groups(ctx, pass.lines.div_ceil(tile / n) as u64)?;
+    // Traffic: the samples each line reads and writes (padding is made on load, the crop
+    // on store), the line's twiddles, the transfer function and the pre-multiplying mask
+    // once, and the absorber's input each stored sample keeps.
+    let slot_samples = if keeps_slot { pass.dst_at.len } else { 0 };
+    let bytes = 8 * (pass.lines * (pass.src_at.len + pass.dst_at.len + slot_samples) + n) as u64
+        + pass.transfer.as_ref().map_or(0, |t| t.h.size())
+        + mask_bytes;
+    Ok(Dispatch::new(
+        ctx,
+        "fft",
+        "fft_shared",
+        &[("TILE", tile as u32)],
+        &[
+            uniform(0, &u),
+            read(1, pass.src),
+            write(2, pass.dst),
+            read(3, twb),
+            read(4, h),
+            read(5, mask),
+            write(6, slot),
+        ],
+        groups,
+    )?
+    .with_bytes(bytes))
+}
+
+/// A line pass in global memory: gather → stages → (transfer → inverse stages) → scatter.
+fn global_pass(
+    ctx: &GpuContext,
+    label: &str,
+    pass: &LinePass,
+    base: &FftParams,
+    binds: &PassBinds,
+    work: &mut Work,
+) -> Result<Vec<Dispatch>> {
+    let (n, total, base) = (pass.n, pass.lines * pass.n, *base);
+    let PassBinds {
+        twb,
+        mask,
+        mask_bytes,
+        slot,
+        keeps_slot,
+    } = *binds;
     let consts = [("TILE", MIN_TILE as u32)];
     let (w0, w1) = work.get(ctx, total)?;
     let all = groups_for(ctx, total)?;
