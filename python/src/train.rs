@@ -234,32 +234,19 @@ fn prepare(a: &TrainArgs) -> Result<Prepared> {
             .parse()
             .map_err(|e: String| Error::config("gradient", e))?;
     }
-    if let Some(e) = a.epochs {
-        if let Some(ck) = &resume {
-            if e < ck.progress.epoch {
-                return Err(Error::config(
-                    "epochs",
-                    format!(
-                        "the run has done {} epochs already; epochs={e} would not train it further",
-                        ck.progress.epoch
-                    ),
-                ));
-            }
-        }
-        cfg.train.epochs = e;
+    wavetrain::model::TrainOverrides {
+        epochs: a.epochs,
+        max_train: a.max_train,
+        batch: a.batch,
+        lr: a.lr,
+        seed: a.seed,
     }
-    if let Some(m) = a.max_train {
-        cfg.train.max_train = Some(m);
-    }
-    if let Some(b) = a.batch {
-        cfg.train.batch = b;
-    }
-    if let Some(lr) = a.lr {
-        cfg.train.lr = lr;
-    }
-    if let Some(s) = a.seed {
-        cfg.train.seed = s;
-    }
+    .apply(
+        &mut cfg.train,
+        resume.as_ref().map(|ck| ck.progress.epoch),
+        "epochs",
+        |e| format!("epochs={e}"),
+    )?;
     for (k, v) in &a.set {
         cfg = cfg.set(k, v)?;
     }

@@ -645,6 +645,62 @@ pub struct Train {
     pub target: Target,
 }
 
+/// The `[train]` settings a command's flags override (`wavetrain train`'s `--epochs`,
+/// `--max-train`, `--batch`, `--lr`, `--seed`, and the same keywords of Python's
+/// `wavetrain.train`); `None` keeps the config's value.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TrainOverrides {
+    /// Passes over the training set.
+    pub epochs: Option<usize>,
+    /// At most this many training images.
+    pub max_train: Option<usize>,
+    /// Images per step.
+    pub batch: Option<usize>,
+    /// Learning rate.
+    pub lr: Option<f64>,
+    /// Seed for initialisation and shuffling.
+    pub seed: Option<u64>,
+}
+
+impl TrainOverrides {
+    /// Applies the overrides to `train`. `done` is the number of epochs a resumed run has done:
+    /// fewer epochs than that would not train it further and are refused, naming the option
+    /// as `key` and its value as `shown(epochs)` (the CLI's `--epochs 3`, Python's `epochs=3`).
+    pub fn apply(
+        &self,
+        train: &mut Train,
+        done: Option<usize>,
+        key: &str,
+        shown: impl Fn(usize) -> String,
+    ) -> Result<()> {
+        if let Some(e) = self.epochs {
+            if let Some(done) = done.filter(|&d| e < d) {
+                return Err(Error::config(
+                    key,
+                    format!(
+                        "the run has done {done} epochs already; {} would not train it further",
+                        shown(e)
+                    ),
+                ));
+            }
+            train.epochs = e;
+        }
+        if let Some(m) = self.max_train {
+            train.max_train = Some(m);
+        }
+        if let Some(b) = self.batch {
+            train.batch = b;
+        }
+        if let Some(lr) = self.lr {
+            train.lr = lr;
+        }
+        if let Some(s) = self.seed {
+            train.seed = s;
+        }
+        Ok(())
+    }
+}
+
 fn default_opt() -> Optimizer {
     Optimizer::Adam
 }
@@ -776,5 +832,35 @@ impl Config {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn train_overrides_set_what_is_given_and_refuse_fewer_epochs_than_done() {
+        let mut t = crate::presets::preset("d2nn-mnist").unwrap().train;
+        let before = t.clone();
+        let o = TrainOverrides {
+            epochs: Some(3),
+            seed: Some(9),
+            ..Default::default()
+        };
+        o.apply(&mut t, Some(3), "epochs", |e| format!("epochs={e}"))
+            .unwrap();
+        assert_eq!(
+            (t.epochs, t.seed, t.batch, t.lr),
+            (3, 9, before.batch, before.lr)
+        );
+        let err = o
+            .apply(&mut t, Some(4), "--epochs", |e| format!("--epochs {e}"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--epochs") && err.contains("done 4 epochs already; --epochs 3"),
+            "{err}"
+        );
     }
 }

@@ -331,32 +331,19 @@ fn apply_flags(
     if let Some(g) = a.gradient {
         cfg.train.gradient = g;
     }
-    if let Some(e) = a.epochs {
-        if let Some(ck) = resume {
-            if e < ck.progress.epoch {
-                return Err(Error::config(
-                    "--epochs",
-                    format!(
-                        "the run has done {} epochs already; --epochs {e} would not train it further",
-                        ck.progress.epoch
-                    ),
-                ));
-            }
-        }
-        cfg.train.epochs = e;
+    wavetrain::model::TrainOverrides {
+        epochs: a.epochs,
+        max_train: a.max_train,
+        batch: a.batch,
+        lr: a.lr,
+        seed: a.seed,
     }
-    if let Some(m) = a.max_train {
-        cfg.train.max_train = Some(m);
-    }
-    if let Some(b) = a.batch {
-        cfg.train.batch = b;
-    }
-    if let Some(lr) = a.lr {
-        cfg.train.lr = lr;
-    }
-    if let Some(s) = a.seed {
-        cfg.train.seed = s;
-    }
+    .apply(
+        &mut cfg.train,
+        resume.map(|ck| ck.progress.epoch),
+        "--epochs",
+        |e| format!("--epochs {e}"),
+    )?;
     for kv in &a.set {
         let (k, v) = kv.split_once('=').ok_or_else(|| {
             Error::config(
