@@ -841,7 +841,7 @@ mod tests {
 
     #[test]
     fn train_overrides_set_what_is_given_and_refuse_fewer_epochs_than_done() {
-        let mut t = crate::presets::preset("d2nn-mnist").unwrap().train;
+        let mut t: Train = toml::from_str("").unwrap();
         let before = t.clone();
         let o = TrainOverrides {
             epochs: Some(3),
