@@ -27,6 +27,8 @@ struct AbsorberParams {
 @group(0) @binding(2) var<storage, read_write> saved: array<vec2<f32>>;
 @group(0) @binding(3) var<storage, read> pump_in: array<vec2<f32>>;
 @group(0) @binding(4) var<storage, read> od_map: array<f32>;
+// The physical probe's scale σ of each image (a probe of finite strength, hardware.probe_ratio).
+@group(0) @binding(5) var<storage, read> scales: array<f32>;
 
 // (t(s), dt/ds) of this op's absorber (shaders/saturable.wgsl).
 fn transmission_and_slope(s: f32) -> vec2<f32> {
@@ -141,4 +143,40 @@ fn absorber_probe_map(
     } else {
         data[g] = b * tds.x;
     }
+}
+
+// The optical probe of finite strength (mirrors absorber_probe_saturating in
+// src/cpu/absorber.rs): the counter-propagating pump and probe saturate the absorber together,
+// b ← t(|v|² + σ²|b|²)·b with σ the scale of the image's physical probe.
+@compute @workgroup_size(256)
+fn absorber_probe_sat(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let g = index(wid, nwg, lid);
+    if g >= p.len {
+        return;
+    }
+    let b = data[g];
+    let sigma = scales[g / p.plane];
+    let s = cnorm2(pump_in[g]) + sigma * sigma * cnorm2(b);
+    data[g] = b * transmission_and_slope(s).x;
+}
+
+// As absorber_probe_sat, with an optical-depth map.
+@compute @workgroup_size(256)
+fn absorber_probe_sat_map(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let g = index(wid, nwg, lid);
+    if g >= p.len {
+        return;
+    }
+    let b = data[g];
+    let sigma = scales[g / p.plane];
+    let s = cnorm2(pump_in[g]) + sigma * sigma * cnorm2(b);
+    data[g] = b * saturable(s, od_map[g % p.plane], p.model).x;
 }

@@ -52,6 +52,8 @@ const TAU: f32 = 6.2831853071795864769;
 @group(0) @binding(11) var<storage, read_write> work: array<f32>;
 @group(0) @binding(12) var<storage, read_write> da: array<f32>;
 @group(0) @binding(13) var<storage, read_write> grad: array<f32>;
+// The probe–pump correlation on the grid when a camera measured it (shaders/readout.wgsl).
+@group(0) @binding(14) var<storage, read> measured: array<vec2<f32>>;
 
 fn index(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
     return group_index(wid, nwg) * 256u + lid;
@@ -180,8 +182,18 @@ fn slm_mask(
     mask[g] = cexp_i(psi[g]) * (c * a) + vec2<f32>(1.0 - c, 0.0);
 }
 
-// On the grid, from c_g = Σ_batch b·v and g = c·c_g: work = ∂L/∂ψ_g = −2·Im(a·e^{iψ}·g) and
-// da = ∂L/∂a_g = 2·Re(e^{iψ}·g).
+// From the correlation c_g of grid sample g and g' = c·c_g: work = ∂L/∂ψ_g = −2·Im(a·e^{iψ}·g')
+// and da = ∂L/∂a_g = 2·Re(e^{iψ}·g').
+fn grad_grid_at(g: u32, cg: vec2<f32>) {
+    let x = g % p.nx;
+    let y = g / p.nx;
+    let gg = cg * coverage_of(x, y);
+    let e = cmul(cexp_i(psi[g]), gg);
+    work[g] = -2.0 * resp[pixel_of(x, y)].y * e.y;
+    da[g] = 2.0 * e.x;
+}
+
+// On the grid, with c_g = Σ_batch b·v.
 @compute @workgroup_size(256)
 fn slm_grad_grid(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -197,12 +209,21 @@ fn slm_grad_grid(
     for (var b = 0u; b < p.batch; b++) {
         cg += cmul(probe[b * n + g], pump[b * n + g]);
     }
-    let x = g % p.nx;
-    let y = g / p.nx;
-    let gg = cg * coverage_of(x, y);
-    let e = cmul(cexp_i(psi[g]), gg);
-    work[g] = -2.0 * resp[pixel_of(x, y)].y * e.y;
-    da[g] = 2.0 * e.x;
+    grad_grid_at(g, cg);
+}
+
+// On the grid, with c_g measured by the hardware's camera (`measured`).
+@compute @workgroup_size(256)
+fn slm_grad_grid_measured(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let g = index(wid, nwg, lid);
+    if g >= p.nx * p.ny {
+        return;
+    }
+    grad_grid_at(g, measured[g]);
 }
 
 // The transpose of the row pass (replicated edges): tmp[y][m] = Σ_{i, j: clamp(i+j−r) = m}

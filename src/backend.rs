@@ -26,8 +26,9 @@ pub trait Backend {
         true
     }
     /// Camera frames and photo-electrons the hardware's gradient read-out
-    /// (`hardware.readout`) took since the last call; zero where there is none.
-    fn take_readout_counts(&mut self) -> (u64, f64) {
-        (0, 0.0)
+    /// (`hardware.readout`) took since the last call; zero where there is none. (A GPU
+    /// reads its count of electrons back, which can fail.)
+    fn take_readout_counts(&mut self) -> Result<(u64, f64)> {
+        Ok((0, 0.0))
     }
 }

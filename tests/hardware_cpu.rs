@@ -709,32 +709,23 @@ fn bad_hardware_values_are_refused_naming_the_key() {
 }
 
 #[test]
-fn the_gpu_refuses_the_gradient_readout_and_auto_picks_the_cpu() {
-    use wavetrain::run::{make_backend, BackendChoice};
-    let cfg = config("shift_std = 2e-6\nreadout = \"phase-stepping\"", "hardware");
-    let net = cfg.resolve().unwrap();
-    let st = net.initial_state();
-    let err = match make_backend(BackendChoice::Gpu, None, &net, &st) {
-        Ok(_) => panic!("the GPU accepted a field network with a gradient read-out"),
-        Err(e) => e.to_string(),
-    };
-    assert!(
-        err.contains("--backend cpu") && err.contains("hardware.readout"),
-        "{err}"
-    );
-    // The detector noise and input bits run on the GPU (issue 26).
-    let noisy = config(
+fn the_gpu_accepts_every_field_option() {
+    // The gradient read-out, the detector noise and input bits (issue 26) and the deterministic
+    // imperfections run on the GPU: `check_gpu` refuses none of them (the GPU suite compares
+    // them with the CPU).
+    for hw in [
+        "shift_std = 2e-6\nreadout = \"phase-stepping\"",
+        "readout = \"heterodyne\"\nprobe_ratio = 0.1\nreadout_shot_noise = 1e4\nreadout_bits = 12",
+        "probe_ratio = 3.0",
         "shift_std = 2e-6\nshot_noise = 1000\ninput_bits = 6",
-        "hardware",
-    );
-    assert!(noisy.resolve().unwrap().check_gpu().is_ok());
-    let b = make_backend(BackendChoice::Auto, None, &net, &st).unwrap();
-    assert!(b.name().starts_with("cpu"), "{}", b.name());
-    // The deterministic imperfections run on the GPU.
-    let fixed = config("shift_std = 2e-6", "hardware").resolve().unwrap();
-    assert!(fixed.check_gpu().is_ok());
-    // Training on the model needs no imperfect operator: the GPU may run it.
+        "shift_std = 2e-6",
+    ] {
+        for target in ["hardware", "physics-aware", "model"] {
+            let net = config(hw, target).resolve().unwrap();
+            assert!(net.check_gpu().is_ok(), "{hw:?} on {target}");
+        }
+    }
+    // Training on the model needs no imperfect operator.
     let model = config("shift_std = 2e-6", "model").resolve().unwrap();
-    assert!(model.check_gpu().is_ok());
     assert!(!model.runs_field_imperfections());
 }

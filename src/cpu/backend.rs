@@ -48,10 +48,10 @@ impl Backend for CpuBackend {
             CpuBackend::Dense(n) => n.state(),
         })
     }
-    fn take_readout_counts(&mut self) -> (u64, f64) {
-        match self {
+    fn take_readout_counts(&mut self) -> Result<(u64, f64)> {
+        Ok(match self {
             CpuBackend::Field(n) => n.take_readout_counts(),
             CpuBackend::Dense(_) => (0, 0.0),
-        }
+        })
     }
 }

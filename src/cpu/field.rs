@@ -14,7 +14,7 @@ use super::{
 use crate::loss::{loss_and_grad, LossStats};
 use crate::model::{GradientMode, Loss, Region};
 use crate::network::{FieldPlan, Network, Op, ParamKind, State, System};
-use crate::optics::interferometry::{measure as measure_frames, Beams, Camera, Detection};
+use crate::optics::interferometry::{measure as measure_frames, Beams, Camera};
 use crate::optics::lens::thin_lens_phase;
 use crate::optics::slm::Shown;
 use crate::real::Real;
@@ -60,23 +60,8 @@ struct ReadoutOps {
 
 impl ReadoutOps {
     fn of(h: &crate::model::Hardware) -> Option<Self> {
-        use crate::model::ReadoutMethod;
-        if !h.readout_on() {
-            return None;
-        }
-        let detection = match h.readout {
-            ReadoutMethod::Ideal => None,
-            ReadoutMethod::PhaseStepping => Some(Detection::PhaseStepping),
-            ReadoutMethod::Heterodyne => Some(Detection::Heterodyne),
-        };
-        Some(ReadoutOps {
-            camera: detection.map(|detection| Camera {
-                detection,
-                steps: h.readout_steps.unwrap_or(4) as usize,
-                shot: h.readout_shot_noise,
-                read: h.readout_read_noise,
-                bits: h.readout_bits,
-            }),
+        h.readout_on().then(|| ReadoutOps {
+            camera: h.camera(),
             ratio: h.probe_ratio,
             binning: h.readout_binning.unwrap_or(1) as usize,
             key: crate::rng::key_of(h.seed),

@@ -159,6 +159,59 @@ impl AbsorberProbe {
         Ok(AbsorberProbe { dispatch })
     }
 
+    /// The optical probe of finite strength (mirrors
+    /// [`crate::cpu::absorber::absorber_probe_saturating`]): `b ← t(|v|² + σ²|b|²)·b`, with `σ` the scale
+    /// of each image's physical probe (`scales`, one per image, [`super::ProbeScale`]), and the
+    /// optical depth of each sample read from `od_map` when given.
+    ///
+    /// # Panics
+    /// If `probe` and `pump_in` differ in shape, `scales` does not hold one value per image,
+    /// or `od_map` is not `nx·ny` long.
+    pub fn saturating(
+        ctx: &GpuContext,
+        probe: &Field,
+        pump_in: &Field,
+        absorber: &Absorber,
+        od_map: Option<&GpuBuffer<f32>>,
+        scales: &GpuBuffer<f32>,
+    ) -> Result<Self> {
+        if !probe.same_shape(pump_in) {
+            bad_shape("AbsorberProbe", probe, pump_in);
+        }
+        assert_eq!(
+            scales.len(),
+            probe.batch(),
+            "AbsorberProbe::saturating: {} probe scales for {} images",
+            scales.len(),
+            probe.batch()
+        );
+        let u = params(ctx, probe, absorber, false)?;
+        let mut binds = vec![
+            uniform(0, &u),
+            write(1, probe.buffer()),
+            read(3, pump_in.buffer()),
+            read(5, scales.buffer()),
+        ];
+        if let Some(m) = od_map {
+            check_map(probe, m);
+            binds.push(read(4, m.buffer()));
+        }
+        let entry = if od_map.is_some() {
+            "absorber_probe_sat_map"
+        } else {
+            "absorber_probe_sat"
+        };
+        let dispatch = Dispatch::new(
+            ctx,
+            "absorber",
+            entry,
+            &[],
+            &binds,
+            groups_for(ctx, probe.len())?,
+        )?;
+        Ok(AbsorberProbe { dispatch })
+    }
+
     /// Records the probe.
     pub fn encode(&self, enc: &mut wgpu::CommandEncoder) {
         encode_pass(enc, "absorber_probe", std::slice::from_ref(&self.dispatch));

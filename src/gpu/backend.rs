@@ -65,6 +65,12 @@ impl Backend for GpuBackend {
             GpuBackend::Dense(n) => n.state(),
         }
     }
+    fn take_readout_counts(&mut self) -> Result<(u64, f64)> {
+        match self {
+            GpuBackend::Field(n) => n.take_readout_counts(),
+            GpuBackend::Dense(_) => Ok((0, 0.0)),
+        }
+    }
     fn skips_faulty_updates(&self) -> bool {
         // The update is recorded in the step's one submission, before the loss is read back.
         false

@@ -15,6 +15,7 @@ use num_complex::Complex32;
 use super::buffer::{Field, GpuBuffer};
 use super::context::GpuContext;
 use super::kernel::{encode_pass, read, u32_of, uniform, write, Dispatch};
+use super::readout::{ProbeScale, Readout, ReadoutBuffers, ReadoutOut};
 use super::resident::{predict_batches, read_state, valid_examples, LossIo};
 use super::uniforms::LossParams;
 use super::{
@@ -50,6 +51,7 @@ enum Step {
     AbsorberProbe(AbsorberProbe),
     Grad(SlmGrad),
     DeviceGrad(SlmDeviceGrad),
+    Readout(Readout),
 }
 
 impl Step {
@@ -63,6 +65,7 @@ impl Step {
             Step::AbsorberProbe(o) => o.encode(enc),
             Step::Grad(o) => o.encode(enc),
             Step::DeviceGrad(o) => o.encode(enc),
+            Step::Readout(o) => o.encode(enc),
         }
     }
 }
@@ -99,6 +102,31 @@ pub struct GpuField {
     input_bits: Option<(u32, f64)>,
     /// Pump passes since the last step (the detector noise's random counter, as the CPU's).
     evals: u64,
+    /// The hardware's read-out of the SLM gradients, when the probe runs on the hardware and
+    /// one is on.
+    readout: Option<GpuReadout>,
+}
+
+/// The read-out's state in a [`GpuField`]: the shared buffers, the probe's scale, and the
+/// camera frames taken since they were last counted.
+struct GpuReadout {
+    bufs: ReadoutBuffers,
+    scale: Option<ProbeScale>,
+    /// Frames per image of one step (frames per measurement × SLMs), 0 without a camera.
+    frames_per_image: u64,
+    frames: u64,
+}
+
+/// What the probe schedule needs of the read-out: the camera (if any), its key, binning and
+/// buffers, and whether the probe saturates the absorbers.
+struct ReadoutPlan<'a> {
+    camera: Option<crate::optics::interferometry::Camera>,
+    seed: u64,
+    binning: usize,
+    bufs: &'a ReadoutBuffers,
+    /// The device models' correlation on the grid, measured.
+    grid: &'a GpuBuffer<Complex32>,
+    saturating: bool,
 }
 
 /// The per-SLM buffers of a field network: parameters and Adam moments (from the state),
@@ -343,6 +371,8 @@ struct Schedule<'a> {
     probe_hw: bool,
     /// Physics-aware training: the pump on the imperfect system, the probe on the ideal model.
     physics_aware: bool,
+    /// The hardware's gradient read-out (in-situ training only).
+    readout: Option<ReadoutPlan<'a>>,
 }
 
 /// A mask (and its macro-pixel) carried to the free space that follows it, to be multiplied in
@@ -540,18 +570,8 @@ impl Schedule<'_> {
                     if let Some(tf) = shift {
                         probe_steps.push(self.run(probe, tf, true)?);
                     }
-                    probe_steps.push(match device {
-                        Some(d) => Step::DeviceGrad(d.grad(ctx, slot, probe, &grads[param])?),
-                        None => Step::Grad(SlmGrad::new(
-                            ctx,
-                            MaskKind::Phase,
-                            slot,
-                            probe,
-                            &params[param],
-                            &grads[param],
-                            spec.k,
-                        )?),
-                    });
+                    probe_steps
+                        .extend(self.slm_gradient(param, slot, probe, device, params, grads)?);
                     if s.pass {
                         match device {
                             Some(d) => probe_steps.push(Step::Modulate(Modulate::new(
@@ -598,19 +618,84 @@ impl Schedule<'_> {
                     let slot = &slots[s
                         .slot
                         .ok_or_else(|| Error::Gpu("internal: absorber input not kept".into()))?];
-                    probe_steps.push(Step::AbsorberProbe(AbsorberProbe::with_map(
-                        ctx,
-                        probe,
-                        slot,
-                        &plan.absorbers[absorber],
-                        od_maps[absorber].as_ref().filter(|_| probe_hw),
-                        exact,
-                    )?));
+                    let a = &plan.absorbers[absorber];
+                    let od = od_maps[absorber].as_ref().filter(|_| probe_hw);
+                    probe_steps.push(Step::AbsorberProbe(match &self.readout {
+                        // A probe of finite strength saturates the absorber with the pump.
+                        Some(r) if r.saturating => {
+                            AbsorberProbe::saturating(ctx, probe, slot, a, od, r.bufs.scales())?
+                        }
+                        _ => AbsorberProbe::with_map(ctx, probe, slot, a, od, exact)?,
+                    }));
                 }
             }
         }
         unfused(&premask)?;
         Ok(probe_steps)
+    }
+}
+
+impl Schedule<'_> {
+    /// The gradient of SLM `param` from the pump saved at it (`slot`) and the probe arriving at
+    /// it: computed exactly, or, with the hardware's camera, measured ([`Readout`]); through
+    /// its device model when it has one.
+    fn slm_gradient(
+        &self,
+        param: usize,
+        slot: &Field,
+        probe: &Field,
+        device: Option<&SlmDevice>,
+        params: &[GpuBuffer<f32>],
+        grads: &[GpuBuffer<f32>],
+    ) -> Result<Vec<Step>> {
+        let ctx = self.ctx;
+        let k = self.plan.params[param].k;
+        let camera = self
+            .readout
+            .as_ref()
+            .and_then(|r| Some((r, r.camera.as_ref()?)));
+        Ok(match (camera, device) {
+            (None, Some(d)) => vec![Step::DeviceGrad(d.grad(ctx, slot, probe, &grads[param])?)],
+            (None, None) => vec![Step::Grad(SlmGrad::new(
+                ctx,
+                MaskKind::Phase,
+                slot,
+                probe,
+                &params[param],
+                &grads[param],
+                k,
+            )?)],
+            (Some((r, cam)), Some(d)) => vec![
+                Step::Readout(Readout::new(
+                    ctx,
+                    cam,
+                    r.seed,
+                    param,
+                    r.binning,
+                    slot,
+                    probe,
+                    r.bufs,
+                    ReadoutOut::Grid { k, corr: r.grid },
+                )?),
+                Step::DeviceGrad(d.grad_measured(ctx, r.grid, &grads[param])?),
+            ],
+            (Some((r, cam)), None) => vec![Step::Readout(Readout::new(
+                ctx,
+                cam,
+                r.seed,
+                param,
+                r.binning,
+                slot,
+                probe,
+                r.bufs,
+                ReadoutOut::Phase {
+                    k,
+                    mask: &self.masks[param],
+                    params: &params[param],
+                    grad: &grads[param],
+                },
+            )?)],
+        })
     }
 }
 
@@ -679,6 +764,27 @@ impl GpuField {
             Some(tf) => Some(PropagateScratch::new(&ctx, tf, batch)?),
             None => None,
         };
+        // The hardware's read-out of the SLM gradients (in-situ training only, as the CPU's).
+        let h = &cfg.hardware;
+        let in_situ = sys == System::Hardware;
+        let ro_on = in_situ && h.readout_on();
+        let camera = h.camera().filter(|_| ro_on);
+        let binning = h.readout_binning.unwrap_or(1) as usize;
+        let ro_bufs = ro_on
+            .then(|| {
+                let pixels = (nx / binning).max(1) * (ny / binning).max(1);
+                ReadoutBuffers::new(&ctx, camera.as_ref(), batch, pixels, plan.params.len())
+            })
+            .transpose()?;
+        let grid_corr = GpuBuffer::<Complex32>::new(&ctx, "readout.grid", nx * ny)?;
+        let readout_plan = ro_bufs.as_ref().map(|bufs| ReadoutPlan {
+            camera: camera.clone(),
+            seed: h.seed,
+            binning,
+            bufs,
+            grid: &grid_corr,
+            saturating: cfg.train.gradient == GradientMode::Optical && h.probe_ratio.is_some(),
+        });
         let schedule = Schedule {
             ctx: &ctx,
             plan,
@@ -695,6 +801,7 @@ impl GpuField {
             hw: hw.is_some(),
             probe_hw,
             physics_aware: hw.is_some() && !probe_hw,
+            readout: readout_plan,
         };
         let pump = schedule.pump(&field)?;
         let regions = Regions::new(&ctx, net.regions(), nx, ny)?;
@@ -702,7 +809,6 @@ impl GpuField {
         let dl_dp = GpuBuffer::<f32>::new(&ctx, "dl_dp", batch * classes)?;
         let io = LossIo::new(&ctx, "", batch)?;
         let detect = Detect::new(&ctx, &field, &regions, plan.out_dx, &powers)?;
-        let h = &cfg.hardware;
         let on_hw = net.system().pump_on_hardware();
         let noise = (on_hw
             && (h.shot_noise.is_some() || h.read_noise != 0.0 || h.camera_bits.is_some()))
@@ -716,6 +822,20 @@ impl GpuField {
         let loss = LossKernel::new(&ctx, cfg, &powers, &io, &dl_dp)?;
         let exact = cfg.train.gradient == GradientMode::Exact;
         let probe_steps = schedule.probe(&probe, &params, &grads, exact)?;
+        let readout = match ro_bufs {
+            Some(bufs) => Some(GpuReadout {
+                scale: h
+                    .probe_ratio
+                    .map(|r| ProbeScale::new(&ctx, &field, &probe, r, &bufs))
+                    .transpose()?,
+                frames_per_image: camera
+                    .as_ref()
+                    .map_or(0, |c| (c.steps * plan.params.len()) as u64),
+                frames: 0,
+                bufs,
+            }),
+            None => None,
+        };
         let rule = net.update_rule();
         let update = (0..params.len())
             .map(|i| Update::new(&ctx, &rule, &params[i], &grads[i], &m[i], &v[i]))
@@ -744,6 +864,7 @@ impl GpuField {
             noise,
             input_bits,
             evals: 0,
+            readout,
             ctx,
         })
     }
@@ -814,10 +935,22 @@ impl GpuField {
         if let Some(n) = &self.noise {
             n.set_counter(&self.ctx, self.step - 1, 1);
         }
+        if let Some(r) = &mut self.readout {
+            // The read-out draws at the optimiser step before the update (the CPU's).
+            for s in &self.probe {
+                if let Step::Readout(o) = s {
+                    o.set_step(&self.ctx, self.step - 1);
+                }
+            }
+            r.frames += r.frames_per_image * valid as u64;
+        }
         let mut enc = self.ctx.encoder("train_step");
         self.encode_pump(&mut enc);
         encode_pass(&mut enc, "loss", std::slice::from_ref(&self.loss.dispatch));
         self.inject.encode(&mut enc);
+        if let Some(s) = self.readout.as_ref().and_then(|r| r.scale.as_ref()) {
+            s.encode(&mut enc);
+        }
         for s in &self.probe {
             s.encode(&mut enc);
         }
@@ -847,5 +980,17 @@ impl GpuField {
     /// Parameters and optimiser state, read back.
     pub fn state(&self) -> Result<State> {
         read_state(&self.ctx, &self.params, &self.m, &self.v, self.step)
+    }
+
+    /// Camera frames and photo-electrons the gradient read-out took since the last call (as
+    /// [`crate::cpu::CpuField::take_readout_counts`]; the electrons are read back).
+    pub fn take_readout_counts(&mut self) -> Result<(u64, f64)> {
+        match &mut self.readout {
+            Some(r) => {
+                let frames = std::mem::take(&mut r.frames);
+                Ok((frames, r.bufs.take_electrons(&self.ctx)?))
+            }
+            None => Ok((0, 0.0)),
+        }
     }
 }

@@ -264,25 +264,78 @@ impl SlmDevice {
             );
         }
         let (u, b) = (&self.uniform, &self.bufs);
+        let first = Dispatch::new(
+            ctx,
+            "slm",
+            "slm_grad_grid",
+            &[],
+            &[
+                uniform(0, u),
+                write(2, b.resp.buffer()),
+                read(5, b.cover.buffer()),
+                write(7, b.psi.buffer()),
+                read(9, pump_in.buffer()),
+                read(10, probe.buffer()),
+                write(11, b.work.buffer()),
+                write(12, b.da.buffer()),
+            ],
+            groups_for(ctx, n)?,
+        )?;
+        self.grad_from(ctx, first, grad)
+    }
+
+    /// As [`SlmDevice::grad`], from the probe–pump correlation on the grid (`ny × nx`, summed
+    /// over the batch) that the hardware's camera measured ([`super::Readout`]).
+    ///
+    /// # Panics
+    /// If `measured` does not fit the grid or `grad` the SLM's pixels.
+    pub fn grad_measured(
+        &self,
+        ctx: &GpuContext,
+        measured: &GpuBuffer<Complex32>,
+        grad: &GpuBuffer<f32>,
+    ) -> Result<SlmDeviceGrad> {
+        let (pixels, n) = self.sizes;
+        if measured.len() != n || grad.len() != pixels {
+            panic!(
+                "SlmDevice: a correlation of {} values or a gradient of {} do not fit an SLM of {pixels} pixels on {n} samples",
+                measured.len(),
+                grad.len()
+            );
+        }
+        let (u, b) = (&self.uniform, &self.bufs);
+        let first = Dispatch::new(
+            ctx,
+            "slm",
+            "slm_grad_grid_measured",
+            &[],
+            &[
+                uniform(0, u),
+                write(2, b.resp.buffer()),
+                read(5, b.cover.buffer()),
+                write(7, b.psi.buffer()),
+                write(11, b.work.buffer()),
+                write(12, b.da.buffer()),
+                read(14, measured.buffer()),
+            ],
+            groups_for(ctx, n)?,
+        )?;
+        self.grad_from(ctx, first, grad)
+    }
+
+    /// The gradient's passes after its first (the grid correlation into `work` and `da`): the
+    /// smoothing's transpose and the sum over each pixel's samples, into `grad`.
+    fn grad_from(
+        &self,
+        ctx: &GpuContext,
+        first: Dispatch,
+        grad: &GpuBuffer<f32>,
+    ) -> Result<SlmDeviceGrad> {
+        let (pixels, n) = self.sizes;
+        let (u, b) = (&self.uniform, &self.bufs);
         let grid = groups_for(ctx, n)?;
         let dispatches = vec![
-            Dispatch::new(
-                ctx,
-                "slm",
-                "slm_grad_grid",
-                &[],
-                &[
-                    uniform(0, u),
-                    write(2, b.resp.buffer()),
-                    read(5, b.cover.buffer()),
-                    write(7, b.psi.buffer()),
-                    read(9, pump_in.buffer()),
-                    read(10, probe.buffer()),
-                    write(11, b.work.buffer()),
-                    write(12, b.da.buffer()),
-                ],
-                grid,
-            )?,
+            first,
             Dispatch::new(
                 ctx,
                 "slm",

@@ -34,6 +34,7 @@ pub mod matmul;
 pub mod modulate;
 pub mod optimizer;
 pub mod propagate;
+pub mod readout;
 mod resident;
 pub mod rng;
 pub mod shaders;
@@ -57,6 +58,7 @@ pub use matmul::MatMul;
 pub use modulate::{BuildMask, MaskKind, Modulate, SlmGrad};
 pub use optimizer::{Adam, Sgd, Update};
 pub use propagate::{Propagate, PropagateScratch, TransferFunction};
+pub use readout::{ProbeScale, Readout, ReadoutBuffers, ReadoutOut};
 pub use rng::RngDraw;
 pub use traffic::Traffic;
 /// The wgpu version this engine is built on (for `wgpu::CommandEncoder` and friends).

@@ -28,6 +28,7 @@ pub const USES: &[(&str, &str)] = &[
     ("rng_draw", "rng"),
     ("detect_noise", "rng"),
     ("dense_noise", "rng"),
+    ("readout", "rng"),
 ];
 
 /// Every op shader by name (file `shaders/{name}.wgsl`), without the complex helpers.
@@ -112,6 +113,10 @@ pub const SHADERS: &[(&str, &str)] = &[
             env!("CARGO_MANIFEST_DIR"),
             "/shaders/dense_noise.wgsl"
         )),
+    ),
+    (
+        "readout",
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/readout.wgsl")),
     ),
 ];
 

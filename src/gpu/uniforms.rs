@@ -246,6 +246,11 @@ pub struct OptimizerParams {
 
 /// Every twin as `(shader, WGSL struct name, size of the Rust struct in bytes)`.
 pub const TWINS: &[(&str, &str, usize)] = &[
+    (
+        "readout",
+        "ReadoutParams",
+        std::mem::size_of::<ReadoutParams>(),
+    ),
     ("loss", "LossParams", std::mem::size_of::<LossParams>()),
     ("dense", "DenseParams", std::mem::size_of::<DenseParams>()),
     (
@@ -294,3 +299,35 @@ pub const TWINS: &[(&str, &str, usize)] = &[
         std::mem::size_of::<OptimizerParams>(),
     ),
 ];
+
+/// Twin of WGSL `ReadoutParams` in `shaders/readout.wgsl`: one SLM's camera read-out (its
+/// grid, output cells and camera pixels, the frames, the random key and counter words, and the
+/// camera's noise).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct ReadoutParams {
+    pub nx: u32,
+    pub ny: u32,
+    pub kc: u32,
+    pub side: u32,
+    pub batch: u32,
+    pub steps: u32,
+    pub rho: u32,
+    pub mode: u32,
+    pub key0: u32,
+    pub key1: u32,
+    pub step: u32,
+    pub word1: u32,
+    pub slot: u32,
+    pub noisy: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+    pub undo_re: f32,
+    pub undo_im: f32,
+    pub shot: f32,
+    pub read: f32,
+    pub levels: f32,
+    pub ratio: f32,
+    pub _pad2: f32,
+    pub _pad3: f32,
+}

@@ -349,6 +349,24 @@ impl Hardware {
         (self.readout != ReadoutMethod::Ideal).then_some(self.readout)
     }
 
+    /// The read-out camera of the SLM gradients (`readout`, `readout_steps`, default 4 frames,
+    /// and its noise), when one is on; both backends measure with it.
+    pub fn camera(&self) -> Option<crate::optics::interferometry::Camera> {
+        use crate::optics::interferometry::{Camera, Detection};
+        let detection = match self.readout {
+            ReadoutMethod::Ideal => return None,
+            ReadoutMethod::PhaseStepping => Detection::PhaseStepping,
+            ReadoutMethod::Heterodyne => Detection::Heterodyne,
+        };
+        Some(Camera {
+            detection,
+            steps: self.readout_steps.unwrap_or(4) as usize,
+            shot: self.readout_shot_noise,
+            read: self.readout_read_noise,
+            bits: self.readout_bits,
+        })
+    }
+
     /// The gradient read-out as JSON for the run's `hardware.json` (`None` when it is ideal):
     /// the options, whether this run's training measures its gradient with it (`in_use`: only
     /// in-situ training, `train.target = "hardware"`), and the camera frames one image and one

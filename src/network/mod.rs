@@ -183,14 +183,13 @@ impl Network {
         }
     }
 
-    /// Refuses what the GPU backend cannot run on this network's system: a field network's
-    /// gradient read-out (`hardware.readout`, `probe_ratio`) when it trains in situ, a lateral
-    /// SLM shift on a grid whose sides are not powers of two (the GPU shifts by the Fourier
-    /// shift theorem on the grid), the dense options of [`Hardware::check_gpu`], and
-    /// physics-aware training of an imperfect dense network. The deterministic imperfections of
-    /// a field network (shifts, distances, SLM response, fringing, fill factor, absorber maps)
-    /// and its detector noise and input bits (drawn from the counter generator, the CPU's
-    /// numbers) run on the GPU.
+    /// Refuses what the GPU backend cannot run on this network's system: a lateral SLM shift on
+    /// a grid whose sides are not powers of two (the GPU shifts by the Fourier shift theorem on
+    /// the grid), the dense options of [`Hardware::check_gpu`], and physics-aware training of an
+    /// imperfect dense network. The deterministic imperfections of a field network (shifts,
+    /// distances, SLM response, fringing, fill factor, absorber maps), its detector noise and
+    /// input bits and its gradient read-out (camera frames with their noise, a probe of finite
+    /// strength; drawn from the counter generator, the CPU's numbers) run on the GPU.
     pub fn check_gpu(&self) -> Result<()> {
         if !self.system.pump_on_hardware() || !self.imperfect() {
             return Ok(());
@@ -205,17 +204,6 @@ impl Network {
                 ));
             }
             return Ok(());
-        }
-        if self.system == System::Hardware && h.readout_on() {
-            let key = if h.readout != crate::model::ReadoutMethod::Ideal {
-                "hardware.readout"
-            } else {
-                "hardware.probe_ratio"
-            };
-            return Err(Error::config(
-                key,
-                "the GPU backend does not run the hardware's gradient read-out of a field network yet (hardware.readout, probe_ratio: a camera measures each image's SLM products; a finite probe saturates the absorbers): use --backend cpu, or train.target = physics-aware or model (their gradients are computed, and the GPU runs them)",
-            ));
         }
         let (nx, ny) = (self.config.optics.nx, self.config.optics.ny);
         let shifted = matches!(&self.plan, Plan::Field(p) if p

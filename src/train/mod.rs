@@ -510,7 +510,7 @@ impl<'a> Run<'a> {
             self.total_images += idx.len();
             self.total_train_secs += dt;
             if self.readout {
-                let (f, e) = backend.take_readout_counts();
+                let (f, e) = backend.take_readout_counts()?;
                 let r = progress.readout.get_or_insert((0, 0.0));
                 *r = (r.0 + f, r.1 + e);
             }

@@ -4,8 +4,8 @@
 //! network (32 × 32, two phase SLMs, a thin and a Beer–Lambert absorber, batch 3, random phases
 //! over several turns), and distance errors on a network whose SLMs sit right in front of free
 //! space (their masks multiplied in by the free-space passes, pump and probe). The noisy options
-//! (detector noise, input bits) draw the CPU's numbers; the gradient read-out is refused, naming
-//! its keys.
+//! (detector noise, input bits) and the gradient read-out (camera frames, a finite probe) draw the
+//! CPU's numbers.
 
 use libtest_mimic::Failed;
 use wavetrain::backend::Backend;
@@ -212,8 +212,9 @@ fn check_case(
     let stats = cpu.loss(&labels);
     cpu.backward(None);
     let grads = cpu.grads.clone();
-    // The imperfection is there: the imperfect system's powers differ from the ideal model's.
-    if target != "model" {
+    // The imperfection is there: the imperfect system's powers differ from the ideal model's
+    // (the gradient read-out alone leaves the pump as it is).
+    if target != "model" && !cfg.hardware.readout_on() {
         let ideal = net.on(System::Model)?;
         let mut m = CpuField::<f32>::new(&ideal, &state)?;
         let e = rel_err(m.forward(&input, None), &powers);
@@ -237,6 +238,15 @@ fn check_case(
     let gp = gpu.predict(&input)?;
     let e_pow = rel_err(&gp, &powers);
     let gs = gpu.train_step(&input, &labels)?;
+    // The read-out's camera frames and photo-electrons (zero without one).
+    let (cf, ce) = cpu.take_readout_counts();
+    let (gf, ge) = gpu.take_readout_counts()?;
+    if cf != gf || (ce - ge).abs() > 1e-4 * ce.abs() {
+        return Err(format!(
+            "{what}: read-out counts: CPU {cf} frames, {ce:.6e} electrons; GPU {gf}, {ge:.6e}"
+        )
+        .into());
+    }
     let e_loss = (gs.loss_sum - stats.loss_sum).abs() / stats.loss_sum.abs().max(1e-30);
     if gs.correct != stats.correct {
         return Err(format!(
@@ -364,38 +374,136 @@ pub fn noise_matches_cpu(_: &Ctx) -> Result<(), Failed> {
     }
 }
 
-/// The gradient read-out (`readout`, `probe_ratio`) stays CPU-only for in-situ training: the GPU
-/// backend refuses it naming the key and what to do; physics-aware training (whose gradient is
-/// computed) runs it, and so do the noisy detector options.
-pub fn readout_is_refused(_: &Ctx) -> Result<(), Failed> {
-    for (hw, key) in [
-        ("readout = \"phase-stepping\"", "hardware.readout"),
-        ("probe_ratio = 0.1", "hardware.probe_ratio"),
-        ("od_std = 0.2\nreadout = \"heterodyne\"", "hardware.readout"),
-    ] {
-        let net = config(hw, "hardware", "optical", 1.0)?.resolve()?;
-        let state = net.initial_state();
-        let err = match GpuBackend::on(GpuContext::new(&request())?, &net, &state) {
-            Ok(_) => return Err(format!("{hw}: the GPU backend accepted it").into()),
-            Err(e) => e.to_string(),
-        };
-        if !(err.contains(key) && err.contains("--backend cpu")) {
-            return Err(
-                format!("{hw}: the refusal does not name {key} and what to do: {err}").into(),
-            );
+/// The hardware's gradient read-out (issue 26) on the GPU against the CPU executor: camera
+/// frames by phase stepping and heterodyne detection, with and without noise, camera-pixel
+/// binning, a probe of finite strength that saturates the absorbers, and the read-out through
+/// shifted SLMs and SLM device models; powers, loss, hits, the SLM gradients of one step and the
+/// frames and photo-electrons counted, to [`TOL`]. The noise is drawn from the counter
+/// generator, the CPU's numbers: without the GPU's shot noise (a mutation tried once) the
+/// gradients deviate by 0.6 to 1.0. Deviations seen on lavapipe: at most 3e-5 (the noiseless
+/// frames, whose sum cancels the large `A + B` in f32). With `readout_bits`, a frame whose f32
+/// and f64 values round to different levels would differ by one level (here none did; on
+/// another GPU a single flip stays below about 2e-4 of the largest gradient).
+pub fn readout_matches_cpu(_: &Ctx) -> Result<(), Failed> {
+    let shifts = format!(
+        "shifts = [[{}, {}], [{}, {}]]",
+        0.6 * PITCH,
+        -1.3 * PITCH,
+        2.0 * PITCH,
+        0.25 * PITCH
+    );
+    let cases = [
+        ("readout = \"phase-stepping\"".to_string(), "optical"),
+        ("readout = \"phase-stepping\"".to_string(), "exact"),
+        ("readout = \"heterodyne\"\nreadout_steps = 5".to_string(), "optical"),
+        ("probe_ratio = 0.5".to_string(), "optical"),
+        ("probe_ratio = 0.5".to_string(), "exact"),
+        (
+            "readout = \"phase-stepping\"\nprobe_ratio = 0.2\nreadout_shot_noise = 1e4\nreadout_read_noise = 0.01".to_string(),
+            "optical",
+        ),
+        (
+            "readout = \"heterodyne\"\nreadout_steps = 3\nreadout_binning = 2\nprobe_ratio = 1.0\nreadout_shot_noise = 1e5\nod_std = 0.3".to_string(),
+            "optical",
+        ),
+        (
+            format!("{shifts}\nfringing = 0.45\nfill_factor = 0.8\nreadout = \"phase-stepping\"\nreadout_binning = 2\nprobe_ratio = 0.3\nreadout_shot_noise = 1e4"),
+            "optical",
+        ),
+        (
+            format!("{shifts}\nreadout = \"heterodyne\"\nprobe_ratio = 2.0\nreadout_shot_noise = 3e3\nreadout_read_noise = 0.002"),
+            "exact",
+        ),
+        (
+            "readout = \"phase-stepping\"\nprobe_ratio = 0.3\nreadout_shot_noise = 1e4\nreadout_bits = 12".to_string(),
+            "optical",
+        ),
+    ];
+    let mut failures = Vec::new();
+    let mut worst = 0.0f64;
+    for (hw, gradient) in &cases {
+        let what = format!("{hw:?}, {gradient} gradient");
+        match check_case(&what, LAYOUT, hw, "hardware", gradient, false) {
+            Ok(e) => worst = worst.max(e),
+            Err(e) => failures.push(e.message().unwrap_or("failed").to_string()),
         }
-        config(hw, "physics-aware", "optical", 1.0)?
-            .resolve()?
-            .check_gpu()?;
     }
-    for hw in [
-        "shot_noise = 1000",
-        "input_bits = 4",
-        "od_std = 0.2\ncamera_bits = 8",
-    ] {
-        config(hw, "hardware", "optical", 1.0)?
-            .resolve()?
-            .check_gpu()?;
+    eprintln!("read-out: worst relative deviation {worst:.2e}");
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures.join("\n").into())
+    }
+}
+
+/// In-situ training of `d2nn-mnist` through the CLI with a noisy phase-stepping read-out, a
+/// probe that saturates the absorbers and shifted SLMs, on the GPU and the CPU: the same
+/// metrics (losses and accuracies to the printed digits, camera frames exactly, photo-electrons
+/// to 1e-5) and the GPU was used.
+pub fn readout_cli_training_matches_cpu(_: &Ctx) -> Result<(), Failed> {
+    let dir = std::env::temp_dir().join(format!("wavetrain-gpu-readout-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut rows = Vec::new();
+    for backend in ["gpu", "cpu"] {
+        let out = dir.join(backend);
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_wavetrain"))
+            .args(["train", "--preset", "d2nn-mnist", "--max-train", "32"])
+            .args(["--epochs", "1", "--no-pictures", "--backend", backend])
+            .args(["--set", "hardware.shift_std=8e-6"])
+            .args(["--set", "hardware.readout=phase-stepping"])
+            .args(["--set", "hardware.probe_ratio=2"])
+            .args(["--set", "hardware.readout_shot_noise=1e4"])
+            .arg("--out")
+            .arg(&out)
+            .output()?;
+        let text = String::from_utf8_lossy(&o.stdout).to_string();
+        if !o.status.success() {
+            return Err(format!(
+                "{backend}: exit {:?}: {text}{}",
+                o.status.code(),
+                String::from_utf8_lossy(&o.stderr)
+            )
+            .into());
+        }
+        if backend == "gpu" && !text.contains("on gpu (") {
+            return Err(format!("the run did not use the GPU: {text}").into());
+        }
+        let csv = std::fs::read_to_string(out.join("metrics.csv"))?;
+        let head: Vec<&str> = csv.lines().next().unwrap_or("").split(',').collect();
+        let last: Vec<String> = csv
+            .lines()
+            .last()
+            .unwrap_or("")
+            .split(',')
+            .map(String::from)
+            .collect();
+        let col = |name: &str| -> Result<String, Failed> {
+            let i = head
+                .iter()
+                .position(|h| *h == name)
+                .ok_or_else(|| format!("{backend}: no {name} in metrics.csv: {csv}"))?;
+            Ok(last[i].clone())
+        };
+        rows.push([
+            col("train_loss")?,
+            col("test_loss")?,
+            col("hardware_accuracy")?,
+            col("camera_frames")?,
+            col("photoelectrons")?,
+        ]);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let (g, c) = (&rows[0], &rows[1]);
+    let num = |s: &str| s.parse::<f64>().unwrap_or(f64::NAN);
+    let frames_ok = g[3] == c[3] && num(&c[3]) == f64::from(32 * 4 * 5);
+    let e_ok = (num(&g[4]) - num(&c[4])).abs() <= 1e-5 * num(&c[4]);
+    let loss_ok = (num(&g[0]) - num(&c[0])).abs() <= 1e-4 * num(&c[0]).abs()
+        && (num(&g[1]) - num(&c[1])).abs() <= 1e-4 * num(&c[1]).abs();
+    if !(frames_ok && e_ok && loss_ok && g[2] == c[2]) {
+        return Err(format!(
+            "GPU {g:?} vs CPU {c:?} (train loss, test loss, hardware accuracy, frames, electrons)"
+        )
+        .into());
     }
     Ok(())
 }

@@ -136,7 +136,14 @@ fn tests() -> Vec<(&'static str, TestFn)> {
             hardware::imperfections_match_cpu,
         ),
         ("hardware_noise_matches_cpu", hardware::noise_matches_cpu),
-        ("hardware_readout_is_refused", hardware::readout_is_refused),
+        (
+            "hardware_readout_matches_cpu",
+            hardware::readout_matches_cpu,
+        ),
+        (
+            "hardware_readout_cli_training_matches_cpu",
+            hardware::readout_cli_training_matches_cpu,
+        ),
         (
             "hardware_shift_on_odd_grid_is_refused",
             hardware::shift_on_odd_grid_is_refused,

@@ -84,9 +84,8 @@ enum Command {
 #[derive(clap::Args)]
 pub struct BackendArgs {
     /// Compute backend: auto (a hardware GPU if present, else CPU; dense networks stay on the
-    /// CPU), gpu (any adapter, software ones such as lavapipe included; not a field network's
-    /// in-situ gradient read-out, hardware.readout / probe_ratio, nor a dense network's fixed
-    /// miscalibration, weight_error / gain_error / crosstalk) or cpu.
+    /// CPU), gpu (any adapter, software ones such as lavapipe included; not a dense network's
+    /// fixed miscalibration, weight_error / gain_error / crosstalk) or cpu.
     #[arg(long, default_value = "auto")]
     pub backend: wavetrain::run::BackendChoice,
     /// Pick the GPU adapter whose name contains this text.
