@@ -180,3 +180,55 @@ fn show_weights(
     }
     dst2[i] = w;
 }
+
+// The pixel cross-talk of an optical layer's weight SLM (mirrors network::dense::weight_crosstalk:
+// K_out·W·K_inᵀ, K tridiagonal [c, 1 − 2c, c], nothing beyond the matrix's edges), along each row
+// (the input index; p.n = n_in, p.od = c): dst2 = (1 − 2c)·dst + c·(left + right).
+@compute @workgroup_size(256)
+fn crosstalk_rows(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let i = index(wid, nwg, lid);
+    if i >= p.len {
+        return;
+    }
+    let c = p.od;
+    let keep = 1.0 - (c + c);
+    let j = i % p.n;
+    var left = 0.0;
+    var right = 0.0;
+    if j > 0u {
+        left = dst[i - 1u];
+    }
+    if j + 1u < p.n {
+        right = dst[i + 1u];
+    }
+    dst2[i] = keep * dst[i] + c * (left + right);
+}
+
+// The cross-talk along each column (the output index), after crosstalk_rows:
+// dst = (1 − 2c)·dst2 + c·(above + below).
+@compute @workgroup_size(256)
+fn crosstalk_cols(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let i = index(wid, nwg, lid);
+    if i >= p.len {
+        return;
+    }
+    let c = p.od;
+    let keep = 1.0 - (c + c);
+    var above = 0.0;
+    var below = 0.0;
+    if i >= p.n {
+        above = dst2[i - p.n];
+    }
+    if i + p.n < p.len {
+        below = dst2[i + p.n];
+    }
+    dst[i] = keep * dst2[i] + c * (above + below);
+}

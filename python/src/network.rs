@@ -120,9 +120,6 @@ impl PyNetwork {
                     "cpu" => Box::new(wavetrain::cpu::CpuBackend::new(&self.net, &self.state)?),
                     #[cfg(feature = "gpu")]
                     _ => {
-                        if self.net.is_dense() {
-                            self.net.config().hardware.check_gpu()?;
-                        }
                         let req = wavetrain::gpu::AdapterRequest {
                             name: None,
                             allow_software: true,

@@ -257,6 +257,12 @@ struct DenseBuffers {
     gains: Vec<GpuBuffer<f32>>,
     couplings: Vec<Option<GpuBuffer<f32>>>,
     coupled: Vec<Option<GpuBuffer<f32>>>,
+    /// Per layer, the imperfect system's fixed miscalibration factor of each weight
+    /// (`weight_error`, `gain_error`), when the pump runs on it.
+    miscal: Vec<Option<GpuBuffer<f32>>>,
+    /// The weight SLMs' pixel cross-talk `c` and a scratch matrix as large as the largest
+    /// layer's, when the pump runs on the imperfect system and it has one.
+    crosstalk: Option<(f32, GpuBuffer<f32>)>,
 }
 
 impl DenseBuffers {
@@ -266,6 +272,7 @@ impl DenseBuffers {
         dims: &[usize],
         batch: usize,
         state: &State,
+        pump_hw: bool,
     ) -> Result<Self> {
         let layers = &plan.layers;
         let mk = |label: &str, v: &[f32]| GpuBuffer::from_slice(ctx, label, v);
@@ -336,6 +343,27 @@ impl DenseBuffers {
                 None => Ok(None),
             })
             .collect::<Result<Vec<_>>>()?;
+        let miscal = match plan.miscalibration.as_ref().filter(|_| pump_hw) {
+            Some(m) => m
+                .iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    f.as_ref()
+                        .map(|f| {
+                            let f: Vec<f32> = f.iter().map(|&x| x as f32).collect();
+                            mk(&format!("dense.miscalibration{i}"), &f)
+                        })
+                        .transpose()
+                })
+                .collect::<Result<Vec<_>>>()?,
+            None => vec![None; layers.len()],
+        };
+        let crosstalk = if pump_hw && plan.crosstalk != 0.0 {
+            let largest = params.iter().map(|p| p.len()).max().unwrap_or(1);
+            Some((plan.crosstalk as f32, buf("dense.crosstalk", largest)?))
+        } else {
+            None
+        };
         Ok(DenseBuffers {
             acts,
             probes,
@@ -347,6 +375,8 @@ impl DenseBuffers {
             gains,
             couplings,
             coupled,
+            miscal,
+            crosstalk,
         })
     }
 }
@@ -373,6 +403,13 @@ struct DenseSchedule<'a> {
     probe_hw: Option<&'a Hardware>,
     seed: u64,
     batch: usize,
+    /// The exact gradient of the imperfect system: the SLM-side gradient mapped back through
+    /// the cross-talk and the miscalibration (CPU `exact_miscal`).
+    exact_miscal: bool,
+    /// Physics-aware training: the probe runs back through the ideal model's weights (bounded,
+    /// neither quantised nor miscalibrated: the full-precision copy, which `show_weights`
+    /// keeps in [−1, 1]).
+    ideal_probe: bool,
 }
 
 impl DenseSchedule<'_> {
@@ -554,6 +591,20 @@ impl DenseSchedule<'_> {
         if let Some((mp, mb)) = measured {
             peaks.extend([mp, mb]);
         }
+        if self.exact_miscal {
+            // ∂L/∂w = f∘(K_out·G·K_in), G = ∂L/∂w_shown (K is symmetric): CPU `backward`.
+            if let (Some((c, tmp)), true) = (&self.bufs.crosstalk, optical) {
+                probe.extend(crosstalk_weights(ctx, &grads[l], layer.n_in, (*c, tmp))?);
+            }
+            if let Some(f) = &self.bufs.miscal[l] {
+                probe.push(scale_weights(ctx, &grads[l], f)?);
+            }
+        }
+        let weights = if self.ideal_probe {
+            &self.bufs.params[l]
+        } else {
+            &shown[l]
+        };
         if si > first_dense {
             match &couplings[l] {
                 Some(c) => {
@@ -562,7 +613,7 @@ impl DenseSchedule<'_> {
                     let tmp = coupled[l].as_ref().unwrap_or(&acts[si]);
                     probe.push(Step::MatMul(MatMul::transpose(
                         ctx,
-                        &shown[l],
+                        weights,
                         b_out,
                         tmp,
                         layer.n_out,
@@ -574,7 +625,7 @@ impl DenseSchedule<'_> {
                 }
                 None => probe.push(Step::MatMul(MatMul::transpose(
                     ctx,
-                    &shown[l],
+                    weights,
                     b_out,
                     b_in,
                     layer.n_out,
@@ -696,15 +747,52 @@ fn dense_loss(
     Ok((loss, loss_uniform, loss_base))
 }
 
+/// `w ← w ∘ f` element by element (the miscalibration factor of each weight).
+fn scale_weights(ctx: &GpuContext, w: &GpuBuffer<f32>, f: &GpuBuffer<f32>) -> Result<Step> {
+    let len = u32_of("weights", w.len())?;
+    Ok(Step::Kernel(kernel(
+        ctx,
+        "scale_rows",
+        DenseParams {
+            len,
+            n: len,
+            ..Default::default()
+        },
+        &[read(2, f.buffer()), write(3, w.buffer())],
+    )?))
+}
+
+/// `w ← K_out·w·K_inᵀ` for an `n_out × n_in` matrix (the weight SLM's pixel cross-talk `c`,
+/// [`crate::network::dense::weight_crosstalk`]), through the scratch `tmp`.
+fn crosstalk_weights(
+    ctx: &GpuContext,
+    w: &GpuBuffer<f32>,
+    n_in: usize,
+    (c, tmp): (f32, &GpuBuffer<f32>),
+) -> Result<Vec<Step>> {
+    let p = DenseParams {
+        len: u32_of("weights", w.len())?,
+        n: u32_of("layer inputs", n_in)?,
+        od: c,
+        ..Default::default()
+    };
+    let binds = [write(3, w.buffer()), write(4, tmp.buffer())];
+    Ok(vec![
+        Step::Kernel(kernel(ctx, "crosstalk_rows", p, &binds)?),
+        Step::Kernel(kernel(ctx, "crosstalk_cols", p, &binds)?),
+    ])
+}
+
 /// The dispatches that show each layer's weights on its SLM (quantised to `hardware.slm_bits`
-/// levels on optical layers).
+/// levels on optical layers; on the imperfect system, times the miscalibration and smoothed by
+/// the pixel cross-talk).
 fn show_weights(
     ctx: &GpuContext,
     cfg: &crate::model::Config,
     plan: &DensePlan,
-    params: &[GpuBuffer<f32>],
-    shown: &[GpuBuffer<f32>],
+    bufs: &DenseBuffers,
 ) -> Result<Vec<Step>> {
+    let (params, shown) = (&bufs.params, &bufs.shown);
     let layers = &plan.layers;
     let levels = cfg
         .hardware
@@ -724,6 +812,13 @@ fn show_weights(
             &[write(3, params[l].buffer()), write(4, shown[l].buffer())],
         )?;
         show.push(Step::Kernel(d));
+        // The imperfect system's SLM shows K_out·(f∘Q(W))·K_inᵀ (CPU `refresh_weights`).
+        if let Some(f) = &bufs.miscal[l] {
+            show.push(scale_weights(ctx, &shown[l], f)?);
+        }
+        if let (Some((c, tmp)), true) = (&bufs.crosstalk, layer.fidelity != Fidelity::Digital) {
+            show.extend(crosstalk_weights(ctx, &shown[l], layer.n_in, (*c, tmp))?);
+        }
     }
     Ok(show)
 }
@@ -734,15 +829,15 @@ impl GpuDense {
         let plan = net.dense("the GPU dense executor")?;
         net.check_state(state)?;
         let cfg = net.config();
-        cfg.hardware.check_gpu()?;
         let batch = cfg.train.batch;
         let classes = cfg.readout.classes;
         let n_in = cfg.input_len();
         let dims = stage_dims(plan, n_in);
-        let bufs = DenseBuffers::new(&ctx, plan, &dims, batch, state)?;
+        let system = net.system();
+        let bufs = DenseBuffers::new(&ctx, plan, &dims, batch, state, system.pump_on_hardware())?;
         // The noisy options of the imperfect system, where the pass runs on it (the CPU
         // executor's `hw` and `hw_probe`).
-        let system = net.system();
+        let exact = cfg.train.gradient == GradientMode::Exact;
         let schedule = DenseSchedule {
             ctx: &ctx,
             plan,
@@ -752,6 +847,8 @@ impl GpuDense {
             probe_hw: system.probe_on_hardware().then_some(&cfg.hardware),
             seed: cfg.train.seed,
             batch,
+            exact_miscal: system.probe_on_hardware() && exact,
+            ideal_probe: system == crate::network::System::PhysicsAware,
         };
         // The one-value buffers of the noisy steps' batch maxima.
         let mut peaks = Vec::new();
@@ -765,14 +862,13 @@ impl GpuDense {
         }
         let io = LossIo::new(&ctx, "dense.", batch)?;
         let (loss, loss_uniform, loss_base) = dense_loss(&ctx, cfg, &bufs, &io)?;
-        let exact = cfg.train.gradient == GradientMode::Exact;
         let probe = schedule.probe(exact, &mut peaks)?;
+        let show = show_weights(&ctx, cfg, plan, &bufs)?;
         let DenseBuffers {
             acts,
             params,
             m,
             v,
-            shown,
             grads,
             ..
         } = bufs;
@@ -780,7 +876,6 @@ impl GpuDense {
         let update = (0..params.len())
             .map(|i| Update::new(&ctx, &rule, &params[i], &grads[i], &m[i], &v[i]))
             .collect::<Result<Vec<_>>>()?;
-        let show = show_weights(&ctx, cfg, plan, &params, &shown)?;
         let mut enc = ctx.encoder("dense.show_weights");
         for s in &show {
             s.encode(&mut enc);

@@ -412,34 +412,6 @@ impl Hardware {
         .find(|&(_, on)| on)
         .map(|(k, _)| k)
     }
-
-    /// The options the GPU executor of dense networks cannot run (the fixed miscalibration:
-    /// weight and gain errors, cross-talk), or `None` when it can run all that are on. The noisy
-    /// options (matrix–vector errors, the beams' camera noise and bits, probe power) and SLM bit
-    /// depth run on the GPU.
-    pub fn gpu_unsupported(&self) -> Option<&'static str> {
-        if self.weight_error != 0.0 || self.gain_error != 0.0 {
-            Some("hardware.weight_error / gain_error")
-        } else if self.crosstalk != 0.0 {
-            Some("hardware.crosstalk")
-        } else {
-            None
-        }
-    }
-
-    /// The error for a dense network whose hardware options the GPU cannot run.
-    pub fn check_gpu(&self) -> Result<()> {
-        match self.gpu_unsupported() {
-            Some(what) => {
-                let why = "are fixed imperfections of the system that the GPU executor of dense networks does not model yet";
-                Err(Error::config(
-                    "backend",
-                    format!("{what} {why}: use --backend cpu"),
-                ))
-            }
-            None => Ok(()),
-        }
-    }
 }
 
 /// Which system a run trains on (`train.target`); see [`crate::network::System`].

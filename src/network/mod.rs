@@ -185,24 +185,17 @@ impl Network {
 
     /// Refuses what the GPU backend cannot run on this network's system: a lateral SLM shift on
     /// a grid whose sides are not powers of two (the GPU shifts by the Fourier shift theorem on
-    /// the grid), the dense options of [`Hardware::check_gpu`], and physics-aware training of an
-    /// imperfect dense network. The deterministic imperfections of a field network (shifts,
-    /// distances, SLM response, fringing, fill factor, absorber maps), its detector noise and
-    /// input bits and its gradient read-out (camera frames with their noise, a probe of finite
-    /// strength; drawn from the counter generator, the CPU's numbers) run on the GPU.
+    /// the grid). A dense network's imperfections (miscalibration, cross-talk, the noisy
+    /// options) and physics-aware training of it run on the GPU, and so do the deterministic
+    /// imperfections of a field network (shifts, distances, SLM response, fringing, fill
+    /// factor, absorber maps), its detector noise and input bits and its gradient read-out
+    /// (camera frames with their noise, a probe of finite strength; drawn from the counter
+    /// generator, the CPU's numbers).
     pub fn check_gpu(&self) -> Result<()> {
         if !self.system.pump_on_hardware() || !self.imperfect() {
             return Ok(());
         }
-        let h = &self.config.hardware;
         if self.is_dense() {
-            h.check_gpu()?;
-            if self.system == System::PhysicsAware {
-                return Err(Error::config(
-                    "backend",
-                    "physics-aware training of an imperfect dense network runs on the CPU only: use --backend cpu",
-                ));
-            }
             return Ok(());
         }
         let (nx, ny) = (self.config.optics.nx, self.config.optics.ny);

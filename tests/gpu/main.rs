@@ -149,10 +149,6 @@ fn tests() -> Vec<(&'static str, TestFn)> {
             hardware::shift_on_odd_grid_is_refused,
         ),
         (
-            "dense_refuses_noise_options",
-            network::dense_refuses_noise_options,
-        ),
-        (
             "dense_cli_training_matches_cpu",
             network::dense_cli_training_matches_cpu,
         ),
