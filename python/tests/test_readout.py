@@ -43,3 +43,25 @@ def test_gradients_are_the_measured_ones(tiny, test_images, test_labels):
                for n in (few, many)]
         assert cos[0] < cos[1] and cos[1] > 0.99, (name, cos)
         assert not np.array_equal(many[name], e), name
+
+
+def test_readout_on_the_gpu_matches_the_cpu(tmp_path):
+    """The read-out runs on the GPU backend too, drawing the CPU's numbers: the same frames,
+    photo-electrons and loss. Skipped where no GPU adapter exists, unless
+    WAVETRAIN_REQUIRE_GPU=1 (CI, with the software Vulkan driver), where that fails."""
+    import os
+
+    kw = dict(epochs=1, max_train=16, batch=8, seed=0, progress=False, pictures=False,
+              overrides={"hardware.readout": "heterodyne", "hardware.probe_ratio": 1.5,
+                         "hardware.readout_shot_noise": 1e4, "hardware.shift_std": 8e-6})
+    try:
+        gpu = wt.train("d2nn-mnist", backend="gpu", out=tmp_path / "gpu", **kw)
+    except wt.GpuError as e:
+        if os.environ.get("WAVETRAIN_REQUIRE_GPU") == "1":
+            raise
+        pytest.skip(f"no GPU adapter: {e}")
+    cpu = wt.train("d2nn-mnist", backend="cpu", out=tmp_path / "cpu", **kw)
+    g, c = gpu.metrics[-1], cpu.metrics[-1]
+    assert g["camera_frames"] == c["camera_frames"] == 2 * 8 * 4 * 5
+    assert g["photoelectrons"] == pytest.approx(c["photoelectrons"], rel=1e-5)
+    assert g["train_loss"] == pytest.approx(c["train_loss"], rel=1e-4)
