@@ -40,7 +40,7 @@ sweep() { # name preset epochs args...
 d2nn=(--set hardware.shift_std=8e-6 --set hardware.seed=3)
 camera=(--set hardware.readout=phase-stepping --set hardware.readout_steps=4)
 sweep d2nn-probe d2nn-mnist "$EPOCHS" "${d2nn[@]}" "${camera[@]}" \
-    --set hardware.probe_ratio=0.01,0.03,0.1,0.3,1,3 --set hardware.readout_shot_noise=1e4 \
+    --set hardware.probe_ratio=0.01,0.03,0.1,0.3,1,3,10,30,100 --set hardware.readout_shot_noise=1e4 \
     --set train.gradient=optical,exact
 sweep d2nn-shot d2nn-mnist "$EPOCHS" "${d2nn[@]}" "${camera[@]}" \
     --set hardware.probe_ratio=0.3 --set hardware.readout_shot_noise=1e2,1e3,1e4,1e5,1e6 \
