@@ -3,8 +3,9 @@
 //! build themselves from a resolved [`Network`](crate::network::Network); which one runs is
 //! chosen in [`run`](crate::run).
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::loss::LossStats;
+use crate::model::Method;
 use crate::network::State;
 
 /// A compute engine that runs a network's plan.
@@ -31,4 +32,41 @@ pub trait Backend {
     fn take_readout_counts(&mut self) -> Result<(u64, f64)> {
         Ok((0, 0.0))
     }
+
+    // The other training methods (`train.method`, `train::methods`) drive a backend through
+    // these: SPSA through the first three on any backend, DFA and PEPITA through `estimate`.
+
+    /// Sets the parameters (one vector per SLM or layer, the state's shapes), keeping the
+    /// optimiser's moments and step.
+    fn set_params(&mut self, _params: &[Vec<f32>]) -> Result<()> {
+        Err(unsupported(&self.name(), "setting the parameters"))
+    }
+    /// Forward pass and loss on the system trained, without an update (a pass of SPSA).
+    fn evaluate(&mut self, _input: &[f32], _labels: &[u8]) -> Result<LossStats> {
+        Err(unsupported(&self.name(), "a forward pass with its loss"))
+    }
+    /// One optimiser step with the gradients given (the update of another method).
+    fn apply_gradient(&mut self, _grads: &[Vec<f32>]) -> Result<()> {
+        Err(unsupported(&self.name(), "applying a given gradient"))
+    }
+    /// The update direction of `method` on one batch without applying it, and the batch
+    /// statistics (backpropagation's gradient, DFA's or PEPITA's updates).
+    fn estimate(
+        &mut self,
+        method: Method,
+        _input: &[f32],
+        _labels: &[u8],
+    ) -> Result<(LossStats, Vec<Vec<f32>>)> {
+        Err(unsupported(
+            &self.name(),
+            &format!("train.method = \"{}\"", method.name()),
+        ))
+    }
+}
+
+fn unsupported(backend: &str, what: &str) -> Error {
+    Error::config(
+        "train.method",
+        format!("{backend} does not run {what}: use --backend cpu"),
+    )
 }

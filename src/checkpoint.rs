@@ -76,6 +76,17 @@ pub struct EpochMetrics {
     /// `hardware.readout_shot_noise`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub photoelectrons: Option<f64>,
+    /// Forward passes of the system trained in the epoch, per image (absent in older
+    /// checkpoints; `train::methods`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward_passes: Option<u64>,
+    /// Probe (backward) passes of the system trained in the epoch, per image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe_passes: Option<u64>,
+    /// Cosine similarity of the method's update to the exact gradient on one fixed batch after
+    /// the epoch (`train::methods::gradient_cosine`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gradient_cosine: Option<f64>,
 }
 
 /// Where in training a checkpoint was taken.
@@ -110,6 +121,10 @@ pub struct Progress {
     /// (absent without `hardware.readout`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub readout: Option<(u64, f64)>,
+    /// Forward and probe passes of the system trained in the current epoch so far, per image
+    /// (absent in older checkpoints).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passes: Option<(u64, u64)>,
 }
 
 /// `Err(what)` unless `x` is finite and at least 0 (and at most `max` when given).

@@ -140,6 +140,12 @@ pub enum Purpose {
     /// Dense networks: the camera noise on the measured beams (`sub` = 2·layer for the pump,
     /// 2·layer + 1 for the probe; `c3` = element).
     DenseBeam = 4,
+    /// Training methods: SPSA's perturbation signs (`sub` = the sample; `c2` = parameter
+    /// vector, `c3` = element / 128, one bit each).
+    Spsa = 5,
+    /// Training methods: DFA's and PEPITA's fixed random matrices (`c0` = 0, `sub` = layer;
+    /// `c2` = row, `c3` = column / 4).
+    Feedback = 6,
 }
 
 /// Counter word `c1`: pass, purpose and sub-index (see the module doc).

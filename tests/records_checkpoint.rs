@@ -33,11 +33,15 @@ fn sample() -> Checkpoint {
             hardware_accuracy: Some(0.75),
             camera_frames: None,
             photoelectrons: None,
+            forward_passes: Some(64),
+            probe_passes: Some(64),
+            gradient_cosine: Some(0.9),
         }],
         initial: Some((2.3, 0.1)),
         initial_systems: Some((0.1, 0.1)),
         elapsed: 1.5,
         readout: None,
+        passes: Some((3 * 64, 3 * 64)),
     };
     Checkpoint {
         network,

@@ -15,6 +15,8 @@
 //! miscalibration `f`, pixel cross-talk `K`, [`weight_crosstalk`]), which pump and probe both see
 //! on the hardware.
 
+mod methods;
+
 use crate::rng::{key_of, normals, word1, Purpose};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2, Axis};
@@ -85,6 +87,8 @@ pub struct CpuDense<T: Real> {
     evals: u64,
     /// Probe-pass working vectors.
     probe_bufs: [Vec<T>; 3],
+    /// The fixed random matrices of DFA or PEPITA (`train.method`; `methods`), per layer.
+    feedback: Vec<Option<Vec<T>>>,
 }
 
 /// `C = op(A)·op(B)` on row-major slices, `op` the transpose where asked.
@@ -214,7 +218,10 @@ impl<T: Real> CpuDense<T> {
             dl_dy: Vec::new(),
             evals: 0,
             probe_bufs: Default::default(),
+            feedback: Vec::new(),
         };
+        let t = &cfg.train;
+        net.feedback = net.draw_feedback(t.method, t.seed, t.feedback_scale.unwrap_or(1.0));
         net.refresh_weights();
         Ok(net)
     }

@@ -923,6 +923,12 @@ impl<T: Real> CpuField<T> {
         }
     }
 
+    /// Starts the count of pump passes since the optimiser step again (the noise counter's
+    /// `pass`; a training step does at its start).
+    pub fn reset_passes(&mut self) {
+        self.evals = 0;
+    }
+
     /// Applies the optimiser to the gradients of the last backward pass.
     pub fn update(&mut self) {
         let specs = &self.sh.plan.params;

@@ -71,6 +71,24 @@ impl Backend for GpuBackend {
             GpuBackend::Dense(_) => Ok((0, 0.0)),
         }
     }
+    fn set_params(&mut self, params: &[Vec<f32>]) -> Result<()> {
+        match self {
+            GpuBackend::Field(n) => n.set_params(params),
+            GpuBackend::Dense(n) => n.set_params(params),
+        }
+    }
+    fn evaluate(&mut self, input: &[f32], labels: &[u8]) -> Result<LossStats> {
+        match self {
+            GpuBackend::Field(n) => n.evaluate(input, labels),
+            GpuBackend::Dense(n) => n.evaluate(input, labels),
+        }
+    }
+    fn apply_gradient(&mut self, grads: &[Vec<f32>]) -> Result<()> {
+        match self {
+            GpuBackend::Field(n) => n.apply_gradient(grads),
+            GpuBackend::Dense(n) => n.apply_gradient(grads),
+        }
+    }
     fn skips_faulty_updates(&self) -> bool {
         // The update is recorded in the step's one submission, before the loss is read back.
         false

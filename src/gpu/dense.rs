@@ -190,6 +190,8 @@ pub struct GpuDense {
     show: Vec<Step>,
     step: u64,
     staging: Vec<f32>,
+    /// The weight gradients (uploaded by [`GpuDense::apply_gradient`]).
+    grads: Vec<GpuBuffer<f32>>,
 }
 
 /// A uniform for one `dense.wgsl` dispatch.
@@ -900,6 +902,7 @@ impl GpuDense {
             show,
             step: state.step,
             staging: vec![0.0; batch * n_in],
+            grads,
             _noise_buffers: peaks,
             evals: 0,
             ctx,
@@ -975,8 +978,84 @@ impl GpuDense {
         })
     }
 
+    /// Sets the weights (the state's shapes) and shows them, keeping the optimiser's state.
+    pub fn set_params(&mut self, params: &[Vec<f32>]) -> Result<()> {
+        upload_all(&self.ctx, &self.params, params, "weights")?;
+        let mut enc = self.ctx.encoder("dense.set_params");
+        for s in &self.show {
+            s.encode(&mut enc);
+        }
+        self.ctx.submit(enc)?;
+        Ok(())
+    }
+
+    /// Forward pass and loss of one batch, without an update (a pass of SPSA); its noise is
+    /// drawn as the CPU's `evaluate` draws it (the next pass since the step).
+    pub fn evaluate(&mut self, input: &[f32], labels: &[u8]) -> Result<LossStats> {
+        let valid = self.upload_input(input)?;
+        self.io.upload_labels(&self.ctx, labels);
+        let lp = DenseParams {
+            valid: valid as u32,
+            inv_valid: 1.0 / valid as f32,
+            ..self.loss_base
+        };
+        self.ctx.upload(&self.loss_uniform, 0, &[lp]);
+        self.evals += 1;
+        for s in &self.pump {
+            s.set_noise(&self.ctx, self.step, self.evals, valid);
+        }
+        let mut enc = self.ctx.encoder("dense.evaluate");
+        for s in &self.pump {
+            s.encode(&mut enc);
+        }
+        encode_pass(&mut enc, "dense_loss", std::slice::from_ref(&self.loss));
+        self.ctx.submit(enc)?;
+        self.io.read(&self.ctx, valid)
+    }
+
+    /// One optimiser step with the gradients given, then the new weights shown.
+    pub fn apply_gradient(&mut self, grads: &[Vec<f32>]) -> Result<()> {
+        upload_all(&self.ctx, &self.grads, grads, "gradients")?;
+        self.step += 1;
+        let mut enc = self.ctx.encoder("dense.apply_gradient");
+        for u in &self.update {
+            u.set_step(&self.ctx, self.step);
+            u.encode(&mut enc);
+        }
+        for s in &self.show {
+            s.encode(&mut enc);
+        }
+        self.ctx.submit(enc)?;
+        self.evals = 0;
+        Ok(())
+    }
+
     /// Parameters and optimiser state, read back.
     pub fn state(&self) -> Result<State> {
         read_state(&self.ctx, &self.params, &self.m, &self.v, self.step)
     }
+}
+
+/// Uploads one host vector into each buffer, refusing a count or length that differs.
+pub(crate) fn upload_all(
+    ctx: &GpuContext,
+    bufs: &[GpuBuffer<f32>],
+    host: &[Vec<f32>],
+    what: &str,
+) -> Result<()> {
+    if bufs.len() != host.len() || bufs.iter().zip(host).any(|(b, h)| b.len() != h.len()) {
+        return Err(Error::config(
+            "params",
+            format!(
+                "{} {what} vectors of lengths {:?} for a network of {:?}",
+                host.len(),
+                host.iter().map(Vec::len).collect::<Vec<_>>(),
+                bufs.iter().map(GpuBuffer::len).collect::<Vec<_>>()
+            ),
+        ));
+    }
+    for (b, h) in bufs.iter().zip(host) {
+        b.upload(ctx, h);
+    }
+    Ok(())
 }

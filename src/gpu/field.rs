@@ -105,6 +105,8 @@ pub struct GpuField {
     /// The hardware's read-out of the SLM gradients, when the probe runs on the hardware and
     /// one is on.
     readout: Option<GpuReadout>,
+    /// The SLM gradients (uploaded by [`GpuField::apply_gradient`]).
+    grads: Vec<GpuBuffer<f32>>,
 }
 
 /// The read-out's state in a [`GpuField`]: the shared buffers, the probe's scale, and the
@@ -865,6 +867,7 @@ impl GpuField {
             input_bits,
             evals: 0,
             readout,
+            grads,
             ctx,
         })
     }
@@ -980,6 +983,48 @@ impl GpuField {
     /// Parameters and optimiser state, read back.
     pub fn state(&self) -> Result<State> {
         read_state(&self.ctx, &self.params, &self.m, &self.v, self.step)
+    }
+
+    /// Sets the SLM parameters (the state's shapes), keeping the optimiser's state; the masks
+    /// are rebuilt by the next pump pass.
+    pub fn set_params(&mut self, params: &[Vec<f32>]) -> Result<()> {
+        super::dense::upload_all(&self.ctx, &self.params, params, "SLM parameter")
+    }
+
+    /// Forward pass and loss of one batch, without an update (a pass of SPSA); the detector
+    /// noise is drawn as the CPU's evaluation passes draw it.
+    pub fn evaluate(&mut self, input: &[f32], labels: &[u8]) -> Result<LossStats> {
+        let valid = self.upload_input(input)?;
+        self.io.upload_labels(&self.ctx, labels);
+        let lp = LossParams {
+            valid: valid as u32,
+            inv_valid: 1.0 / valid as f32,
+            ..self.loss.base
+        };
+        self.ctx.upload(&self.loss.uniform, 0, &[lp]);
+        self.evals += 1;
+        if let Some(n) = &self.noise {
+            n.set_counter(&self.ctx, self.step, self.evals);
+        }
+        let mut enc = self.ctx.encoder("evaluate");
+        self.encode_pump(&mut enc);
+        encode_pass(&mut enc, "loss", std::slice::from_ref(&self.loss.dispatch));
+        self.ctx.submit(enc)?;
+        self.io.read(&self.ctx, valid)
+    }
+
+    /// One optimiser step with the gradients given.
+    pub fn apply_gradient(&mut self, grads: &[Vec<f32>]) -> Result<()> {
+        super::dense::upload_all(&self.ctx, &self.grads, grads, "gradient")?;
+        self.step += 1;
+        let mut enc = self.ctx.encoder("apply_gradient");
+        for u in &self.update {
+            u.set_step(&self.ctx, self.step);
+            u.encode(&mut enc);
+        }
+        self.ctx.submit(enc)?;
+        self.evals = 0;
+        Ok(())
     }
 
     /// Camera frames and photo-electrons the gradient read-out took since the last call (as

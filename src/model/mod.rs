@@ -633,6 +633,58 @@ pub struct Train {
     /// The system trained on: `model`, `hardware` (default) or `physics-aware`.
     #[serde(default)]
     pub target: Target,
+    /// How the update is found (`backprop`, the default, `dfa`, `spsa`, `pepita`; see
+    /// [`Method`]).
+    #[serde(default, skip_serializing_if = "Method::is_backprop")]
+    pub method: Method,
+    /// SPSA: perturbation pairs per update (default 4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spsa_samples: Option<u32>,
+    /// SPSA: the perturbation's size, in the parameters' units (radians of an SLM phase, or
+    /// weight units; default 0.05).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spsa_sigma: Option<f64>,
+    /// DFA and PEPITA: the scale of the fixed random feedback (DFA) or input-projection
+    /// (PEPITA) matrix, relative to its default (1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback_scale: Option<f64>,
+}
+
+/// How a training step finds its update (`train.method`).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    /// The gradient by (optical) backpropagation: pump and probe (`train.gradient`).
+    #[default]
+    Backprop,
+    /// Direct feedback alignment (Nøkland, NeurIPS 2016): the output error sent to every hidden
+    /// layer through a fixed random matrix; dense networks only.
+    Dfa,
+    /// Simultaneous-perturbation stochastic approximation (Spall, IEEE TAC 37, 332 (1992)): the
+    /// gradient estimated from the change of the loss under random ± perturbations of every
+    /// parameter at once, forward passes only; both kinds of network.
+    Spsa,
+    /// PEPITA (Dellaferrera & Kreiman, ICML 2022): a second forward pass with the input
+    /// modulated by the error through a fixed random matrix, the update from the difference of
+    /// the two passes' activations; dense networks only.
+    Pepita,
+}
+
+impl Method {
+    /// The name in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Backprop => "backprop",
+            Method::Dfa => "dfa",
+            Method::Spsa => "spsa",
+            Method::Pepita => "pepita",
+        }
+    }
+
+    /// True for the default.
+    pub fn is_backprop(&self) -> bool {
+        *self == Method::Backprop
+    }
 }
 
 /// The `[train]` settings a command's flags override (`wavetrain train`'s `--epochs`,
@@ -718,6 +770,10 @@ impl Default for Train {
             gradient: default_grad(),
             max_train: None,
             target: Target::Hardware,
+            method: Method::Backprop,
+            spsa_samples: None,
+            spsa_sigma: None,
+            feedback_scale: None,
         }
     }
 }

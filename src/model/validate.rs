@@ -217,6 +217,75 @@ impl Config {
         if t.max_train == Some(0) {
             return Err(Error::config("train.max_train", "must be at least 1"));
         }
+        self.validate_method()
+    }
+
+    /// The training method and its settings: each setting only with its method, SPSA's
+    /// samples in `1..=4096` and its σ > 0, a feedback scale > 0; DFA and PEPITA only for dense
+    /// networks (a diffractive network has no per-layer error to project onto).
+    fn validate_method(&self) -> Result<()> {
+        use super::Method;
+        let t = &self.train;
+        let m = t.method;
+        let only = |key: &str, on: bool, method: &str| -> Result<()> {
+            if on {
+                Err(Error::config(
+                    format!("train.{key}"),
+                    format!("is a setting of train.method = \"{method}\", but the method is \"{}\": set the method or remove it", m.name()),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        only(
+            "spsa_samples",
+            t.spsa_samples.is_some() && m != Method::Spsa,
+            "spsa",
+        )?;
+        only(
+            "spsa_sigma",
+            t.spsa_sigma.is_some() && m != Method::Spsa,
+            "spsa",
+        )?;
+        only(
+            "feedback_scale",
+            t.feedback_scale.is_some() && !matches!(m, Method::Dfa | Method::Pepita),
+            "dfa\" or \"pepita",
+        )?;
+        if let Some(n) = t.spsa_samples {
+            if !(1..=4096).contains(&n) {
+                return Err(Error::config(
+                    "train.spsa_samples",
+                    format!("must be between 1 and 4096 perturbation pairs per update, got {n}"),
+                ));
+            }
+        }
+        if let Some(s) = t.spsa_sigma {
+            if !(s.is_finite() && s > 0.0 && s <= 10.0) {
+                return Err(Error::config(
+                    "train.spsa_sigma",
+                    format!("must be a perturbation size > 0 and ≤ 10 (radians or weight units), got {s}"),
+                ));
+            }
+        }
+        if let Some(s) = t.feedback_scale {
+            if !(s.is_finite() && s > 0.0 && s <= 1e6) {
+                return Err(Error::config(
+                    "train.feedback_scale",
+                    format!("must be > 0 (1 is the default scale), got {s}"),
+                ));
+            }
+        }
+        let dense = self
+            .elements
+            .iter()
+            .any(|e| matches!(e, Element::Dense { .. }));
+        if matches!(m, Method::Dfa | Method::Pepita) && !dense {
+            return Err(Error::config(
+                "train.method",
+                format!("\"{}\" needs a dense (matrix–vector) network: a diffractive network's SLMs have no per-layer output on which to project the error; use \"backprop\" or \"spsa\"", m.name()),
+            ));
+        }
         Ok(())
     }
 

@@ -192,6 +192,19 @@ impl Network {
     /// (camera frames with their noise, a probe of finite strength; drawn from the counter
     /// generator, the CPU's numbers).
     pub fn check_gpu(&self) -> Result<()> {
+        let method = self.config.train.method;
+        if matches!(
+            method,
+            crate::model::Method::Dfa | crate::model::Method::Pepita
+        ) {
+            return Err(Error::config(
+                "train.method",
+                format!(
+                    "\"{}\" runs on the CPU only (the GPU runs backprop and spsa): use --backend cpu",
+                    method.name()
+                ),
+            ));
+        }
         if !self.system.pump_on_hardware() || !self.imperfect() {
             return Ok(());
         }

@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::network::{Network, State, System};
 
 pub mod eval;
+pub mod methods;
 pub mod pictures;
 
 pub use eval::{absorber_report, decision_map, evaluate, BOUNDARY_SIDE};
@@ -114,6 +115,18 @@ pub struct Summary {
     pub epochs: usize,
     /// Run folder.
     pub run_dir: String,
+    /// `train.method` (absent in older summaries).
+    #[serde(default)]
+    pub method: Option<String>,
+    /// Forward and probe passes of the system trained over the run, per image (absent in older
+    /// summaries).
+    #[serde(default)]
+    pub forward_passes: Option<u64>,
+    #[serde(default)]
+    pub probe_passes: Option<u64>,
+    /// The last epoch's cosine similarity of the update to the exact gradient.
+    #[serde(default)]
+    pub gradient_cosine: Option<f64>,
 }
 
 /// `metrics.csv`: a row per epoch, after an epoch-0 row with the untrained network's test
@@ -130,10 +143,11 @@ fn metrics_csv(
         "epoch,train_loss,train_accuracy,test_accuracy,images_per_second,seconds,test_loss,model_accuracy,hardware_accuracy",
     );
     s.push_str(if camera {
-        ",camera_frames,photoelectrons\n"
+        ",camera_frames,photoelectrons"
     } else {
-        "\n"
+        ""
     });
+    s.push_str(",forward_passes,probe_passes,gradient_cosine\n");
     let opt = |v: Option<f64>| v.map(|a| format!("{a:.6}")).unwrap_or_default();
     let tail = |m: &EpochMetrics| {
         if camera {
@@ -151,7 +165,7 @@ fn metrics_csv(
     if let Some((loss, acc)) = initial {
         let (m, h) = initial_systems.unzip();
         s.push_str(&format!(
-            "0,,,{acc:.6},,,{loss:.6},{},{}{}\n",
+            "0,,,{acc:.6},,,{loss:.6},{},{}{},,,\n",
             opt(m),
             opt(h),
             if camera { ",," } else { "" }
@@ -159,7 +173,7 @@ fn metrics_csv(
     }
     for m in history {
         s.push_str(&format!(
-            "{},{:.6},{:.6},{:.6},{:.2},{:.3},{},{},{}{}\n",
+            "{},{:.6},{:.6},{:.6},{:.2},{:.3},{},{},{}{},{},{},{}\n",
             m.epoch,
             m.train_loss,
             m.train_accuracy,
@@ -170,6 +184,9 @@ fn metrics_csv(
             opt(m.model_accuracy),
             opt(m.hardware_accuracy),
             tail(m),
+            m.forward_passes.map(|v| v.to_string()).unwrap_or_default(),
+            m.probe_passes.map(|v| v.to_string()).unwrap_or_default(),
+            opt(m.gradient_cosine),
         ));
     }
     s
@@ -479,7 +496,8 @@ impl<'a> Run<'a> {
                 inp[0] = f32::NAN;
             }
             let t0 = Instant::now();
-            let stats = backend.train_step(inp, &labels)?;
+            let global = (epoch * batches + progress.batch) as u64;
+            let stats = methods::step(backend, cfg, inp, &labels, global)?;
             let dt = t0.elapsed().as_secs_f64();
             if !stats.loss_sum.is_finite() {
                 bar.abandon();
@@ -509,6 +527,9 @@ impl<'a> Run<'a> {
             progress.seconds += dt;
             self.total_images += idx.len();
             self.total_train_secs += dt;
+            let (pf, pp) = methods::passes_per_image(cfg);
+            let p = progress.passes.get_or_insert((0, 0));
+            *p = (p.0 + pf * idx.len() as u64, p.1 + pp * idx.len() as u64);
             if self.readout {
                 let (f, e) = backend.take_readout_counts()?;
                 let r = progress.readout.get_or_insert((0, 0.0));
@@ -577,6 +598,9 @@ impl<'a> Run<'a> {
                 .readout
                 .filter(|_| cfg.hardware.readout_shot_noise.is_some())
                 .map(|r| r.1),
+            forward_passes: progress.passes.map(|p| p.0),
+            probe_passes: progress.passes.map(|p| p.1),
+            gradient_cosine: Some(self.fidelity(backend)?),
         };
         self.say(format!(
             "epoch {:>3}: train loss {:.4}, train accuracy {:.2}%, test loss {:.4}, test accuracy {:.2}%, {:.0} images/s",
@@ -628,6 +652,9 @@ impl<'a> Run<'a> {
             hardware_accuracy: None,
             camera_frames: None,
             photoelectrons: None,
+            forward_passes: None,
+            probe_passes: None,
+            gradient_cosine: None,
         });
         Summary {
             train_loss: last.train_loss,
@@ -645,6 +672,29 @@ impl<'a> Run<'a> {
             backend: backend.name(),
             epochs: progress.history.len(),
             run_dir: self.opts.out.display().to_string(),
+            method: Some(cfg.train.method.name().into()),
+            forward_passes: Some(
+                progress
+                    .history
+                    .iter()
+                    .filter_map(|m| m.forward_passes)
+                    .sum(),
+            ),
+            probe_passes: Some(progress.history.iter().filter_map(|m| m.probe_passes).sum()),
+            gradient_cosine: last.gradient_cosine,
         }
+    }
+
+    /// The cosine similarity of the method's update to the exact gradient at the backend's
+    /// state, on the first batch of the training set in its stored order
+    /// ([`methods::gradient_cosine`]).
+    fn fidelity(&self, backend: &mut dyn Backend) -> Result<f64> {
+        let state = backend.state()?;
+        let n = self.batch.min(self.n_train);
+        let idx: Vec<usize> = (0..n).collect();
+        let mut input = vec![0.0f32; n * self.per];
+        encode(self.cfg, self.train, &idx, &mut input);
+        let labels: Vec<u8> = idx.iter().map(|&i| self.train.labels[i]).collect();
+        methods::gradient_cosine(self.net, &state, &input, &labels, state.step)
     }
 }
