@@ -138,7 +138,7 @@ fn train_eval_and_resume_on_the_cpu() {
     }
     let header = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
     assert!(header.starts_with(
-        "epoch,train_loss,train_accuracy,test_accuracy,images_per_second,seconds,test_loss,model_accuracy,hardware_accuracy\n"
+        "epoch,train_loss,train_accuracy,test_accuracy,images_per_second,seconds,test_loss,model_accuracy,hardware_accuracy,forward_passes,probe_passes,gradient_cosine\n"
     ));
     // The untrained network's row (epoch 0), then one per epoch.
     let full = metrics(&run);

@@ -253,10 +253,10 @@ impl Config {
             "dfa\" or \"pepita",
         )?;
         if let Some(n) = t.spsa_samples {
-            if !(1..=4096).contains(&n) {
+            if !(1..=100).contains(&n) {
                 return Err(Error::config(
                     "train.spsa_samples",
-                    format!("must be between 1 and 4096 perturbation pairs per update, got {n}"),
+                    format!("must be between 1 and 100 perturbation pairs per update, got {n} (the noise counter tells at most 255 passes of a step apart)"),
                 ));
             }
         }

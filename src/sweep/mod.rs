@@ -416,9 +416,15 @@ fn is_seed(key: &str) -> bool {
     key == "seed" || key == "train.seed"
 }
 
-/// What [`plot`] draws: the x axis (the first axis that is not a seed; numeric values as numbers,
-/// on a log scale when positive and spanning a decade, anything else as categories) and one curve
-/// per combination of the other axes, each point the mean test accuracy over the `seed` axes
+/// An axis on the training method: the plot draws one curve per method.
+fn is_method(key: &str) -> bool {
+    key == "method" || key == "train.method"
+}
+
+/// What [`plot`] draws: the x axis (the first axis that is not a seed nor `train.method`;
+/// numeric values as numbers, on a log scale when positive and spanning a decade, anything else
+/// as categories) and one curve per combination of the other axes (always one per training
+/// method, even when the method is the only axis and so the x axis too), each point the mean test accuracy over the `seed` axes
 /// (wherever they sit in `axes`) with the sample standard deviation as its error bar. With only
 /// seed axes, the first is the x axis and nothing is averaged. Also returns the number of seeds
 /// averaged per point (1: none).
@@ -495,7 +501,14 @@ pub fn plot_data_of(
     metric: Metric,
 ) -> (crate::plot::XAxis, Vec<crate::plot::Curve>, usize) {
     use crate::plot::{Curve, Point, XAxis};
-    let xi = axes.iter().position(|a| !is_seed(&a.key)).unwrap_or(0);
+    // The x axis: the first that is neither a seed nor the training method (one curve per
+    // method), else the first that is not a seed.
+    let xi = axes
+        .iter()
+        .position(|a| !is_seed(&a.key) && !is_method(&a.key))
+        .or_else(|| axes.iter().position(|a| !is_seed(&a.key)))
+        .unwrap_or(0);
+    let per_method = axes.get(xi).is_some_and(|a| is_method(&a.key));
     let Some(first) = axes.get(xi) else {
         return (
             XAxis::Categories {
@@ -551,7 +564,7 @@ pub fn plot_data_of(
             .iter()
             .zip(&r.values)
             .enumerate()
-            .filter(|&(i, _)| i != xi && !averaged(i))
+            .filter(|&(i, _)| (i != xi || per_method) && !averaged(i))
             .map(|(_, (a, v))| format!("{}={v}", a.key))
             .collect();
         let label = if label.is_empty() {

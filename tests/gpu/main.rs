@@ -148,6 +148,7 @@ fn tests() -> Vec<(&'static str, TestFn)> {
             "hardware_shift_on_odd_grid_is_refused",
             hardware::shift_on_odd_grid_is_refused,
         ),
+        ("spsa_matches_cpu", network::spsa_matches_cpu),
         (
             "dense_cli_training_matches_cpu",
             network::dense_cli_training_matches_cpu,

@@ -474,6 +474,70 @@ pub fn backend_train_step_matches_cpu(_: &Ctx) -> Result<(), Failed> {
     }
 }
 
+/// SPSA (issue 27) on the GPU: two updates of a field and of a dense network through
+/// `train::methods::step` (forward passes with the parameters set on the GPU, the estimate on
+/// the host, the optimiser on the GPU) give the CPU's parameters; DFA and PEPITA are refused on
+/// the GPU naming the method.
+pub fn spsa_matches_cpu(_: &Ctx) -> Result<(), Failed> {
+    use wavetrain::model::Method;
+    let mut field = step_config("optical");
+    field.train.method = Method::Spsa;
+    field.train.spsa_samples = Some(3);
+    let mut dense = dense_step_config("optical", "mse", "adam", "");
+    dense.train.method = Method::Spsa;
+    for (what, cfg, len) in [("field", field, 0usize), ("dense", dense.clone(), 36)] {
+        let net = cfg.resolve()?;
+        let state = net.initial_state();
+        let per = if len > 0 {
+            len
+        } else {
+            cfg.optics.nx * cfg.optics.ny
+        };
+        let b = cfg.train.batch;
+        let input = random_real(b * per, 0.0, 1.0, 77);
+        let labels: Vec<u8> = (0..b).map(|i| (i % 4) as u8).collect();
+        let mut c = CpuBackend::new(&net, &state)?;
+        let mut g = GpuBackend::on(GpuContext::new(&request())?, &net, &state)?;
+        for step in 0..2u64 {
+            let sc = wavetrain::train::methods::step(&mut c, &cfg, &input, &labels, step)?;
+            let sg = wavetrain::train::methods::step(&mut g, &cfg, &input, &labels, step)?;
+            if (sc.loss_sum - sg.loss_sum).abs() > 1e-4 * sc.loss_sum.abs().max(1.0) {
+                return Err(format!(
+                    "{what}: loss {} on the GPU, {} on the CPU",
+                    sg.loss_sum, sc.loss_sum
+                )
+                .into());
+            }
+        }
+        let (pc, pg) = (c.state()?, g.state()?);
+        if pc.params == state.params {
+            return Err(format!("{what}: SPSA did not move the parameters").into());
+        }
+        for (i, (a, b)) in pg.params.iter().zip(&pc.params).enumerate() {
+            real_close(
+                a,
+                b,
+                1e-4,
+                1e-4,
+                &format!("{what}: parameters {i} after two SPSA steps"),
+            );
+        }
+    }
+    for m in [Method::Dfa, Method::Pepita] {
+        let mut cfg = dense.clone();
+        cfg.train.method = m;
+        let net = cfg.resolve()?;
+        let e = match GpuBackend::on(GpuContext::new(&request())?, &net, &net.initial_state()) {
+            Ok(_) => return Err(format!("{}: accepted on the GPU", m.name()).into()),
+            Err(e) => e.to_string(),
+        };
+        if !(e.contains("train.method") && e.contains(m.name()) && e.contains("--backend cpu")) {
+            return Err(format!("unclear refusal: {e}").into());
+        }
+    }
+    Ok(())
+}
+
 /// `wavetrain train --backend gpu` trains a dense preset end to end (training, evaluation, the
 /// decision-boundary picture) and reaches the CPU's accuracy.
 pub fn dense_cli_training_matches_cpu(_: &Ctx) -> Result<(), Failed> {
