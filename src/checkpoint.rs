@@ -76,11 +76,11 @@ pub struct EpochMetrics {
     /// `hardware.readout_shot_noise`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub photoelectrons: Option<f64>,
-    /// Forward passes of the system trained in the epoch, per image (absent in older
-    /// checkpoints; `train::methods`).
+    /// Image passes through the hardware in the epoch, forward (absent in older checkpoints;
+    /// `train::methods::passes_per_image`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forward_passes: Option<u64>,
-    /// Probe (backward) passes of the system trained in the epoch, per image.
+    /// Image passes through the hardware in the epoch, probe (backward).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe_passes: Option<u64>,
     /// Cosine similarity of the method's update to the exact gradient on one fixed batch after
@@ -121,7 +121,7 @@ pub struct Progress {
     /// (absent without `hardware.readout`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub readout: Option<(u64, f64)>,
-    /// Forward and probe passes of the system trained in the current epoch so far, per image
+    /// Image passes through the hardware in the current epoch so far, forward and probe
     /// (absent in older checkpoints).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passes: Option<(u64, u64)>,

@@ -215,8 +215,11 @@ class Run:
     def metrics(self) -> List[Dict[str, Optional[float]]]:
         """The rows of ``metrics.csv`` as dicts (``epoch``, ``train_loss``,
         ``train_accuracy``, ``test_accuracy``, ``images_per_second``, ``seconds``,
-        ``test_loss``, ``model_accuracy``, ``hardware_accuracy``); the first row, epoch 0, is the untrained network (its training columns
-        ``None``)."""
+        ``test_loss``, ``model_accuracy``, ``hardware_accuracy``, ``forward_passes`` and
+        ``probe_passes`` (image passes through the hardware in the epoch), ``gradient_cosine``
+        (the update's cosine similarity to the exact gradient), and with a gradient read-out
+        ``camera_frames``, ``photoelectrons``); the first row, epoch 0, is the untrained network
+        (its training columns ``None``)."""
         path = self.dir / "metrics.csv"
         if not path.is_file():
             return []

@@ -14,14 +14,15 @@
 //!   step, so a resumed run draws the same ones. The epoch's train loss and accuracy are the
 //!   mean over its perturbed passes.
 //!
-//! **Hardware passes per image** (`metrics.csv`'s `forward_passes`, `probe_passes`):
-//! backprop 1 + 1; DFA 1 forward and 1 backward pass of the error through the feedback optics;
-//! SPSA `2n` forward; PEPITA 2 forward.
+//! **Hardware passes per image** (`metrics.csv`'s `forward_passes`, `probe_passes`: image
+//! passes through the hardware in the epoch): backprop 1 + 1; DFA 1 forward and 1 backward pass
+//! of the error through the feedback optics; SPSA `2n` forward; PEPITA 2 forward; whatever the
+//! method, none for training in silico and 1 forward for physics-aware training.
 
 use crate::backend::Backend;
 use crate::error::Result;
 use crate::loss::LossStats;
-use crate::model::{Config, GradientMode, Hardware, Method, ReadoutMethod};
+use crate::model::{Config, GradientMode, Hardware, Method, ReadoutMethod, Target};
 use crate::network::{Network, State};
 use crate::rng::{key_of, philox4x32_10, word1, Purpose};
 
@@ -30,8 +31,15 @@ pub const SPSA_SAMPLES: u32 = 4;
 /// SPSA's perturbation size when `train.spsa_sigma` is absent.
 pub const SPSA_SIGMA: f64 = 0.05;
 
-/// Forward and probe passes of the system trained per image and update of `cfg`'s method.
+/// Forward and probe passes through the hardware per image and update of `cfg`'s method and
+/// target: training in silico (`train.target = model`) uses none, physics-aware training one
+/// forward pass (its backward pass runs through the model); in situ, the method's.
 pub fn passes_per_image(cfg: &Config) -> (u64, u64) {
+    match cfg.train.target {
+        Target::Model => return (0, 0),
+        Target::PhysicsAware => return (1, 0),
+        Target::Hardware => {}
+    }
     match cfg.train.method {
         Method::Backprop | Method::Dfa => (1, 1),
         Method::Spsa => (2 * u64::from(spsa_samples(cfg)), 0),

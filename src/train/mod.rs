@@ -118,8 +118,8 @@ pub struct Summary {
     /// `train.method` (absent in older summaries).
     #[serde(default)]
     pub method: Option<String>,
-    /// Forward and probe passes of the system trained over the run, per image (absent in older
-    /// summaries).
+    /// Image passes through the hardware over the run, forward and probe (absent in older
+    /// summaries; `train::methods::passes_per_image`).
     #[serde(default)]
     pub forward_passes: Option<u64>,
     #[serde(default)]
