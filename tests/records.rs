@@ -466,7 +466,9 @@ fn runs_record_provenance_progress_and_outputs() {
     let m = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
     let lines: Vec<&str> = m.lines().collect();
     assert!(
-        lines[0].ends_with(",test_loss,model_accuracy,hardware_accuracy"),
+        lines[0].ends_with(
+            ",test_loss,model_accuracy,hardware_accuracy,forward_passes,probe_passes,gradient_cosine"
+        ),
         "{m}"
     );
     assert!(lines[1].starts_with("0,,,"), "{m}");
