@@ -134,9 +134,8 @@ pub fn make_backend(
 ) -> Result<Box<dyn Backend>> {
     if choice == BackendChoice::Auto {
         if let Err(e) = net.check_gpu() {
-            // What the GPU cannot run (a field network's gradient read-out in situ, SLM
-            // shifts on a grid whose sides are not powers of two; dense hardware noise and
-            // miscalibration) runs on the CPU.
+            // What the GPU cannot run (SLM shifts on a grid whose sides are not powers of two,
+            // train.method = dfa or pepita) runs on the CPU.
             if adapter.is_some() {
                 eprintln!("auto: training on the CPU: {e}");
             }

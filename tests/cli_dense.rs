@@ -72,22 +72,22 @@ fn paper_mlp_trains_resumes_and_evaluates() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!((json_line(&o)["accuracy"].as_f64().unwrap() - acc).abs() < 1e-12);
-    // The fixed miscalibration runs on the CPU executor only: `--backend gpu` refuses it before
-    // opening any adapter, as a config error (exit 2) that says what to do. (Dense training on
-    // the GPU itself, noise included, is tested in tests/gpu.rs.)
+    // DFA runs on the CPU executor only: `--backend gpu` refuses it before opening any adapter,
+    // as a config error (exit 2) that says what to do. (Dense training on the GPU itself, noise
+    // and miscalibration included, is tested in tests/gpu/network.rs.)
     let o = wavetrain(&[
         "train",
         "--preset",
         "paper-mlp",
         "--set",
-        "hardware.weight_error=0.05",
+        "train.method=dfa",
         "--backend",
         "gpu",
         "--out",
         dir.path().join("gpu").to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("weight_error"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("train.method"), "{}", stderr(&o));
     assert!(stderr(&o).contains("--backend cpu"), "{}", stderr(&o));
     assert!(
         !dir.path().join("gpu").exists(),

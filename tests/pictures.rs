@@ -423,3 +423,36 @@ fn a_hardware_study_plots_the_hardware_accuracy_one_curve_per_target() {
     wavetrain::sweep::plot_metric(&path, "study", &axes, &rows, Metric::Hardware).unwrap();
     assert!(rgb(&path).width() > 100);
 }
+
+#[test]
+fn a_method_axis_gives_one_curve_per_method() {
+    // Given first, the method still does not become the x axis while another axis exists.
+    let axes = vec![
+        Axis {
+            key: "train.method".into(),
+            values: vec!["backprop".into(), "spsa".into()],
+        },
+        Axis {
+            key: "od".into(),
+            values: vec!["1".into(), "10".into()],
+        },
+    ];
+    let rows = vec![
+        row(&["backprop", "1"], 0.9),
+        row(&["backprop", "10"], 0.8),
+        row(&["spsa", "1"], 0.5),
+        row(&["spsa", "10"], 0.4),
+    ];
+    let (axis, curves, _) = plot_data(&axes, &rows);
+    assert!(
+        matches!(&axis, XAxis::Numeric { label, .. } if label == "od"),
+        "{axis:?}"
+    );
+    let labels: Vec<&str> = curves.iter().map(|c| c.label.as_str()).collect();
+    assert_eq!(labels, ["train.method=backprop", "train.method=spsa"]);
+    // Alone, the method is the x axis and still one curve per method.
+    let (axis, curves, _) = plot_data(&axes[..1], &[row(&["backprop"], 0.9), row(&["spsa"], 0.5)]);
+    assert!(matches!(axis, XAxis::Categories { .. }), "{axis:?}");
+    assert_eq!(curves.len(), 2, "{curves:?}");
+    assert_eq!(curves[1].points[0].x, 1.0);
+}
