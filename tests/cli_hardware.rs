@@ -92,7 +92,10 @@ fn a_run_reports_three_accuracies_and_eval_measures_each_system() {
             "seconds",
             "test_loss",
             "model_accuracy",
-            "hardware_accuracy"
+            "hardware_accuracy",
+            "forward_passes",
+            "probe_passes",
+            "gradient_cosine"
         ]
     );
     let last = rows.last().unwrap();

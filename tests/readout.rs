@@ -461,7 +461,7 @@ fn a_run_records_its_camera_frames_and_photons() {
     let rows: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
     assert_eq!(rows[0][9], "camera_frames");
     assert_eq!(rows[0][10], "photoelectrons");
-    assert!(rows.iter().all(|r| r.len() == 11), "{csv}");
+    assert!(rows.iter().all(|r| r.len() == 14), "{csv}");
     // Two updates of 8 images.
     assert_eq!(rows[2][9].parse::<u64>().unwrap(), 2 * 3 * 8 * slms);
     assert!(rows[2][10].parse::<f64>().unwrap() > 0.0);
