@@ -105,6 +105,29 @@ fn propagate<'py>(
             }
         };
         let grid = wavetrain::Grid::new(nx, ny, pitch).or_py(py)?;
+        if wavelength > 1e-3 {
+            return Err(config(
+                py,
+                "wavelength",
+                format!("{wavelength} m is longer than a millimetre: lengths are in metres (780 nm is 780e-9)"),
+            ));
+        }
+        // What `sampling()` would warn about (a band limit that keeps little of the spectrum,
+        // light wrapping around the window), as Python warnings.
+        if distance != 0.0 {
+            let r = wavetrain::optics::sampling_report(
+                grid.nx,
+                grid.ny,
+                grid.dx,
+                padding,
+                wavelength,
+                distance.abs(),
+            );
+            let warnings = py.import("warnings")?;
+            for w in r.warnings() {
+                warnings.call_method1("warn", (format!("propagate: {w}"),))?;
+            }
+        }
         if let Some((mut v, _)) = typed::<Complex32>(field) {
             check_finite(
                 v.iter().map(|c| c.re.is_finite() && c.im.is_finite()),

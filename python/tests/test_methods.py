@@ -30,3 +30,11 @@ def test_bad_method_settings(tmp_path):
     with pytest.raises(wt.ConfigError, match="train.method"):
         wt.train("d2nn-mnist", backend="cpu", epochs=1, max_train=8, out=tmp_path / "bad2",
                  progress=False, pictures=False, overrides={"train.method": "pepita"})
+
+
+def test_run_load_has_its_summary(tmp_path):
+    r = run(tmp_path, "summary")
+    loaded = wt.Run.load(r.dir)
+    assert loaded.summary is not None
+    assert loaded.summary["test_accuracy"] == r.summary["test_accuracy"]
+    assert loaded.summary["method"] == "backprop"

@@ -189,12 +189,18 @@ class Run:
     ``metrics.csv``, ``confusion.csv``, ``checkpoint.safetensors``, ``provenance.json`` and
     pictures.
 
-    Attributes: ``dir`` (the folder), ``summary`` (the final metrics :func:`train` returned,
-    or ``None`` for a run loaded from disk).
+    Attributes: ``dir`` (the folder), ``summary`` (the final metrics :func:`train` returned;
+    for a run loaded from disk, its ``summary.json``, or ``None`` for a run that has not
+    finished).
     """
 
     def __init__(self, path: PathLike, summary: Optional[Dict[str, Any]] = None) -> None:
         self.dir = pathlib.Path(path)
+        if summary is None and (self.dir / "summary.json").is_file():
+            import json
+
+            with open(self.dir / "summary.json") as f:
+                summary = json.load(f)
         self.summary = summary
         if not self.dir.is_dir():
             raise FileNotFoundError(f"{self.dir}: no such run folder")

@@ -237,7 +237,8 @@ fn confusion_csv(conf: &[Vec<usize>]) -> String {
 }
 
 /// Trains `cfg` on `train`, evaluating on `test` after every epoch; writes `config.toml`,
-/// `metrics.csv`, `checkpoint.safetensors` and pictures into the run folder.
+/// `metrics.csv`, `checkpoint.safetensors`, pictures and, at the end, `summary.json` into the
+/// run folder.
 pub fn train(
     net: &Network,
     train: &Split,
@@ -286,7 +287,11 @@ pub fn train_observed(
     if opts.pictures && !opts.stop.load(Ordering::SeqCst) {
         write_pictures(net, backend, test, &progress.history, &opts.out)?;
     }
-    Ok(run.summary(backend, &progress))
+    let summary = run.summary(backend, &progress);
+    // `summary.json`: the final metrics (the `--json` line), for a run read back from disk.
+    let text = serde_json::to_string_pretty(&summary).unwrap_or_default();
+    crate::io::atomic_write(&opts.out.join("summary.json"), text.as_bytes())?;
+    Ok(summary)
 }
 
 /// `hardware.json`: the drawn imperfect system and the gradient read-out, when the run has
