@@ -701,6 +701,81 @@ impl Schedule<'_> {
     }
 }
 
+/// The read-out's parts while a [`GpuField`] is built: the camera, the binning, the shared
+/// buffers (when the read-out is on) and the grid correlation of device-model SLMs.
+struct ReadoutSetup {
+    camera: Option<crate::optics::interferometry::Camera>,
+    binning: usize,
+    slms: usize,
+    bufs: Option<ReadoutBuffers>,
+    grid: GpuBuffer<Complex32>,
+}
+
+impl ReadoutSetup {
+    /// The read-out of `net` at `batch` images: on only for in-situ training (as the CPU's).
+    fn new(ctx: &GpuContext, net: &Network, batch: usize) -> Result<Self> {
+        let cfg = net.config();
+        let (h, o) = (&cfg.hardware, &cfg.optics);
+        let on = net.system() == System::Hardware && h.readout_on();
+        let camera = h.camera().filter(|_| on);
+        let binning = h.readout_binning.unwrap_or(1) as usize;
+        let slms = net.field("the GPU read-out")?.params.len();
+        let bufs = on
+            .then(|| {
+                let pixels = (o.nx / binning).max(1) * (o.ny / binning).max(1);
+                ReadoutBuffers::new(ctx, camera.as_ref(), batch, pixels, slms)
+            })
+            .transpose()?;
+        Ok(ReadoutSetup {
+            camera,
+            binning,
+            slms,
+            bufs,
+            grid: GpuBuffer::<Complex32>::new(ctx, "readout.grid", o.nx * o.ny)?,
+        })
+    }
+
+    /// What the probe schedule needs, when the read-out is on.
+    fn plan(&self, cfg: &crate::model::Config) -> Option<ReadoutPlan<'_>> {
+        let h = &cfg.hardware;
+        self.bufs.as_ref().map(|bufs| ReadoutPlan {
+            camera: self.camera.clone(),
+            seed: h.seed,
+            binning: self.binning,
+            bufs,
+            grid: &self.grid,
+            saturating: cfg.train.gradient == GradientMode::Optical && h.probe_ratio.is_some(),
+        })
+    }
+
+    /// The executor's read-out state: the buffers, the probe's scale from the pump `field` at
+    /// the detectors and the injected `probe`, the frames counted per image.
+    fn into_state(
+        self,
+        ctx: &GpuContext,
+        field: &Field,
+        probe: &Field,
+        cfg: &crate::model::Config,
+    ) -> Result<Option<GpuReadout>> {
+        let Some(bufs) = self.bufs else {
+            return Ok(None);
+        };
+        Ok(Some(GpuReadout {
+            scale: cfg
+                .hardware
+                .probe_ratio
+                .map(|r| ProbeScale::new(ctx, field, probe, r, &bufs))
+                .transpose()?,
+            frames_per_image: self
+                .camera
+                .as_ref()
+                .map_or(0, |c| (c.steps * self.slms) as u64),
+            frames: 0,
+            bufs,
+        }))
+    }
+}
+
 impl GpuField {
     /// Builds every buffer and op of a field network at its batch size, starting from `state`.
     pub fn new(ctx: GpuContext, net: &Network, state: &State) -> Result<Self> {
@@ -767,26 +842,7 @@ impl GpuField {
             None => None,
         };
         // The hardware's read-out of the SLM gradients (in-situ training only, as the CPU's).
-        let h = &cfg.hardware;
-        let in_situ = sys == System::Hardware;
-        let ro_on = in_situ && h.readout_on();
-        let camera = h.camera().filter(|_| ro_on);
-        let binning = h.readout_binning.unwrap_or(1) as usize;
-        let ro_bufs = ro_on
-            .then(|| {
-                let pixels = (nx / binning).max(1) * (ny / binning).max(1);
-                ReadoutBuffers::new(&ctx, camera.as_ref(), batch, pixels, plan.params.len())
-            })
-            .transpose()?;
-        let grid_corr = GpuBuffer::<Complex32>::new(&ctx, "readout.grid", nx * ny)?;
-        let readout_plan = ro_bufs.as_ref().map(|bufs| ReadoutPlan {
-            camera: camera.clone(),
-            seed: h.seed,
-            binning,
-            bufs,
-            grid: &grid_corr,
-            saturating: cfg.train.gradient == GradientMode::Optical && h.probe_ratio.is_some(),
-        });
+        let ro = ReadoutSetup::new(&ctx, net, batch)?;
         let schedule = Schedule {
             ctx: &ctx,
             plan,
@@ -803,7 +859,7 @@ impl GpuField {
             hw: hw.is_some(),
             probe_hw,
             physics_aware: hw.is_some() && !probe_hw,
-            readout: readout_plan,
+            readout: ro.plan(cfg),
         };
         let pump = schedule.pump(&field)?;
         let regions = Regions::new(&ctx, net.regions(), nx, ny)?;
@@ -811,6 +867,7 @@ impl GpuField {
         let dl_dp = GpuBuffer::<f32>::new(&ctx, "dl_dp", batch * classes)?;
         let io = LossIo::new(&ctx, "", batch)?;
         let detect = Detect::new(&ctx, &field, &regions, plan.out_dx, &powers)?;
+        let h = &cfg.hardware;
         let on_hw = net.system().pump_on_hardware();
         let noise = (on_hw
             && (h.shot_noise.is_some() || h.read_noise != 0.0 || h.camera_bits.is_some()))
@@ -824,20 +881,7 @@ impl GpuField {
         let loss = LossKernel::new(&ctx, cfg, &powers, &io, &dl_dp)?;
         let exact = cfg.train.gradient == GradientMode::Exact;
         let probe_steps = schedule.probe(&probe, &params, &grads, exact)?;
-        let readout = match ro_bufs {
-            Some(bufs) => Some(GpuReadout {
-                scale: h
-                    .probe_ratio
-                    .map(|r| ProbeScale::new(&ctx, &field, &probe, r, &bufs))
-                    .transpose()?,
-                frames_per_image: camera
-                    .as_ref()
-                    .map_or(0, |c| (c.steps * plan.params.len()) as u64),
-                frames: 0,
-                bufs,
-            }),
-            None => None,
-        };
+        let readout = ro.into_state(&ctx, &field, &probe, cfg)?;
         let rule = net.update_rule();
         let update = (0..params.len())
             .map(|i| Update::new(&ctx, &rule, &params[i], &grads[i], &m[i], &v[i]))
