@@ -560,7 +560,12 @@ impl<'a> Image<'a> {
 
     /// The colour of value `v` in this panel.
     pub fn color_of(&self, v: f64) -> [u8; 3] {
-        let (lo, hi) = self.color_range();
+        self.color_in(v, self.color_range())
+    }
+
+    /// [`Image::color_of`] with the panel's range given (computed once for a whole image: it
+    /// is a pass over the data).
+    pub fn color_in(&self, v: f64, (lo, hi): (f64, f64)) -> [u8; 3] {
         let t = if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
         match &self.map {
             ColorMap::Levels(l) => l
@@ -855,12 +860,13 @@ fn draw_panel(
         (cy + grid.title_h + (grid.img_h - ph) / 2) as i32,
     );
     // The image, nearest sample per pixel.
+    let range = p.color_range();
     for py in 0..ph {
         let sy = ((py as usize * p.ny) / ph as usize).min(p.ny.saturating_sub(1));
         for px in 0..pw {
             let sx = ((px as usize * p.nx) / pw as usize).min(p.nx.saturating_sub(1));
             let v = p.data.get(sy * p.nx + sx).copied().unwrap_or(f64::NAN);
-            root.draw_pixel((ix + px as i32, iy + py as i32), &rgb(p.color_of(v)))?;
+            root.draw_pixel((ix + px as i32, iy + py as i32), &rgb(p.color_in(v, range)))?;
         }
     }
     draw_overlays(root, p, (ix, iy), (pw, ph))?;
@@ -995,7 +1001,7 @@ fn draw_colour_bar(
         let v = hi - (hi - lo) * (py as f64 + 0.5) / ph as f64;
         root.draw(&PathElement::new(
             vec![(bx, iy + py), (bx + bw - 1, iy + py)],
-            rgb(p.color_of(v)),
+            rgb(p.color_in(v, (lo, hi))),
         ))?;
     }
     root.draw(&Rectangle::new(
