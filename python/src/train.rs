@@ -64,6 +64,8 @@ fn full_key(k: &str) -> String {
 pub struct TrainArgs {
     pub preset: Option<String>,
     pub config: Option<PathBuf>,
+    /// The config as TOML text (`train(config=<TOML text>)`), instead of a file.
+    pub config_text: Option<String>,
     pub resume: Option<PathBuf>,
     pub data: Option<PathBuf>,
     pub out: Option<PathBuf>,
@@ -111,6 +113,10 @@ impl TrainArgs {
         let q = |p: &Option<PathBuf>| p.as_ref().map(|p| format!("{:?}", p.display().to_string()));
         s("preset", self.preset.as_ref().map(|p| format!("{p:?}")));
         s("config", q(&self.config));
+        s(
+            "config",
+            self.config_text.as_ref().map(|_| "<TOML text>".to_string()),
+        );
         s("resume", q(&self.resume));
         s("data", q(&self.data));
         s("out", q(&self.out));
@@ -175,7 +181,7 @@ fn prepare(a: &TrainArgs) -> Result<Prepared> {
                 ),
             ));
         }
-        if a.preset.is_some() || a.config.is_some() {
+        if a.preset.is_some() || a.config.is_some() || a.config_text.is_some() {
             return Err(Error::config(
                 if a.preset.is_some() {
                     "preset"
@@ -186,7 +192,13 @@ fn prepare(a: &TrainArgs) -> Result<Prepared> {
             ));
         }
     }
-    if a.preset.is_some() && a.config.is_some() {
+    if a.config.is_some() && a.config_text.is_some() {
+        return Err(Error::config(
+            "config",
+            "give a TOML file or TOML text, not both",
+        ));
+    }
+    if a.preset.is_some() && (a.config.is_some() || a.config_text.is_some()) {
         return Err(Error::config("config", "give preset or config, not both"));
     }
     for (k, v) in &a.set {
@@ -222,6 +234,8 @@ fn prepare(a: &TrainArgs) -> Result<Prepared> {
         (ck.config().clone(), Some(ck), Provenance::load(dir)?)
     } else if let Some(path) = &a.config {
         (Config::from_file(path)?, None, None)
+    } else if let Some(text) = &a.config_text {
+        (Config::from_toml(text, "<TOML text>")?, None, None)
     } else {
         (
             wavetrain::presets::preset(a.preset.as_deref().unwrap_or(wavetrain::presets::DEFAULT))?,
@@ -412,7 +426,7 @@ fn metrics_dict<'py>(py: Python<'py>, m: &EpochMetrics) -> PyResult<Bound<'py, P
 
 /// Trains as `wavetrain train` does; returns the summary (the CLI's `--json` line) as a dict.
 #[pyfunction]
-#[pyo3(signature = (*, preset = None, config = None, resume = None, data = None, out = None,
+#[pyo3(signature = (*, preset = None, config = None, config_text = None, resume = None, data = None, out = None,
     epochs = None, seed = None, batch = None, lr = None, max_train = None, gradient = None,
     activation = None, backend = "auto", adapter = None, overrides = None, progress = true,
     pictures = true, checkpoint_every = None, callback = None))]
@@ -421,6 +435,7 @@ pub fn train<'py>(
     py: Python<'py>,
     preset: Option<String>,
     config: Option<PathBuf>,
+    config_text: Option<String>,
     resume: Option<PathBuf>,
     data: Option<PathBuf>,
     out: Option<PathBuf>,
@@ -455,6 +470,7 @@ pub fn train<'py>(
         let args = TrainArgs {
             preset,
             config,
+            config_text,
             resume,
             data,
             out,

@@ -297,7 +297,8 @@ def train(
 
     The same library path as the CLI: the same run folder (``out``, default
     ``runs/NAME-YYYYMMDD-HHMMSS-XXXX``) and, for the same seed and backend, the same metrics.
-    ``preset`` (default ``d2nn-mnist``) or ``config`` (a TOML file) or ``resume`` (a run
+    ``preset`` (default ``d2nn-mnist``) or ``config`` (a TOML file, or the TOML text itself)
+    or ``resume`` (a run
     folder to continue; ``epochs`` may extend it, nothing else may change it); ``data``: a
     dataset by name (``"mnist"``, ``"fashion-mnist"``, ``"kmnist"``: found and checked as
     ``wavetrain train --data NAME`` does) or a folder of MNIST-format IDX files (default: the
@@ -316,9 +317,14 @@ def train(
     and raises ``KeyboardInterrupt`` naming the folder; ``train(resume=folder)`` continues it
     to the same result as an uninterrupted run.
     """
+    # TOML text (it has a line break or an `=`, and is no existing file) or a path.
+    config_text = None
+    if isinstance(config, str) and ("\n" in config or "=" in config) and not os.path.exists(config):
+        config_text, config = config, None
     summary = _core.train(
         preset=preset,
         config=None if config is None else os.fspath(config),
+        config_text=config_text,
         resume=None if resume is None else os.fspath(resume),
         data=None if data is None else os.fspath(data),
         out=None if out is None else os.fspath(out),

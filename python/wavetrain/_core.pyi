@@ -102,6 +102,7 @@ def train(
     *,
     preset: Optional[str] = None,
     config: Optional[str] = None,
+    config_text: Optional[str] = None,
     resume: Optional[str] = None,
     data: Optional[str] = None,
     out: Optional[str] = None,
