@@ -130,6 +130,46 @@ impl AbsorberProbe {
         od_map: Option<&GpuBuffer<f32>>,
         exact: bool,
     ) -> Result<Self> {
+        Self::build(ctx, probe, pump_in, absorber, od_map, exact, None)
+    }
+
+    /// The optical probe of finite strength (mirrors
+    /// [`crate::cpu::absorber::absorber_probe_saturating`]): `b ← t(|v|² + σ²|b|²)·b`, with `σ`
+    /// the scale of each image's physical probe (`scales`, one per image,
+    /// [`super::ProbeScale`]), and the optical depth of each sample read from `od_map` when
+    /// given.
+    ///
+    /// # Panics
+    /// If `probe` and `pump_in` differ in shape, `scales` does not hold one value per image,
+    /// or `od_map` is not `nx·ny` long.
+    pub fn saturating(
+        ctx: &GpuContext,
+        probe: &Field,
+        pump_in: &Field,
+        absorber: &Absorber,
+        od_map: Option<&GpuBuffer<f32>>,
+        scales: &GpuBuffer<f32>,
+    ) -> Result<Self> {
+        assert_eq!(
+            scales.len(),
+            probe.batch(),
+            "AbsorberProbe::saturating: {} probe scales for {} images",
+            scales.len(),
+            probe.batch()
+        );
+        Self::build(ctx, probe, pump_in, absorber, od_map, false, Some(scales))
+    }
+
+    /// The probe's dispatch: the entry point of the map and saturation options, its bindings.
+    fn build(
+        ctx: &GpuContext,
+        probe: &Field,
+        pump_in: &Field,
+        absorber: &Absorber,
+        od_map: Option<&GpuBuffer<f32>>,
+        exact: bool,
+        scales: Option<&GpuBuffer<f32>>,
+    ) -> Result<Self> {
         if !probe.same_shape(pump_in) {
             bad_shape("AbsorberProbe", probe, pump_in);
         }
@@ -143,63 +183,14 @@ impl AbsorberProbe {
             check_map(probe, m);
             binds.push(read(4, m.buffer()));
         }
-        let entry = if od_map.is_some() {
-            "absorber_probe_map"
-        } else {
-            "absorber_probe"
-        };
-        let dispatch = Dispatch::new(
-            ctx,
-            "absorber",
-            entry,
-            &[],
-            &binds,
-            groups_for(ctx, probe.len())?,
-        )?;
-        Ok(AbsorberProbe { dispatch })
-    }
-
-    /// The optical probe of finite strength (mirrors
-    /// [`crate::cpu::absorber::absorber_probe_saturating`]): `b ← t(|v|² + σ²|b|²)·b`, with `σ` the scale
-    /// of each image's physical probe (`scales`, one per image, [`super::ProbeScale`]), and the
-    /// optical depth of each sample read from `od_map` when given.
-    ///
-    /// # Panics
-    /// If `probe` and `pump_in` differ in shape, `scales` does not hold one value per image,
-    /// or `od_map` is not `nx·ny` long.
-    pub fn saturating(
-        ctx: &GpuContext,
-        probe: &Field,
-        pump_in: &Field,
-        absorber: &Absorber,
-        od_map: Option<&GpuBuffer<f32>>,
-        scales: &GpuBuffer<f32>,
-    ) -> Result<Self> {
-        if !probe.same_shape(pump_in) {
-            bad_shape("AbsorberProbe", probe, pump_in);
+        if let Some(sc) = scales {
+            binds.push(read(5, sc.buffer()));
         }
-        assert_eq!(
-            scales.len(),
-            probe.batch(),
-            "AbsorberProbe::saturating: {} probe scales for {} images",
-            scales.len(),
-            probe.batch()
-        );
-        let u = params(ctx, probe, absorber, false)?;
-        let mut binds = vec![
-            uniform(0, &u),
-            write(1, probe.buffer()),
-            read(3, pump_in.buffer()),
-            read(5, scales.buffer()),
-        ];
-        if let Some(m) = od_map {
-            check_map(probe, m);
-            binds.push(read(4, m.buffer()));
-        }
-        let entry = if od_map.is_some() {
-            "absorber_probe_sat_map"
-        } else {
-            "absorber_probe_sat"
+        let entry = match (od_map.is_some(), scales.is_some()) {
+            (false, false) => "absorber_probe",
+            (true, false) => "absorber_probe_map",
+            (false, true) => "absorber_probe_sat",
+            (true, true) => "absorber_probe_sat_map",
         };
         let dispatch = Dispatch::new(
             ctx,

@@ -922,9 +922,8 @@ impl GpuDense {
         Ok(valid)
     }
 
-    /// One training step (pump, loss, probe, weight gradients, update, the shown weights) in one
-    /// submission; only the per-image loss and hit come back.
-    pub fn train_step(&mut self, input: &[f32], labels: &[u8]) -> Result<LossStats> {
+    /// Uploads a batch's inputs and labels and the loss's count of real images; returns it.
+    fn load_batch(&mut self, input: &[f32], labels: &[u8]) -> Result<usize> {
         let valid = self.upload_input(input)?;
         self.io.upload_labels(&self.ctx, labels);
         let lp = DenseParams {
@@ -933,6 +932,13 @@ impl GpuDense {
             ..self.loss_base
         };
         self.ctx.upload(&self.loss_uniform, 0, &[lp]);
+        Ok(valid)
+    }
+
+    /// One training step (pump, loss, probe, weight gradients, update, the shown weights) in one
+    /// submission; only the per-image loss and hit come back.
+    pub fn train_step(&mut self, input: &[f32], labels: &[u8]) -> Result<LossStats> {
+        let valid = self.load_batch(input, labels)?;
         // The step's own pump pass is pass 1 at the step count before it (the CPU's).
         self.evals = 1;
         for s in self.pump.iter().chain(&self.probe) {
@@ -992,14 +998,7 @@ impl GpuDense {
     /// Forward pass and loss of one batch, without an update (a pass of SPSA); its noise is
     /// drawn as the CPU's `evaluate` draws it (the next pass since the step).
     pub fn evaluate(&mut self, input: &[f32], labels: &[u8]) -> Result<LossStats> {
-        let valid = self.upload_input(input)?;
-        self.io.upload_labels(&self.ctx, labels);
-        let lp = DenseParams {
-            valid: valid as u32,
-            inv_valid: 1.0 / valid as f32,
-            ..self.loss_base
-        };
-        self.ctx.upload(&self.loss_uniform, 0, &[lp]);
+        let valid = self.load_batch(input, labels)?;
         self.evals += 1;
         for s in &self.pump {
             s.set_noise(&self.ctx, self.step, self.evals, valid);

@@ -944,6 +944,19 @@ impl GpuField {
         Ok(valid)
     }
 
+    /// Uploads a batch's inputs and labels and the loss's count of real images; returns it.
+    fn load_batch(&mut self, input: &[f32], labels: &[u8]) -> Result<usize> {
+        let valid = self.upload_input(input)?;
+        self.io.upload_labels(&self.ctx, labels);
+        let lp = LossParams {
+            valid: valid as u32,
+            inv_valid: 1.0 / valid as f32,
+            ..self.loss.base
+        };
+        self.ctx.upload(&self.loss.uniform, 0, &[lp]);
+        Ok(valid)
+    }
+
     fn encode_pump(&self, enc: &mut wgpu::CommandEncoder) {
         for b in &self.build {
             b.encode(enc);
@@ -965,14 +978,7 @@ impl GpuField {
     /// One training step: pump, loss, injected probe, probe pass with the SLM gradients and the
     /// update, in one submission; only the per-image loss and hit come back.
     pub fn train_step(&mut self, input: &[f32], labels: &[u8]) -> Result<LossStats> {
-        let valid = self.upload_input(input)?;
-        self.io.upload_labels(&self.ctx, labels);
-        let lp = LossParams {
-            valid: valid as u32,
-            inv_valid: 1.0 / valid as f32,
-            ..self.loss.base
-        };
-        self.ctx.upload(&self.loss.uniform, 0, &[lp]);
+        let valid = self.load_batch(input, labels)?;
         self.step += 1;
         for u in &self.update {
             u.set_step(&self.ctx, self.step);
@@ -1038,14 +1044,7 @@ impl GpuField {
     /// Forward pass and loss of one batch, without an update (a pass of SPSA); the detector
     /// noise is drawn as the CPU's evaluation passes draw it.
     pub fn evaluate(&mut self, input: &[f32], labels: &[u8]) -> Result<LossStats> {
-        let valid = self.upload_input(input)?;
-        self.io.upload_labels(&self.ctx, labels);
-        let lp = LossParams {
-            valid: valid as u32,
-            inv_valid: 1.0 / valid as f32,
-            ..self.loss.base
-        };
-        self.ctx.upload(&self.loss.uniform, 0, &[lp]);
+        let valid = self.load_batch(input, labels)?;
         self.evals += 1;
         if let Some(n) = &self.noise {
             n.set_counter(&self.ctx, self.step, self.evals);

@@ -79,24 +79,30 @@ pub fn step(
     }
 }
 
-/// The sign of element `i` of parameter vector `p` in SPSA sample `k` at `step`: one bit of
-/// the Philox block `[step, word1(0, Spsa, k), p, i / 128]`.
-fn sign(key: [u32; 2], step: u64, k: u32, p: usize, i: usize) -> f32 {
-    let x = philox4x32_10(
-        [
-            step as u32,
-            word1(0, Purpose::Spsa, k),
-            p as u32,
-            (i / 128) as u32,
-        ],
-        key,
-    );
-    let bit = (x[(i % 128) / 32] >> (i % 32)) & 1;
-    if bit == 1 {
-        1.0
-    } else {
-        -1.0
-    }
+/// The perturbation of SPSA sample `k` at `step`, shaped like `theta`: the sign of element `i`
+/// of parameter vector `p` is bit `i mod 128` of the Philox block
+/// `[step, word1(0, Spsa, k), p, i / 128]` (one block for 128 elements).
+fn signs(key: [u32; 2], step: u64, k: u32, theta: &[Vec<f32>]) -> Vec<Vec<f32>> {
+    let w = word1(0, Purpose::Spsa, k);
+    theta
+        .iter()
+        .enumerate()
+        .map(|(p, t)| {
+            let mut out = Vec::with_capacity(t.len());
+            for block in 0..t.len().div_ceil(128) {
+                let x = philox4x32_10([step as u32, w, p as u32, block as u32], key);
+                let n = (t.len() - block * 128).min(128);
+                out.extend((0..n).map(|j| {
+                    if (x[j / 32] >> (j % 32)) & 1 == 1 {
+                        1.0
+                    } else {
+                        -1.0
+                    }
+                }));
+            }
+            out
+        })
+        .collect()
 }
 
 /// SPSA's gradient estimate at the backend's parameters (module doc), leaving them as they
@@ -117,11 +123,12 @@ pub fn spsa_estimate(
     let (mut loss, mut correct) = (0.0f64, 0usize);
     let mut moved = theta.clone();
     for k in 0..n {
+        let delta = signs(key, step, k, &theta);
         let mut l = [0.0f64; 2];
         for (side, s) in [1.0f32, -1.0].into_iter().enumerate() {
-            for (pi, (m, t)) in moved.iter_mut().zip(&theta).enumerate() {
-                for (i, (m, &t)) in m.iter_mut().zip(t).enumerate() {
-                    *m = t + s * sigma as f32 * sign(key, step, k, pi, i);
+            for ((m, t), d) in moved.iter_mut().zip(&theta).zip(&delta) {
+                for ((m, &t), &d) in m.iter_mut().zip(t).zip(d) {
+                    *m = t + s * sigma as f32 * d;
                 }
             }
             backend.set_params(&moved)?;
@@ -131,9 +138,9 @@ pub fn spsa_estimate(
             correct += st.correct;
         }
         let c = ((l[0] - l[1]) / (2.0 * sigma * f64::from(n))) as f32;
-        for (pi, gp) in g.iter_mut().enumerate() {
-            for (i, x) in gp.iter_mut().enumerate() {
-                *x += c * sign(key, step, k, pi, i);
+        for (gp, d) in g.iter_mut().zip(&delta) {
+            for (x, &d) in gp.iter_mut().zip(d) {
+                *x += c * d;
             }
         }
     }

@@ -109,6 +109,18 @@ impl<T: Real> CpuDense<T> {
         stats
     }
 
+    /// `(stage, layer)` of every dense stage, in pump order.
+    fn dense_stages(&self) -> Vec<(usize, usize)> {
+        self.stages
+            .iter()
+            .enumerate()
+            .filter_map(|(si, (_, s))| match s {
+                DenseStage::Dense(l) => Some((si, *l)),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The pump at dense layer `l`'s weight SLM: `C·a` with column cross-talk, else the layer's
     /// input.
     fn pump_at(&self, si: usize, l: usize) -> &[T] {
@@ -138,15 +150,7 @@ impl<T: Real> CpuDense<T> {
     /// DFA's updates from the stored `∂L/∂y` (module doc).
     fn dfa_backward(&mut self) {
         let (batch, k) = (self.batch, self.classes);
-        let dense: Vec<(usize, usize)> = self
-            .stages
-            .iter()
-            .enumerate()
-            .filter_map(|(si, (_, s))| match s {
-                DenseStage::Dense(l) => Some((si, *l)),
-                _ => None,
-            })
-            .collect();
+        let dense = self.dense_stages();
         let last = dense.len().saturating_sub(1);
         for (j, &(si, l)) in dense.iter().enumerate() {
             let n_out = self.layers[l].n_out;
@@ -226,15 +230,7 @@ impl<T: Real> CpuDense<T> {
         }
         self.forward(&xm);
         let inv_b = T::of(1.0 / batch as f64);
-        let dense: Vec<(usize, usize)> = self
-            .stages
-            .iter()
-            .enumerate()
-            .filter_map(|(si, (_, s))| match s {
-                DenseStage::Dense(l) => Some((si, *l)),
-                _ => None,
-            })
-            .collect();
+        let dense = self.dense_stages();
         for (j, &(si, l)) in dense.iter().enumerate() {
             let b: Vec<T> = match dense.get(j + 1) {
                 // The layer's output after its activations: the next dense stage's input.
