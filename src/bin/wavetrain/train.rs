@@ -31,6 +31,8 @@ pub struct TrainArgs {
     /// --set elements[1].od=10 (repeatable; see `Config::set` for the shorthands). The
     /// hardware's gradient read-out: --set hardware.readout=phase-stepping (or heterodyne)
     /// --set hardware.probe_ratio=0.1 --set hardware.readout_shot_noise=1e4 (docs/src/noise.md).
+    /// Other training methods: --set train.method=dfa|spsa|pepita, with train.spsa_samples,
+    /// train.spsa_sigma, train.feedback_scale (docs/src/methods.md).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
     /// Number of epochs.
