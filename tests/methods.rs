@@ -431,3 +431,43 @@ fn every_method_resumes_exactly_from_a_mid_epoch_checkpoint() {
         assert!(cos.is_finite() && cos.abs() <= 1.0 + 1e-9, "{name}: {cos}");
     }
 }
+
+#[test]
+fn a_resume_that_changes_the_method_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let bin = env!("CARGO_BIN_EXE_wavetrain");
+    let o = std::process::Command::new(bin)
+        .args([
+            "train",
+            "--preset",
+            "paper-2layer",
+            "--backend",
+            "cpu",
+            "--epochs",
+            "1",
+        ])
+        .args(["--set", "train.method=dfa", "--no-pictures", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let before = std::fs::read(out.join("checkpoint.safetensors")).unwrap();
+    let o = std::process::Command::new(bin)
+        .args(["train", "--resume"])
+        .arg(&out)
+        .args(["--epochs", "2", "--set", "train.method=spsa"])
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("--resume") && e.contains("start a new run"),
+        "{e}"
+    );
+    // The run is left as it was.
+    assert_eq!(
+        std::fs::read(out.join("checkpoint.safetensors")).unwrap(),
+        before
+    );
+}
