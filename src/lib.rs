@@ -52,6 +52,7 @@
 
 pub mod backend;
 pub mod bench;
+pub mod calibrate;
 pub mod capture;
 pub mod checkpoint;
 pub mod cpu;

@@ -24,6 +24,7 @@ const LAYERS: &[&[&str]] = &[
         "presets",
         "export",
         "capture",
+        "calibrate",
     ],
     &["run", "sweep", "bench", "bin"],
 ];

@@ -247,6 +247,11 @@ pub struct Hardware {
     /// Field: correlation length (Gaussian) of the optical-depth map, metres (0: per pixel).
     #[serde(default)]
     pub od_correlation: f64,
+    /// Field: relative error of each absorber's optical depth, in element order (empty: none):
+    /// absorber `i` has `od·(1 + od_errors[i])` (what `wavetrain calibrate` fits for `od`).
+    /// Written to configs only when set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub od_errors: Vec<f64>,
     /// Field: bit depth of the input SLM/DMD (amplitudes quantised on `2^bits − 1` steps).
     #[serde(default)]
     pub input_bits: Option<u32>,
@@ -328,6 +333,7 @@ impl Hardware {
             || self.fringing != 0.0
             || self.fill_factor.is_some()
             || self.od_std != 0.0
+            || !self.od_errors.is_empty()
     }
 
     /// True when a noisy option of a field network is on (detector noise, input bits).

@@ -501,6 +501,7 @@ fn field_only(h: &super::Hardware) -> Option<&'static str> {
         ("fill_factor", h.fill_factor.is_some()),
         ("od_std", h.od_std != 0.0),
         ("od_correlation", h.od_correlation != 0.0),
+        ("od_errors", !h.od_errors.is_empty()),
         ("readout", h.readout != super::ReadoutMethod::Ideal),
         ("probe_ratio", h.probe_ratio.is_some()),
         ("readout_steps", h.readout_steps.is_some()),
@@ -723,6 +724,28 @@ impl Config {
                 "hardware.od_correlation",
                 "a correlation length without od_std does nothing: set od_std too (or remove it)",
             ));
+        }
+        let absorbers = self
+            .elements
+            .iter()
+            .filter(|e| matches!(e, Element::Absorber { .. }))
+            .count();
+        if !h.od_errors.is_empty() && h.od_errors.len() != absorbers {
+            return Err(Error::config(
+                "hardware.od_errors",
+                format!(
+                    "{} errors given for {absorbers} absorbers: give one relative error per absorber, in element order (e.g. 0.05 for 5 % more optical depth)",
+                    h.od_errors.len()
+                ),
+            ));
+        }
+        for (i, &e) in h.od_errors.iter().enumerate() {
+            if !(e.is_finite() && e > -1.0 && e <= 10.0) {
+                return Err(Error::config(
+                    format!("hardware.od_errors[{i}]"),
+                    format!("{e} is not a relative error of an optical depth: give a number above -1 and at most 10 (0.05: 5 % more)"),
+                ));
+            }
         }
         if h.od_std != 0.0
             && !self

@@ -24,7 +24,9 @@
 //! - **SLM response, fringing, fill factor**: [`crate::optics::slm`].
 //! - **Absorber non-uniformity**: `α₀(x, y) = α₀·max(0, 1 + od_std·g(x, y))` with `g` white
 //!   Gaussian noise smoothed by a Gaussian of standard deviation `od_correlation` (metres; edges
-//!   replicated) and scaled to zero mean and unit variance over the grid.
+//!   replicated) and scaled to zero mean and unit variance over the grid; with
+//!   `od_errors[i] = e`, absorber `i`'s `α₀` is `α₀·(1 + e)` first (a uniform map without
+//!   `od_std`).
 
 use std::f64::consts::TAU;
 
@@ -88,6 +90,35 @@ fn rng(seed: u64, stream: u64) -> ChaCha8Rng {
 }
 
 impl FieldHardware {
+    /// The system of a validated field config with every value explicit: its drawn
+    /// imperfections, or (none fixed) the ideal system: no shift, the nominal distances, ideal
+    /// SLMs and uniform absorbers. The starting point of a calibration.
+    pub fn of_config(cfg: &Config, places: &Places) -> Result<FieldHardware> {
+        if let Some(h) = Self::draw(cfg, places)? {
+            return Ok(h);
+        }
+        Ok(FieldHardware {
+            seed: cfg.hardware.seed,
+            slms: places
+                .slms
+                .iter()
+                .map(|&(element, _)| SlmHardware {
+                    element,
+                    shift: [0.0, 0.0],
+                    shift_px: [0.0, 0.0],
+                    model: SlmModel {
+                        phase: matches!(cfg.elements[element], crate::model::Element::Phase { .. }),
+                        response: Response::default(),
+                        fringing: 0.0,
+                        fill_factor: 1.0,
+                    },
+                })
+                .collect(),
+            distances: places.spaces.iter().map(|&(_, _, d)| d).collect(),
+            od_maps: vec![None; places.absorbers.len()],
+        })
+    }
+
     /// Draws the system of a validated field config; `None` when it has no fixed imperfection.
     pub(crate) fn draw(cfg: &Config, places: &Places) -> Result<Option<FieldHardware>> {
         let h = &cfg.hardware;
@@ -157,8 +188,13 @@ impl FieldHardware {
         let od_maps = places
             .absorbers
             .iter()
-            .map(|&(_, dx, od)| {
-                (h.od_std > 0.0).then(|| {
+            .enumerate()
+            .map(|(i, &(_, dx, od))| {
+                let od = od * (1.0 + h.od_errors.get(i).copied().unwrap_or(0.0));
+                if h.od_std == 0.0 {
+                    return (!h.od_errors.is_empty()).then(|| vec![od; nx * ny]);
+                }
+                Some({
                     let white: Vec<f64> = (0..nx * ny).map(|_| r3.sample(StandardNormal)).collect();
                     let g = smooth(
                         &white,

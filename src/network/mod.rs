@@ -173,6 +173,23 @@ impl Network {
         }
     }
 
+    /// This network on an imperfect system given value by value (`fh`, e.g. a calibration's
+    /// candidate) instead of the one `[hardware]` draws; field networks only.
+    pub fn with_field_hardware(&self, fh: FieldHardware) -> Result<Network> {
+        let mut n = self.clone();
+        match &mut n.plan {
+            Plan::Field(p) => p.hardware = Some(Box::new(fh)),
+            Plan::Dense(_) => {
+                return Err(Error::config(
+                    "elements",
+                    "an imperfect system given value by value is for field (diffractive) networks; this one is dense",
+                ))
+            }
+        }
+        n.system = System::Hardware;
+        Ok(n)
+    }
+
     /// The network an executor that reads `[hardware]` itself should build: on the model, the
     /// config with `[hardware]` cleared; otherwise this one.
     pub fn executable(&self) -> Result<Network> {

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use wavetrain::{Error, Result};
 
 mod bench;
+mod calibrate;
 mod data;
 mod eval;
 mod export;
@@ -16,6 +17,7 @@ mod tools;
 mod train;
 
 use bench::BenchArgs;
+use calibrate::CalibrateArgs;
 use data::DataArgs;
 use eval::EvalArgs;
 use export::{CaptureArgs, ExportArgs};
@@ -58,6 +60,11 @@ enum Command {
     /// (blank, one-SLM gratings, defocus, random phases, test inputs): 16-bit PNG frames and a
     /// captures.json manifest, the folder format a lab writes from its real camera.
     Capture(CaptureArgs),
+    /// Fit the digital twin to camera captures: the [hardware] imperfections (SLM shifts,
+    /// distance errors, fringing, the SLM lookup table, absorber optical depths) that reproduce
+    /// the frames of a captures folder, with standard errors, by Levenberg–Marquardt through the
+    /// simulation; writes the fitted section as TOML.
+    Calibrate(CalibrateArgs),
     /// List every GPU adapter (name, backend, type, driver, key limits), which one `auto` picks,
     /// and the CPU engine's threads.
     Info {
@@ -126,6 +133,7 @@ fn main() -> ExitCode {
         Command::Eval(a) => eval::eval(a),
         Command::Export(a) => export::export(a),
         Command::Capture(a) => export::capture(a),
+        Command::Calibrate(a) => calibrate::calibrate(a),
         Command::Sweep(a) => sweep::sweep(a),
         Command::Bench(a) => bench::bench(a),
         Command::Data(a) => data::data(a),
