@@ -593,127 +593,25 @@ pub fn calibrate(
         .collect();
     let model = Model::new(&net, &plan, opts)?;
     let p = model.kinds.len();
-    let evaluations = std::cell::Cell::new(0usize);
     let mut eval = |x: &[f64], r: &mut Vec<f64>| -> Result<Vec<Vec<f64>>> {
         let (h, g) = model.system(x, &plan);
         let sim = simulate(&net, &h, &replays, nf)?;
-        evaluations.set(evaluations.get() + 1);
         residuals(&sim, g, meas, &weights, r);
         Ok(sim)
     };
-    let mut x = model.start.clone();
     let mut r = Vec::new();
-    let sim0 = eval(&x, &mut r)?;
+    let sim0 = eval(&model.start, &mut r)?;
     let m = r.len();
     let start_cost = half_sq(&r);
-    let mut cost = start_cost;
     progress(&Progress::Start {
-        cost,
+        cost: start_cost,
         parameters: p,
         residuals: m,
     });
-    let mut lambda = 1e-3;
-    let mut iterations = Vec::new();
-    let mut converged = false;
-    let mut rt = Vec::new();
-    let jacobian = |x: &[f64],
-                    r: &[f64],
-                    eval: &mut dyn FnMut(&[f64], &mut Vec<f64>) -> Result<Vec<Vec<f64>>>|
-     -> Result<(Vec<f64>, Vec<f64>)> {
-        // JᵀJ and Jᵀr, the columns by forward differences (backward at an upper bound).
-        let mut cols: Vec<Vec<f64>> = Vec::with_capacity(p);
-        let mut rj = Vec::new();
-        for j in 0..p {
-            let mut xj = x.to_vec();
-            let h = if x[j] + model.steps[j] > model.bounds[j].1 {
-                -model.steps[j]
-            } else {
-                model.steps[j]
-            };
-            xj[j] += h;
-            eval(&xj, &mut rj)?;
-            cols.push(rj.iter().zip(r).map(|(a, b)| (a - b) / h).collect());
-        }
-        let mut jtj = vec![0.0; p * p];
-        let mut jtr = vec![0.0; p];
-        for a in 0..p {
-            jtr[a] = cols[a].iter().zip(r).map(|(u, v)| u * v).sum();
-            for b in 0..=a {
-                let s: f64 = cols[a].iter().zip(&cols[b]).map(|(u, v)| u * v).sum();
-                jtj[a * p + b] = s;
-                jtj[b * p + a] = s;
-            }
-        }
-        Ok((jtj, jtr))
-    };
-    let mut last = None;
-    for it in 1..=opts.iterations {
-        let (jtj, jtr) = jacobian(&x, &r, &mut eval)?;
-        let mut improved = false;
-        let mut step_small = false;
-        while lambda < 1e12 {
-            let mut a = jtj.clone();
-            for i in 0..p {
-                let d = jtj[i * p + i];
-                a[i * p + i] = d + lambda * if d > 0.0 { d } else { 1.0 };
-            }
-            let neg: Vec<f64> = jtr.iter().map(|v| -v).collect();
-            let Some(delta) = cholesky_solve(&a, &neg, p) else {
-                lambda *= 4.0;
-                continue;
-            };
-            let xt: Vec<f64> = x
-                .iter()
-                .zip(&delta)
-                .zip(&model.bounds)
-                .map(|((v, d), b)| (v + d).clamp(b.0, b.1))
-                .collect();
-            step_small = xt
-                .iter()
-                .zip(&x)
-                .zip(&model.steps)
-                .all(|((a, b), s)| (a - b).abs() < 1e-3 * s);
-            eval(&xt, &mut rt)?;
-            let ct = half_sq(&rt);
-            if ct < cost {
-                let drop = (cost - ct) / cost.max(f64::MIN_POSITIVE);
-                x = xt;
-                std::mem::swap(&mut r, &mut rt);
-                cost = ct;
-                lambda = (lambda / 3.0).max(1e-9);
-                improved = true;
-                if drop < 1e-9 {
-                    step_small = true;
-                }
-                break;
-            }
-            if step_small {
-                break;
-            }
-            lambda *= 4.0;
-        }
-        last = Some(jtj);
-        let rec = Iteration {
-            iteration: it,
-            cost,
-            lambda,
-            evaluations: evaluations.get(),
-        };
-        progress(&Progress::Iteration(rec.clone()));
-        iterations.push(rec);
-        if !improved || step_small {
-            converged = true;
-            break;
-        }
-        last = None;
-    }
-    // The covariance at the fitted values (the last Jacobian when no step was taken since).
-    let jtj = match last {
-        Some(j) => j,
-        None => jacobian(&x, &r, &mut eval)?.0,
-    };
+    let fit = levenberg_marquardt(&model, r, opts.iterations, &mut eval, progress)?;
+    let (x, cost) = (fit.x, fit.cost);
     let s2 = 2.0 * cost / (m.saturating_sub(p).max(1)) as f64;
-    let sigmas = covariance_diag(&jtj, p);
+    let sigmas = covariance_diag(&fit.jtj, p);
     let (system, gain) = model.system(&x, &plan);
     let fitted: Vec<Vec<f64>> = simulate(&net, &system, &replays, nf)?
         .into_iter()
@@ -777,16 +675,154 @@ pub fn calibrate(
     Ok(Calibration {
         parameters,
         gain,
-        iterations,
+        iterations: fit.iterations,
         frames,
         start_cost,
         cost,
         residuals: m,
-        converged,
+        converged: fit.converged,
         system,
         hardware,
         lut,
         fitted,
+    })
+}
+
+/// A simulation of every frame at the parameters `x`, its weighted residuals into the vector.
+type Eval<'a> = dyn FnMut(&[f64], &mut Vec<f64>) -> Result<Vec<Vec<f64>>> + 'a;
+
+/// Where the fit ended.
+struct Fit {
+    x: Vec<f64>,
+    cost: f64,
+    /// `JᵀJ` at (or one accepted small step before) `x`.
+    jtj: Vec<f64>,
+    iterations: Vec<Iteration>,
+    converged: bool,
+}
+
+/// `JᵀJ` and `Jᵀr` at `x` (residuals `r`), the columns by forward differences (backward at an
+/// upper bound).
+fn normal_equations(
+    model: &Model,
+    x: &[f64],
+    r: &[f64],
+    eval: &mut Eval<'_>,
+) -> Result<(Vec<f64>, Vec<f64>)> {
+    let p = x.len();
+    let mut cols: Vec<Vec<f64>> = Vec::with_capacity(p);
+    let mut rj = Vec::new();
+    for j in 0..p {
+        let mut xj = x.to_vec();
+        let h = if x[j] + model.steps[j] > model.bounds[j].1 {
+            -model.steps[j]
+        } else {
+            model.steps[j]
+        };
+        xj[j] += h;
+        eval(&xj, &mut rj)?;
+        cols.push(rj.iter().zip(r).map(|(a, b)| (a - b) / h).collect());
+    }
+    let mut jtj = vec![0.0; p * p];
+    let mut jtr = vec![0.0; p];
+    for a in 0..p {
+        jtr[a] = cols[a].iter().zip(r).map(|(u, v)| u * v).sum();
+        for b in 0..=a {
+            let s: f64 = cols[a].iter().zip(&cols[b]).map(|(u, v)| u * v).sum();
+            jtj[a * p + b] = s;
+            jtj[b * p + a] = s;
+        }
+    }
+    Ok((jtj, jtr))
+}
+
+/// Levenberg–Marquardt from `model.start` (residuals `r` there) within the bounds: at most
+/// `iterations` Jacobians; stops when no step lowers the cost or the cost falls by less than a
+/// part in 10⁹.
+fn levenberg_marquardt(
+    model: &Model,
+    mut r: Vec<f64>,
+    iterations: usize,
+    eval: &mut Eval<'_>,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<Fit> {
+    let p = model.start.len();
+    let mut x = model.start.clone();
+    let mut cost = half_sq(&r);
+    let mut lambda = 1e-3;
+    let mut evaluations = 1;
+    let mut out = Vec::new();
+    let mut rt = Vec::new();
+    let mut last = None;
+    let mut converged = false;
+    for it in 1..=iterations {
+        let (jtj, jtr) = normal_equations(model, &x, &r, eval)?;
+        evaluations += p;
+        let mut improved = false;
+        let mut done = false;
+        while lambda < 1e12 {
+            let mut a = jtj.clone();
+            for i in 0..p {
+                let d = jtj[i * p + i];
+                a[i * p + i] = d + lambda * if d > 0.0 { d } else { 1.0 };
+            }
+            let neg: Vec<f64> = jtr.iter().map(|v| -v).collect();
+            let Some(delta) = cholesky_solve(&a, &neg, p) else {
+                lambda *= 4.0;
+                continue;
+            };
+            let xt: Vec<f64> = x
+                .iter()
+                .zip(&delta)
+                .zip(&model.bounds)
+                .map(|((v, d), b)| (v + d).clamp(b.0, b.1))
+                .collect();
+            let tiny = xt
+                .iter()
+                .zip(&x)
+                .zip(&model.steps)
+                .all(|((a, b), s)| (a - b).abs() < 1e-3 * s);
+            eval(&xt, &mut rt)?;
+            evaluations += 1;
+            let ct = half_sq(&rt);
+            if ct < cost {
+                done = tiny || (cost - ct) < 1e-9 * cost;
+                x = xt;
+                std::mem::swap(&mut r, &mut rt);
+                cost = ct;
+                lambda = (lambda / 3.0).max(1e-9);
+                improved = true;
+                break;
+            }
+            if tiny {
+                break;
+            }
+            lambda *= 4.0;
+        }
+        let rec = Iteration {
+            iteration: it,
+            cost,
+            lambda,
+            evaluations,
+        };
+        progress(&Progress::Iteration(rec.clone()));
+        out.push(rec);
+        last = Some(jtj);
+        if !improved || done {
+            converged = true;
+            break;
+        }
+    }
+    let jtj = match (last, converged) {
+        (Some(j), true) => j,
+        _ => normal_equations(model, &x, &r, eval)?.0,
+    };
+    Ok(Fit {
+        x,
+        cost,
+        jtj,
+        iterations: out,
+        converged,
     })
 }
 

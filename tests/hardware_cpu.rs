@@ -729,3 +729,132 @@ fn the_gpu_accepts_every_field_option() {
     let model = config("shift_std = 2e-6", "model").resolve().unwrap();
     assert!(!model.runs_field_imperfections());
 }
+
+/// The imperfect system used for the twin tests: shifts, distance errors, fringing, absorber
+/// optical-depth errors.
+const TWIN_HW: &str = "shifts = [[3e-6, -2e-6], [1e-6, 4e-6], [-2e-6, 1e-6]]\n\
+    distance_errors = [8e-6, -6e-6, 5e-6]\nfringing = 0.4\nod_errors = [0.1, -0.05]";
+
+/// The f64 gradient of one batch on `cfg`'s network (its own target).
+fn grads64(cfg: &Config) -> Vec<Vec<f64>> {
+    let net = cfg.resolve().unwrap();
+    let st = state(cfg);
+    let mut f = CpuField::<f64>::new(&net, &st).unwrap();
+    f.forward(&input(cfg, 3, 17), None);
+    f.loss(&[0, 2, 3]);
+    f.backward(None);
+    f.grads.clone()
+}
+
+#[test]
+fn physics_aware_through_a_twin_equal_to_the_hardware_is_the_in_situ_gradient() {
+    // Pump on the hardware, probe through the twin's operators at the hardware's fields: when
+    // the twin is the hardware, that is the hardware's own gradient, exact and optical.
+    for mode in ["exact", "optical"] {
+        let with = |hw: &str, twin: Option<&str>, target: &str| {
+            let body = match twin {
+                Some(t) => format!("{hw}\n[twin]\n{t}"),
+                None => hw.to_string(),
+            };
+            let mut c = config(&body, target);
+            c.train.gradient = if mode == "exact" {
+                GradientMode::Exact
+            } else {
+                GradientMode::Optical
+            };
+            c
+        };
+        let insitu = grads64(&with(TWIN_HW, None, "hardware"));
+        let pat_twin = grads64(&with(TWIN_HW, Some(TWIN_HW), "physics-aware"));
+        let pat_ideal = grads64(&with(TWIN_HW, None, "physics-aware"));
+        let mut worst: f64 = 0.0;
+        let mut off: f64 = 0.0;
+        for ((a, b), c) in insitu.iter().zip(&pat_twin).zip(&pat_ideal) {
+            let top = a.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            assert!(top > 0.0);
+            for ((x, y), z) in a.iter().zip(b).zip(c) {
+                worst = worst.max((x - y).abs() / top);
+                off = off.max((x - z).abs() / top);
+            }
+        }
+        assert!(worst < 1e-10, "{mode}: twin = hardware deviates by {worst}");
+        assert!(
+            off > 1e-3,
+            "{mode}: the ideal model's probe differs ({off})"
+        );
+        // A twin that is not the hardware gives another gradient.
+        let other = grads64(&with(
+            TWIN_HW,
+            Some("shifts = [[0.0, 0.0], [1e-6, 4e-6], [-2e-6, 1e-6]]"),
+            "physics-aware",
+        ));
+        assert_ne!(other, pat_twin, "{mode}");
+    }
+}
+
+#[test]
+fn in_silico_training_with_a_twin_trains_on_the_twin() {
+    let twin = "shifts = [[2e-6, 1e-6], [0.0, -3e-6], [1e-6, 1e-6]]\nfringing = 0.3";
+    let x = input(&config("", "model"), 3, 43);
+    let labels = [0u8, 1, 3];
+    let train = |cfg: &Config| {
+        let net = cfg.resolve().unwrap();
+        let mut b = CpuBackend::new(&net, &state(cfg)).unwrap();
+        let losses: Vec<u64> = (0..3)
+            .map(|_| b.train_step(&x, &labels).unwrap().loss_sum.to_bits())
+            .collect();
+        (losses, b.state().unwrap())
+    };
+    let on_twin = train(&config(&format!("{TWIN_HW}\n[twin]\n{twin}"), "model"));
+    let twin_as_hw = train(&config(twin, "hardware"));
+    assert_eq!(on_twin, twin_as_hw);
+    let ideal = train(&config(TWIN_HW, "model"));
+    assert_ne!(on_twin.1, ideal.1);
+    // The model of the network is the twin; its hardware the real system.
+    let net = config(&format!("{TWIN_HW}\n[twin]\n{twin}"), "model")
+        .resolve()
+        .unwrap();
+    let model = net.on(System::Model).unwrap();
+    assert_eq!(
+        model.field("t").unwrap().hardware,
+        config(twin, "hardware")
+            .resolve()
+            .unwrap()
+            .field("t")
+            .unwrap()
+            .hardware
+    );
+    let record = net.hardware_record().unwrap();
+    assert!(record["twin"]["slms"].is_array(), "{record}");
+    assert!(record["slms"].is_array(), "{record}");
+}
+
+#[test]
+fn bad_twins_are_refused_naming_the_key() {
+    let bad = |twin: &str, key: &str| {
+        let text = config_text(&format!("{TWIN_HW}\n[twin]\n{twin}"), "physics-aware");
+        let err = match Config::from_toml(&text, "t").and_then(|c| c.resolve().map(|_| c)) {
+            Ok(_) => panic!("{twin:?} was accepted"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains(key), "{twin:?}: {err}");
+    };
+    bad("shot_noise = 100.0", "twin");
+    bad("readout = \"phase-stepping\"", "twin");
+    bad("shifts = [[1e-6, 0.0]]", "twin.shifts");
+    bad("fringing = -1.0", "twin.fringing");
+    bad("od_errors = [0.1]", "twin.od_errors");
+    // The GPU's backward pass is the ideal model's: physics-aware through a twin is the CPU's.
+    let net = config(
+        &format!("{TWIN_HW}\n[twin]\nfringing = 0.2"),
+        "physics-aware",
+    )
+    .resolve()
+    .unwrap();
+    let e = net.check_gpu().unwrap_err().to_string();
+    assert!(e.contains("twin") && e.contains("--backend cpu"), "{e}");
+    let mut dense = wavetrain::presets::preset("paper-mlp").unwrap();
+    dense.twin = Some(Default::default());
+    let e = dense.resolve().unwrap_err().to_string();
+    assert!(e.contains("twin"), "{e}");
+}

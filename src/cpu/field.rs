@@ -13,10 +13,11 @@ use super::{
 };
 use crate::loss::{loss_and_grad, LossStats};
 use crate::model::{GradientMode, Loss, Region};
-use crate::network::{FieldPlan, Network, Op, ParamKind, State, System};
+use crate::network::{FieldHardware, FieldPlan, Network, Op, ParamKind, State, System};
 use crate::optics::interferometry::{measure as measure_frames, Beams, Camera};
 use crate::optics::lens::thin_lens_phase;
 use crate::optics::slm::Shown;
+use crate::optics::SlmModel;
 use crate::real::Real;
 use crate::Grid;
 
@@ -38,6 +39,9 @@ struct Shared<T: Real> {
     wavelength: f64,
     /// The imperfect system's operators, when the plan has one and this executor runs it.
     hw: Option<HwOps<T>>,
+    /// The twin's operators (`[twin]`), when physics-aware training runs its probe through
+    /// them.
+    twin: Option<HwOps<T>>,
     /// The hardware's read-out of the SLM gradients, when the probe runs on the hardware and
     /// it differs from the exact product.
     readout: Option<ReadoutOps>,
@@ -84,17 +88,67 @@ struct HwOps<T: Real> {
     masks: Vec<Option<(Vec<Complex<T>>, Shown)>>,
     /// Per absorber: its optical-depth map, when it has one.
     od_maps: Vec<Option<Vec<f64>>>,
+    /// Per SLM: its device model.
+    models: Vec<SlmModel>,
+}
+
+impl<T: Real> HwOps<T> {
+    /// The operators of the system `h`; free space of a distance and pitch the ideal steps
+    /// (`ideal`) or an earlier actual step has shares its transfer function.
+    fn of(
+        h: &FieldHardware,
+        plan: &FieldPlan,
+        ideal: &[Propagator<T>],
+        o: &crate::model::Optics,
+        probe: bool,
+    ) -> crate::Result<Self> {
+        let mut props: Vec<Propagator<T>> = Vec::with_capacity(plan.propagators.len());
+        for (i, p) in plan.propagators.iter().enumerate() {
+            let d = h.distances[i];
+            let same_ideal = (0..plan.propagators.len())
+                .find(|&j| plan.propagators[j].distance == d && plan.propagators[j].dx == p.dx);
+            let same_hw = (0..i).find(|&j| h.distances[j] == d && plan.propagators[j].dx == p.dx);
+            props.push(match (same_ideal, same_hw) {
+                (Some(j), _) => ideal[j].share(),
+                (None, Some(j)) => props[j].share(),
+                (None, None) => Propagator::new(
+                    &Grid::new(o.nx, o.ny, p.dx)?,
+                    o.wavelength,
+                    d,
+                    o.padding,
+                    o.band_limit,
+                ),
+            });
+        }
+        Ok(HwOps {
+            probe,
+            props,
+            shifts: h
+                .slms
+                .iter()
+                .map(|s| (s.shift_px != [0.0, 0.0]).then(|| Shift::new(s.shift_px, o.nx, o.ny)))
+                .collect(),
+            masks: vec![None; plan.params.len()],
+            od_maps: h.od_maps.clone(),
+            models: h.slms.iter().map(|s| s.model.clone()).collect(),
+        })
+    }
 }
 
 impl<T: Real> Shared<T> {
     /// Whether the pump (`probe = false`) or the probe pass runs through the imperfect system.
+    /// Physics-aware training through a twin runs its probe through the twin's operators.
     fn on_hw(&self, probe: bool) -> Option<&HwOps<T>> {
-        self.hw.as_ref().filter(|h| !probe || h.probe)
+        match self.hw.as_ref() {
+            Some(h) if !probe || h.probe => Some(h),
+            _ if probe => self.twin.as_ref(),
+            _ => None,
+        }
     }
 
-    /// Physics-aware: pump on the hardware, probe through the ideal model.
+    /// Physics-aware: pump on the hardware, probe through the model (ideal, or the twin).
     fn physics_aware(&self) -> bool {
-        self.hw.as_ref().is_some_and(|h| !h.probe)
+        self.hw.as_ref().is_some_and(|h| !h.probe) || self.twin.is_some()
     }
 
     /// The optical probe has a finite strength and saturates the absorbers itself.
@@ -172,14 +226,14 @@ impl<T: Real> Worker<T> {
         } else {
             &mut self.field
         };
-        if let (Some(s), false, false) = (slot, probe, hw.is_some()) {
-            self.slots[s].clear();
-            self.slots[s].extend_from_slice(buf);
-        }
-        if !probe && hw.is_some() && sh.physics_aware() {
-            if let Some(s) = slot {
+        if let (Some(s), false) = (slot, probe) {
+            if hw.is_none() || sh.physics_aware() {
                 self.slots[s].clear();
                 self.slots[s].extend_from_slice(buf);
+                // A twin's probe meets the pump in the twin SLM's own frame.
+                if let Some(t) = sh.twin.as_ref().and_then(|t| t.shifts[param].as_ref()) {
+                    self.shifter.apply(&mut self.slots[s], nx, ny, t, false);
+                }
             }
         }
         if let Some(s) = shift {
@@ -600,42 +654,18 @@ impl<T: Real> CpuField<T> {
                     .collect())
             })
             .collect::<crate::Result<Vec<_>>>()?;
-        let hw = match (&plan.hardware, net.system()) {
-            (Some(h), sys) if sys.pump_on_hardware() => {
-                let mut hprops: Vec<Propagator<T>> = Vec::with_capacity(plan.propagators.len());
-                for (i, p) in plan.propagators.iter().enumerate() {
-                    let d = h.distances[i];
-                    let same_ideal = (0..plan.propagators.len()).find(|&j| {
-                        plan.propagators[j].distance == d && plan.propagators[j].dx == p.dx
-                    });
-                    let same_hw =
-                        (0..i).find(|&j| h.distances[j] == d && plan.propagators[j].dx == p.dx);
-                    hprops.push(match (same_ideal, same_hw) {
-                        (Some(j), _) => props[j].share(),
-                        (None, Some(j)) => hprops[j].share(),
-                        (None, None) => Propagator::new(
-                            &Grid::new(o.nx, o.ny, p.dx)?,
-                            o.wavelength,
-                            d,
-                            o.padding,
-                            o.band_limit,
-                        ),
-                    });
-                }
-                Some(HwOps {
-                    probe: sys == System::Hardware,
-                    props: hprops,
-                    shifts: h
-                        .slms
-                        .iter()
-                        .map(|s| {
-                            (s.shift_px != [0.0, 0.0]).then(|| Shift::new(s.shift_px, o.nx, o.ny))
-                        })
-                        .collect(),
-                    masks: vec![None; plan.params.len()],
-                    od_maps: h.od_maps.clone(),
-                })
+        let sys = net.system();
+        let hw = match (&plan.hardware, &plan.twin) {
+            // In silico on a twin: pump and probe through the twin's operators.
+            (_, Some(t)) if sys == System::Model => Some(HwOps::of(t, &plan, &props, o, true)?),
+            (Some(h), _) if sys.pump_on_hardware() => {
+                Some(HwOps::of(h, &plan, &props, o, sys == System::Hardware)?)
             }
+            _ => None,
+        };
+        // Physics-aware training through a twin: the probe runs through the twin's operators.
+        let twin = match &plan.twin {
+            Some(t) if sys == System::PhysicsAware => Some(HwOps::of(t, &plan, &props, o, true)?),
             _ => None,
         };
         let readout = (net.system() == System::Hardware)
@@ -643,6 +673,7 @@ impl<T: Real> CpuField<T> {
             .flatten();
         let sh = Shared {
             hw,
+            twin,
             readout,
             step: 0,
             nx: o.nx,
@@ -739,9 +770,12 @@ impl<T: Real> CpuField<T> {
                 ParamKind::Amplitude => amplitude_mask(p),
             })
             .collect();
-        if let (Some(h), Some(fh)) = (self.sh.hw.as_mut(), self.sh.plan.hardware.as_ref()) {
+        for h in [self.sh.hw.as_mut(), self.sh.twin.as_mut()]
+            .into_iter()
+            .flatten()
+        {
             for (i, (spec, p)) in self.sh.plan.params.iter().zip(&self.params).enumerate() {
-                let model = &fh.slms[i].model;
+                let model = &h.models[i];
                 h.masks[i] = (!model.is_ideal()).then(|| {
                     let p64: Vec<f64> = p.iter().map(|v| v.f64()).collect();
                     let shown = model.show(&p64, spec.sx, spec.sy, spec.k);
@@ -901,16 +935,14 @@ impl<T: Real> CpuField<T> {
             let device = self
                 .sh
                 .on_hw(true)
-                .and_then(|h| h.masks[param].as_ref())
-                .zip(self.sh.plan.hardware.as_ref());
+                .and_then(|h| Some((h.masks[param].as_ref()?, &h.models[param])));
             self.grads[param] = match (device, spec.kind) {
-                (Some(((_, shown), fh)), _) => {
+                (Some(((_, shown), model)), _) => {
                     let c64: Vec<Complex<f64>> = c
                         .iter()
                         .map(|z| Complex::new(z.re.f64(), z.im.f64()))
                         .collect();
-                    fh.slms[param]
-                        .model
+                    model
                         .grad(shown, &c64, spec.sx, spec.sy, spec.k)
                         .into_iter()
                         .map(T::of)

@@ -35,6 +35,13 @@ pub struct Config {
     /// Hardware non-idealities (noise, bit depths, probe power); all off by default.
     #[serde(default)]
     pub hardware: Hardware,
+    /// The digital twin (field networks): the fixed imperfections the *model* has, e.g. a
+    /// `[hardware]` section fitted by `wavetrain calibrate`. Absent: the model is the ideal
+    /// system. With a twin, training in silico (`train.target = "model"`) trains on the twin
+    /// and physics-aware training runs its backward pass through the twin; `[hardware]` stays
+    /// the real system. Fixed options only (no noise, no read-out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub twin: Option<Hardware>,
 }
 
 fn default_name() -> String {

@@ -22,6 +22,12 @@ impl Config {
     pub fn validate(&self) -> Result<()> {
         check_name(&self.name)?;
         if self.is_dense() {
+            if self.twin.is_some() {
+                return Err(Error::config(
+                    "twin",
+                    "a [twin] models a field (diffractive) network's fixed imperfections; a dense network's model is its ideal layers: remove [twin]",
+                ));
+            }
             return self.validate_dense();
         }
         self.refuse_dense_inputs()?;
@@ -29,7 +35,49 @@ impl Config {
         self.validate_field_elements()?;
         self.validate_field_hardware()?;
         self.validate_field_readout()?;
+        self.validate_twin()?;
         self.validate_train()
+    }
+
+    /// The twin: fixed imperfections only, each valid as `[hardware]` would be (errors name
+    /// `twin.…`).
+    fn validate_twin(&self) -> Result<()> {
+        let Some(t) = &self.twin else {
+            return Ok(());
+        };
+        let fixed = super::Hardware {
+            seed: t.seed,
+            shifts: t.shifts.clone(),
+            shift_std: t.shift_std,
+            distance_errors: t.distance_errors.clone(),
+            distance_std: t.distance_std,
+            phase_range: t.phase_range,
+            phase_bits: t.phase_bits,
+            phase_lut: t.phase_lut.clone(),
+            fringing: t.fringing,
+            fill_factor: t.fill_factor,
+            od_std: t.od_std,
+            od_correlation: t.od_correlation,
+            od_errors: t.od_errors.clone(),
+            ..super::Hardware::default()
+        };
+        if fixed != *t {
+            return Err(Error::config(
+                "twin",
+                "a twin holds the model's fixed imperfections only (shifts, distances, SLM response, fringing, fill factor, optical depths): noise, bit depths of the camera and input, and read-out options belong to [hardware]",
+            ));
+        }
+        let mut c = self.clone();
+        c.hardware = t.clone();
+        c.twin = None;
+        c.validate().map_err(|e| match e {
+            Error::Config { key, message } => Error::config(
+                key.strip_prefix("hardware")
+                    .map_or(key.clone(), |rest| format!("twin{rest}")),
+                message,
+            ),
+            other => other,
+        })
     }
 
     /// A field network refuses what belongs to dense networks: `relu`, a generated task, a bias.

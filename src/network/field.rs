@@ -142,6 +142,9 @@ pub struct FieldPlan {
     /// The imperfect system ([`super::hardware`]), `None` when `[hardware]` has no fixed
     /// imperfection of a field network.
     pub hardware: Option<Box<FieldHardware>>,
+    /// The digital twin (`[twin]`, drawn as `[hardware]` is), `None` without one: the model's
+    /// fixed imperfections.
+    pub twin: Option<Box<FieldHardware>>,
     /// Config index and pitch of each SLM, free-space step and absorber.
     pub places: Places,
 }
@@ -162,6 +165,7 @@ impl FieldPlan {
             absorbers: Vec::new(),
             out_dx: dx,
             hardware: None,
+            twin: None,
             places: Places::default(),
         };
         for (i, el) in cfg.elements.iter().enumerate() {
@@ -251,6 +255,11 @@ impl FieldPlan {
         }
         plan.out_dx = dx;
         plan.hardware = FieldHardware::draw(cfg, &plan.places)?.map(Box::new);
+        if let Some(t) = &cfg.twin {
+            let mut c = cfg.clone();
+            c.hardware = t.clone();
+            plan.twin = FieldHardware::draw(&c, &plan.places)?.map(Box::new);
+        }
         // The probe runs back only as far as the first trainable SLM.
         let first = plan
             .pump

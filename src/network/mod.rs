@@ -162,8 +162,17 @@ impl Network {
         match system {
             System::Model => {
                 let mut c = self.config.clone();
-                c.hardware = Hardware::default();
-                c.train.target = Target::Model;
+                match c.twin.take() {
+                    // The twin: its imperfections on pump and probe (a system of its own).
+                    Some(t) => {
+                        c.hardware = t;
+                        c.train.target = Target::Hardware;
+                    }
+                    None => {
+                        c.hardware = Hardware::default();
+                        c.train.target = Target::Model;
+                    }
+                }
                 c.resolve()
             }
             s => Ok(Network {
@@ -193,7 +202,7 @@ impl Network {
     /// The network an executor that reads `[hardware]` itself should build: on the model, the
     /// config with `[hardware]` cleared; otherwise this one.
     pub fn executable(&self) -> Result<Network> {
-        if self.system == System::Model && self.imperfect() {
+        if self.system == System::Model && (self.imperfect() || self.config.twin.is_some()) {
             self.on(System::Model)
         } else {
             Ok(self.clone())
@@ -222,6 +231,18 @@ impl Network {
                 ),
             ));
         }
+        if self.config.twin.is_some() {
+            match self.system {
+                System::Model => return self.executable()?.check_gpu(),
+                System::PhysicsAware => {
+                    return Err(Error::config(
+                        "twin",
+                        "physics-aware training through a [twin] runs on the CPU (the GPU's backward pass is the ideal model's): use --backend cpu",
+                    ))
+                }
+                System::Hardware => {}
+            }
+        }
         if !self.system.pump_on_hardware() || !self.imperfect() {
             return Ok(());
         }
@@ -247,7 +268,16 @@ impl Network {
     /// The drawn imperfect system as JSON (`hardware.json`), `None` when it has none.
     pub fn hardware_record(&self) -> Option<serde_json::Value> {
         match &self.plan {
-            Plan::Field(p) => p.hardware.as_ref().map(|h| h.record(&p.places)),
+            Plan::Field(p) => match (&p.hardware, &p.twin) {
+                (h, Some(t)) => {
+                    let mut r = h
+                        .as_ref()
+                        .map_or_else(|| serde_json::json!({}), |h| h.record(&p.places));
+                    r["twin"] = t.record(&p.places);
+                    Some(r)
+                }
+                (h, None) => h.as_ref().map(|h| h.record(&p.places)),
+            },
             Plan::Dense(d) => d.miscalibration_record(),
         }
     }

@@ -159,6 +159,10 @@ fn imperfections() -> Result<Vec<(&'static str, String)>, Failed> {
     Ok(vec![
         ("distance errors", distances.clone()),
         ("absorber maps", od.clone()),
+        (
+            "optical-depth errors",
+            "od_errors = [0.15, -0.1]".to_string(),
+        ),
         ("shifts", shifts.clone()),
         ("phase range and bits", response),
         ("lookup table", lut_line.clone()),
