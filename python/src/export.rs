@@ -219,3 +219,64 @@ pub fn read_captures<'py>(
         ))
     })
 }
+
+/// Fits the digital twin's `[hardware]` to a captures folder (`wavetrain calibrate`) and writes
+/// the section to `out` (with its report, picture and, for `phase_lut`, the table beside it);
+/// returns the fit as a dict.
+#[pyfunction]
+#[pyo3(signature = (config, captures, out, *, fit = "shifts,distances,fringing",
+    section = "hardware", iterations = 30, lut_knots = 9, progress = false))]
+#[allow(clippy::too_many_arguments)]
+pub fn calibrate<'py>(
+    py: Python<'py>,
+    config: PathBuf,
+    captures: PathBuf,
+    out: PathBuf,
+    fit: &str,
+    section: &str,
+    iterations: usize,
+    lut_knots: usize,
+    progress: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    guard(py, "calibrate", || {
+        let v = py
+            .detach(|| -> wavetrain::Result<_> {
+                let groups = wavetrain::calibrate::parse_fit(fit)?;
+                if !matches!(section, "hardware" | "twin") {
+                    return Err(wavetrain::Error::config(
+                        "section",
+                        format!("'{section}': give hardware or twin"),
+                    ));
+                }
+                let net = wavetrain::model::Config::from_file(&config)?.resolve()?;
+                let caps = wavetrain::capture::read_captures(&captures)?;
+                let opts = wavetrain::calibrate::CalibrateOptions {
+                    fit: groups,
+                    iterations,
+                    lut_knots,
+                };
+                let mut report = |p: &wavetrain::calibrate::Progress| {
+                    if let (true, wavetrain::calibrate::Progress::Iteration(i)) = (progress, p) {
+                        eprintln!("calibrate: iteration {} cost {:.6e}", i.iteration, i.cost);
+                    }
+                };
+                let cal = wavetrain::calibrate::calibrate(&net, &caps, &opts, &mut report)?;
+                let files = wavetrain::calibrate::write(&cal, &caps, &out, section)?;
+                let mean = |f: fn(&wavetrain::calibrate::FrameFit) -> f64| {
+                    cal.frames.iter().map(f).sum::<f64>() / cal.frames.len().max(1) as f64
+                };
+                Ok(serde_json::json!({
+                    "files": files,
+                    "parameters": cal.parameters,
+                    "gain": cal.gain,
+                    "converged": cal.converged,
+                    "iterations": cal.iterations,
+                    "frames": cal.frames,
+                    "misfit_before": mean(|f| f.before),
+                    "misfit_after": mean(|f| f.after),
+                }))
+            })
+            .or_py(py)?;
+        to_python(py, serde_json::to_string(&v))
+    })
+}

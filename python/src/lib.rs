@@ -305,6 +305,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(export::evaluate_masks, m)?)?;
     m.add_function(wrap_pyfunction!(export::capture, m)?)?;
     m.add_function(wrap_pyfunction!(export::read_captures, m)?)?;
+    m.add_function(wrap_pyfunction!(export::calibrate, m)?)?;
     m.add_class::<network::PyNetwork>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

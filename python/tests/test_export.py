@@ -111,3 +111,39 @@ def test_capture_and_read_back(tiny, tmp_path):
     np.testing.assert_allclose(frames[i], np.abs(plane) ** 2, rtol=0, atol=scale / 2 * (1 + 1e-6))
     with pytest.raises(wt.ConfigError, match="patterns"):
         wt.capture(tmp_path / "c2", config=cfg, patterns="stripes")
+
+
+def test_calibrate_recovers_the_captured_system(tiny, tmp_path):
+    # A hidden system (shifts, fringing) captured without noise; the twin fitted from the
+    # nominal config recovers it, and its [twin] section drops into a config.
+    hidden = tmp_path / "hidden.toml"
+    hidden.write_text(tiny + "\n[hardware]\nshifts = [[3.2e-6, -2.0e-6], [-4.4e-6, 1.2e-6]]\n"
+                      "fringing = 0.5\n")
+    nominal = tmp_path / "nominal.toml"
+    nominal.write_text(tiny)
+    wt.capture(tmp_path / "cap", config=hidden, patterns="blank,gratings,defocus,random",
+               noise=False)
+    fit = wt.calibrate(nominal, tmp_path / "cap", tmp_path / "twin.toml", fit="shifts,fringing",
+                       section="twin")
+    got = {p["name"]: p for p in fit["parameters"]}
+    want = {"hardware.shifts[0][0]": 0.4, "hardware.shifts[0][1]": -0.25,
+            "hardware.shifts[1][0]": -0.55, "hardware.shifts[1][1]": 0.15,
+            "hardware.fringing": 0.5}
+    assert set(got) == set(want)
+    for k, v in want.items():
+        assert got[k]["value"] == pytest.approx(v, abs=0.01), k
+        assert got[k]["sigma"] is not None and got[k]["sigma"] > 0
+    assert fit["converged"] and fit["misfit_after"] < 5e-3 < fit["misfit_before"]
+    for f in ("toml", "report", "picture"):
+        assert pathlib.Path(fit["files"][f]).is_file()
+    text = (tmp_path / "twin.toml").read_text()
+    assert "[twin]" in text
+    # The twin config reads back with its [twin].
+    net = wt.Network.from_toml(hidden.read_text() + text)
+    assert net.config["twin"]["fringing"] == pytest.approx(0.5, abs=0.01)
+    with pytest.raises(wt.ConfigError, match="fit"):
+        wt.calibrate(nominal, tmp_path / "cap", tmp_path / "t2.toml", fit="tilt")
+    with pytest.raises(wt.ConfigError, match="section"):
+        wt.calibrate(nominal, tmp_path / "cap", tmp_path / "t2.toml", section="model")
+    with pytest.raises(FileNotFoundError, match="captures.json"):
+        wt.calibrate(nominal, tmp_path, tmp_path / "t2.toml")

@@ -178,6 +178,40 @@ def read_captures(folder: PathLike) -> Tuple[Dict[str, Any], np.ndarray]:
     return _core.read_captures(os.fspath(folder))
 
 
+def calibrate(
+    config: PathLike,
+    captures: PathLike,
+    out: PathLike,
+    *,
+    fit: str = "shifts,distances,fringing",
+    section: str = "hardware",
+    iterations: int = 30,
+    lut_knots: int = 9,
+    progress: bool = False,
+) -> Dict[str, Any]:
+    """Fits the digital twin to camera captures, as ``wavetrain calibrate``: the fixed
+    imperfections of the nominal ``config`` (a TOML file) that reproduce the frames of the
+    ``captures`` folder, by Levenberg–Marquardt through the simulation. ``fit``: comma-separated
+    ``shifts``, ``distances``, ``fringing``, ``phase_lut``, ``od``, ``gain``. Writes ``out`` (a
+    TOML file holding the fitted ``[hardware]`` section, or ``[twin]`` with ``section="twin"``:
+    the model of a run on the real system) and beside it ``<stem>.calibration.json``,
+    ``<stem>.calibration.png`` and, for ``phase_lut``, ``<stem>.lut.csv``. Returns a dict:
+    ``parameters`` (name, unit, start, value, sigma: the standard error, None when no capture
+    constrains it), ``gain``, ``converged``, ``iterations``, ``frames`` (each frame's relative
+    misfit before and after), ``misfit_before``, ``misfit_after`` and ``files``. ``progress``
+    prints each iteration's cost on stderr."""
+    return _core.calibrate(
+        os.fspath(config),
+        os.fspath(captures),
+        os.fspath(out),
+        fit=fit,
+        section=section,
+        iterations=iterations,
+        lut_knots=lut_knots,
+        progress=progress,
+    )
+
+
 def _number(key: str, v: str) -> Optional[float]:
     if v == "":
         return None
@@ -361,6 +395,7 @@ __all__ = [
     "evaluate_masks",
     "capture",
     "read_captures",
+    "calibrate",
     "WavetrainError",
     "ConfigError",
     "DataError",

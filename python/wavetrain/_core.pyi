@@ -22,6 +22,7 @@ __all__ = [
     "evaluate_masks",
     "capture",
     "read_captures",
+    "calibrate",
     "Network",
     "__version__",
 ]
@@ -268,3 +269,16 @@ def capture(
 
 def read_captures(folder: _Path) -> Tuple[Dict[str, Any], npt.NDArray[np.float64]]:
     """A captures folder: (manifest, frames (count, ny, nx) float64 intensities)."""
+
+def calibrate(
+    config: _Path,
+    captures: _Path,
+    out: _Path,
+    *,
+    fit: str = ...,
+    section: str = ...,
+    iterations: int = ...,
+    lut_knots: int = ...,
+    progress: bool = ...,
+) -> Dict[str, Any]:
+    """Fits the digital twin to captures (``wavetrain calibrate``); returns the fit."""
