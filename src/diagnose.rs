@@ -72,6 +72,86 @@ pub fn readout<T: Real>(net: &Network, state: &State, input: &[f32]) -> Result<V
     })
 }
 
+/// The inputs of a vector–Jacobian product: encoded real amplitudes (images as training
+/// encodes them; dense networks: the input vector), or complex input fields of a field network
+/// (`|E|² = I/I_sat`).
+#[derive(Clone, Copy, Debug)]
+pub enum VjpInput<'a> {
+    /// Real amplitudes, batch × input length.
+    Real(&'a [f32]),
+    /// Complex fields, batch × `ny·nx`.
+    Complex(&'a [num_complex::Complex<f64>]),
+}
+
+/// A vector–Jacobian product: the gradient of `L = Σ upstream·y` (y the detector powers of a
+/// field network, the output amplitudes of a dense one) with respect to every trainable tensor
+/// (in [`Network::param_elements`] order, summed over the batch) and to the input
+/// (`∂L/∂Re u + i·∂L/∂Im u` per input value; its real part is the gradient with respect to real
+/// amplitudes). `net` is evaluated on its own system ([`Network::on`]), through the absorbers as
+/// `mode` says, on the CPU reference engine in precision `T`.
+pub fn vjp<T: Real>(
+    net: &Network,
+    state: &State,
+    input: VjpInput<'_>,
+    upstream: &[f64],
+    mode: GradientMode,
+) -> Result<(Vec<Vec<f64>>, Vec<num_complex::Complex<f64>>)> {
+    use num_complex::Complex;
+    let mut cfg = net.config().clone();
+    cfg.train.gradient = mode;
+    let net = cfg.resolve()?.on(net.system())?;
+    let up: Vec<T> = upstream.iter().map(|&v| T::of(v)).collect();
+    let to64 = |g: &[Vec<T>]| -> Vec<Vec<f64>> {
+        g.iter()
+            .map(|p| p.iter().map(|v| v.f64()).collect())
+            .collect()
+    };
+    if net.is_dense() {
+        let x: Vec<T> = match input {
+            VjpInput::Real(x) => x.iter().map(|&v| T::of(v as f64)).collect(),
+            VjpInput::Complex(_) => {
+                return Err(crate::Error::config(
+                    "input",
+                    "a dense network takes real input amplitudes, not complex fields",
+                ))
+            }
+        };
+        let mut exec = CpuDense::<T>::new(&net, state)?;
+        exec.request_input_gradient();
+        exec.forward(&x);
+        exec.set_output_gradient(&up);
+        exec.backward();
+        let g = exec.input_grad.take().unwrap_or_default();
+        return Ok((
+            to64(&exec.grads),
+            g.iter().map(|v| Complex::new(v.f64(), 0.0)).collect(),
+        ));
+    }
+    let net = net.with_probe_to_input();
+    let mut exec = CpuField::<T>::new(&net, state)?;
+    match input {
+        VjpInput::Real(x) => {
+            exec.forward(x, None);
+        }
+        VjpInput::Complex(x) => {
+            let x: Vec<Complex<T>> = x
+                .iter()
+                .map(|z| Complex::new(T::of(z.re), T::of(z.im)))
+                .collect();
+            exec.forward_complex(&x, None);
+        }
+    }
+    exec.set_output_gradient(&up);
+    exec.backward(None);
+    // δL = 2·Re Σ b·δu: ∂L/∂Re u = 2·Re b, ∂L/∂Im u = −2·Im b.
+    let g = exec
+        .probe_field()
+        .iter()
+        .map(|b| Complex::new(2.0 * b.re.f64(), -2.0 * b.im.f64()))
+        .collect();
+    Ok((to64(&exec.grads), g))
+}
+
 /// The gradient of the batch's mean training loss with respect to every trainable tensor (in
 /// [`Network::param_elements`] order), with the loss statistics, for encoded inputs and their
 /// labels, through the absorbers as `mode` says (the probe's transmission, or the exact

@@ -89,6 +89,9 @@ pub struct CpuDense<T: Real> {
     probe_bufs: [Vec<T>; 3],
     /// The fixed random matrices of DFA or PEPITA (`train.method`; `methods`), per layer.
     feedback: Vec<Option<Vec<T>>>,
+    /// When asked for ([`request_input_gradient`](Self::request_input_gradient)): the probe
+    /// pass continues to the input and leaves `∂L/∂x` here (batch × inputs).
+    pub input_grad: Option<Vec<T>>,
 }
 
 /// `C = op(A)·op(B)` on row-major slices, `op` the transpose where asked.
@@ -219,6 +222,7 @@ impl<T: Real> CpuDense<T> {
             evals: 0,
             probe_bufs: Default::default(),
             feedback: Vec::new(),
+            input_grad: None,
         };
         let t = &cfg.train;
         net.feedback = net.draw_feedback(t.method, t.seed, t.feedback_scale.unwrap_or(1.0));
@@ -568,7 +572,7 @@ impl<T: Real> CpuDense<T> {
                             }
                         }
                     }
-                    if si > first_dense {
+                    if si > first_dense || self.input_grad.is_some() {
                         back.resize(batch * n_in, T::zero());
                         gemm(
                             &b,
@@ -604,7 +608,25 @@ impl<T: Real> CpuDense<T> {
                 }
             }
         }
+        if let Some(g) = self.input_grad.as_mut() {
+            g.clone_from(&b);
+        }
         self.probe_bufs = [b, back, tmp];
+    }
+
+    /// Makes every later [`backward`](Self::backward) continue to the input and leave `∂L/∂x`
+    /// in [`input_grad`](Self::input_grad).
+    pub fn request_input_gradient(&mut self) {
+        self.input_grad.get_or_insert_with(Vec::new);
+    }
+
+    /// Sets `∂L/∂y` (batch × outputs, the last forward's batch) for the next
+    /// [`backward`](Self::backward) instead of [`loss`](Self::loss): a vector–Jacobian product
+    /// with an upstream gradient on the output amplitudes.
+    pub fn set_output_gradient(&mut self, dl_dy: &[T]) {
+        self.dl_dy.clear();
+        self.dl_dy.extend_from_slice(dl_dy);
+        self.dl_dy.resize(self.batch * self.classes, T::zero());
     }
 
     /// Applies the optimiser to the last gradients.

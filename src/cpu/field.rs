@@ -73,6 +73,32 @@ impl ReadoutOps {
     }
 }
 
+/// A batch of inputs: real amplitudes (images, as training encodes them) or complex fields.
+#[derive(Clone, Copy)]
+enum Input<'a, T: Real> {
+    Real(&'a [f32]),
+    Complex(&'a [Complex<T>]),
+}
+
+impl<'a, T: Real> Input<'a, T> {
+    fn len(&self) -> usize {
+        match self {
+            Input::Real(x) => x.len(),
+            Input::Complex(x) => x.len(),
+        }
+    }
+
+    /// The values from `start`, at most `len` of them (the chunk of one worker).
+    fn images(&self, start: usize, len: usize) -> Input<'a, T> {
+        let end = (start + len).min(self.len());
+        let start = start.min(end);
+        match *self {
+            Input::Real(x) => Input::Real(&x[start..end]),
+            Input::Complex(x) => Input::Complex(&x[start..end]),
+        }
+    }
+}
+
 /// The operators of the imperfect system ([`crate::network::hardware`]) and which pass runs
 /// through them.
 struct HwOps<T: Real> {
@@ -327,13 +353,14 @@ impl<T: Real> Worker<T> {
     }
 
     /// Loads real input amplitudes.
-    fn load(&mut self, input: &[f32]) {
+    fn load(&mut self, input: Input<'_, T>) {
         self.field.clear();
-        self.field.extend(
-            input
-                .iter()
-                .map(|&a| Complex::new(T::of(a as f64), T::zero())),
-        );
+        match input {
+            Input::Real(x) => self
+                .field
+                .extend(x.iter().map(|&a| Complex::new(T::of(a as f64), T::zero()))),
+            Input::Complex(x) => self.field.extend_from_slice(x),
+        }
     }
 
     /// Pump step `i`.
@@ -799,21 +826,42 @@ impl<T: Real> CpuField<T> {
     /// `[batch][classes]`. With `on_plane`, calls it with every element's output field (the
     /// whole batch).
     pub fn forward(&mut self, input: &[f32], on_plane: Option<&mut PlaneFn<'_, T>>) -> &[T] {
-        let quantised;
-        let input = match self.noise.as_ref().and_then(|h| h.input_bits) {
+        let mut quantised = Vec::new();
+        let input = self.quantised_input(input, &mut quantised);
+        self.pump(Input::Real(input), on_plane)
+    }
+
+    /// [`forward`](Self::forward) of complex input fields (phase objects, holograms), batch ×
+    /// `ny × nx`, `|E|² = I/I_sat`, taken as given (`hardware.input_bits` quantises real
+    /// amplitudes only).
+    pub fn forward_complex(
+        &mut self,
+        input: &[Complex<T>],
+        on_plane: Option<&mut PlaneFn<'_, T>>,
+    ) -> &[T] {
+        self.pump(Input::Complex(input), on_plane)
+    }
+
+    /// The input amplitudes as the input SLM/DMD of `hardware.input_bits` shows them.
+    fn quantised_input<'a>(&self, input: &'a [f32], keep: &'a mut Vec<f32>) -> &'a [f32] {
+        match self.noise.as_ref().and_then(|h| h.input_bits) {
             Some(b) => {
                 // The input SLM/DMD shows 2^b − 1 steps between dark and a white pixel.
                 let q = ((1u64 << b) - 1) as f64;
                 let w = self.white;
-                quantised = input
+                *keep = input
                     .iter()
                     .map(|&a| ((a as f64 / w).clamp(0.0, 1.0) * q).round() / q * w)
                     .map(|a| a as f32)
                     .collect::<Vec<f32>>();
-                &quantised[..]
+                &keep[..]
             }
             None => input,
-        };
+        }
+    }
+
+    /// The pump pass of a batch of inputs (and the detectors' noise).
+    fn pump(&mut self, input: Input<'_, T>, on_plane: Option<&mut PlaneFn<'_, T>>) -> &[T] {
         let n = self.sh.nx * self.sh.ny;
         let batch = input.len() / n;
         self.chunk = chunk_images(batch);
@@ -826,28 +874,18 @@ impl<T: Real> CpuField<T> {
         let sh = &self.sh;
         let steps = sh.plan.pump.len();
         match on_plane {
-            None => self
-                .workers
-                .par_iter_mut()
-                .zip(input.par_chunks(chunk * n))
-                .enumerate()
-                .for_each(|(c, (w, x))| {
-                    w.first = c * chunk;
-                    w.load(x);
-                    for i in 0..steps {
-                        w.pump_step(sh, i);
-                    }
-                    w.detect(sh);
-                }),
+            None => self.workers.par_iter_mut().enumerate().for_each(|(c, w)| {
+                w.first = c * chunk;
+                w.load(input.images(c * chunk * n, chunk * n));
+                for i in 0..steps {
+                    w.pump_step(sh, i);
+                }
+                w.detect(sh);
+            }),
             Some(f) => {
-                for (c, (w, x)) in self
-                    .workers
-                    .iter_mut()
-                    .zip(input.chunks(chunk * n))
-                    .enumerate()
-                {
+                for (c, w) in self.workers.iter_mut().enumerate() {
                     w.first = c * chunk;
-                    w.load(x);
+                    w.load(input.images(c * chunk * n, chunk * n));
                 }
                 for i in 0..steps {
                     self.workers.par_iter_mut().for_each(|w| w.pump_step(sh, i));
@@ -886,12 +924,34 @@ impl<T: Real> CpuField<T> {
             self.temperature,
             &mut self.dl_dp,
         );
+        self.share_output_gradient();
+        stats
+    }
+
+    /// Hands each worker its chunk of `∂L/∂P`.
+    fn share_output_gradient(&mut self) {
         let per = self.chunk * self.sh.regions.len();
         for (w, d) in self.workers.iter_mut().zip(self.dl_dp.chunks(per.max(1))) {
             w.dl_dp.clear();
             w.dl_dp.extend_from_slice(d);
         }
-        stats
+    }
+
+    /// Sets `∂L/∂P` (batch × detectors, the last [`forward`](Self::forward)'s batch) for the
+    /// next [`backward`](Self::backward) instead of [`loss`](Self::loss): a vector–Jacobian
+    /// product with an upstream gradient on the detector powers.
+    pub fn set_output_gradient(&mut self, dl_dp: &[T]) {
+        self.dl_dp.clear();
+        self.dl_dp.extend_from_slice(dl_dp);
+        self.dl_dp.resize(self.powers.len(), T::zero());
+        self.share_output_gradient();
+    }
+
+    /// The probe where the last [`backward`](Self::backward) ended, the whole batch: at the
+    /// input plane when the plan's probe runs back to it ([`Network::with_probe_to_input`]);
+    /// `∂L/∂u₀ = b` in the convention `δL = 2·Re Σ b·δu₀` (DESIGN §4).
+    pub fn probe_field(&self) -> Vec<Complex<T>> {
+        self.gather(true)
     }
 
     /// Probe pass after [`forward`](Self::forward) and [`loss`](Self::loss): fills

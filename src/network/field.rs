@@ -290,6 +290,27 @@ impl FieldPlan {
         Ok(plan)
     }
 
+    /// The probe pass extended back to the input plane (every element passed, every mask and
+    /// absorber input kept): what a vector–Jacobian product with respect to the input needs.
+    pub(crate) fn probe_to_input(&mut self) {
+        for s in self.pump.iter_mut() {
+            if matches!(s.op, Op::Mask { .. } | Op::Absorber { .. }) && s.save.is_none() {
+                s.save = Some(self.slots);
+                self.slots += 1;
+            }
+        }
+        self.probe = self
+            .pump
+            .iter()
+            .rev()
+            .map(|s| ProbeStep {
+                op: s.op,
+                slot: s.save,
+                pass: true,
+            })
+            .collect();
+    }
+
     /// Initial parameters, drawn from `seed`: phases `N(0, init_std²)` (zero for `init_std = 0`),
     /// amplitudes at their `init` value; zeroed Adam moments.
     pub fn initial_state(&self, seed: u64) -> State {

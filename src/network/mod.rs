@@ -199,6 +199,16 @@ impl Network {
         Ok(n)
     }
 
+    /// This network with a field plan whose probe runs back to the input plane (the CPU
+    /// engine's input gradient, [`crate::diagnose::vjp`]); dense networks unchanged.
+    pub fn with_probe_to_input(&self) -> Network {
+        let mut n = self.clone();
+        if let Plan::Field(p) = &mut n.plan {
+            p.probe_to_input();
+        }
+        n
+    }
+
     /// The network an executor that reads `[hardware]` itself should build: on the model, the
     /// config with `[hardware]` cleared; otherwise this one.
     pub fn executable(&self) -> Result<Network> {
