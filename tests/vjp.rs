@@ -91,7 +91,15 @@ fn check_field(net: &Network, what: &str) {
         .iter()
         .map(|v| v / 16e-12)
         .collect();
-    let (gp, gx) = vjp::<f64>(net, &st, VjpInput::Complex(&x), &u, GradientMode::Exact).unwrap();
+    let (gp, gx) = vjp::<f64>(
+        net,
+        &st,
+        None,
+        VjpInput::Complex(&x),
+        &u,
+        GradientMode::Exact,
+    )
+    .unwrap();
     let mut cfg = net.config().clone();
     cfg.train.gradient = GradientMode::Exact;
     let fd_net = cfg.resolve().unwrap().on(net.system()).unwrap();
@@ -137,10 +145,18 @@ fn check_field(net: &Network, what: &str) {
     assert!(worst < 1e-6, "{what}: input: worst {worst:.2e}");
     // Real amplitudes: the real part of the complex gradient.
     let xr: Vec<f32> = re.iter().map(|&v| v as f32).collect();
-    let (gp2, gx2) = vjp::<f64>(net, &st, VjpInput::Real(&xr), &u, GradientMode::Exact).unwrap();
+    let (gp2, gx2) =
+        vjp::<f64>(net, &st, None, VjpInput::Real(&xr), &u, GradientMode::Exact).unwrap();
     let xr64: Vec<Complex<f64>> = xr.iter().map(|&v| Complex::new(v as f64, 0.0)).collect();
-    let (gp3, gx3) =
-        vjp::<f64>(net, &st, VjpInput::Complex(&xr64), &u, GradientMode::Exact).unwrap();
+    let (gp3, gx3) = vjp::<f64>(
+        net,
+        &st,
+        None,
+        VjpInput::Complex(&xr64),
+        &u,
+        GradientMode::Exact,
+    )
+    .unwrap();
     assert_eq!(gp2, gp3, "{what}");
     for (a, b) in gx2.iter().zip(&gx3) {
         assert_eq!(a.re, b.re);
@@ -181,7 +197,7 @@ fn with_the_losss_own_upstream_the_vjp_is_the_training_gradient() {
             c.readout.temperature,
             &mut dl_dp,
         );
-        let (got, _) = vjp::<f64>(&net, &st, VjpInput::Real(&x), &dl_dp, mode).unwrap();
+        let (got, _) = vjp::<f64>(&net, &st, None, VjpInput::Real(&x), &dl_dp, mode).unwrap();
         for (a, b) in got.iter().flatten().zip(want.iter().flatten()) {
             assert!(
                 (a - b).abs() <= 1e-12 * (1.0 + b.abs()),
@@ -206,7 +222,8 @@ fn dense_vjp_matches_finite_differences() {
     let n_in = net.input_len();
     let x = random_real::<f32>(b * n_in, 0.1, 1.0, 11);
     let u = random_real::<f64>(b * 2, -1.0, 1.0, 12);
-    let (gp, gx) = vjp::<f64>(&net, &st, VjpInput::Real(&x), &u, GradientMode::Exact).unwrap();
+    let (gp, gx) =
+        vjp::<f64>(&net, &st, None, VjpInput::Real(&x), &u, GradientMode::Exact).unwrap();
     assert_eq!(gx.len(), x.len());
     let mut cfg = net.config().clone();
     cfg.train.gradient = GradientMode::Exact;
@@ -252,6 +269,7 @@ fn dense_vjp_matches_finite_differences() {
     let e = vjp::<f64>(
         &net,
         &st,
+        None,
         VjpInput::Complex(&[Complex::new(1.0, 0.0)]),
         &u,
         GradientMode::Exact,
