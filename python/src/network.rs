@@ -250,6 +250,132 @@ pub fn apply_overrides(
     Ok(cfg)
 }
 
+/// Inputs at full precision for `vjp` and `forward`'s exact path.
+enum Full {
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+    C(Vec<num_complex::Complex<f64>>),
+}
+
+impl Full {
+    fn as_input(&self) -> wavetrain::diagnose::VjpInput<'_> {
+        use wavetrain::diagnose::VjpInput;
+        match self {
+            Full::F32(x) => VjpInput::Real(x),
+            Full::F64(x) => VjpInput::Real64(x),
+            Full::C(x) => VjpInput::Complex(x),
+        }
+    }
+}
+
+impl PyNetwork {
+    /// `obj` as full-precision inputs: complex fields (field networks), float64 values kept in
+    /// double precision, else as [`encoded`](Self::encoded) gives them; with the batch size.
+    fn full_inputs(
+        &self,
+        py: Python<'_>,
+        obj: &Bound<'_, PyAny>,
+        what: &str,
+    ) -> PyResult<(Full, usize)> {
+        let want = input_shape(&self.net);
+        let batch = |shape: &[usize]| -> PyResult<usize> {
+            if shape.len() == want.len() + 1 && shape[1..] == want[..] {
+                Ok(shape[0])
+            } else {
+                let w: Vec<String> = want.iter().map(|v| v.to_string()).collect();
+                Err(value(format!(
+                    "{what}: inputs of this network have shape (batch, {}), got {shape:?}",
+                    w.join(", ")
+                )))
+            }
+        };
+        let complex = typed::<num_complex::Complex<f64>>(obj).or_else(|| {
+            typed::<num_complex::Complex<f32>>(obj).map(|(v, s)| {
+                (
+                    v.iter()
+                        .map(|z| num_complex::Complex::new(z.re as f64, z.im as f64))
+                        .collect(),
+                    s,
+                )
+            })
+        });
+        if let Some((v, s)) = complex {
+            if self.net.is_dense() {
+                return Err(config(
+                    py,
+                    what,
+                    "a dense network takes real input amplitudes: complex fields are for field (diffractive) networks",
+                ));
+            }
+            let b = batch(&s)?;
+            check_finite(v.iter().map(|z| z.re.is_finite() && z.im.is_finite()), what)?;
+            return Ok((Full::C(v), b));
+        }
+        if let Some((v, s)) = typed::<f64>(obj) {
+            let b = batch(&s)?;
+            check_finite(v.iter().map(|z| z.is_finite()), what)?;
+            return Ok((Full::F64(v), b));
+        }
+        let (x, b) = self.encoded(py, obj, what, false)?;
+        Ok((Full::F32(x), b))
+    }
+
+    /// Full-precision parameters: the state's, with the arrays of `params` (by element name,
+    /// any float dtype, not rounded to float32) in their place.
+    fn params64(
+        &self,
+        py: Python<'_>,
+        params: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Option<Vec<Vec<f64>>>> {
+        let Some(d) = params else {
+            return Ok(None);
+        };
+        let mut out: Vec<Vec<f64>> = self
+            .state
+            .params
+            .iter()
+            .map(|p| p.iter().map(|&v| v as f64).collect())
+            .collect();
+        let names: Vec<String> = self
+            .net
+            .param_elements()
+            .iter()
+            .map(|&e| self.net.element_name(e).unwrap_or("element").to_string())
+            .collect();
+        for (k, v) in d.iter() {
+            let key: String = k
+                .extract()
+                .map_err(|_| value("params: keys must be element names (see params())"))?;
+            let i = names.iter().position(|n| *n == key).ok_or_else(|| {
+                config(
+                    py,
+                    "params",
+                    format!("'{key}' has no parameters: the trainable elements are {names:?}"),
+                )
+            })?;
+            let (vals, _) = typed::<f64>(&v)
+                .or_else(|| {
+                    typed::<f32>(&v).map(|(x, s)| (x.iter().map(|&a| a as f64).collect(), s))
+                })
+                .ok_or_else(|| {
+                    value(format!(
+                        "{key}: parameters must be a float32 or float64 array"
+                    ))
+                })?;
+            if vals.len() != out[i].len() {
+                return Err(value(format!(
+                    "{key}: {} values given, the element has {}",
+                    vals.len(),
+                    out[i].len()
+                )));
+            }
+            check_finite(vals.iter().map(|v| v.is_finite()), &key)?;
+            out[i] = vals;
+        }
+        Ok(Some(out))
+    }
+}
+
 fn gradient_mode(py: Python<'_>, g: &str) -> PyResult<GradientMode> {
     g.parse().map_err(|e: String| config(py, "gradient", e))
 }
@@ -481,19 +607,69 @@ impl PyNetwork {
     /// Readout of a batch: detector powers (field networks, Σ|E|²·dx² over each detector, in
     /// units of I_sat·m²) or output field amplitudes (dense networks, √I_sat units), float32
     /// (batch, classes); float64 with precision="f64". `images`: uint8 (batch, rows, cols), encoded
-    /// as in training, or float32/float64 encoded inputs (batch, *input_shape). `backend`: cpu
-    /// or gpu; `precision`: f32, or f64 (the CPU reference engine in double precision).
-    #[pyo3(signature = (images, *, backend = "cpu", precision = "f32"))]
+    /// as in training, float32/float64 encoded inputs (batch, *input_shape), or complex64/
+    /// complex128 input fields (batch, ny, nx) of a field network (phase objects, holograms;
+    /// |E|² = I/I_sat, taken as given). `backend`: cpu or gpu; `precision`: f32, or f64 (the CPU
+    /// reference engine in double precision; float64 inputs then stay in double precision).
+    /// `params`: {element name: float array} evaluated instead of the network's parameters,
+    /// at full precision (CPU). Complex inputs and `params` run on the CPU engine.
+    #[pyo3(signature = (images, *, backend = "cpu", precision = "f32", params = None))]
     fn forward<'py>(
         &self,
         py: Python<'py>,
         images: &Bound<'py, PyAny>,
         backend: &str,
         precision: &str,
+        params: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         guard(py, "Network.forward", || {
-            let (x, b) = self.encoded(py, images, "images", false)?;
             let k = self.classes();
+            let complex = typed::<num_complex::Complex<f64>>(images).is_some()
+                || typed::<num_complex::Complex<f32>>(images).is_some();
+            let wide = precision == "f64" && typed::<f64>(images).is_some();
+            if complex || wide || params.is_some() {
+                // Complex fields, float64 inputs at f64, or full-precision parameters: the CPU
+                // reference engine, nothing rounded.
+                if !matches!(backend, "cpu" | "auto") {
+                    return Err(config(
+                        py,
+                        "backend",
+                        "complex inputs and full-precision params run on the CPU reference engine: use backend=\"cpu\"",
+                    ));
+                }
+                let (x, b) = self.full_inputs(py, images, "images")?;
+                let p64 = self.params64(py, params)?;
+                let (net, state) = (&self.net, &self.state);
+                let out = if b == 0 {
+                    Vec::new()
+                } else {
+                    py.detach(|| match precision {
+                        "f32" => wavetrain::diagnose::readout_at::<f32>(
+                            net,
+                            state,
+                            p64.as_deref(),
+                            x.as_input(),
+                        ),
+                        "f64" => wavetrain::diagnose::readout_at::<f64>(
+                            net,
+                            state,
+                            p64.as_deref(),
+                            x.as_input(),
+                        ),
+                        other => Err(wavetrain::Error::config(
+                            "precision",
+                            format!("unknown precision '{other}': use f32 or f64"),
+                        )),
+                    })
+                    .or_py(py)?
+                };
+                if precision == "f64" {
+                    return Ok(PyArray1::from_vec(py, out).reshape([b, k])?.into_any());
+                }
+                let out: Vec<f32> = out.iter().map(|&v| v as f32).collect();
+                return Ok(PyArray1::from_vec(py, out).reshape([b, k])?.into_any());
+            }
+            let (x, b) = self.encoded(py, images, "images", false)?;
             if precision == "f64" && matches!(backend, "cpu" | "auto") {
                 // The CPU reference engine in double precision, float64 out (finite differences).
                 let out = if b == 0 {
@@ -630,6 +806,115 @@ impl PyNetwork {
                 }
             }
             Ok(d)
+        })
+    }
+
+    /// A vector–Jacobian product: for an upstream gradient `upstream` (float, (batch, classes))
+    /// on the readout `y` (detector powers of a field network in I_sat·m², output amplitudes of a
+    /// dense one), the gradient of `Σ upstream·y` with respect to every parameter ({element
+    /// name: float64 array shaped as params()}, summed over the batch) and to the inputs
+    /// (float64, the inputs' encoded shape; for complex inputs complex128 `∂/∂Re + i·∂/∂Im`).
+    /// `inputs`: uint8 images (the gradient is then with respect to their encoded amplitudes),
+    /// float32/float64 encoded inputs (float64 kept in double precision) or complex64/complex128
+    /// input fields (field networks). `gradient`: "exact" or "optical" (through the absorbers
+    /// as the probe sees them). `system`: "model" or "hardware" (absent: the network's own).
+    /// `params`: {element name: float array} evaluated instead of the network's (full
+    /// precision). On the CPU reference engine in `precision` f64 (or f32).
+    #[pyo3(signature = (inputs, upstream, *, gradient = "exact", system = None, params = None,
+        precision = "f64"))]
+    #[allow(clippy::too_many_arguments)]
+    fn vjp<'py>(
+        &self,
+        py: Python<'py>,
+        inputs: &Bound<'py, PyAny>,
+        upstream: &Bound<'py, PyAny>,
+        gradient: &str,
+        system: Option<&str>,
+        params: Option<&Bound<'py, PyDict>>,
+        precision: &str,
+    ) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyAny>)> {
+        guard(py, "Network.vjp", || {
+            let mode = gradient_mode(py, gradient)?;
+            let (x, b) = self.full_inputs(py, inputs, "inputs")?;
+            if b == 0 {
+                return Err(value("inputs: an empty batch has no gradient"));
+            }
+            let k = self.classes();
+            let (up, shape) = typed::<f64>(upstream)
+                .or_else(|| {
+                    typed::<f32>(upstream).map(|(v, s)| (v.iter().map(|&a| a as f64).collect(), s))
+                })
+                .ok_or_else(|| {
+                    value("upstream: give a float32 or float64 array (batch, classes)")
+                })?;
+            if shape != [b, k] {
+                return Err(value(format!(
+                    "upstream: shape ({b}, {k}) expected (batch, classes), got {shape:?}"
+                )));
+            }
+            check_finite(up.iter().map(|v| v.is_finite()), "upstream")?;
+            let net = match system {
+                None => (*self.net).clone(),
+                Some(s) => {
+                    let sys: wavetrain::network::System =
+                        s.parse().map_err(|e: String| config(py, "system", e))?;
+                    if sys == wavetrain::network::System::PhysicsAware {
+                        return Err(config(
+                            py,
+                            "system",
+                            "a vector–Jacobian product is of one system: give model or hardware",
+                        ));
+                    }
+                    self.net.on(sys).or_py(py)?
+                }
+            };
+            let p64 = self.params64(py, params)?;
+            let state = &self.state;
+            let (grads, gx) = py
+                .detach(|| match precision {
+                    "f32" => wavetrain::diagnose::vjp::<f32>(
+                        &net,
+                        state,
+                        p64.as_deref(),
+                        x.as_input(),
+                        &up,
+                        mode,
+                    ),
+                    "f64" => wavetrain::diagnose::vjp::<f64>(
+                        &net,
+                        state,
+                        p64.as_deref(),
+                        x.as_input(),
+                        &up,
+                        mode,
+                    ),
+                    other => Err(wavetrain::Error::config(
+                        "precision",
+                        format!("unknown precision '{other}': use f32 or f64"),
+                    )),
+                })
+                .or_py(py)?;
+            let d = PyDict::new(py);
+            for ((e, shape), g) in self
+                .net
+                .param_elements()
+                .iter()
+                .zip(self.net.param_shapes())
+                .zip(grads)
+            {
+                let name = self.net.element_name(*e).unwrap_or("element");
+                d.set_item(name, PyArray1::from_vec(py, g).reshape(shape)?)?;
+            }
+            let mut shape = vec![b];
+            shape.extend(input_shape(&self.net));
+            let gx = match x {
+                Full::C(_) => PyArray1::from_vec(py, gx).reshape(shape)?.into_any(),
+                _ => {
+                    let re: Vec<f64> = gx.iter().map(|z| z.re).collect();
+                    PyArray1::from_vec(py, re).reshape(shape)?.into_any()
+                }
+            };
+            Ok((d, gx))
         })
     }
 

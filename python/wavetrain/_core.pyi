@@ -191,15 +191,26 @@ class Network:
         amplitudes (batch, ny, nx) (√I/I_sat), or (batch, input_len) for a dense network."""
     @overload
     def forward(
-        self, images: npt.NDArray[Any], *, backend: _Backend = "cpu", precision: Literal["f32"] = "f32"
+        self,
+        images: npt.NDArray[Any],
+        *,
+        backend: _Backend = "cpu",
+        precision: Literal["f32"] = "f32",
+        params: Optional[Dict[str, npt.NDArray[Any]]] = None,
     ) -> npt.NDArray[np.float32]: ...
     @overload
     def forward(
-        self, images: npt.NDArray[Any], *, backend: _Backend = "cpu", precision: Literal["f64"]
+        self,
+        images: npt.NDArray[Any],
+        *,
+        backend: _Backend = "cpu",
+        precision: Literal["f64"],
+        params: Optional[Dict[str, npt.NDArray[Any]]] = None,
     ) -> npt.NDArray[np.float64]:
         """Readout (batch, classes): detector powers Σ|E|²·dx² (units of I_sat·m²), or a
         dense network's output field amplitudes (√I_sat units). ``backend``: cpu or gpu (the engine is built once per network);
-        ``precision="f64"``: the CPU reference engine in double precision."""
+        ``precision="f64"``: the CPU reference engine in double precision. Complex input fields
+        (field networks) and ``params`` (full-precision parameters) run on the CPU."""
     def _forward_timed(
         self, images: npt.NDArray[Any], *, backend: _Backend = "cpu"
     ) -> Tuple[npt.NDArray[np.float32], float, float]:
@@ -208,6 +219,18 @@ class Network:
         """The field leaving every element for one input (image (rows, cols) or encoded
         (ny, nx)): [("input", …), (element name, complex64 (ny, nx)), …], amplitudes with
         |E|² = I/I_sat on the grid of pitch ``optics.pitch`` (m). Field networks."""
+    def vjp(
+        self,
+        inputs: npt.NDArray[Any],
+        upstream: npt.NDArray[Any],
+        *,
+        gradient: _Gradient = "exact",
+        system: Optional[Literal["model", "hardware"]] = None,
+        params: Optional[Dict[str, npt.NDArray[Any]]] = None,
+        precision: _Precision = "f64",
+    ) -> Tuple[Dict[str, npt.NDArray[np.float64]], npt.NDArray[Any]]:
+        """Vector–Jacobian product: the gradient of Σ upstream·readout with respect to every
+        parameter and to the inputs (float64; complex128 for complex inputs)."""
     def gradients(
         self,
         images: npt.NDArray[Any],
