@@ -178,6 +178,10 @@ pub fn readout_at<T: Real>(
     Exec::<T>::new(net, state, params)?.forward(input)
 }
 
+/// A vector–Jacobian product's result: the gradient with respect to every trainable tensor and
+/// to the input.
+pub type Vjp = (Vec<Vec<f64>>, Vec<num_complex::Complex<f64>>);
+
 /// A vector–Jacobian product: the gradient of `L = Σ upstream·y` (y the detector powers of a
 /// field network, the output amplitudes of a dense one, as [`readout_at`] gives them) with
 /// respect to every trainable tensor (in [`Network::param_elements`] order, summed over the
@@ -192,7 +196,7 @@ pub fn vjp<T: Real>(
     input: VjpInput<'_>,
     upstream: &[f64],
     mode: GradientMode,
-) -> Result<(Vec<Vec<f64>>, Vec<num_complex::Complex<f64>>)> {
+) -> Result<Vjp> {
     use num_complex::Complex;
     let mut cfg = net.config().clone();
     cfg.train.gradient = mode;
