@@ -235,7 +235,7 @@ fn dense_vjp_matches_finite_differences() {
     };
     let h = 1e-6;
     for (p, g) in gp.iter().enumerate() {
-        for j in 0..g.len() {
+        for (j, &gj) in g.iter().enumerate() {
             e.params = base.clone();
             e.params[p][j] += h;
             e.refresh_weights();
@@ -245,9 +245,8 @@ fn dense_vjp_matches_finite_differences() {
             let c = obj(&mut e, &x64);
             let fd = (a - c) / (2.0 * h);
             assert!(
-                (fd - g[j]).abs() < 1e-6 * (1.0 + fd.abs()),
-                "w{p}[{j}]: {} vs {fd}",
-                g[j]
+                (fd - gj).abs() < 1e-6 * (1.0 + fd.abs()),
+                "w{p}[{j}]: {gj} vs {fd}"
             );
         }
     }
