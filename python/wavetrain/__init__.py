@@ -37,6 +37,28 @@ from ._errors import (
 )
 from . import _core
 from ._core import Network, absorber, load_idx, propagate, presets
+from .compose import (
+    Absorber,
+    Amplitude,
+    Dense,
+    Element,
+    Fourier,
+    FreeSpace,
+    Hardware,
+    Input,
+    Lens,
+    Phase,
+    Readout,
+    Relu,
+    Train,
+    Twin,
+    compose_toml,
+    from_elements as _from_elements,
+)
+
+# `Network.from_elements`: a network composed in Python (wavetrain.compose), validated by the
+# library through `Network.from_toml`; attached here, as `Network` is the extension's class.
+Network.from_elements = staticmethod(_from_elements)  # type: ignore[attr-defined]
 
 __version__: str = _core.__version__
 
@@ -388,6 +410,21 @@ __all__ = [
     "bundled_data",
     "load_idx",
     "Network",
+    "Element",
+    "Phase",
+    "Amplitude",
+    "FreeSpace",
+    "Lens",
+    "Fourier",
+    "Dense",
+    "Relu",
+    "Absorber",
+    "Input",
+    "Readout",
+    "Train",
+    "Hardware",
+    "Twin",
+    "compose_toml",
     "train",
     "Run",
     "export",
