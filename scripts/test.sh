@@ -59,6 +59,18 @@ say "pip install ./python (maturin builds the extension; the Cargo workspace's t
 "$vpy" -m pip install --quiet "./python[test]"
 (cd / && "$vpy" -c 'import wavetrain, sys; print("wavetrain", wavetrain.__version__, "from", wavetrain.__file__, file=sys.stderr)')
 
+# The [torch] extra (wavetrain.torch, python/tests/test_torch.py): PyTorch's CPU-only wheel where
+# download.pytorch.org answers (~200 MB), else PyPI's (with its CUDA libraries, ~5 GB). The torch
+# tests fail rather than skip when it is missing.
+if ! "$vpy" -c 'import torch' 2>/dev/null; then
+  say "pip install torch (the [torch] extra)"
+  "$vpy" -m pip install --quiet --timeout 20 --retries 1 \
+    --index-url https://download.pytorch.org/whl/cpu torch 2>/dev/null \
+    || "$vpy" -m pip install --quiet torch \
+    || die "cannot install torch (the [torch] extra's tests need it)"
+fi
+export WAVETRAIN_REQUIRE_TORCH=1
+
 say "pytest python/tests"
 "$vpy" -m pytest python/tests -q "$@"
 
