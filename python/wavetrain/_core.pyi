@@ -2,10 +2,12 @@
 package. Import from ``wavetrain`` rather than from here."""
 
 import os
-from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Tuple, Union, final, overload
+from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Union, final, overload
 
 import numpy as np
 import numpy.typing as npt
+
+from . import compose as _compose
 
 __version__: str
 __all__ = [
@@ -149,6 +151,25 @@ class Network:
         **kwargs: _Override,
     ) -> "Network":
         """A network from a TOML file (path) or TOML text; ``overrides`` as in ``preset``."""
+    @staticmethod
+    def from_elements(
+        elements: Sequence["_compose.Element"],
+        *,
+        input: "_compose.Section",
+        grid: Union[int, Tuple[int, int]] = (64, 64),
+        pitch: float = 8e-6,
+        wavelength: float = 780e-9,
+        padding: float = 2.0,
+        band_limit: bool = True,
+        readout: Optional["_compose.Section"] = None,
+        train: Optional["_compose.Section"] = None,
+        hardware: Optional["_compose.Section"] = None,
+        twin: Optional["_compose.Section"] = None,
+        name: str = "custom",
+    ) -> "Network":
+        """A network composed in Python from element objects (``wavetrain.compose``; pitch,
+        wavelength in metres), validated as ``from_toml`` validates the same TOML (attached by
+        the ``wavetrain`` package)."""
     @staticmethod
     def from_checkpoint(path: _Path) -> "Network":
         """The network and trained parameters of a ``checkpoint.safetensors`` or a run folder."""
