@@ -23,6 +23,47 @@ fn bundled_subset_reads() {
     }
 }
 
+/// The copy compiled into the binary is the checkout's data, and it serves when the checkout's
+/// folder is gone (a moved or deleted clone, an installed package): unpacked into the cache,
+/// repaired when a file there is damaged, the same splits as the checkout's.
+#[test]
+fn the_compiled_copy_serves_without_the_checkout() {
+    use wavetrain::data::idx::{bundled_dir_from, unpack_bundled, BUNDLED_FILES};
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    for (name, bytes) in BUNDLED_FILES {
+        assert_eq!(std::fs::read(src.join(name)).unwrap(), bytes, "{name}");
+    }
+    let tmp = std::env::temp_dir().join(format!("wt-bundled-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    // The checkout's folder when it holds the files.
+    assert_eq!(bundled_dir_from(&src, &tmp), src);
+    // Else the cache, unpacked.
+    let gone = tmp.join("moved-clone").join("data");
+    let dir = bundled_dir_from(&gone, &tmp.join("cache"));
+    assert!(dir.starts_with(tmp.join("cache").join("wavetrain")), "{}", dir.display());
+    let (a, b) = (read_dir(&dir, 10).unwrap(), read_dir(&src, 10).unwrap());
+    assert_eq!(a.0.labels, b.0.labels);
+    assert_eq!(a.1.images.pixels, b.1.images.pixels);
+    // A damaged or missing file is written again; intact ones are left as they are.
+    let (n0, _) = BUNDLED_FILES[0];
+    std::fs::write(dir.join(n0), b"truncated").unwrap();
+    std::fs::remove_file(dir.join(BUNDLED_FILES[3].0)).unwrap();
+    assert_eq!(bundled_dir_from(&gone, &tmp.join("cache")), dir);
+    assert!(read_dir(&dir, 10).is_ok());
+    // Two unpackers at once into one folder both succeed and leave whole files.
+    let fresh = tmp.join("race");
+    std::thread::scope(|s| {
+        let h: Vec<_> = (0..2).map(|_| s.spawn(|| unpack_bundled(&fresh))).collect();
+        for t in h {
+            t.join().unwrap().unwrap();
+        }
+    });
+    for (name, bytes) in BUNDLED_FILES {
+        assert_eq!(std::fs::read(fresh.join(name)).unwrap(), bytes, "{name}");
+    }
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
+
 #[test]
 fn malformed_files_are_clear_errors() {
     let p = std::path::Path::new("x.idx");

@@ -88,7 +88,10 @@ def sampling(
 
 
 def bundled_data() -> pathlib.Path:
-    """The folder of the bundled 4,000/500-image MNIST subset (``$WAVETRAIN_DATA`` when set)."""
+    """The folder of the bundled 4,000/500-image MNIST subset: ``$WAVETRAIN_DATA`` when set, else
+    the source checkout's ``data/`` while it holds the files, else the copy compiled into the
+    extension, unpacked once into ``~/.cache/wavetrain/`` (so an installed package, or one built
+    from a clone since moved or deleted, keeps its default data)."""
     return pathlib.Path(_core.bundled_data())
 
 

@@ -431,16 +431,78 @@ pub fn read_dir(dir: &Path, classes: usize) -> Result<(Split, Split)> {
     Ok((train, test))
 }
 
-/// The folder of the bundled MNIST subset: `$WAVETRAIN_DATA`, else `data/` next to the crate
-/// (the source checkout), else `data/` in the working directory.
+/// The bundled MNIST subset's four files (file name, bytes), compiled into every binary so that
+/// an installed CLI or Python package finds its default data without the source checkout.
+pub const BUNDLED_FILES: [(&str, &[u8]); 4] = [
+    (
+        "mnist5k-train-images-idx3-ubyte.gz",
+        include_bytes!("../../data/mnist5k-train-images-idx3-ubyte.gz"),
+    ),
+    (
+        "mnist5k-train-labels-idx1-ubyte.gz",
+        include_bytes!("../../data/mnist5k-train-labels-idx1-ubyte.gz"),
+    ),
+    (
+        "mnist5k-test-images-idx3-ubyte.gz",
+        include_bytes!("../../data/mnist5k-test-images-idx3-ubyte.gz"),
+    ),
+    (
+        "mnist5k-test-labels-idx1-ubyte.gz",
+        include_bytes!("../../data/mnist5k-test-labels-idx1-ubyte.gz"),
+    ),
+];
+
+/// Whether `dir` holds the bundled subset's four files, byte for byte.
+fn holds_bundled(dir: &Path) -> bool {
+    BUNDLED_FILES
+        .iter()
+        .all(|(name, bytes)| std::fs::read(dir.join(name)).is_ok_and(|b| b == *bytes))
+}
+
+/// Writes the bundled subset's files into `dir` (created if needed), each atomically (a
+/// temporary file, then a rename), leaving alone those already there and intact: safe when two
+/// processes unpack into the same folder at once.
+pub fn unpack_bundled(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    for (name, bytes) in BUNDLED_FILES {
+        let path = dir.join(name);
+        if std::fs::read(&path).is_ok_and(|b| b == bytes) {
+            continue;
+        }
+        crate::io::atomic_write(&path, bytes)?;
+    }
+    Ok(())
+}
+
+/// The folder of the bundled MNIST subset: `$WAVETRAIN_DATA`, else `data/` of the source
+/// checkout the binary was built from when it still holds the files, else the copy compiled
+/// into the binary, unpacked (once) into the user's cache (`$XDG_CACHE_HOME/wavetrain/`, else
+/// `~/.cache/wavetrain/`, else the temporary folder): the default data works after the
+/// checkout is moved or deleted, and for an installed package.
 pub fn bundled_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("WAVETRAIN_DATA") {
         return PathBuf::from(d);
     }
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
-    if src.is_dir() {
-        src
-    } else {
-        PathBuf::from("data")
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    bundled_dir_from(&Path::new(env!("CARGO_MANIFEST_DIR")).join("data"), &cache)
+}
+
+/// [`bundled_dir`] with the checkout's data folder `src` and the cache folder `cache` given.
+pub fn bundled_dir_from(src: &Path, cache: &Path) -> PathBuf {
+    if holds_bundled(src) {
+        return src.to_path_buf();
+    }
+    let unpacked = cache
+        .join("wavetrain")
+        .join(format!("bundled-data-{}", env!("CARGO_PKG_VERSION")));
+    match unpack_bundled(&unpacked) {
+        Ok(()) => unpacked,
+        // Nowhere to unpack (a read-only home, a full disk): the error of reading this folder
+        // names it.
+        Err(_) => PathBuf::from("data"),
     }
 }
