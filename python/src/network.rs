@@ -416,7 +416,9 @@ impl PyNetwork {
                 Ok(s) => {
                     let text = s.to_string();
                     let p = Path::new(&text);
-                    if !text.contains('\n') && !text.contains('=') || p.is_file() {
+                    // A file that exists is read; else TOML syntax (a line break, `=`, a
+                    // `[table]` header) makes it text, even on one line; anything else is a path.
+                    if p.is_file() || !text.contains(['\n', '=', '[']) {
                         Config::from_file(p).or_py(py)?
                     } else {
                         Config::from_toml(&text, "<toml text>").or_py(py)?

@@ -19,9 +19,13 @@ released while the engine computes.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import gzip
+import hashlib
 import os
 import pathlib
+import tempfile
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
@@ -53,6 +57,7 @@ from .compose import (
     Train,
     Twin,
     compose_toml,
+    config_toml,
     from_elements as _from_elements,
 )
 
@@ -330,12 +335,84 @@ class Run:
         return f"Run({str(self.dir)!r}, test_accuracy={self.test_accuracy:.4f})"
 
 
+def _idx_bytes(a: np.ndarray) -> bytes:
+    """``a`` (uint8) as an IDX file: magic (0, 0, 0x08 unsigned byte, rank), big-endian sizes,
+    the bytes."""
+    head = bytes([0, 0, 8, a.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in a.shape)
+    return head + np.ascontiguousarray(a).tobytes()
+
+
+def _split_arrays(name: str, pair: Any) -> Tuple[np.ndarray, np.ndarray]:
+    """``(images, labels)`` of one split, checked: uint8 images (n, rows, cols) and n integer
+    labels in 0..255."""
+    if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+        raise TypeError(f"data['{name}'] must be a pair (images, labels), got {type(pair).__name__}")
+    images, labels = np.asarray(pair[0]), np.asarray(pair[1])
+    if images.dtype != np.uint8 or images.ndim != 3:
+        raise ValueError(
+            f"data['{name}'] images must be uint8 (n, rows, cols), got {images.dtype} {images.shape}: "
+            "scale pixel values to 0..255 and convert with .astype(np.uint8)"
+        )
+    if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
+        raise ValueError(
+            f"data['{name}'] labels must be one per image ({images.shape[0]}), got shape {labels.shape}"
+        )
+    if not np.issubdtype(labels.dtype, np.integer) or (labels.size and (labels.min() < 0 or labels.max() > 255)):
+        raise ValueError(f"data['{name}'] labels must be integer classes 0, 1, …, got {labels.dtype}")
+    return images, labels.astype(np.uint8)
+
+
+def _data_folder(data: Any) -> Optional[str]:
+    """The ``data`` argument of :func:`train` as the library takes it: a name or a folder as
+    given; in-memory arrays written as gzipped IDX files into a folder named by their SHA-256
+    in the user's cache (``~/.cache/wavetrain/arrays-…``, ``$XDG_CACHE_HOME`` when set), so the
+    run's ``provenance.json`` names a folder that holds them and ``train(resume=…)`` finds them
+    again."""
+    if data is None or isinstance(data, (str, os.PathLike)):
+        return None if data is None else os.fspath(data)
+    if isinstance(data, Mapping) and set(data) == {"train", "test"}:
+        splits = {"train": data["train"], "test": data["test"]}
+    elif isinstance(data, (tuple, list)) and len(data) == 4:
+        splits = {"train": (data[0], data[1]), "test": (data[2], data[3])}
+    else:
+        raise TypeError(
+            "data must be a dataset name, a folder of IDX files, {'train': (images, labels), "
+            "'test': (images, labels)} or (train_images, train_labels, test_images, test_labels)"
+        )
+    arrays = {k: _split_arrays(k, v) for k, v in splits.items()}
+    files = {}
+    for split, stem in (("train", "train"), ("test", "t10k")):
+        images, labels = arrays[split]
+        for kind, arr in (("images-idx3-ubyte", images), ("labels-idx1-ubyte", labels)):
+            # mtime=0 and no file name in the header: the same arrays give the same bytes.
+            files[f"{stem}-{kind}.gz"] = gzip.compress(_idx_bytes(arr), mtime=0)
+    digest = hashlib.sha256(b"".join(files[k] for k in sorted(files))).hexdigest()[:16]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(base, "wavetrain", f"arrays-{digest}")
+    os.makedirs(folder, exist_ok=True)
+    for name, blob in files.items():
+        path = os.path.join(folder, name)
+        if os.path.isfile(path) and pathlib.Path(path).read_bytes() == blob:
+            continue
+        # A temporary file, then a rename: a reader never sees half a file.
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(blob)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    return folder
+
+
 def train(
     preset: Optional[str] = None,
     *,
-    config: Optional[PathLike] = None,
+    config: Union[PathLike, Network, Mapping[str, Any], None] = None,
     resume: Optional[PathLike] = None,
-    data: Optional[PathLike] = None,
+    data: Any = None,
     out: Optional[PathLike] = None,
     epochs: Optional[int] = None,
     seed: Optional[int] = None,
@@ -356,12 +433,17 @@ def train(
 
     The same library path as the CLI: the same run folder (``out``, default
     ``runs/NAME-YYYYMMDD-HHMMSS-XXXX``) and, for the same seed and backend, the same metrics.
-    ``preset`` (default ``d2nn-mnist``) or ``config`` (a TOML file, or the TOML text itself)
-    or ``resume`` (a run
-    folder to continue; ``epochs`` may extend it, nothing else may change it); ``data``: a
-    dataset by name (``"mnist"``, ``"fashion-mnist"``, ``"kmnist"``: found and checked as
-    ``wavetrain train --data NAME`` does) or a folder of MNIST-format IDX files (default: the
-    bundled subset); ``overrides``: the keys and
+    ``preset`` (default ``d2nn-mnist``) or ``config`` (a TOML file; the TOML text itself; a
+    dict as ``Network.config`` gives; or a :class:`Network`, whose config is used: training
+    starts from the config's initial parameters, not the network's — continue a run with
+    ``resume``) or ``resume`` (a run folder to continue; ``epochs`` may extend it, nothing else
+    may change it); ``data``: a dataset by name (``"mnist"``, ``"fashion-mnist"``, ``"kmnist"``:
+    found and checked as ``wavetrain train --data NAME`` does), a folder of MNIST-format IDX
+    files (default: the bundled subset), or arrays in memory: ``{"train": (images, labels),
+    "test": (images, labels)}`` or ``(train_images, train_labels, test_images, test_labels)``,
+    uint8 images ``(n, rows, cols)`` and integer labels, written as IDX files into a folder of
+    the user's cache named by their SHA-256 (what ``provenance.json`` records; a resume finds
+    them there); ``overrides``: the keys and
     values of ``--set`` (``{"od": 3, "train.lr": 0.01}``); ``epochs``, ``seed``, ``batch``,
     ``lr``, ``max_train``, ``gradient`` (``"optical"``/``"exact"``), ``activation``
     (``"relu"``/``"linear"``) as the CLI flags of those names (a flag and an override of the
@@ -376,10 +458,16 @@ def train(
     and raises ``KeyboardInterrupt`` naming the folder; ``train(resume=folder)`` continues it
     to the same result as an uninterrupted run.
     """
-    # TOML text (it has a line break or an `=`, and is no existing file) or a path.
+    # TOML text (no existing file, and TOML syntax: a line break, `=` or a `[table]` header, as
+    # Network.from_toml decides) or a path.
     config_text = None
-    if isinstance(config, str) and ("\n" in config or "=" in config) and not os.path.exists(config):
+    if isinstance(config, Network):
+        config_text, config = config.toml, None
+    elif isinstance(config, Mapping):
+        config_text, config = config_toml(config), None
+    elif isinstance(config, str) and any(c in config for c in "\n=[") and not os.path.isfile(config):
         config_text, config = config, None
+    data = _data_folder(data)
     summary = _core.train(
         preset=preset,
         config=None if config is None else os.fspath(config),

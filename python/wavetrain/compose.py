@@ -640,6 +640,43 @@ def compose_toml(
     )[0]
 
 
+def config_toml(config: Mapping[str, Any]) -> str:
+    """A config as a dict (what ``Network.config`` returns: ``{"name": …, "optics": {…},
+    "input": {…}, "elements": [{"type": …, …}, …], "readout": {…}, …}``) as TOML text, for
+    ``Network.from_toml`` and ``wavetrain.train(config=…)``. Keys whose value is ``None`` are
+    left out; values are not checked here (the library does that when it reads the text)."""
+    if not isinstance(config, Mapping):
+        raise TypeError(f"config must be a dict of the config's sections, got {config!r}")
+    head: List[str] = []
+    tables: List[str] = []
+    for key, value in config.items():
+        if value is None:
+            continue
+        if isinstance(value, Mapping):
+            body = [f"{k} = {_toml_value(_plain(v))}" for k, v in value.items() if v is not None]
+            tables.append("\n".join([f"[{key}]", *body]))
+        elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Mapping) for v in value):
+            for v in value:
+                body = [f"{k} = {_toml_value(_plain(x))}" for k, x in v.items() if x is not None]
+                tables.append("\n".join([f"[[{key}]]", *body]))
+        else:
+            head.append(f"{key} = {_toml_value(_plain(value))}")
+    return "\n\n".join(["\n".join(head)] + tables if head else tables) + "\n"
+
+
+def _plain(v: Any) -> Any:
+    """A value as TOML can hold it: numpy scalars and arrays as Python values, tuples as lists,
+    dicts' ``None`` values left out."""
+    v = _scalar(v)
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, Mapping):
+        return {k: _plain(x) for k, x in v.items() if x is not None}
+    return v
+
+
 _AT_LINE = re.compile(r"^invalid <toml text> \(line (\d+)\): ")
 _INDEX = re.compile(r"elements\[(\d+)\](?! \()")
 
@@ -767,5 +804,6 @@ __all__ = [
     "Hardware",
     "Twin",
     "compose_toml",
+    "config_toml",
     "from_elements",
 ]
