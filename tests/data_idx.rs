@@ -40,7 +40,11 @@ fn the_compiled_copy_serves_without_the_checkout() {
     // Else the cache, unpacked.
     let gone = tmp.join("moved-clone").join("data");
     let dir = bundled_dir_from(&gone, &tmp.join("cache"));
-    assert!(dir.starts_with(tmp.join("cache").join("wavetrain")), "{}", dir.display());
+    assert!(
+        dir.starts_with(tmp.join("cache").join("wavetrain")),
+        "{}",
+        dir.display()
+    );
     let (a, b) = (read_dir(&dir, 10).unwrap(), read_dir(&src, 10).unwrap());
     assert_eq!(a.0.labels, b.0.labels);
     assert_eq!(a.1.images.pixels, b.1.images.pixels);

@@ -23,6 +23,9 @@ pub struct PyNetwork {
     pub net: Arc<Network>,
     pub state: Arc<State>,
     engines: Mutex<Vec<(String, Engine)>>,
+    /// GPU executors of `vjp`, one per (gradient mode, system), built on first use.
+    #[cfg(feature = "gpu")]
+    vjp_engines: Mutex<Vec<(String, wavetrain::gpu::GpuBackend)>>,
 }
 
 impl PyNetwork {
@@ -31,6 +34,8 @@ impl PyNetwork {
             net: Arc::new(net),
             state: Arc::new(state),
             engines: Mutex::new(Vec::new()),
+            #[cfg(feature = "gpu")]
+            vjp_engines: Mutex::new(Vec::new()),
         }
     }
 
@@ -264,6 +269,121 @@ impl Full {
             Full::F32(x) => VjpInput::Real(x),
             Full::F64(x) => VjpInput::Real64(x),
             Full::C(x) => VjpInput::Complex(x),
+        }
+    }
+}
+
+impl PyNetwork {
+    /// Gradients per trainable element as `{name: float64 array shaped as params()}`.
+    fn grads_dict<'py>(
+        &self,
+        py: Python<'py>,
+        grads: Vec<Vec<f64>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for ((e, shape), g) in self
+            .net
+            .param_elements()
+            .iter()
+            .zip(self.net.param_shapes())
+            .zip(grads)
+        {
+            let name = self.net.element_name(*e).unwrap_or("element");
+            d.set_item(name, PyArray1::from_vec(py, g).reshape(shape)?)?;
+        }
+        Ok(d)
+    }
+
+    /// The GPU executor of `net` in gradient `mode` on its own system, built once per mode and
+    /// system and kept (for `vjp` and `forward` with `params` on the GPU).
+    #[cfg(feature = "gpu")]
+    fn with_gpu_engine<R>(
+        &self,
+        net: &wavetrain::network::Network,
+        mode: GradientMode,
+        f: impl FnOnce(&mut wavetrain::gpu::GpuBackend) -> wavetrain::Result<R>,
+    ) -> wavetrain::Result<R> {
+        let key = format!("{mode:?}:{}", net.system().name());
+        let mut engines = self.vjp_engines.lock().unwrap_or_else(|p| p.into_inner());
+        let at = match engines.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                let mut cfg = net.config().clone();
+                cfg.train.gradient = mode;
+                let n = cfg.resolve()?.on(net.system())?;
+                let req = wavetrain::gpu::AdapterRequest {
+                    name: None,
+                    allow_software: true,
+                };
+                let e = wavetrain::gpu::GpuBackend::new(&req, &n, &self.state)?;
+                engines.push((key, e));
+                engines.len() - 1
+            }
+        };
+        f(&mut engines[at].1)
+    }
+
+    /// `vjp` on the GPU: the parameter gradients of `net` (the system asked for, in `mode`) by
+    /// the GPU executor's pump and probe passes, its executor built once per mode and system
+    /// and given `params` (or the network's) at every call. Single precision, real inputs.
+    #[allow(clippy::too_many_arguments)]
+    fn vjp_gpu(
+        &self,
+        py: Python<'_>,
+        x: &Full,
+        up: &[f64],
+        net: &wavetrain::network::Network,
+        mode: wavetrain::model::GradientMode,
+        params: Option<&[Vec<f64>]>,
+        precision: &str,
+    ) -> PyResult<Vec<Vec<f64>>> {
+        if precision != "f32" {
+            return Err(config(
+                py,
+                "precision",
+                "the GPU runs in single precision: pass precision=\"f32\" with backend=\"gpu\"",
+            ));
+        }
+        let Full::F32(x) = x else {
+            return Err(config(
+                py,
+                "backend",
+                "the GPU's vector–Jacobian product takes real float32 inputs (or uint8 images); complex or float64 inputs run on the CPU: backend=\"cpu\"",
+            ));
+        };
+        #[cfg(feature = "gpu")]
+        {
+            let p32: Vec<Vec<f32>> = match params {
+                Some(p) => p
+                    .iter()
+                    .map(|v| v.iter().map(|&a| a as f32).collect())
+                    .collect(),
+                None => self.state.params.clone(),
+            };
+            let up32: Vec<f32> = up.iter().map(|&v| v as f32).collect();
+            let grads = py
+                .detach(|| {
+                    self.with_gpu_engine(net, mode, |e| {
+                        e.set_params(&p32)?;
+                        e.vjp(x, &up32)
+                    })
+                })
+                .or_py(py)?;
+            Ok(grads
+                .into_iter()
+                .map(|g| g.into_iter().map(f64::from).collect())
+                .collect())
+        }
+        #[cfg(not(feature = "gpu"))]
+        {
+            let _ = (x, up, net, mode, params);
+            Err(crate::errors::to_py(
+                py,
+                wavetrain::Error::Gpu(
+                    "this build of the Python package has no GPU support: use backend=\"cpu\""
+                        .into(),
+                ),
+            ))
         }
     }
 }
@@ -629,6 +749,32 @@ impl PyNetwork {
             let complex = typed::<num_complex::Complex<f64>>(images).is_some()
                 || typed::<num_complex::Complex<f32>>(images).is_some();
             let wide = precision == "f64" && typed::<f64>(images).is_some();
+            #[cfg(feature = "gpu")]
+            if backend == "gpu" && params.is_some() && !complex && precision == "f32" {
+                // Parameters given on the GPU (the torch layer's forward): the executor `vjp`
+                // keeps, given them, in single precision.
+                let (x, b) = self.encoded(py, images, "images", false)?;
+                let p32: Vec<Vec<f32>> = self
+                    .params64(py, params)?
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|v| v.iter().map(|&a| a as f32).collect())
+                    .collect();
+                let net = &self.net;
+                let mode = net.config().train.gradient;
+                let out = if b == 0 {
+                    Vec::new()
+                } else {
+                    py.detach(|| {
+                        self.with_gpu_engine(net, mode, |e| {
+                            e.set_params(&p32)?;
+                            e.predict(&x)
+                        })
+                    })
+                    .or_py(py)?
+                };
+                return Ok(PyArray1::from_vec(py, out).reshape([b, k])?.into_any());
+            }
             if complex || wide || params.is_some() {
                 // Complex fields, float64 inputs at f64, or full-precision parameters: the CPU
                 // reference engine, nothing rounded.
@@ -636,7 +782,7 @@ impl PyNetwork {
                     return Err(config(
                         py,
                         "backend",
-                        "complex inputs and full-precision params run on the CPU reference engine: use backend=\"cpu\"",
+                        "complex inputs, float64 inputs at f64 and params at f64 run on the CPU reference engine: use backend=\"cpu\" (params with float32 inputs at precision=\"f32\" run on the GPU)",
                     ));
                 }
                 let (x, b) = self.full_inputs(py, images, "images")?;
@@ -823,7 +969,8 @@ impl PyNetwork {
     /// `params`: {element name: float array} evaluated instead of the network's (full
     /// precision). On the CPU reference engine in `precision` f64 (or f32).
     #[pyo3(signature = (inputs, upstream, *, gradient = "exact", system = None, params = None,
-        precision = "f64"))]
+        precision = "f64", backend = "cpu"))]
+    #[allow(clippy::too_many_arguments)]
     #[allow(clippy::too_many_arguments)]
     fn vjp<'py>(
         &self,
@@ -834,6 +981,7 @@ impl PyNetwork {
         system: Option<&str>,
         params: Option<&Bound<'py, PyDict>>,
         precision: &str,
+        backend: &str,
     ) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyAny>)> {
         guard(py, "Network.vjp", || {
             let mode = gradient_mode(py, gradient)?;
@@ -871,6 +1019,21 @@ impl PyNetwork {
                 }
             };
             let p64 = self.params64(py, params)?;
+            match backend {
+                "cpu" | "auto" => {}
+                "gpu" => {
+                    let grads = self.vjp_gpu(py, &x, &up, &net, mode, p64.as_deref(), precision)?;
+                    let d = self.grads_dict(py, grads)?;
+                    return Ok((d, py.None().into_bound(py)));
+                }
+                other => {
+                    return Err(config(
+                        py,
+                        "backend",
+                        format!("unknown backend '{other}': use cpu or gpu"),
+                    ))
+                }
+            }
             let state = &self.state;
             let (grads, gx) = py
                 .detach(|| match precision {
@@ -896,17 +1059,7 @@ impl PyNetwork {
                     )),
                 })
                 .or_py(py)?;
-            let d = PyDict::new(py);
-            for ((e, shape), g) in self
-                .net
-                .param_elements()
-                .iter()
-                .zip(self.net.param_shapes())
-                .zip(grads)
-            {
-                let name = self.net.element_name(*e).unwrap_or("element");
-                d.set_item(name, PyArray1::from_vec(py, g).reshape(shape)?)?;
-            }
+            let d = self.grads_dict(py, grads)?;
             let mut shape = vec![b];
             shape.extend(input_shape(&self.net));
             let gx = match x {

@@ -196,3 +196,28 @@ def test_the_guo2021_cnn_example_trains_above_chance():
     out = run_example("guo2021_cnn.py", "--epochs", "1", "--max-train", "1000")
     acc = float(re.search(r"epoch 1: test accuracy ([\d.]+) %", out).group(1))
     assert acc > 30.0, out  # chance is 10 %
+
+
+def test_the_layer_on_the_gpu_matches_the_cpu(tiny, test_images, test_labels):
+    net = wt.Network.from_toml(tiny)
+    x = torch.from_numpy(net.encode(test_images[:8]))
+    y = torch.from_numpy(test_labels[:8].astype(np.int64))
+    cpu = OpticalLayer(net, gradient="optical")
+    gpu = OpticalLayer(net, gradient="optical", backend="gpu")
+    try:
+        pg = gpu(x)
+    except wt.GpuError as e:
+        if os.environ.get("WAVETRAIN_REQUIRE_GPU") == "1":
+            raise
+        pytest.skip(f"no GPU adapter: {e}")
+    pc = cpu(x)
+    np.testing.assert_allclose(pg.detach().numpy(), pc.detach().numpy(), rtol=1e-4, atol=0)
+    torch_loss(pg, y).backward()
+    torch_loss(pc, y).backward()
+    for a, b in zip(gpu.weights, cpu.weights):
+        s = b.grad.abs().max().item()
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), atol=1e-3 * s, rtol=0)
+    with pytest.raises(RuntimeError, match="parameters' gradient only"):
+        gpu(x.clone().requires_grad_(True)).sum().backward()
+    with pytest.raises(ValueError, match="single precision"):
+        OpticalLayer(net, backend="gpu", dtype=torch.float64)

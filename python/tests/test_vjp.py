@@ -111,3 +111,47 @@ def test_complex_inputs_and_refusals(tiny):
         dense.forward(np.ones((1, 3), np.complex128))
     g, gx = dense.vjp(np.ones((2, 3)), np.ones((2, 2)))
     assert gx.shape == (2, 3) and set(g) == set(dense.params())
+
+
+def gpu_or_skip(call):
+    """`call()` on the GPU, skipped where no adapter exists unless WAVETRAIN_REQUIRE_GPU=1 (CI,
+    with the software Vulkan driver), where that fails."""
+    import os
+
+    try:
+        return call()
+    except wt.GpuError as e:
+        if os.environ.get("WAVETRAIN_REQUIRE_GPU") == "1":
+            raise
+        pytest.skip(f"no GPU adapter: {e}")
+
+
+@pytest.mark.parametrize("hw,system", [("", None), (HW, None), (HW, "model")])
+@pytest.mark.parametrize("mode", ["optical", "exact"])
+def test_the_gpu_vjp_matches_the_cpu(tiny, hw, system, mode):
+    net, params, x, up = setup(tiny, hw)
+    x = np.ascontiguousarray(x.real, dtype=np.float32)
+    p32 = {k: v.astype(np.float32) for k, v in params.items()}
+    # The network's batch is 64: 70 images are two chunks on the GPU.
+    x = np.concatenate([x] * 35)
+    up = np.concatenate([up] * 35)
+    kw = dict(gradient=mode, system=system, params=p32, precision="f32")
+    got, gx = gpu_or_skip(lambda: net.vjp(x, up, backend="gpu", **kw))
+    want, _ = net.vjp(x, up, **kw)
+    assert gx is None
+    for k in want:
+        scale = np.abs(want[k]).max()
+        assert scale > 0
+        np.testing.assert_allclose(got[k], want[k], atol=1e-4 * scale, rtol=0)
+    # The network's own parameters when none are given (not the last call's).
+    own, _ = net.vjp(x, up, backend="gpu", gradient=mode, system=system, precision="f32")
+    ref, _ = net.vjp(x, up, gradient=mode, system=system, precision="f32")
+    for k in ref:
+        np.testing.assert_allclose(own[k], ref[k], atol=1e-4 * np.abs(ref[k]).max(), rtol=0)
+    # Forward with params on the GPU: the CPU's powers.
+    np.testing.assert_allclose(net.forward(x[:5], backend="gpu", params=p32),
+                               net.forward(x[:5], params=p32), rtol=1e-4, atol=0)
+    with pytest.raises(wt.ConfigError, match="single precision"):
+        net.vjp(x, up, backend="gpu", gradient=mode)
+    with pytest.raises(wt.ConfigError, match="real float32"):
+        net.vjp(x.astype(np.complex64), up, backend="gpu", precision="f32")

@@ -123,9 +123,13 @@ def train(
     pictures: bool = True,
     checkpoint_every: Optional[float] = None,
     callback: Optional[Callable[[Dict[str, Any]], Any]] = None,
+    lab: Optional[Any] = None,
+    lab_timeout: Optional[float] = None,
 ) -> Dict[str, Any]:
     """Trains as ``wavetrain train`` does; returns the summary (the CLI's ``--json`` line).
-    Use ``wavetrain.train``, which returns a ``Run``."""
+    ``lab``: a ``wavetrain.lab.Lab`` called (on this thread) instead of the simulated
+    ``[hardware]``; ``lab_timeout``: seconds each of its calls may take. Use
+    ``wavetrain.train``, which returns a ``Run``."""
 
 @final
 class Network:
@@ -249,9 +253,12 @@ class Network:
         system: Optional[Literal["model", "hardware"]] = None,
         params: Optional[Dict[str, npt.NDArray[Any]]] = None,
         precision: _Precision = "f64",
-    ) -> Tuple[Dict[str, npt.NDArray[np.float64]], npt.NDArray[Any]]:
+        backend: Literal["cpu", "gpu"] = "cpu",
+    ) -> Tuple[Dict[str, npt.NDArray[np.float64]], Optional[npt.NDArray[Any]]]:
         """Vector–Jacobian product: the gradient of Σ upstream·readout with respect to every
-        parameter and to the inputs (float64; complex128 for complex inputs)."""
+        parameter and to the inputs (float64; complex128 for complex inputs). ``backend="gpu"``
+        (``precision="f32"``, real inputs): the GPU executor's pump and probe passes, the
+        parameters' gradients only (the input's is ``None``)."""
     def gradients(
         self,
         images: npt.NDArray[Any],

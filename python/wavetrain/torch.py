@@ -17,9 +17,9 @@ output amplitudes); its backward is the engine's vector–Jacobian product
 derivative (``gradient="optical"``, what the hardware measures) or the exact one, on the model
 or on the imperfect system (``system``), with respect to the parameters and to the input.
 
-Both run on the CPU reference engine (the VJP exists there only), in double precision for
-float64 tensors (``torch.autograd.gradcheck`` passes in exact mode) and in single precision for
-float32; tensors cross as numpy arrays (no copy on the torch side for CPU tensors). Inputs are
+Both run on the CPU reference engine, in double precision for float64 tensors
+(``torch.autograd.gradcheck`` passes in exact mode) and in single precision for float32, or with
+``backend="gpu"`` on the engine's GPU executor (float32; parameter gradients); tensors cross as numpy arrays (no copy on the torch side for CPU tensors). Inputs are
 float tensors of encoded amplitudes ``(batch, ny, nx)`` (``Network.encode`` turns uint8 images
 into them), or complex tensors of input fields (field networks).
 
@@ -55,7 +55,7 @@ class _Optics(torch.autograd.Function):
         if not np.iscomplexobj(xs):
             xs = xs.astype(np.float64 if precision == "f64" else np.float32, copy=False)
         p = {n: _numpy(t) for n, t in zip(spec["names"], params)}
-        y = net.forward(xs, precision=precision, params=p)
+        y = net.forward(xs, precision=precision, params=p, backend=spec["backend"])
         ctx.spec = spec
         ctx.precision = precision
         ctx.xs = xs
@@ -69,8 +69,12 @@ class _Optics(torch.autograd.Function):
         spec = ctx.spec
         net: Network = spec["network"]
         up = _numpy(grad_out).astype(np.float64)
+        if spec["backend"] == "gpu" and ctx.needs_input_grad[1]:
+            raise RuntimeError(
+                "the GPU's vector–Jacobian product gives the parameters' gradient only: use "
+                "backend='cpu' for a gradient with respect to the layer's input")
         grads, gx = net.vjp(ctx.xs, up, gradient=spec["gradient"], system=spec["system"],
-                            params=ctx.p, precision=ctx.precision)
+                            params=ctx.p, precision=ctx.precision, backend=spec["backend"])
         dtype, device = grad_out.dtype, grad_out.device
         gin = (torch.from_numpy(gx).to(device=ctx.x_device, dtype=ctx.x_dtype)
                if ctx.needs_input_grad[1] else None)
@@ -79,13 +83,18 @@ class _Optics(torch.autograd.Function):
 
 
 def optical_function(network: Network, x: torch.Tensor, params: List[torch.Tensor], *,
-                     gradient: str = "optical", system: Optional[str] = None) -> torch.Tensor:
+                     gradient: str = "optical", system: Optional[str] = None,
+                     backend: str = "cpu") -> torch.Tensor:
     """The network's readout of ``x`` with the given parameter tensors (in ``Network.params()``
     order), differentiable with respect to both: the functional form of :class:`OpticalLayer`."""
     if gradient not in ("optical", "exact"):
         raise ValueError(f"gradient={gradient!r}: give 'optical' or 'exact'")
+    if backend not in ("cpu", "gpu"):
+        raise ValueError(f"backend={backend!r}: give 'cpu' or 'gpu'")
+    if backend == "gpu" and params and params[0].dtype != torch.float32:
+        raise ValueError("backend='gpu' runs in single precision: use torch.float32 parameters")
     spec = {"network": network, "names": list(network.params()), "gradient": gradient,
-            "system": system}
+            "system": system, "backend": backend}
     if len(params) != len(spec["names"]):
         raise ValueError(f"{len(params)} parameter tensors given; the network has "
                          f"{len(spec['names'])}: {spec['names']}")
@@ -98,20 +107,31 @@ class OpticalLayer(torch.nn.Module):
     exact) gradient of the engine.
 
     ``gradient``: ``"optical"`` (the probe's transmission at the absorbers, what the hardware
-    measures) or ``"exact"``. ``system``: ``"model"`` or ``"hardware"`` (absent: the network's
-    own, ``train.target``). ``dtype``: ``torch.float32`` (the single-precision engine) or
-    ``torch.float64`` (the double-precision reference; ``gradcheck`` passes in exact mode)."""
+    measures) or ``"exact"``. ``system``: the system of the backward, ``"model"`` or
+    ``"hardware"`` (absent: the network's own, ``train.target``); the forward always runs the
+    network's own system, so ``system="model"`` on a network whose target is ``hardware`` is
+    physics-aware training (forward on the imperfect system, backward through the model). ``dtype``: ``torch.float32`` (the single-precision engine) or
+    ``torch.float64`` (the double-precision reference; ``gradcheck`` passes in exact mode).
+    ``backend``: ``"cpu"`` (default) or ``"gpu"``: the engine's GPU executor (wgpu) runs the
+    forward and the probe pass, float32 only, gradients with respect to the parameters only
+    (the input's gradient needs the CPU)."""
 
     def __init__(self, network: Network, *, gradient: str = "optical",
-                 system: Optional[str] = None, dtype: torch.dtype = torch.float32) -> None:
+                 system: Optional[str] = None, dtype: torch.dtype = torch.float32,
+                 backend: str = "cpu") -> None:
         super().__init__()
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype={dtype}: give torch.float32 or torch.float64")
         if gradient not in ("optical", "exact"):
             raise ValueError(f"gradient={gradient!r}: give 'optical' or 'exact'")
+        if backend not in ("cpu", "gpu"):
+            raise ValueError(f"backend={backend!r}: give 'cpu' or 'gpu'")
+        if backend == "gpu" and dtype != torch.float32:
+            raise ValueError("backend='gpu' runs in single precision: use dtype=torch.float32")
         self.network = network
         self.gradient = gradient
         self.system = system
+        self.backend = backend
         self.names = list(network.params())
         self.weights = torch.nn.ParameterList(
             torch.nn.Parameter(torch.from_numpy(np.array(v, dtype=np.float64)).to(dtype))
@@ -122,7 +142,7 @@ class OpticalLayer(torch.nn.Module):
         """Readout ``(batch, classes)`` of ``x``: encoded amplitudes ``(batch, *input_shape)``
         (any float dtype) or complex input fields ``(batch, ny, nx)``."""
         return optical_function(self.network, x, list(self.weights), gradient=self.gradient,
-                                system=self.system)
+                                system=self.system, backend=self.backend)
 
     def params(self) -> Dict[str, np.ndarray]:
         """The current parameters by element name, as ``Network.params()`` names them."""
@@ -133,7 +153,8 @@ class OpticalLayer(torch.nn.Module):
         return self.network.with_params({n: v.astype(np.float32) for n, v in self.params().items()})
 
     def extra_repr(self) -> str:
-        return f"{self.network!r}, gradient={self.gradient!r}, system={self.system!r}"
+        return (f"{self.network!r}, gradient={self.gradient!r}, system={self.system!r}, "
+                f"backend={self.backend!r}")
 
 
 class _AbsorberFn(torch.autograd.Function):

@@ -33,6 +33,19 @@ impl GpuBackend {
         })
     }
 
+    /// The vector–Jacobian product with respect to the parameters ([`GpuField::vjp`]): the
+    /// gradient of `Σ upstream·P` over the detector powers `P` of `input`, by the executor's
+    /// own pump and probe passes, summed over the images; field networks.
+    pub fn vjp(&mut self, input: &[f32], upstream: &[f32]) -> Result<Vec<Vec<f32>>> {
+        match self {
+            GpuBackend::Field(n) => n.vjp(input, upstream),
+            GpuBackend::Dense(_) => Err(crate::Error::config(
+                "backend",
+                "the GPU's vector–Jacobian product covers field networks; a dense network's runs on the CPU: use backend=\"cpu\"",
+            )),
+        }
+    }
+
     /// The context the executor runs on.
     pub fn context(&self) -> &GpuContext {
         match self {

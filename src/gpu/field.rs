@@ -107,6 +107,8 @@ pub struct GpuField {
     readout: Option<GpuReadout>,
     /// The SLM gradients (uploaded by [`GpuField::apply_gradient`]).
     grads: Vec<GpuBuffer<f32>>,
+    /// `∂L/∂P` per image and detector: written by the loss, or uploaded by [`GpuField::vjp`].
+    dl_dp: GpuBuffer<f32>,
 }
 
 /// The read-out's state in a [`GpuField`]: the shared buffers, the probe's scale, and the
@@ -912,6 +914,7 @@ impl GpuField {
             evals: 0,
             readout,
             grads,
+            dl_dp,
             ctx,
         })
     }
@@ -1068,6 +1071,74 @@ impl GpuField {
         self.ctx.submit(enc)?;
         self.evals = 0;
         Ok(())
+    }
+
+    /// The vector–Jacobian product with respect to the SLM parameters: the gradient of
+    /// `Σ upstream·P` (`upstream` per image and detector, `P` the detector powers in I_sat·m²)
+    /// summed over the images, by the step's own pump and probe passes with `upstream` injected
+    /// in place of the loss's `∂L/∂P`; nothing is updated. As the CPU's
+    /// [`crate::diagnose::vjp`] (its parameter part) in single precision.
+    pub fn vjp(&mut self, input: &[f32], upstream: &[f32]) -> Result<Vec<Vec<f32>>> {
+        let (per, batch, classes) = (self.per, self.batch, self.classes);
+        let images = input.len() / per.max(1);
+        if input.len() != images * per || upstream.len() != images * classes || images == 0 {
+            return Err(crate::Error::config(
+                "upstream",
+                format!(
+                    "{} input values and {} upstream values: give whole images of {per} values and {classes} upstream values each",
+                    input.len(),
+                    upstream.len()
+                ),
+            ));
+        }
+        let mut total: Vec<Vec<f32>> = Vec::new();
+        for (chunk, up) in input
+            .chunks(batch * per)
+            .zip(upstream.chunks(batch * classes))
+        {
+            let valid = self.upload_input(chunk)?;
+            let mut dl = vec![0.0f32; batch * classes];
+            dl[..up.len()].copy_from_slice(up);
+            self.dl_dp.upload(&self.ctx, &dl);
+            // The pump draws its detector noise as an evaluation pass does.
+            self.evals += 1;
+            if let Some(n) = &self.noise {
+                n.set_counter(&self.ctx, self.step, self.evals);
+            }
+            if let Some(r) = &mut self.readout {
+                for s in &self.probe {
+                    if let Step::Readout(o) = s {
+                        o.set_step(&self.ctx, self.step);
+                    }
+                }
+                r.frames += r.frames_per_image * valid as u64;
+            }
+            let mut enc = self.ctx.encoder("vjp");
+            self.encode_pump(&mut enc);
+            self.inject.encode(&mut enc);
+            if let Some(s) = self.readout.as_ref().and_then(|r| r.scale.as_ref()) {
+                s.encode(&mut enc);
+            }
+            for s in &self.probe {
+                s.encode(&mut enc);
+            }
+            self.ctx.submit(enc)?;
+            let g = self
+                .grads
+                .iter()
+                .map(|b| b.read(&self.ctx))
+                .collect::<Result<Vec<_>>>()?;
+            if total.is_empty() {
+                total = g;
+            } else {
+                for (t, g) in total.iter_mut().zip(&g) {
+                    for (a, b) in t.iter_mut().zip(g) {
+                        *a += b;
+                    }
+                }
+            }
+        }
+        Ok(total)
     }
 
     /// Camera frames and photo-electrons the gradient read-out took since the last call (as

@@ -535,3 +535,70 @@ pub fn shift_on_odd_grid_is_refused(_: &Ctx) -> Result<(), Failed> {
     }
     Ok(())
 }
+
+/// The GPU's vector–Jacobian product (`GpuBackend::vjp`: the step's pump and probe with a
+/// given `∂L/∂P` injected, nothing updated) against the CPU's (`diagnose::vjp`, f32), with
+/// respect to the SLM parameters: the ideal model and the imperfect system with every fixed
+/// imperfection, both gradient modes, random parameters and upstream, and more images than
+/// the executor's batch (chunks summed), to [`TOL`].
+pub fn vjp_matches_cpu(_: &Ctx) -> Result<(), Failed> {
+    let all = imperfections()?
+        .into_iter()
+        .find(|(n, _)| *n == "all together")
+        .map(|(_, hw)| hw)
+        .ok_or("no 'all together' case")?;
+    let mut failures = Vec::new();
+    for (hw, target) in [("", "model"), (all.as_str(), "hardware")] {
+        for gradient in ["optical", "exact"] {
+            let what = format!("target {target}, {gradient} gradient");
+            let cfg = config(hw, target, gradient, 1.0)?;
+            let net = cfg.resolve()?;
+            let state = random_state(&net);
+            let n = cfg.optics.nx * cfg.optics.ny;
+            // 5 images through a batch of 3: two chunks, the second padded.
+            let input: Vec<f32> = random_real(5 * n, 0.0, 1.5, 77);
+            let upstream: Vec<f64> = random_real(5 * cfg.readout.classes, -1.0, 1.0, 78)
+                .into_iter()
+                .map(|v: f64| v / (PITCH * PITCH))
+                .collect();
+            let (want, _) = wavetrain::diagnose::vjp::<f32>(
+                &net,
+                &state,
+                None,
+                wavetrain::diagnose::VjpInput::Real(&input),
+                &upstream,
+                cfg.train.gradient,
+            )?;
+            let mut gpu = GpuBackend::new(&request(), &net, &state)?;
+            let up32: Vec<f32> = upstream.iter().map(|&v| v as f32).collect();
+            let got = gpu.vjp(&input, &up32)?;
+            if got.len() != want.len() {
+                failures.push(format!(
+                    "{what}: {} gradients, want {}",
+                    got.len(),
+                    want.len()
+                ));
+                continue;
+            }
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                let w: Vec<f32> = w.iter().map(|&v| v as f32).collect();
+                if w.iter().all(|v| *v == 0.0) {
+                    failures.push(format!("{what}: SLM {i}: the CPU gradient is zero"));
+                }
+                let e = rel_err(g, &w);
+                if !(e < TOL) {
+                    failures.push(format!("{what}: SLM {i}: relative deviation {e:.2e}"));
+                }
+            }
+            // Nothing was updated: the state is the one given.
+            if gpu.state()?.params != state.params {
+                failures.push(format!("{what}: the vjp changed the parameters"));
+            }
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures.join("\n").into())
+    }
+}

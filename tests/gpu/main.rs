@@ -136,6 +136,7 @@ fn tests() -> Vec<(&'static str, TestFn)> {
             hardware::imperfections_match_cpu,
         ),
         ("hardware_noise_matches_cpu", hardware::noise_matches_cpu),
+        ("hardware_vjp_matches_cpu", hardware::vjp_matches_cpu),
         (
             "hardware_readout_matches_cpu",
             hardware::readout_matches_cpu,
