@@ -122,7 +122,11 @@ impl PyNetwork {
             Some(i) => i,
             None => {
                 let e: Engine = match choice {
-                    "cpu" => Box::new(wavetrain::cpu::CpuBackend::new(&self.net, &self.state)?),
+                    // "cpu:params": a second CPU engine whose parameters `forward(params=…)`
+                    // replaces at every call, leaving the network's own engine as it is.
+                    "cpu" | "cpu:params" => {
+                        Box::new(wavetrain::cpu::CpuBackend::new(&self.net, &self.state)?)
+                    }
                     #[cfg(feature = "gpu")]
                     _ => {
                         let req = wavetrain::gpu::AdapterRequest {
@@ -767,6 +771,31 @@ impl PyNetwork {
                 } else {
                     py.detach(|| {
                         self.with_gpu_engine(net, mode, |e| {
+                            e.set_params(&p32)?;
+                            e.predict(&x)
+                        })
+                    })
+                    .or_py(py)?
+                };
+                return Ok(PyArray1::from_vec(py, out).reshape([b, k])?.into_any());
+            }
+            if params.is_some() && !complex && precision == "f32" && matches!(backend, "cpu" | "auto")
+            {
+                // Parameters given, in single precision (the torch layer's forward): a CPU
+                // engine kept for this, its buffers reused, given them at every call; the
+                // same executor and the same rounding as the reference path below.
+                let (x, b) = self.encoded(py, images, "images", false)?;
+                let p32: Vec<Vec<f32>> = self
+                    .params64(py, params)?
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|v| v.iter().map(|&a| a as f32).collect())
+                    .collect();
+                let out = if b == 0 {
+                    Vec::new()
+                } else {
+                    py.detach(|| {
+                        self.with_engine("cpu:params", |e| {
                             e.set_params(&p32)?;
                             e.predict(&x)
                         })

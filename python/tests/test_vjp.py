@@ -155,3 +155,16 @@ def test_the_gpu_vjp_matches_the_cpu(tiny, hw, system, mode):
         net.vjp(x, up, backend="gpu", gradient=mode)
     with pytest.raises(wt.ConfigError, match="real float32"):
         net.vjp(x.astype(np.complex64), up, backend="gpu", precision="f32")
+
+
+def test_forward_with_params_in_single_precision_is_the_networks_own(tiny):
+    # forward(params=…) at f32 (the torch layer's forward) runs a kept engine given the
+    # parameters at every call: the powers of the network holding those parameters, bit for
+    # bit, call after call, and the network's own engine is left as it was.
+    net, params, x, _ = setup(tiny)
+    x = np.ascontiguousarray(x.real, dtype=np.float32)
+    own = net.forward(x)
+    for seed in (0, 1):
+        p = {k: (v + seed).astype(np.float32) for k, v in params.items()}
+        np.testing.assert_array_equal(net.forward(x, params=p), net.with_params(p).forward(x))
+    np.testing.assert_array_equal(net.forward(x), own)
