@@ -8,6 +8,15 @@ use crate::loss::LossStats;
 use crate::model::Method;
 use crate::network::State;
 
+/// What a run records of the external lab it trained against.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LabInfo {
+    /// The lab's name (its own, or its Python class's).
+    pub name: String,
+    /// Whether it measures gradients in situ (`probe`) as well as readouts (`forward`).
+    pub probe: bool,
+}
+
 /// A compute engine that runs a network's plan.
 pub trait Backend {
     /// Human-readable name, e.g. `"cpu (2 threads)"` or the GPU adapter.
@@ -25,6 +34,11 @@ pub trait Backend {
     /// say which parameters may be suspect.
     fn skips_faulty_updates(&self) -> bool {
         true
+    }
+    /// The external lab this backend trains against (`train::lab::LabBackend`), or `None` for
+    /// a simulation: the trainer records it and evaluates the model beside it.
+    fn lab(&self) -> Option<LabInfo> {
+        None
     }
     /// Camera frames and photo-electrons the hardware's gradient read-out
     /// (`hardware.readout`) took since the last call; zero where there is none. (A GPU

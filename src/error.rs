@@ -46,6 +46,11 @@ pub enum Error {
     /// Training was interrupted (Ctrl-C); a checkpoint was written.
     #[error("interrupted: {0}")]
     Interrupted(String),
+    /// An external lab in the training loop (`train::lab::Lab`) failed: it raised, timed out or
+    /// returned what the trainer cannot use. The message names the lab's method and, from the
+    /// trainer, the checkpoint written and how to resume.
+    #[error("lab: {0}")]
+    Lab(String),
 }
 
 impl Error {
@@ -75,6 +80,7 @@ impl Error {
             Error::Io { .. } => 5,
             Error::Gpu(_) => 6,
             Error::Numerical(_) => 7,
+            Error::Lab(_) => 8,
             Error::Interrupted(_) => 130,
         }
     }

@@ -19,6 +19,34 @@ pub fn detect<T: Real>(
     regions: &[Region],
     dx: f64,
 ) -> Vec<T> {
+    integrate(data, nx, ny, regions, dx, |v| v.norm_sqr())
+}
+
+/// Powers `P[b][k] = Σ_{region k} I·dx²` of intensity frames `I` (`[batch][ny][nx]`, in units
+/// of `I_sat`, e.g. a camera's frames of the detector plane), row-major `[batch][regions]`:
+/// the same sums as [`detect`] on a field with `|u|² = I`.
+///
+/// # Panics
+/// If a region does not fit the grid or `frames` is not a whole batch.
+pub fn detect_intensity<T: Real>(
+    frames: &[T],
+    nx: usize,
+    ny: usize,
+    regions: &[Region],
+    dx: f64,
+) -> Vec<T> {
+    integrate(frames, nx, ny, regions, dx, |&v| v)
+}
+
+/// `Σ_{region k} intensity(v)·dx²` over each image of `data` (`[batch][ny][nx]`).
+fn integrate<X: Sync, T: Real>(
+    data: &[X],
+    nx: usize,
+    ny: usize,
+    regions: &[Region],
+    dx: f64,
+    intensity: impl Fn(&X) -> T + Sync,
+) -> Vec<T> {
     check(data.len(), nx, ny, regions);
     let area = T::of(dx * dx);
     let mut out = vec![T::zero(); data.len() / (nx * ny) * regions.len()];
@@ -30,7 +58,7 @@ pub fn detect<T: Real>(
                 let mut acc = T::zero();
                 for y in r.y0..r.y0 + r.h {
                     for v in &img[y * nx + r.x0..y * nx + r.x0 + r.w] {
-                        acc = acc + v.norm_sqr();
+                        acc = acc + intensity(v);
                     }
                 }
                 *pk = acc * area;

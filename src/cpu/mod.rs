@@ -28,7 +28,7 @@ pub fn strip_lanes() -> Option<usize> {
 pub use absorber::{absorber_probe, absorber_probe_kept, absorber_pump, absorber_pump_keep};
 pub use backend::CpuBackend;
 pub use dense::CpuDense;
-pub use detect::{detect, detect_probe};
+pub use detect::{detect, detect_intensity, detect_probe};
 pub use fft::Fft2;
 pub use field::{CpuField, PlaneFn};
 pub use lengths::{

@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::network::{Network, State, System};
 
 pub mod eval;
+pub mod lab;
 pub mod methods;
 pub mod pictures;
 
@@ -124,9 +125,14 @@ pub struct Summary {
     pub forward_passes: Option<u64>,
     #[serde(default)]
     pub probe_passes: Option<u64>,
-    /// The last epoch's cosine similarity of the update to the exact gradient.
+    /// The last epoch's cosine similarity of the update to the exact gradient (absent for a
+    /// run against a lab, whose exact gradient is unknown).
     #[serde(default)]
     pub gradient_cosine: Option<f64>,
+    /// The name of the external lab the run trained against ([`lab::Lab`]), instead of the
+    /// simulated `[hardware]`; absent for simulated runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lab: Option<String>,
 }
 
 /// `metrics.csv`: a row per epoch, after an epoch-0 row with the untrained network's test
@@ -202,7 +208,8 @@ pub fn system_accuracies(
     stop: Option<&AtomicBool>,
     accuracy: f64,
 ) -> Result<(f64, f64)> {
-    if !net.imperfect() {
+    let lab = backend.lab().is_some();
+    if !net.imperfect() && !lab {
         return Ok((accuracy, accuracy));
     }
     let state = backend.state()?;
@@ -212,6 +219,8 @@ pub fn system_accuracies(
         Ok(evaluate(&mut b, n.config(), test, stop)?.accuracy)
     };
     Ok(match net.system() {
+        // Against a lab, `accuracy` is the lab's; the model is evaluated beside it.
+        _ if lab => (other(System::Model)?, accuracy),
         System::Model => (accuracy, other(System::Hardware)?),
         System::Hardware | System::PhysicsAware => (other(System::Model)?, accuracy),
     })
@@ -262,8 +271,15 @@ pub fn train_observed(
     let cfg = net.config();
     let mut progress = opts.resume.clone().unwrap_or_default();
     crate::io::atomic_write(&opts.out.join("config.toml"), cfg.to_toml().as_bytes())?;
-    write_hardware_record(net, opts)?;
+    match backend.lab() {
+        Some(info) => {
+            let text = serde_json::to_string_pretty(&lab::record(&info, net)).unwrap_or_default();
+            crate::io::atomic_write(&opts.out.join("hardware.json"), text.as_bytes())?;
+        }
+        None => write_hardware_record(net, opts)?,
+    }
     let mut run = Run::new(net, train, test, opts, &progress);
+    run.lab = backend.lab();
     let mut input = vec![0.0f32; run.batch * run.per];
     if progress.initial.is_none() && progress.epoch == 0 && progress.batch == 0 {
         run.evaluate_untrained(backend, &mut progress)?;
@@ -285,7 +301,12 @@ pub fn train_observed(
     }
     run.bar.finish_and_clear();
     if opts.pictures && !opts.stop.load(Ordering::SeqCst) {
-        write_pictures(net, backend, test, &progress.history, &opts.out)?;
+        // Against a lab, the planes pictured are the model's (the lab's are not known).
+        let shown = match run.lab {
+            Some(_) => net.on(System::Model)?,
+            None => net.clone(),
+        };
+        write_pictures(&shown, backend, test, &progress.history, &opts.out)?;
     }
     let summary = run.summary(backend, &progress);
     // `summary.json`: the final metrics (the `--json` line), for a run read back from disk.
@@ -358,6 +379,8 @@ struct Run<'a> {
     total_images: usize,
     total_train_secs: f64,
     last_save: Instant,
+    /// The external lab trained against, if any.
+    lab: Option<crate::backend::LabInfo>,
 }
 
 impl<'a> Run<'a> {
@@ -410,6 +433,7 @@ impl<'a> Run<'a> {
             total_images: 0,
             total_train_secs: 0.0,
             last_save: Instant::now(),
+            lab: None,
         }
     }
 
@@ -435,16 +459,59 @@ impl<'a> Run<'a> {
         Checkpoint::write(&self.ckpt_path, self.net, &state, progress)
     }
 
+    /// The command that resumes this run: the CLI's, or Python's with the lab.
+    fn resume_command(&self) -> String {
+        match &self.lab {
+            None => format!("wavetrain train --resume {}", self.opts.out.display()),
+            Some(_) => format!(
+                "wavetrain.train(resume={:?}, lab=<the lab>)",
+                self.opts.out.display().to_string()
+            ),
+        }
+    }
+
     /// The error of a run stopped `during` a phase, with the command that resumes it.
     fn interrupted(&self, progress: &Progress, during: &str) -> Error {
         Error::Interrupted(format!(
-            "stopped {during} at epoch {}, batch {}/{}; checkpoint written to {}. Resume with: wavetrain train --resume {}",
+            "stopped {during} at epoch {}, batch {}/{}; checkpoint written to {}. Resume with: {}",
             progress.epoch + 1,
             progress.batch,
             self.batches,
             self.ckpt_path.display(),
-            self.opts.out.display()
+            self.resume_command()
         ))
+    }
+
+    /// The error of a run stopped `during` a phase by `e`: after an interruption or a lab's
+    /// failure, the checkpoint of the backend's state (the one before the step that failed) is
+    /// written and the error says how to resume; any other error is returned as it is.
+    fn stopped(
+        &self,
+        backend: &mut dyn Backend,
+        progress: &mut Progress,
+        e: Error,
+        during: &str,
+    ) -> Result<Error> {
+        Ok(match e {
+            Error::Interrupted(_) => {
+                self.bar.abandon();
+                self.save(backend.state()?, progress)?;
+                self.interrupted(progress, during)
+            }
+            Error::Lab(m) => {
+                self.bar.abandon();
+                self.save(backend.state()?, progress)?;
+                Error::Lab(format!(
+                    "{m}. The run stopped {during} at epoch {}, batch {}/{}; checkpoint of the state before it written to {}. Once the lab works again, resume with: {}",
+                    progress.epoch + 1,
+                    progress.batch,
+                    self.batches,
+                    self.ckpt_path.display(),
+                    self.resume_command()
+                ))
+            }
+            e => e,
+        })
     }
 
     /// The untrained network's test loss and accuracies, for the epoch-0 row of `metrics.csv`.
@@ -467,6 +534,12 @@ impl<'a> Run<'a> {
                 return Err(Error::Interrupted(
                     "stopped before the first step; nothing to resume: start the run again".into(),
                 ));
+            }
+            Err(Error::Lab(m)) => {
+                self.bar.abandon();
+                return Err(Error::Lab(format!(
+                    "{m}. The run stopped in the untrained network's test pass, before the first step; nothing to resume: start the run again"
+                )));
             }
             Err(e) => return Err(e),
         }
@@ -502,7 +575,10 @@ impl<'a> Run<'a> {
             }
             let t0 = Instant::now();
             let global = (epoch * batches + progress.batch) as u64;
-            let stats = methods::step(backend, cfg, inp, &labels, global)?;
+            let stats = match methods::step(backend, cfg, inp, &labels, global) {
+                Ok(s) => s,
+                Err(e) => return Err(self.stopped(backend, progress, e, "while training")?),
+            };
             let dt = t0.elapsed().as_secs_f64();
             if !stats.loss_sum.is_finite() {
                 bar.abandon();
@@ -511,9 +587,9 @@ impl<'a> Run<'a> {
                 let place = fault_place(net, &backend.state()?, inp, skips)?;
                 let kept = if ckpt_path.exists() {
                     format!(
-                        "The last checkpoint before this step is {} (resume with wavetrain train --resume {})",
+                        "The last checkpoint before this step is {} (resume with {})",
                         ckpt_path.display(),
-                        opts.out.display()
+                        self.resume_command()
                     )
                 } else {
                     "No checkpoint had been written yet".to_string()
@@ -570,13 +646,8 @@ impl<'a> Run<'a> {
         let (bar, epoch) = (&self.bar, progress.epoch);
         let e = match evaluate(backend, cfg, test, Some(&opts.stop)) {
             Ok(e) => e,
-            Err(Error::Interrupted(_)) => {
-                // The epoch's steps are all done: resuming evaluates it and goes on.
-                bar.abandon();
-                self.save(backend.state()?, progress)?;
-                return Err(self.interrupted(progress, "in the test pass"));
-            }
-            Err(e) => return Err(e),
+            // The epoch's steps are all done: resuming evaluates it and goes on.
+            Err(e) => return Err(self.stopped(backend, progress, e, "in the test pass")?),
         };
         let (model_accuracy, hardware_accuracy) =
             match system_accuracies(net, backend, test, Some(&opts.stop), e.accuracy) {
@@ -605,7 +676,11 @@ impl<'a> Run<'a> {
                 .map(|r| r.1),
             forward_passes: progress.passes.map(|p| p.0),
             probe_passes: progress.passes.map(|p| p.1),
-            gradient_cosine: Some(self.fidelity(backend)?),
+            // Against a lab the exact gradient is unknown: no cosine is recorded.
+            gradient_cosine: match self.lab {
+                Some(_) => None,
+                None => Some(self.fidelity(backend)?),
+            },
         };
         self.say(format!(
             "epoch {:>3}: train loss {:.4}, train accuracy {:.2}%, test loss {:.4}, test accuracy {:.2}%, {:.0} images/s",
@@ -687,6 +762,7 @@ impl<'a> Run<'a> {
             ),
             probe_passes: Some(progress.history.iter().filter_map(|m| m.probe_passes).sum()),
             gradient_cosine: last.gradient_cosine,
+            lab: self.lab.as_ref().map(|l| l.name.clone()),
         }
     }
 

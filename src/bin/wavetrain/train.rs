@@ -309,6 +309,8 @@ fn starting_point(
                 ),
             ));
         }
+        // A run that trained against a lab in the loop resumes from Python, with the lab.
+        wavetrain::train::lab::check_resume(dir, None)?;
         let ck = Checkpoint::load(&path)?;
         (ck.config().clone(), Some(ck), Provenance::load(dir)?)
     } else if let Some(path) = &a.config {
