@@ -37,6 +37,7 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
         Error::Gpu(_) => named(py, "GpuError", msg),
         Error::Numerical(_) => named(py, "NumericalFault", msg),
         Error::Interrupted(_) => PyKeyboardInterrupt::new_err(msg),
+        Error::Lab(_) => named(py, "LabError", msg),
         Error::Io { source, .. } => match source.kind() {
             std::io::ErrorKind::NotFound => PyFileNotFoundError::new_err(msg),
             std::io::ErrorKind::PermissionDenied => PyPermissionError::new_err(msg),

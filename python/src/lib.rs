@@ -19,6 +19,7 @@ use wavetrain::Real;
 mod arrays;
 mod errors;
 mod export;
+mod lab;
 mod network;
 mod train;
 

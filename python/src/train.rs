@@ -24,6 +24,7 @@ use wavetrain::rundir::RunDir;
 use wavetrain::{Error, Result};
 
 use crate::errors::{guard, named, to_py, OrPy};
+use crate::lab::{LabAnswer, LabCall};
 use crate::network::override_pairs;
 
 /// The train and test splits of `cfg`, as the CLI loads them: its generated task, or the IDX
@@ -80,6 +81,8 @@ pub struct TrainArgs {
     pub adapter: Option<String>,
     pub set: Vec<(String, String)>,
     pub checkpoint_every: Option<f64>,
+    /// The name of the lab in the loop (`lab=`), if one is given.
+    pub lab: Option<String>,
 }
 
 impl TrainArgs {
@@ -131,6 +134,7 @@ impl TrainArgs {
             self.activation.as_ref().map(|v| format!("{v:?}")),
         );
         s("backend", Some(format!("{:?}", self.backend)));
+        s("lab", self.lab.as_ref().map(|n| format!("<{n}>")));
         if !self.set.is_empty() {
             let kv: Vec<String> = self
                 .set
@@ -334,9 +338,12 @@ fn prepare(a: &TrainArgs) -> Result<Prepared> {
 }
 
 /// What the training thread tells the waiting one.
-enum Msg {
+pub(crate) enum Msg {
     /// An epoch ended (metrics written, checkpoint saved); the trainer waits for an answer.
     Epoch(EpochMetrics),
+    /// A call of the lab in the loop, which the waiting thread makes (holding the GIL) and
+    /// answers on `reply`; the trainer waits for it.
+    Lab(LabCall, mpsc::Sender<Result<LabAnswer>>),
 }
 
 /// The training itself, on its own thread: the backend, provenance, the absorbers' operating
@@ -350,12 +357,21 @@ fn run(
     progress: bool,
     pictures: bool,
     checkpoint_every: Option<f64>,
+    lab: Option<crate::lab::LabHandle>,
     stop: Arc<AtomicBool>,
     tx: mpsc::Sender<Msg>,
     ack: mpsc::Receiver<()>,
 ) -> Result<wavetrain::train::Summary> {
     let out = p.dir.path().to_path_buf();
-    let mut backend = wavetrain::run::make_backend(choice, adapter.as_deref(), &p.net, &p.state)?;
+    let mut backend: Box<dyn wavetrain::backend::Backend> = match lab {
+        Some(l) => {
+            let lab = Box::new(crate::lab::ChannelLab::new(l, tx.clone()));
+            Box::new(wavetrain::train::lab::LabBackend::new(
+                &p.net, &p.state, lab,
+            )?)
+        }
+        None => wavetrain::run::make_backend(choice, adapter.as_deref(), &p.net, &p.state)?,
+    };
     let mut prov = p.provenance.clone();
     let mut session = Session::now(&backend.name());
     session.command = vec![command];
@@ -429,7 +445,7 @@ fn metrics_dict<'py>(py: Python<'py>, m: &EpochMetrics) -> PyResult<Bound<'py, P
 #[pyo3(signature = (*, preset = None, config = None, config_text = None, resume = None, data = None, out = None,
     epochs = None, seed = None, batch = None, lr = None, max_train = None, gradient = None,
     activation = None, backend = "auto", adapter = None, overrides = None, progress = true,
-    pictures = true, checkpoint_every = None, callback = None))]
+    pictures = true, checkpoint_every = None, callback = None, lab = None, lab_timeout = None))]
 #[allow(clippy::too_many_arguments)]
 pub fn train<'py>(
     py: Python<'py>,
@@ -453,6 +469,8 @@ pub fn train<'py>(
     pictures: bool,
     checkpoint_every: Option<f64>,
     callback: Option<Bound<'py, PyAny>>,
+    lab: Option<Bound<'py, PyAny>>,
+    lab_timeout: Option<f64>,
 ) -> PyResult<Bound<'py, PyAny>> {
     guard(py, "train", || {
         let choice: wavetrain::run::BackendChoice = backend
@@ -467,6 +485,7 @@ pub fn train<'py>(
                 ));
             }
         }
+        let handle = lab_handle(py, lab.as_ref(), lab_timeout, backend)?;
         let args = TrainArgs {
             preset,
             config,
@@ -485,15 +504,22 @@ pub fn train<'py>(
             adapter,
             set: override_pairs(py, overrides, None)?,
             checkpoint_every,
+            lab: handle.as_ref().map(|h| h.name.clone()),
         };
         let command = args.command();
+        if let Some(dir) = &args.resume {
+            // A run against a lab resumes only with one, a simulated run only without.
+            wavetrain::train::lab::check_resume(dir, args.lab.as_deref()).or_py(py)?;
+        }
         let prepared = py.detach(|| prepare(&args)).or_py(py)?;
         let stop = Arc::new(AtomicBool::new(false));
-        let (tx, mut rx) = mpsc::channel::<Msg>();
+        let (tx, rx) = mpsc::channel::<Msg>();
         let (ack_tx, ack_rx) = mpsc::channel::<()>();
+        let geometry = crate::lab::Geometry::of(&prepared.net);
         let prepared = Arc::new(prepared);
         let worker = {
             let (p, stop, adapter) = (prepared.clone(), stop.clone(), args.adapter.clone());
+            let handle = handle.clone();
             std::thread::Builder::new()
                 .name("wavetrain-train".into())
                 .spawn(move || {
@@ -506,6 +532,7 @@ pub fn train<'py>(
                             progress,
                             pictures,
                             checkpoint_every,
+                            handle,
                             stop,
                             tx,
                             ack_rx,
@@ -519,35 +546,12 @@ pub fn train<'py>(
                     )
                 })?
         };
-        // Wait with the GIL released; take it back to run signal handlers and the callback.
-        let mut raised: Option<PyErr> = None;
-        loop {
-            // `&mut`: a Receiver is Send, not Sync.
-            let rx = &mut rx;
-            let msg = py.detach(move || rx.recv_timeout(Duration::from_millis(50)));
-            match msg {
-                Ok(Msg::Epoch(m)) => {
-                    if raised.is_none() {
-                        if let Some(cb) = &callback {
-                            let r = metrics_dict(py, &m).and_then(|d| cb.call1((d,)).map(|_| ()));
-                            if let Err(e) = r {
-                                raised = Some(e);
-                                stop.store(true, Ordering::SeqCst);
-                            }
-                        }
-                    }
-                    let _ = ack_tx.send(());
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            }
-            if let Err(e) = py.check_signals() {
-                stop.store(true, Ordering::SeqCst);
-                if raised.is_none() {
-                    raised = Some(e);
-                }
-            }
-        }
+        let lab = lab.map(|obj| {
+            let name = handle.as_ref().map_or_else(String::new, |h| h.name.clone());
+            (obj, geometry, lab_timeout, name)
+        });
+        let Waited { raised, lab_error } =
+            wait(py, rx, &ack_tx, &stop, callback.as_ref(), lab.as_ref());
         let joined = py.detach(|| worker.join());
         let result = match joined {
             Ok(Ok(r)) => r,
@@ -578,9 +582,139 @@ pub fn train<'py>(
             }
             return Err(e);
         }
+        if let (Err(Error::Lab(m)), Some(cause)) = (&result, lab_error) {
+            // The lab's own exception (or the time-out) is the cause of the LabError raised.
+            let class =
+                if cause.is_instance(py, &py.import("wavetrain._errors")?.getattr("LabTimeout")?) {
+                    "LabTimeout"
+                } else {
+                    "LabError"
+                };
+            let e = named(py, class, format!("lab: {m}"));
+            e.set_cause(py, Some(cause));
+            return Err(e);
+        }
         let summary = result.or_py(py)?;
         let text = serde_json::to_string(&summary)
             .map_err(|e| named(py, "InternalError", format!("summary: {e}")))?;
         py.import("json")?.call_method1("loads", (text,))
     })
+}
+
+/// The lab of `lab=`, described and checked with its time-out, before anything is prepared.
+fn lab_handle(
+    py: Python<'_>,
+    lab: Option<&Bound<'_, PyAny>>,
+    timeout: Option<f64>,
+    backend: &str,
+) -> PyResult<Option<crate::lab::LabHandle>> {
+    if let Some(t) = timeout {
+        if !(t.is_finite() && t > 0.0) {
+            return Err(crate::errors::config(
+                py,
+                "lab_timeout",
+                format!("must be a number of seconds > 0, got {t}"),
+            ));
+        }
+        if lab.is_none() {
+            return Err(crate::errors::config(
+                py,
+                "lab_timeout",
+                "is the time-out of a lab's calls: give lab= too, or drop lab_timeout",
+            ));
+        }
+    }
+    let Some(lab) = lab else { return Ok(None) };
+    if backend == "gpu" {
+        return Err(crate::errors::config(
+            py,
+            "backend",
+            "a run against a lab computes the model on the CPU: use backend=\"auto\" or \"cpu\"",
+        ));
+    }
+    crate::lab::describe(py, lab).map(Some)
+}
+
+/// What the wait for the training thread ended with.
+struct Waited {
+    /// An exception of the calling thread (Ctrl-C, the callback's) that stopped the run.
+    raised: Option<PyErr>,
+    /// The exception of the lab's call that stopped the run.
+    lab_error: Option<PyErr>,
+}
+
+/// Waits for the training thread with the GIL released, taking it back every 50 ms to run
+/// signal handlers, and to run the epoch callback and the lab's calls when asked.
+fn wait(
+    py: Python<'_>,
+    mut rx: mpsc::Receiver<Msg>,
+    ack_tx: &mpsc::Sender<()>,
+    stop: &AtomicBool,
+    callback: Option<&Bound<'_, PyAny>>,
+    lab: Option<&(Bound<'_, PyAny>, crate::lab::Geometry, Option<f64>, String)>,
+) -> Waited {
+    let mut raised: Option<PyErr> = None;
+    let mut lab_error: Option<PyErr> = None;
+    loop {
+        // `&mut`: a Receiver is Send, not Sync.
+        let rx = &mut rx;
+        let msg = py.detach(move || rx.recv_timeout(Duration::from_millis(50)));
+        match msg {
+            Ok(Msg::Epoch(m)) => {
+                if raised.is_none() {
+                    if let Some(cb) = callback {
+                        let r = metrics_dict(py, &m).and_then(|d| cb.call1((d,)).map(|_| ()));
+                        if let Err(e) = r {
+                            raised = Some(e);
+                            stop.store(true, Ordering::SeqCst);
+                        }
+                    }
+                }
+                let _ = ack_tx.send(());
+            }
+            Ok(Msg::Lab(call, reply)) => {
+                let method = call.method.name();
+                let answer = match (lab, &raised) {
+                    (_, Some(_)) => Err(Error::Interrupted(format!("stopped before lab.{method}"))),
+                    (None, None) => Err(Error::Lab(format!("no lab to call {method} on"))),
+                    (Some((obj, g, timeout, name)), None) => {
+                        match crate::lab::perform(py, obj, &call, g, *timeout) {
+                            Ok(a) => Ok(a),
+                            Err(e) if e.is_instance_of::<PyKeyboardInterrupt>(py) => {
+                                stop.store(true, Ordering::SeqCst);
+                                raised = Some(e);
+                                Err(Error::Interrupted(format!("Ctrl-C during lab.{method}")))
+                            }
+                            Err(e) => {
+                                let text =
+                                    format!("{name}.{method} raised {}", lab_error_text(py, &e));
+                                lab_error = Some(e);
+                                Err(Error::Lab(text))
+                            }
+                        }
+                    }
+                };
+                let _ = reply.send(answer);
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+        if let Err(e) = py.check_signals() {
+            stop.store(true, Ordering::SeqCst);
+            if raised.is_none() {
+                raised = Some(e);
+            }
+        }
+    }
+    Waited { raised, lab_error }
+}
+
+/// `ExceptionClass: message` of a lab call's exception.
+fn lab_error_text(py: Python<'_>, e: &PyErr) -> String {
+    let class = e
+        .get_type(py)
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "exception".into());
+    format!("{class}: {}", e.value(py))
 }

@@ -36,10 +36,14 @@ from ._errors import (
     DataError,
     GpuError,
     InternalError,
+    LabError,
+    LabTimeout,
     NumericalFault,
     WavetrainError,
 )
 from . import _core
+from . import lab
+from .lab import Lab, StandInLab
 from ._core import Network, absorber, load_idx, propagate, presets
 from .compose import (
     Absorber,
@@ -428,6 +432,8 @@ def train(
     adapter: Optional[str] = None,
     pictures: bool = True,
     checkpoint_every: Optional[float] = None,
+    lab: Optional["Lab"] = None,
+    lab_timeout: Optional[float] = None,
 ) -> Run:
     """Trains a network as ``wavetrain train`` does and returns its :class:`Run`.
 
@@ -457,6 +463,19 @@ def train(
     Ctrl-C (``KeyboardInterrupt``) stops the run after the current step, writes a checkpoint
     and raises ``KeyboardInterrupt`` naming the folder; ``train(resume=folder)`` continues it
     to the same result as an uninterrupted run.
+
+    ``lab``: an external lab in the loop (a :class:`wavetrain.lab.Lab`: ``forward(masks,
+    inputs)`` returning detector powers ``(batch, classes)`` in I_sat·m² or frames ``(batch,
+    ny, nx)`` in I_sat, and optionally ``probe(masks, inputs, upstream)``), called instead of
+    the simulated ``[hardware]`` for ``train.target = "physics-aware"`` (the lab's forward pass,
+    the backward pass through the model: the ``[twin]``, else the ideal network) or
+    ``"hardware"`` (the lab's probe); see the guide's "A lab in the loop". Its calls run on this
+    thread; ``lab_timeout`` (seconds) runs each on a daemon thread and stops the run with
+    :class:`LabTimeout` when one does not return in time. A lab that raises, times out or
+    returns a wrong shape or a NaN stops the run with :class:`LabError` (the lab's exception as
+    its ``__cause__``) after writing the checkpoint of the state before that step;
+    ``train(resume=folder, lab=lab)`` continues it (a lab run resumes only with a lab, a
+    simulated one only without).
     """
     # TOML text (no existing file, and TOML syntax: a line break, `=` or a `[table]` header, as
     # Network.from_toml decides) or a path.
@@ -489,6 +508,8 @@ def train(
         pictures=pictures,
         checkpoint_every=checkpoint_every,
         callback=callback,
+        lab=lab,
+        lab_timeout=lab_timeout,
     )
     return Run(summary["run_dir"], summary=summary)
 
@@ -530,5 +551,10 @@ __all__ = [
     "CheckpointError",
     "GpuError",
     "NumericalFault",
+    "LabError",
+    "LabTimeout",
     "InternalError",
+    "Lab",
+    "StandInLab",
+    "lab",
 ]

@@ -33,6 +33,18 @@ class NumericalFault(WavetrainError, ArithmeticError):
     checkpoint to resume from. CLI exit code 7."""
 
 
+class LabError(WavetrainError, RuntimeError):
+    """An external lab in the training loop (``wavetrain.train(..., lab=obj)``) raised, or
+    returned what the trainer cannot use (a wrong shape, a NaN): the message names the lab's
+    method, what it said or returned, the checkpoint written (the state before the failing
+    step) and how to resume; the lab's own exception is the ``__cause__``. CLI exit code 8."""
+
+
+class LabTimeout(LabError, TimeoutError):
+    """A lab's method did not return within ``lab_timeout`` seconds: the run stopped with a
+    resumable checkpoint, as for :class:`LabError`."""
+
+
 class InternalError(WavetrainError, RuntimeError):
     """A bug in wavetrain: a Rust panic, stopped at the boundary, naming the function."""
 
@@ -44,5 +56,7 @@ __all__ = [
     "CheckpointError",
     "GpuError",
     "NumericalFault",
+    "LabError",
+    "LabTimeout",
     "InternalError",
 ]
