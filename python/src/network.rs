@@ -779,7 +779,10 @@ impl PyNetwork {
                 };
                 return Ok(PyArray1::from_vec(py, out).reshape([b, k])?.into_any());
             }
-            if params.is_some() && !complex && precision == "f32" && matches!(backend, "cpu" | "auto")
+            if params.is_some()
+                && !complex
+                && precision == "f32"
+                && matches!(backend, "cpu" | "auto")
             {
                 // Parameters given, in single precision (the torch layer's forward): a CPU
                 // engine kept for this, its buffers reused, given them at every call; the
