@@ -65,6 +65,7 @@ pub mod fft;
 pub mod gpu;
 pub mod grid;
 pub mod io;
+pub mod launch;
 pub mod loss;
 pub mod model;
 pub mod network;

@@ -26,7 +26,7 @@ const LAYERS: &[&[&str]] = &[
         "capture",
         "calibrate",
     ],
-    &["run", "sweep", "bench", "bin"],
+    &["launch", "run", "sweep", "bench", "bin"],
 ];
 
 /// Pairs of modules that must not import each other although their layers allow it.

@@ -19,8 +19,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use wavetrain::checkpoint::{Checkpoint, EpochMetrics};
 use wavetrain::model::Config;
-use wavetrain::provenance::{DataRecord, Provenance, Session};
-use wavetrain::rundir::RunDir;
+use wavetrain::provenance::Provenance;
 use wavetrain::{Error, Result};
 
 use crate::errors::{guard, named, to_py, OrPy};
@@ -28,29 +27,12 @@ use crate::lab::{LabAnswer, LabCall};
 use crate::network::override_pairs;
 
 /// The train and test splits of `cfg`, as the CLI loads them: its generated task, or the IDX
-/// files of `dir` (the bundled MNIST subset when absent).
+/// files of `dir` (the bundled MNIST subset when absent); errors name `data`.
 pub(crate) fn load_data(
     dir: Option<&PathBuf>,
     cfg: &Config,
 ) -> Result<(wavetrain::data::Split, wavetrain::data::Split)> {
-    if let Some(task) = cfg.input.task {
-        if let Some(d) = dir {
-            return Err(Error::config(
-                "data",
-                format!("the network trains on the generated '{}' task (input.task), not on files in {}: drop data or input.task", task.name(), d.display()),
-            ));
-        }
-        return Ok(wavetrain::data::tasks::splits(
-            task,
-            cfg.input.points,
-            cfg.input.jitter,
-            cfg.train.seed,
-        ));
-    }
-    let d = dir
-        .cloned()
-        .unwrap_or_else(wavetrain::data::idx::bundled_dir);
-    wavetrain::data::read_dir(&d, cfg.readout.classes)
+    wavetrain::launch::load_data(dir, cfg, "data")
 }
 
 /// The dotted key a `--set` key means (its shorthands for training settings expanded).
@@ -147,17 +129,7 @@ impl TrainArgs {
     }
 }
 
-/// Everything the training thread needs, assembled (and checked) before it starts.
-struct Prepared {
-    net: wavetrain::network::Network,
-    state: wavetrain::network::State,
-    train_set: wavetrain::data::Split,
-    test_set: wavetrain::data::Split,
-    provenance: Provenance,
-    resume: Option<wavetrain::checkpoint::Progress>,
-    dir: RunDir,
-    fresh: bool,
-}
+use wavetrain::launch::Prepared;
 
 /// The CLI's `train` up to the backend: the config from a preset, a file or a run folder, the
 /// arguments and overrides applied (conflicts refused as the CLI refuses them), the data read
@@ -274,66 +246,22 @@ fn prepare(a: &TrainArgs) -> Result<Prepared> {
             .map_err(|e: String| Error::config("activation", e))?;
         cfg = cfg.with_activation(act)?;
     }
-    let net = cfg.resolve()?;
-    wavetrain::run::check_memory(&net)?;
     // A dataset name (`data="fashion-mnist"`) resolves as the CLI's `--data NAME` does: looked
     // up in the catalog's folders and its files checked against their SHA-256.
-    let given = match &a.data {
-        Some(d) => Some(wavetrain::data::catalog::resolve(d, false)?),
+    let data = match &a.data {
+        Some(d) => {
+            let (dir, ds) = wavetrain::data::catalog::resolve(d, false)?;
+            Some((dir, ds.map(|ds| ds.name.to_string())))
+        }
         None => None,
     };
-    let (data_dir, dataset_name): (Option<PathBuf>, Option<String>) = match (given, &record) {
-        (Some((d, ds)), _) => (Some(d), ds.map(|ds| ds.name.to_string())),
-        (None, Some(p)) if p.data.source == "files" => (
-            p.data.dir.as_ref().map(PathBuf::from),
-            p.data.dataset.clone(),
-        ),
-        _ => (None, None),
-    };
-    let (train_set, test_set) = load_data(data_dir.as_ref(), &cfg)?;
-    let data_now = match (&data_dir, cfg.input.task) {
-        (_, Some(_)) => DataRecord::generated(),
-        (Some(d), None) => DataRecord::of_dir(d, false)?.named(dataset_name),
-        (None, None) => DataRecord::of_dir(&wavetrain::data::idx::bundled_dir(), true)?,
-    };
-    if let Some(p) = &record {
-        p.check_same_data(&data_now)?;
-    }
-    if let (Some(ck), Some(d)) = (&resume, &a.resume) {
-        let n = cfg
-            .train
-            .max_train
-            .unwrap_or(train_set.len())
-            .min(train_set.len());
-        ck.check_position(
-            &d.join("checkpoint.safetensors"),
-            n.div_ceil(cfg.train.batch),
-        )?;
-    }
-    for w in cfg.sampling_warnings() {
-        eprintln!("warning: {w}");
-    }
-    let dir = match (&a.resume, &a.out) {
-        (Some(d), _) => RunDir::open_existing(d)?,
-        (None, Some(o)) => RunDir::create_at(o)?,
-        (None, None) => RunDir::create_default(std::path::Path::new("runs"), &cfg.name)?,
-    };
-    let state = match &resume {
-        Some(ck) => ck.state.clone(),
-        None => net.initial_state(),
-    };
-    Ok(Prepared {
-        provenance: record.unwrap_or(Provenance {
-            data: data_now,
-            sessions: Vec::new(),
-        }),
-        fresh: resume.is_none(),
-        resume: resume.map(|c| c.progress),
-        net,
-        state,
-        train_set,
-        test_set,
-        dir,
+    wavetrain::launch::prepare(wavetrain::launch::Start {
+        cfg,
+        resume: a.resume.clone().zip(resume),
+        record,
+        data,
+        out: a.out.clone(),
+        data_arg: "data",
     })
 }
 
@@ -362,7 +290,6 @@ fn run(
     tx: mpsc::Sender<Msg>,
     ack: mpsc::Receiver<()>,
 ) -> Result<wavetrain::train::Summary> {
-    let out = p.dir.path().to_path_buf();
     let mut backend: Box<dyn wavetrain::backend::Backend> = match lab {
         Some(l) => {
             let lab = Box::new(crate::lab::ChannelLab::new(l, tx.clone()));
@@ -372,44 +299,8 @@ fn run(
         }
         None => wavetrain::run::make_backend(choice, adapter.as_deref(), &p.net, &p.state)?,
     };
-    let mut prov = p.provenance.clone();
-    let mut session = Session::now(&backend.name());
-    session.command = vec![command];
-    prov.sessions.push(session);
-    prov.save(&out)?;
-    let cfg = p.net.config();
-    if progress {
-        eprintln!(
-            "training {} ({} train / {} test images), backend: {}, run folder: {}",
-            cfg.name,
-            cfg.train
-                .max_train
-                .unwrap_or(p.train_set.len())
-                .min(p.train_set.len()),
-            p.test_set.len(),
-            backend.name(),
-            out.display()
-        );
-    }
-    let (s, warnings) = wavetrain::train::absorber_report(&p.net, &p.state, &p.train_set)?;
-    if !s.is_empty() && progress {
-        let list: Vec<String> = s.iter().map(|v| format!("{v:.3}")).collect();
-        eprintln!(
-            "mean s = I/I_sat entering each absorber (first batch): [{}]",
-            list.join(", ")
-        );
-    }
-    for w in warnings {
-        eprintln!("warning: {w}");
-    }
-    let opts = wavetrain::train::RunOptions {
-        out,
-        progress,
-        stop,
-        resume: p.resume.clone(),
-        pictures,
-        checkpoint_every: Some(checkpoint_every.unwrap_or(wavetrain::train::CHECKPOINT_EVERY)),
-    };
+    p.begin(&backend.name(), Some(command), progress)?;
+    let opts = p.options(progress, stop, pictures, checkpoint_every);
     let mut on_epoch = |m: &EpochMetrics| {
         if tx.send(Msg::Epoch(m.clone())).is_ok() {
             let _ = ack.recv();

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use wavetrain::{Error, Result};
+use wavetrain::Result;
 
 mod bench;
 mod calibrate;
@@ -166,40 +166,12 @@ pub fn resolve_data(
 }
 
 /// The train and test splits of `cfg`: its generated task, or the IDX files of `dir` (the
-/// bundled MNIST subset when absent).
+/// bundled MNIST subset when absent); errors name `--data`.
 pub fn load_data(
     dir: Option<&PathBuf>,
     cfg: &wavetrain::model::Config,
 ) -> Result<(wavetrain::data::Split, wavetrain::data::Split)> {
-    if let Some(task) = cfg.input.task {
-        if let Some(d) = dir {
-            return Err(Error::config(
-                "--data",
-                format!("the network trains on the generated '{}' task (input.task), not on files in {}: drop --data or input.task", task.name(), d.display()),
-            ));
-        }
-        return Ok(wavetrain::data::tasks::splits(
-            task,
-            cfg.input.points,
-            cfg.input.jitter,
-            cfg.train.seed,
-        ));
-    }
-    let d = dir
-        .cloned()
-        .unwrap_or_else(wavetrain::data::idx::bundled_dir);
-    wavetrain::data::read_dir(&d, cfg.readout.classes)
+    wavetrain::launch::load_data(dir, cfg, "--data")
 }
 
-/// What the data of `cfg` is, in words: the folder given, the bundled subset (with its folder),
-/// or the generated task.
-pub fn data_description(dir: Option<&PathBuf>, cfg: &wavetrain::model::Config) -> String {
-    match (dir, cfg.input.task) {
-        (Some(d), _) => d.display().to_string(),
-        (None, Some(t)) => format!("the generated {} task", t.name()),
-        (None, None) => format!(
-            "the bundled MNIST subset ({})",
-            wavetrain::data::idx::bundled_dir().display()
-        ),
-    }
-}
+pub use wavetrain::launch::data_description;

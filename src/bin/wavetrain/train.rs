@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use wavetrain::{Error, Result};
 
-use crate::{data_description, load_data, resolve_data, BackendArgs};
+use crate::{resolve_data, BackendArgs};
 
 #[derive(clap::Args)]
 pub struct TrainArgs {
@@ -133,128 +133,45 @@ fn refuse_run_changes(a: &TrainArgs) -> Result<()> {
 }
 
 pub fn train(a: TrainArgs) -> Result<()> {
-    use wavetrain::provenance::{DataRecord, Provenance, Session};
-    use wavetrain::rundir::RunDir;
-
     check_flags(&a)?;
     let (cfg, resume, record) = starting_point(&a)?;
     let cfg = apply_flags(&a, cfg, resume.as_ref())?;
-    let net = cfg.resolve()?;
-    wavetrain::run::check_memory(&net)?;
     // A resumed run reads the data it was started on (recorded in provenance.json).
     let (given, named) = resolve_data(a.data.as_ref(), a.no_verify)?;
-    let (data_dir, named): (Option<PathBuf>, Option<String>) = match (given, &record) {
-        (Some(d), _) => (Some(d), named),
-        (None, Some(p)) if p.data.source == "files" => (
-            p.data.dir.as_ref().map(PathBuf::from),
-            p.data.dataset.clone(),
-        ),
-        _ => (None, None),
-    };
-    let (train_set, test_set) = load_data(data_dir.as_ref(), &cfg)?;
-    let data_now = match (&data_dir, cfg.input.task) {
-        (_, Some(_)) => DataRecord::generated(),
-        (Some(d), None) => DataRecord::of_dir(d, false)?.named(named),
-        (None, None) => DataRecord::of_dir(&wavetrain::data::idx::bundled_dir(), true)?,
-    };
-    match &record {
-        Some(p) => p.check_same_data(&data_now)?,
-        None if resume.is_some() && a.data.is_some() => eprintln!(
-            "warning: this run has no provenance.json (an older version wrote it): the data of {} cannot be checked against the data it was started on",
-            data_description(data_dir.as_ref(), &cfg)
-        ),
-        None => {}
-    }
-    if let (Some(ck), Some(d)) = (&resume, &a.resume) {
-        // The checkpoint's position (after the data check) must be one this data and batch reach.
-        let n = cfg
-            .train
-            .max_train
-            .unwrap_or(train_set.len())
-            .min(train_set.len());
-        ck.check_position(
-            &d.join("checkpoint.safetensors"),
-            n.div_ceil(cfg.train.batch),
-        )?;
-    }
-    for w in cfg.sampling_warnings() {
-        eprintln!("warning: {w}");
-    }
-    // The run folder, owned by this process from here on (a second writer is refused).
-    let dir = match (&a.resume, &a.out) {
-        (Some(d), _) => RunDir::open_existing(d)?,
-        (None, Some(o)) => RunDir::create_at(o)?,
-        (None, None) => RunDir::create_default(std::path::Path::new("runs"), &cfg.name)?,
-    };
-    let out = dir.path().to_path_buf();
-    let fresh = resume.is_none();
+    let p = wavetrain::launch::prepare(wavetrain::launch::Start {
+        cfg,
+        resume: a.resume.clone().zip(resume),
+        record,
+        data: given.map(|d| (d, named)),
+        out: a.out.clone(),
+        data_arg: "--data",
+    })?;
     let result = (|| -> Result<wavetrain::train::Summary> {
-        let state = match &resume {
-            Some(ck) => ck.state.clone(),
-            None => net.initial_state(),
-        };
         let mut backend = wavetrain::run::make_backend(
             a.backend.backend,
             a.backend.adapter.as_deref(),
-            &net,
-            &state,
+            &p.net,
+            &p.state,
         )?;
-        let mut prov = record.clone().unwrap_or(Provenance {
-            data: data_now.clone(),
-            sessions: Vec::new(),
-        });
-        prov.sessions.push(Session::now(&backend.name()));
-        prov.save(&out)?;
-        let quiet = a.json;
-        if !quiet {
-            eprintln!(
-                "training {} on {} ({} train / {} test images), backend: {}, run folder: {}",
-                cfg.name,
-                data_description(data_dir.as_ref(), &cfg),
-                cfg.train
-                    .max_train
-                    .unwrap_or(train_set.len())
-                    .min(train_set.len()),
-                test_set.len(),
-                backend.name(),
-                out.display()
-            );
-        }
-        let (s, warnings) = wavetrain::train::absorber_report(&net, &state, &train_set)?;
-        if !s.is_empty() && !quiet {
-            let list: Vec<String> = s.iter().map(|v| format!("{v:.3}")).collect();
-            eprintln!(
-                "mean s = I/I_sat entering each absorber (first batch): [{}]",
-                list.join(", ")
-            );
-        }
-        for w in warnings {
-            eprintln!("warning: {w}");
-        }
-        let stop = stop_on_ctrl_c();
-        let opts = wavetrain::train::RunOptions {
-            out: out.clone(),
-            progress: !quiet,
-            stop,
-            resume: resume.as_ref().map(|c| c.progress.clone()),
-            pictures: !a.no_pictures,
-            checkpoint_every: Some(
-                a.checkpoint_every
-                    .unwrap_or(wavetrain::train::CHECKPOINT_EVERY),
-            ),
-        };
-        wavetrain::run::train_run(&net, backend.as_mut(), &train_set, &test_set, &opts)
+        p.begin(&backend.name(), None, !a.json)?;
+        let opts = p.options(
+            !a.json,
+            stop_on_ctrl_c(),
+            !a.no_pictures,
+            a.checkpoint_every,
+        );
+        wavetrain::run::train_run(&p.net, backend.as_mut(), &p.train_set, &p.test_set, &opts)
     })();
     let summary = match result {
         Ok(s) => s,
         Err(e) => {
-            if fresh {
-                dir.discard_if_empty();
+            if p.fresh {
+                p.dir.discard_if_empty();
             }
             return Err(e);
         }
     };
-    print_summary(&a, &summary, &out);
+    print_summary(&a, &summary, p.dir.path());
     Ok(())
 }
 
