@@ -753,10 +753,13 @@ impl PyNetwork {
             let complex = typed::<num_complex::Complex<f64>>(images).is_some()
                 || typed::<num_complex::Complex<f32>>(images).is_some();
             let wide = precision == "f64" && typed::<f64>(images).is_some();
-            #[cfg(feature = "gpu")]
-            if backend == "gpu" && params.is_some() && !complex && precision == "f32" {
-                // Parameters given on the GPU (the torch layer's forward): the executor `vjp`
-                // keeps, given them, in single precision.
+            let kept =
+                matches!(backend, "cpu" | "auto") || (cfg!(feature = "gpu") && backend == "gpu");
+            if params.is_some() && !complex && precision == "f32" && kept {
+                // Parameters given, in single precision (the torch layer's forward): an engine
+                // kept for this (on the CPU a second one, on the GPU the executor `vjp` keeps),
+                // its buffers reused, given them at every call; on the CPU the same executor
+                // and the same rounding as the reference path below.
                 let (x, b) = self.encoded(py, images, "images", false)?;
                 let p32: Vec<Vec<f32>> = self
                     .params64(py, params)?
@@ -764,46 +767,27 @@ impl PyNetwork {
                     .iter()
                     .map(|v| v.iter().map(|&a| a as f32).collect())
                     .collect();
-                let net = &self.net;
-                let mode = net.config().train.gradient;
-                let out = if b == 0 {
-                    Vec::new()
-                } else {
-                    py.detach(|| {
-                        self.with_gpu_engine(net, mode, |e| {
-                            e.set_params(&p32)?;
-                            e.predict(&x)
-                        })
-                    })
-                    .or_py(py)?
+                let run = |e: &mut dyn Backend| -> wavetrain::Result<Vec<f32>> {
+                    e.set_params(&p32)?;
+                    e.predict(&x)
                 };
-                return Ok(PyArray1::from_vec(py, out).reshape([b, k])?.into_any());
-            }
-            if params.is_some()
-                && !complex
-                && precision == "f32"
-                && matches!(backend, "cpu" | "auto")
-            {
-                // Parameters given, in single precision (the torch layer's forward): a CPU
-                // engine kept for this, its buffers reused, given them at every call; the
-                // same executor and the same rounding as the reference path below.
-                let (x, b) = self.encoded(py, images, "images", false)?;
-                let p32: Vec<Vec<f32>> = self
-                    .params64(py, params)?
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|v| v.iter().map(|&a| a as f32).collect())
-                    .collect();
                 let out = if b == 0 {
                     Vec::new()
+                } else if backend == "gpu" {
+                    #[cfg(feature = "gpu")]
+                    let out = py.detach(|| {
+                        let mode = self.net.config().train.gradient;
+                        self.with_gpu_engine(&self.net, mode, |e| run(e))
+                    });
+                    #[cfg(not(feature = "gpu"))]
+                    let out: wavetrain::Result<Vec<f32>> = Err(wavetrain::Error::Gpu(
+                        "this build of the Python package has no GPU support: use backend=\"cpu\""
+                            .into(),
+                    ));
+                    out.or_py(py)?
                 } else {
-                    py.detach(|| {
-                        self.with_engine("cpu:params", |e| {
-                            e.set_params(&p32)?;
-                            e.predict(&x)
-                        })
-                    })
-                    .or_py(py)?
+                    py.detach(|| self.with_engine("cpu:params", run))
+                        .or_py(py)?
                 };
                 return Ok(PyArray1::from_vec(py, out).reshape([b, k])?.into_any());
             }
